@@ -1,0 +1,2 @@
+//! The `ringkeeper` server binary.
+fn main() {}
