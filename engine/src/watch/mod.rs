@@ -1,7 +1,9 @@
 //! The watch manager of one shard: which connection watches which path, and who must be told
 //! when a committed transaction changes the tree.
 //!
-//! The semantics are Apache ZooKeeper's (DataTree + WatchManager + WatcherMode, 3.8/3.9):
+//! The semantics are Apache ZooKeeper 3.9's (DataTree + WatchManager + WatchStats); 3.8 keeps
+//! one mode per pair instead of a set, see docs/watches-and-sessions.md for why we serve 3.9's
+//! rules to every client:
 //!
 //! - Apache keeps two tables, data watches and child watches. getData and exists put a
 //!   one-shot watch in the data table, getChildren one in the child table, addWatch mode 0
@@ -30,7 +32,7 @@ use thiserror::Error;
 
 use crate::types::{EventType, Zxid};
 use ancestors::ancestors;
-pub(crate) use kind::Flags;
+use kind::Flags;
 pub use kind::{Removed, WatchKind, WatcherType};
 
 /// A generous default for `watches_per_watcher_max`: far above what real clients set, low
