@@ -1,0 +1,411 @@
+//! The data tree: every znode with its data, ACL and stat, plus the indexes the server needs
+//! (ephemerals by session, containers and TTL nodes for the reaper).
+//!
+//! One copy lives in the sequencer, which validates writes against it, and one in each
+//! shard, which serves reads. All copies change only through [`DataTree::apply`], which is
+//! deterministic: given the same txns in the same order, every copy ends with the same
+//! [`DataTree::digest`]. Nothing here iterates a `HashMap` in a way that reaches a result.
+
+mod acl_cache;
+mod apply;
+mod hash;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub use acl_cache::AclRef;
+pub use apply::{ApplyResult, OpResult, Outcome, WatchTrigger};
+
+use crate::txn::NodeKind;
+use crate::types::{perms, Acl, Id, SessionId, Stat, Zxid};
+use acl_cache::AclCache;
+
+/// Apache's `/zookeeper` node, the parent of the system nodes.
+pub const ZOOKEEPER_NODE: &str = "/zookeeper";
+/// Where Apache keeps quota limits and usage.
+pub const QUOTA_NODE: &str = "/zookeeper/quota";
+/// Where Apache keeps the dynamic configuration (read-only to clients by default).
+pub const CONFIG_NODE: &str = "/zookeeper/config";
+
+/// One znode. Its path is the key it is stored under.
+#[derive(Debug, Clone)]
+struct Node {
+    data: Vec<u8>,
+    acl: AclRef,
+    czxid: Zxid,
+    mzxid: Zxid,
+    pzxid: Zxid,
+    ctime: i64,
+    mtime: i64,
+    version: i32,
+    /// The number of children ever created (Apache's persisted cversion). Clients see
+    /// `2 * cversion - numChildren`, which counts creates and deletes; sequential names use
+    /// this count.
+    cversion: i32,
+    aversion: i32,
+    kind: NodeKind,
+    /// Sorted, which gives children listings a stable order.
+    children: BTreeSet<String>,
+    /// Cached hash of path and data (see `hash::path_data_hash`).
+    data_hash: u64,
+}
+
+impl Node {
+    fn stat(&self) -> Stat {
+        let num_children = self.children.len() as i32;
+        Stat {
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.cversion.wrapping_mul(2).wrapping_sub(num_children),
+            aversion: self.aversion,
+            ephemeral_owner: self.kind.ephemeral_owner(),
+            data_length: self.data.len() as i32,
+            num_children,
+            pzxid: self.pzxid,
+        }
+    }
+
+    fn digest(&self) -> u64 {
+        let (kind, kind_value) = hash::kind_parts(self.kind);
+        let mut h = hash::Hasher::new();
+        h.i64(self.data_hash as i64)
+            .i64(self.czxid)
+            .i64(self.mzxid)
+            .i64(self.pzxid)
+            .i64(self.ctime)
+            .i64(self.mtime)
+            .i64(i64::from(self.version))
+            .i64(i64::from(self.cversion))
+            .i64(i64::from(self.aversion))
+            .i64(kind)
+            .i64(kind_value);
+        hash::acl_into(&mut h, &self.acl);
+        h.finish()
+    }
+}
+
+/// What request preparation needs to know about a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeMeta {
+    pub version: i32,
+    pub aversion: i32,
+    /// The persisted creation count (see [`Node`]), which names sequential children.
+    pub cversion: i32,
+    pub kind: NodeKind,
+    pub num_children: usize,
+    pub acl: AclRef,
+}
+
+/// The znode tree. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct DataTree {
+    nodes: HashMap<String, Node>,
+    acls: AclCache,
+    ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
+    containers: BTreeSet<String>,
+    ttls: BTreeSet<String>,
+    /// Sum of every node's path length (in UTF-16 units, as Java counts) and data length.
+    data_size: u64,
+    /// Wrapping sum of every node's digest.
+    digest: u64,
+    last_zxid: Zxid,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Apache counts path lengths in UTF-16 units (`String.length()`).
+fn java_len(s: &str) -> u64 {
+    s.encode_utf16().count() as u64
+}
+
+impl DataTree {
+    /// A fresh tree as Apache starts one: `/`, `/zookeeper`, `/zookeeper/quota` and
+    /// `/zookeeper/config`, all with zeroed stats and empty data. The config node is
+    /// read-only to everyone, and Apache's `setACL(config, READ_ACL_UNSAFE, -1)` leaves its
+    /// aversion at -1, which `stat /zookeeper/config` shows.
+    pub fn new() -> Self {
+        let mut tree = DataTree {
+            nodes: HashMap::new(),
+            acls: AclCache::default(),
+            ephemerals: BTreeMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            data_size: 0,
+            digest: 0,
+            last_zxid: 0,
+        };
+        let open = Acl::open_unsafe();
+        let read_only = vec![Acl::new(perms::READ, Id::anyone())];
+        for (path, acl, aversion) in [
+            ("/", &open, 0),
+            (ZOOKEEPER_NODE, &open, 0),
+            (QUOTA_NODE, &open, 0),
+            (CONFIG_NODE, &read_only, -1),
+        ] {
+            tree.insert_system_node(path, acl, aversion);
+        }
+        tree
+    }
+
+    fn insert_system_node(&mut self, path: &str, acl: &[Acl], aversion: i32) {
+        let node = Node {
+            data: Vec::new(),
+            acl: self.acls.acquire(acl),
+            czxid: 0,
+            mzxid: 0,
+            pzxid: 0,
+            ctime: 0,
+            mtime: 0,
+            version: 0,
+            cversion: 0,
+            aversion,
+            kind: NodeKind::Persistent,
+            children: BTreeSet::new(),
+            data_hash: hash::path_data_hash(path, &[]),
+        };
+        if let Some((parent, name)) = crate::path::split_last(path).filter(|(_, n)| !n.is_empty()) {
+            let parent = if parent.is_empty() { "/" } else { parent };
+            if let Some(p) = self.nodes.get_mut(parent) {
+                self.digest = self.digest.wrapping_sub(p.digest());
+                p.children.insert(name.to_owned());
+                self.digest = self.digest.wrapping_add(p.digest());
+            }
+        }
+        self.digest = self.digest.wrapping_add(node.digest());
+        self.data_size += java_len(path);
+        self.nodes.insert(path.to_owned(), node);
+    }
+
+    /// Apache stores the root under both `""` and `/`; reads of `""` see the root.
+    fn node(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(if path.is_empty() { "/" } else { path })
+    }
+
+    /// The stat of a node, or `None` if it does not exist.
+    pub fn stat(&self, path: &str) -> Option<Stat> {
+        self.node(path).map(Node::stat)
+    }
+
+    /// A node's data and stat.
+    pub fn get_data(&self, path: &str) -> Option<(&[u8], Stat)> {
+        self.node(path).map(|n| (n.data.as_slice(), n.stat()))
+    }
+
+    /// A node's children, in sorted order (ZooKeeper promises no order), and its stat.
+    pub fn children(&self, path: &str) -> Option<(Vec<String>, Stat)> {
+        self.node(path)
+            .map(|n| (n.children.iter().cloned().collect(), n.stat()))
+    }
+
+    /// A node's ACL and stat.
+    pub fn acl(&self, path: &str) -> Option<(&[Acl], Stat)> {
+        self.node(path).map(|n| (&n.acl[..], n.stat()))
+    }
+
+    /// A node's ACL as a shared handle, cheap to keep (e.g. with a watch).
+    pub fn acl_shared(&self, path: &str) -> Option<AclRef> {
+        self.node(path).map(|n| n.acl.clone())
+    }
+
+    /// What request preparation needs to know about a node.
+    pub fn meta(&self, path: &str) -> Option<NodeMeta> {
+        self.node(path).map(|n| NodeMeta {
+            version: n.version,
+            aversion: n.aversion,
+            cversion: n.cversion,
+            kind: n.kind,
+            num_children: n.children.len(),
+            acl: n.acl.clone(),
+        })
+    }
+
+    /// The kind of a node (persistent, ephemeral with its owner, container, TTL).
+    pub fn kind(&self, path: &str) -> Option<NodeKind> {
+        self.node(path).map(|n| n.kind)
+    }
+
+    /// The ephemeral nodes a session owns, sorted.
+    pub fn ephemerals(&self, session: SessionId) -> Vec<String> {
+        self.ephemerals
+            .get(&session)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every session that owns ephemeral nodes, with its nodes, in session order (for the
+    /// `dump` four-letter word).
+    pub fn sessions_with_ephemerals(&self) -> Vec<(SessionId, Vec<String>)> {
+        self.ephemerals
+            .iter()
+            .map(|(s, paths)| (*s, paths.iter().cloned().collect()))
+            .collect()
+    }
+
+    /// The number of descendants of a node (getAllChildrenNumber), or `None` if it does
+    /// not exist. For `/` Apache counts every node but the root, system nodes included.
+    pub fn all_children_number(&self, path: &str) -> Option<usize> {
+        let path = if path.is_empty() { "/" } else { path };
+        if path == "/" {
+            return Some(self.nodes.len() - 1);
+        }
+        let mut count = 0;
+        let mut stack = vec![path.to_owned()];
+        while let Some(p) = stack.pop() {
+            let node = self.nodes.get(&p)?;
+            count += node.children.len();
+            stack.extend(node.children.iter().map(|c| crate::path::join(&p, c)));
+        }
+        Some(count)
+    }
+
+    /// The node count as Apache's `mntr` reports it (`zk_znode_count`): Apache's node map
+    /// holds the root twice (under `""` and `/`), so a fresh tree counts 5.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() + 1
+    }
+
+    /// The number of ephemeral nodes (`zk_ephemerals_count`).
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(BTreeSet::len).sum()
+    }
+
+    /// Sum of path lengths and data lengths (`zk_approximate_data_size`), counting the
+    /// root's data twice as Apache's aliased root does.
+    pub fn approximate_data_size(&self) -> u64 {
+        self.data_size + self.node("/").map_or(0, |r| r.data.len() as u64)
+    }
+
+    /// The number of distinct ACL lists in use.
+    pub fn acl_count(&self) -> usize {
+        self.acls.len()
+    }
+
+    /// An order-independent hash of every node's path, data, stat, kind and ACL. Two trees
+    /// that applied the same txns have the same digest.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The highest zxid applied.
+    pub fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    /// Paths the container reaper should try to delete at `now_ms`, sorted: empty
+    /// containers that have had a child, and empty TTL nodes not modified for longer than
+    /// their TTL (Apache's `ContainerManager.getCandidates` with the default
+    /// `znode.container.maxNeverUsedIntervalMs` of 0). Each still goes through
+    /// `prep` as a `DeleteContainer`, which rechecks it.
+    pub fn reap_candidates(&self, now_ms: i64) -> Vec<String> {
+        self.reap_candidates_with(now_ms, 0)
+    }
+
+    /// As [`DataTree::reap_candidates`], also reaping containers that never had a child
+    /// once older than `max_never_used_ms` (0 disables this, as in Apache).
+    pub fn reap_candidates_with(&self, now_ms: i64, max_never_used_ms: i64) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        for path in &self.containers {
+            if let Some(n) = self.nodes.get(path).filter(|n| n.children.is_empty()) {
+                let elapsed = now_ms.saturating_sub(n.mtime);
+                if n.cversion > 0 || (max_never_used_ms != 0 && elapsed > max_never_used_ms) {
+                    out.insert(path.clone());
+                }
+            }
+        }
+        for path in &self.ttls {
+            if let Some(n) = self.nodes.get(path).filter(|n| n.children.is_empty()) {
+                if let NodeKind::Ttl(ttl) = n.kind {
+                    if ttl != 0 && now_ms.saturating_sub(n.mtime) > ttl {
+                        out.insert(path.clone());
+                    }
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Checks every index and cached sum against the nodes themselves. Meant for tests and
+    /// debug assertions; it walks the whole tree.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut digest = 0u64;
+        let mut size = 0u64;
+        let mut ephemeral_count = 0;
+        let mut acl_users: HashMap<&[Acl], usize> = HashMap::new();
+        for (path, node) in &self.nodes {
+            digest = digest.wrapping_add(node.digest());
+            size += java_len(path) + node.data.len() as u64;
+            *acl_users.entry(&node.acl[..]).or_default() += 1;
+            if node.data_hash != hash::path_data_hash(path, &node.data) {
+                return Err(format!("{path}: stale data hash"));
+            }
+            if let Some(parent) = crate::path::parent(path) {
+                let listed = self
+                    .nodes
+                    .get(parent)
+                    .is_some_and(|p| p.children.contains(crate::path::name(path)));
+                if !listed {
+                    return Err(format!("{path}: not listed by its parent"));
+                }
+            } else if path != "/" {
+                return Err(format!("{path}: not a path"));
+            }
+            for child in &node.children {
+                if !self.nodes.contains_key(&crate::path::join(path, child)) {
+                    return Err(format!("{path}: lists missing child {child}"));
+                }
+            }
+            let indexed = match node.kind {
+                NodeKind::Persistent => true,
+                NodeKind::Ephemeral(owner) => {
+                    ephemeral_count += 1;
+                    self.ephemerals
+                        .get(&owner)
+                        .is_some_and(|s| s.contains(path))
+                }
+                NodeKind::Container => self.containers.contains(path),
+                NodeKind::Ttl(_) => self.ttls.contains(path),
+            };
+            if !indexed {
+                return Err(format!("{path}: missing from its kind index"));
+            }
+        }
+        if digest != self.digest {
+            return Err("tree digest differs from the sum of node digests".into());
+        }
+        if size != self.data_size {
+            return Err(format!(
+                "data size {} but nodes sum to {size}",
+                self.data_size
+            ));
+        }
+        if ephemeral_count != self.ephemeral_count()
+            || self.ephemerals.values().any(BTreeSet::is_empty)
+        {
+            return Err("ephemeral index out of step".into());
+        }
+        let indexed_special = self.containers.len() + self.ttls.len();
+        let special = self
+            .nodes
+            .values()
+            .filter(|n| matches!(n.kind, NodeKind::Container | NodeKind::Ttl(_)))
+            .count();
+        if indexed_special != special {
+            return Err("container/TTL index out of step".into());
+        }
+        if acl_users.len() != self.acls.len()
+            || acl_users.iter().any(|(acl, n)| self.acls.count(acl) != *n)
+        {
+            return Err("ACL cache counts out of step".into());
+        }
+        Ok(())
+    }
+}
