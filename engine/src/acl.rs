@@ -416,10 +416,13 @@ mod tests {
         let sup = id("super", "");
         let d = id("digest", "bob:hash");
         let auth = acl(READ | WRITE, "auth", "");
-        assert_eq!(fix_acl(&[auth.clone()], &[]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fix_acl(std::slice::from_ref(&auth), &[]),
+            Err(ErrorCode::InvalidAcl)
+        );
         // ip ids are not authenticated and super has no provider: neither counts.
         assert_eq!(
-            fix_acl(&[auth.clone()], &[ip.clone(), sup.clone()]),
+            fix_acl(std::slice::from_ref(&auth), &[ip.clone(), sup.clone()]),
             Err(ErrorCode::InvalidAcl)
         );
         let got = fix_acl(&[acl(ALL, "world", "anyone"), auth], &[ip, sup, d.clone()]).unwrap();

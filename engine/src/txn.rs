@@ -456,7 +456,7 @@ mod tests {
                     bytes[i] = rng.next() as u8;
                 }
             }
-            if rng.next() % 3 == 0 && !bytes.is_empty() {
+            if rng.next().is_multiple_of(3) && !bytes.is_empty() {
                 let cut = (rng.next() % bytes.len() as u64) as usize;
                 bytes.truncate(cut);
             }

@@ -94,6 +94,25 @@ fn parent_key(raw: &str) -> &str {
     }
 }
 
+/// Apache's rule for a parent's creation count on create: take the count the txn recorded
+/// (-1: one more than now) if it is ahead, and move pzxid with it; never go back, so that
+/// replaying over a newer snapshot leaves the count alone.
+///
+/// Apache compares plainly, which leaves a parent stuck at `i32::MAX` after 2^31 creates
+/// (every later sequential name then collides); comparing in serial-number arithmetic lets
+/// the count wrap to `i32::MIN` as prep's `+1` does, and agrees with Apache otherwise.
+fn raise_cversion_of(p: &mut Node, parent_cversion: i32, zxid: Zxid) {
+    let new = if parent_cversion == -1 {
+        p.cversion.wrapping_add(1)
+    } else {
+        parent_cversion
+    };
+    if new.wrapping_sub(p.cversion) > 0 {
+        p.cversion = new;
+        p.pzxid = zxid;
+    }
+}
+
 impl DataTree {
     /// Applies one txn. See the module documentation; the zxid becomes
     /// [`DataTree::last_zxid`] if it is the highest seen.
@@ -221,15 +240,7 @@ impl DataTree {
     /// to what a create txn recorded, never lowering it. -1 means one more than now.
     fn raise_cversion(&mut self, parent: &str, parent_cversion: i32, zxid: Zxid) {
         self.update(parent, |p| {
-            let new = if parent_cversion == -1 {
-                p.cversion.wrapping_add(1)
-            } else {
-                parent_cversion
-            };
-            if new > p.cversion {
-                p.cversion = new;
-                p.pzxid = zxid;
-            }
+            raise_cversion_of(p, parent_cversion, zxid);
         });
     }
 
@@ -266,15 +277,7 @@ impl DataTree {
         }
         let parent_acl = self
             .update(parent, |p| {
-                let new = if parent_cversion == -1 {
-                    p.cversion.wrapping_add(1)
-                } else {
-                    parent_cversion
-                };
-                if new > p.cversion {
-                    p.cversion = new;
-                    p.pzxid = zxid;
-                }
+                raise_cversion_of(p, parent_cversion, zxid);
                 p.children.insert(name.to_owned());
                 p.acl.clone()
             })

@@ -410,7 +410,7 @@ fn random_txns_keep_invariants_and_replicas_agree() {
             2 => NodeKind::Container,
             _ => NodeKind::Ttl(10),
         };
-        let acl = if rng.next() % 2 == 0 {
+        let acl = if rng.next().is_multiple_of(2) {
             Acl::open_unsafe()
         } else {
             Acl::read_unsafe()
@@ -438,7 +438,7 @@ fn random_txns_keep_invariants_and_replicas_agree() {
                 ephemerals: vec![path],
             },
         };
-        let body = if rng.next() % 5 == 0 {
+        let body = if rng.next().is_multiple_of(5) {
             let second = rng.pick(PATHS).to_owned();
             TxnBody::Multi(vec![one(&mut rng, path), one(&mut rng, second)])
         } else {
