@@ -11,6 +11,8 @@
 
 mod connect;
 mod field;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 mod multi;
 mod request;

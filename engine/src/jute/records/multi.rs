@@ -19,8 +19,8 @@ use crate::types::{CreateMode, ErrorCode, OpCode};
 ///
 /// Create variants are normalised the way Apache's `Op.create` normalises them on decode:
 /// a create, create2 or createContainer whose flags say container becomes
-/// [`MultiOp::CreateContainer`], and a createTTL whose flags are not a TTL mode becomes a
-/// plain [`MultiOp::Create`] (or `CreateContainer`) without its TTL. The variant is
+/// [`MultiOp::CreateContainer`], and a createTTL whose flags are a valid non-TTL mode becomes
+/// a plain [`MultiOp::Create`] (or `CreateContainer`) without its TTL. The variant is
 /// therefore the operation type the server must execute and report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MultiOp {
@@ -121,15 +121,19 @@ impl MultiOp {
             }
             OpCode::CreateTtl => {
                 let req = CreateTtlRequest::decode(r)?;
-                // `Op.create(path, data, acl, flags, ttl)` falls back to PERSISTENT for an
-                // unknown flag and keeps the TTL only for TTL modes; an unknown flag then
-                // fails later, in the request preparer, with BadArguments.
+                // `Op.create(path, data, acl, flags, ttl)` keeps the TTL only for TTL modes
+                // and otherwise rebuilds a plain create (container flags give a
+                // createContainer). An unknown flag stays a createTTL here, although Apache
+                // turns it into a create: either way the preparer answers BadArguments, an
+                // error result carries no type of its own, and keeping it lets a decoded
+                // operation always encode back to something that decodes the same.
                 match CreateMode::from_flags(req.flags) {
+                    None => MultiOp::CreateTtl(req),
                     Some(mode) if mode.is_ttl() => MultiOp::CreateTtl(req),
                     Some(mode) if mode.is_container() => {
                         MultiOp::CreateContainer(req.without_ttl())
                     }
-                    _ => MultiOp::Create(req.without_ttl()),
+                    Some(_) => MultiOp::Create(req.without_ttl()),
                 }
             }
             OpCode::Delete => MultiOp::Delete(DeleteRequest::decode(r)?),
