@@ -1089,7 +1089,11 @@ fn fuzz_target_properties_hold_on_seeded_inputs() {
 /// used to become a create that no longer decoded after a re-encode.
 #[test]
 fn fuzz_regression_create_ttl_with_unknown_flags_survives_a_re_encode() {
-    let mut frame = RequestHeader { xid: 1, op: OpCode::Multi.code() }.to_bytes();
+    let mut frame = RequestHeader {
+        xid: 1,
+        op: OpCode::Multi.code(),
+    }
+    .to_bytes();
     frame.extend(raw_multi(&[(21, create_ttl("", -1, 0).to_bytes())]));
     super::fuzzing::check_client_request(&frame);
 }
