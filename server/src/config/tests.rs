@@ -1,0 +1,812 @@
+//! Loading real-world zoo.cfg files, every refusal, flag precedence, the
+//! `conf` rendering, and the documentation check.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::fourlw::{whitelist_allows, Command};
+
+/// A scratch directory removed on drop; unique per process and test.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "ringkeeper-config-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::write(&path, contents).expect("write scratch file");
+        path
+    }
+
+    fn data_dir(&self) -> String {
+        let dir = self.path("data");
+        std::fs::create_dir_all(&dir).expect("create data dir");
+        dir.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn load(args: &[&str]) -> Result<Config, ConfigError> {
+    let mut all = vec!["ringkeeper"];
+    all.extend_from_slice(args);
+    Config::load(all)
+}
+
+fn load_file(path: &Path, extra: &[&str]) -> Result<Config, ConfigError> {
+    let path = path.display().to_string();
+    let mut args: Vec<&str> = extra.to_vec();
+    args.push(&path);
+    load(&args)
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().expect("socket address")
+}
+
+/// The zoo.cfg kazoo 2.11's harness writes for one member (kazoo/testing/common.py),
+/// with the entries its harness adds for ZooKeeper >= 3.5.
+fn kazoo_zoo_cfg(data_dir: &str, base: u16) -> String {
+    format!(
+        "\ntickTime=2000\ndataDir={data_dir}\nclientPort={}\nsecureClientPort={}\nmaxClientCnxns=0\nadmin.serverPort={}\nserverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\nauthProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nssl.keyStore.location={data_dir}/../keystore.jks\nssl.keyStore.password=apassword\nssl.trustStore.location={data_dir}/../truststore.jks\nssl.trustStore.password=apassword\n4lw.commands.whitelist=*\nreconfigEnabled=true\nlocalSessionsEnabled=false\nlocalSessionsUpgradingEnabled=false\n",
+        base,
+        base + 4,
+        base + 3
+    )
+}
+
+/// The -D options kazoo's harness starts every member with.
+const KAZOO_SYSTEM_PROPERTIES: &[&str] = &[
+    "-Dfile.encoding=UTF-8",
+    "-Dreadonlymode.enabled=true",
+    "-Dzookeeper.log.dir=/tmp/kazoo/log",
+    "-Dzookeeper.root.logger=INFO,CONSOLE",
+    "-Dlog4j.configuration=file:/tmp/kazoo/log4j.properties",
+    "-Djava.awt.headless=true",
+    "-Djava.security.auth.login.config=/tmp/kazoo/jaas.conf",
+    "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
+];
+
+#[test]
+fn kazoo_standalone_member() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    scratch.write("data/myid", "1");
+    let cfg = scratch.write("zoo.cfg", &kazoo_zoo_cfg(&data, 20000));
+    let config = load_file(&cfg, KAZOO_SYSTEM_PROPERTIES).expect("kazoo's config loads");
+
+    assert_eq!(config.tick_time_ms, 2000);
+    assert_eq!(config.data_dir, PathBuf::from(&data));
+    assert_eq!(config.data_log_dir, PathBuf::from(&data));
+    // Apache binds every interface when zoo.cfg names no clientPortAddress.
+    assert_eq!(config.client_address, addr("0.0.0.0:20000"));
+    assert_eq!(config.secure_client_port, Some(20004));
+    assert_eq!(config.max_client_cnxns_per_host, 0);
+    assert_eq!(config.min_session_timeout_ms, 4000);
+    assert_eq!(config.max_session_timeout_ms, 40000);
+    assert!(config.reconfig_enabled);
+    assert!(!config.local_sessions_enabled);
+    assert!(config.read_only_mode_enabled);
+    assert_eq!(config.my_id, Some(1));
+    assert!(!config.is_ensemble());
+    assert_eq!(
+        config.super_digest,
+        Some(SuperDigest {
+            user: "super".into(),
+            digest: "D/InIHSb7yEEbrWz8b9l71RjZJU=".into()
+        })
+    );
+    for cmd in Command::ALL {
+        assert!(whitelist_allows(config.whitelist(), cmd), "{cmd:?}");
+    }
+    assert_eq!(config.packet_limit_bytes, DEFAULT_PACKET_LIMIT_BYTES);
+
+    // Everything ringkeeper does not act on is reported, nothing refused.
+    let warnings = config.warnings().join("\n");
+    for key in [
+        "admin.serverPort",
+        "serverCnxnFactory",
+        "authProvider.1",
+        "ssl.keyStore.location",
+        "ssl.trustStore.password",
+        "file.encoding",
+        "java.security.auth.login.config",
+        "log.dir",
+        "root.logger",
+        "log4j.configuration",
+    ] {
+        assert!(warnings.contains(key), "no warning for {key}:\n{warnings}");
+    }
+    assert!(!warnings.contains("tickTime"));
+    assert!(!warnings.contains("superDigest"));
+}
+
+#[test]
+fn kazoo_three_member_ensemble() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    scratch.write("data/myid", "2");
+    let mut text = kazoo_zoo_cfg(&data, 20010);
+    text.push_str(
+        "\ninitLimit=4\nsyncLimit=2\nserver.1=localhost:20002:20001:participant\nserver.2=localhost:20012:20011:participant\nserver.3=localhost:20022:20021:participant\npeerType=participant\n",
+    );
+    let cfg = scratch.write("zoo.cfg", &text);
+    let config = load_file(&cfg, KAZOO_SYSTEM_PROPERTIES).expect("ensemble config loads");
+
+    assert!(config.is_ensemble());
+    assert_eq!(config.my_id, Some(2));
+    assert_eq!(config.init_limit_ticks, Some(4));
+    assert_eq!(config.sync_limit_ticks, Some(2));
+    let ids: Vec<u64> = config.servers.iter().map(|s| s.id).collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+    let own = config.own_member().expect("own member");
+    assert_eq!(own.addresses[0].quorum_port, 20012);
+    assert_eq!(own.addresses[0].election_port, 20011);
+    assert_eq!(config.client_address, addr("0.0.0.0:20010"));
+    assert_eq!(config.peer_type, PeerType::Participant);
+}
+
+#[test]
+fn apache_zoo_sample_cfg() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    // Apache's conf/zoo_sample.cfg (3.8), with dataDir pointed at scratch
+    // space so the test never reads a real /tmp/zookeeper/myid.
+    let sample = include_str!("testdata/zoo_sample.cfg").replace("/tmp/zookeeper", &data);
+    let cfg = scratch.write("zoo.cfg", &sample);
+    let config = load_file(&cfg, &[]).expect("sample loads");
+    assert_eq!(config.tick_time_ms, 2000);
+    assert_eq!(config.init_limit_ticks, Some(10));
+    assert_eq!(config.sync_limit_ticks, Some(5));
+    assert_eq!(config.client_address, addr("0.0.0.0:2181"));
+    assert_eq!(config.max_client_cnxns_per_host, 60);
+    assert_eq!(config.snap_retain_count, 3);
+    assert_eq!(config.purge_interval_hours, 0);
+    assert_eq!(config.my_id, None);
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    assert_eq!(config.whitelist(), &crate::fourlw::Whitelist::default());
+    assert!(whitelist_allows(config.whitelist(), Command::Srvr));
+    assert!(!whitelist_allows(config.whitelist(), Command::Ruok));
+    assert!(!whitelist_allows(config.whitelist(), Command::Isro));
+}
+
+#[test]
+fn no_config_at_all_gives_a_local_standalone_server() {
+    let config = load(&[]).expect("defaults load");
+    assert_eq!(config.config_file, None);
+    assert_eq!(config.client_address, addr("127.0.0.1:2181"));
+    assert_eq!(config.data_dir, PathBuf::from("./data"));
+    assert_eq!(config.tick_time_ms, 2000);
+    assert_eq!(config.min_session_timeout_ms, 4000);
+    assert_eq!(config.max_session_timeout_ms, 40000);
+    assert_eq!(config.max_client_cnxns_per_host, 60);
+    assert_eq!(config.packet_limit_bytes, 0xfffff);
+    assert!(config.force_sync);
+    assert!(!config.is_ensemble());
+    assert_eq!(config.shards, None);
+    assert_eq!(config.reported_version, default_reported_version());
+    assert!(config.reported_version.starts_with("3.8.4-ringkeeper-"));
+    assert!(config.warnings().is_empty());
+}
+
+#[test]
+fn flags_override_the_file_and_named_flags_override_dash_d() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    let other = scratch.path("elsewhere").display().to_string();
+    let cfg = scratch.write(
+        "zoo.cfg",
+        &format!("tickTime=2000\ndataDir={data}\nclientPort=2181\nsnapCount=10\njute.maxbuffer=4096\nmaxClientCnxns=10\n"),
+    );
+    let config = load_file(
+        &cfg,
+        &[
+            "--client-port",
+            "3000",
+            "--client-port-address",
+            "127.0.0.2",
+            "-D",
+            "tickTime=999",
+            "--tick-time",
+            "500",
+            "--set",
+            "snapCount=5000",
+            "-Dzookeeper.forceSync=no",
+            "--data-log-dir",
+            &other,
+            "--max-client-cnxns",
+            "7",
+            "--min-session-timeout",
+            "1000",
+            "--max-session-timeout",
+            "90000",
+            "--shards",
+            "4",
+            "--sequencer-core",
+            "0",
+            "--packet-limit",
+            "2097152",
+            "--super-digest",
+            "admin:D/InIHSb7yEEbrWz8b9l71RjZJU=",
+            "--extended-types",
+            "--4lw-whitelist",
+            "ruok, mntr ,conf",
+            "-Dringkeeper.maxSessions=10",
+            "-Dringkeeper.maxWatchesPerSession=20",
+            "-Dringkeeper.reportedVersion=3.9.2-custom",
+        ],
+    )
+    .expect("overrides load");
+    assert_eq!(config.client_address, addr("127.0.0.2:3000"));
+    assert_eq!(config.tick_time_ms, 500);
+    assert_eq!(config.snap_count, 5000);
+    assert!(!config.force_sync);
+    assert_eq!(config.data_log_dir, PathBuf::from(&other));
+    assert_eq!(config.max_client_cnxns_per_host, 7);
+    assert_eq!(config.min_session_timeout_ms, 1000);
+    assert_eq!(config.max_session_timeout_ms, 90000);
+    assert_eq!(config.shards, Some(4));
+    assert_eq!(config.sequencer_core, Some(0));
+    assert_eq!(config.packet_limit_bytes, 2_097_152);
+    assert_eq!(
+        config.super_digest.as_ref().map(|d| d.user.as_str()),
+        Some("admin")
+    );
+    assert!(config.extended_types);
+    assert_eq!(config.max_sessions, 10);
+    assert_eq!(config.max_watches_per_session, 20);
+    assert_eq!(config.reported_version, "3.9.2-custom");
+    let allowed: Vec<Command> = config.whitelist().commands().collect();
+    assert_eq!(
+        allowed,
+        vec![Command::Conf, Command::Ruok, Command::Srvr, Command::Mntr]
+    );
+}
+
+#[test]
+fn dash_d_overrides_the_file_and_aliases_share_one_setting() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    let cfg = scratch.write(
+        "zoo.cfg",
+        &format!("dataDir={data}\nclientPort=2181\nringkeeper.packetLimit=1000\nextendedTypesEnabled=true\n"),
+    );
+    // The Apache name given later on the command line wins over the file's
+    // ringkeeper name, because both name the same setting.
+    let config = load_file(
+        &cfg,
+        &[
+            "-Djute.maxbuffer=2000",
+            "-Dzookeeper.extendedTypesEnabled=false",
+        ],
+    )
+    .expect("loads");
+    assert_eq!(config.packet_limit_bytes, 2000);
+    assert!(!config.extended_types);
+    let config = load_file(&cfg, &[]).expect("loads");
+    assert_eq!(config.packet_limit_bytes, 1000);
+    assert!(config.extended_types);
+}
+
+#[test]
+fn unknown_and_ignored_keys_warn_and_never_fail() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    let cfg = scratch.write(
+        "zoo.cfg",
+        &format!("dataDir={data}\nclientPort=2181\nnoSuchSetting=1\nmetricsProvider.className=x.Y\ngroup.1=1:2\nweight.1=1\nquorum.auth.enableSasl=false\nadmin.enableServer=false\nautopurge.snapRetainCount=1\n"),
+    );
+    let config = load_file(&cfg, &["-Dsome.other.property=1"]).expect("loads");
+    let warnings = config.warnings().join("\n");
+    assert!(warnings.contains("unknown key noSuchSetting"), "{warnings}");
+    assert!(
+        warnings.contains("unknown key some.other.property"),
+        "{warnings}"
+    );
+    for key in [
+        "metricsProvider.className",
+        "group.1",
+        "weight.1",
+        "quorum.auth.enableSasl",
+        "admin.enableServer",
+    ] {
+        assert!(warnings.contains(key), "{key}: {warnings}");
+    }
+    // Apache raises too small a retain count to 3, with a warning.
+    assert_eq!(config.snap_retain_count, 3);
+    assert!(
+        warnings.contains("autopurge.snapRetainCount=1"),
+        "{warnings}"
+    );
+    // Warnings name where the key was set.
+    assert!(
+        warnings.contains(&format!("{}:3", cfg.display())),
+        "{warnings}"
+    );
+}
+
+/// Loads a one-off zoo.cfg made of a valid base plus `extra` lines.
+fn load_with(extra: &str) -> Result<Config, ConfigError> {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    let cfg = scratch.write(
+        "zoo.cfg",
+        &format!("dataDir={data}\nclientPort=2181\n{extra}\n"),
+    );
+    load_file(&cfg, &[])
+}
+
+/// Asserts an `InvalidValue` for `key` with `value`, set on `line` of zoo.cfg.
+fn assert_invalid(result: Result<Config, ConfigError>, key: &str, value: &str, line: usize) {
+    match result {
+        Err(ConfigError::InvalidValue {
+            key: k,
+            value: v,
+            origin,
+            reason,
+        }) => {
+            assert_eq!((k.as_str(), v.as_str()), (key, value), "reason: {reason}");
+            match origin {
+                Origin::File { path, line: l } => {
+                    assert!(path.ends_with("zoo.cfg"));
+                    assert_eq!(l, line, "line of {key}");
+                }
+                other => panic!("{key}: origin {other:?}"),
+            }
+        }
+        other => panic!("{key}={value}: expected InvalidValue, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_values_name_key_value_and_line() {
+    // Line 3 is the first `extra` line; a later duplicate key wins, as in
+    // Java properties, so `clientPort` here replaces line 2's.
+    assert_invalid(load_with("clientPort=abc"), "clientPort", "abc", 3);
+    assert_invalid(load_with("clientPort=0"), "clientPort", "0", 3);
+    assert_invalid(load_with("clientPort=65536"), "clientPort", "65536", 3);
+    assert_invalid(load_with("clientPort=-1"), "clientPort", "-1", 3);
+    assert_invalid(load_with("secureClientPort=x"), "secureClientPort", "x", 3);
+    assert_invalid(load_with("tickTime=0"), "tickTime", "0", 3);
+    assert_invalid(load_with("tickTime=-2000"), "tickTime", "-2000", 3);
+    assert_invalid(load_with("tickTime=2s"), "tickTime", "2s", 3);
+    assert_invalid(load_with("initLimit=ten"), "initLimit", "ten", 3);
+    assert_invalid(load_with("maxClientCnxns=-1"), "maxClientCnxns", "-1", 3);
+    assert_invalid(
+        load_with("minSessionTimeout=0"),
+        "minSessionTimeout",
+        "0",
+        3,
+    );
+    assert_invalid(
+        load_with("maxSessionTimeout=x"),
+        "maxSessionTimeout",
+        "x",
+        3,
+    );
+    assert_invalid(
+        load_with("reconfigEnabled=yes"),
+        "reconfigEnabled",
+        "yes",
+        3,
+    );
+    assert_invalid(
+        load_with("standaloneEnabled=1"),
+        "standaloneEnabled",
+        "1",
+        3,
+    );
+    assert_invalid(
+        load_with("readonlymode.enabled=on"),
+        "readonlymode.enabled",
+        "on",
+        3,
+    );
+    assert_invalid(load_with("electionAlg=1"), "electionAlg", "1", 3);
+    assert_invalid(load_with("peerType=leader"), "peerType", "leader", 3);
+    assert_invalid(load_with("snapCount=1"), "snapCount", "1", 3);
+    assert_invalid(load_with("jute.maxbuffer=0"), "jute.maxbuffer", "0", 3);
+    assert_invalid(
+        load_with("ringkeeper.shards=0"),
+        "ringkeeper.shards",
+        "0",
+        3,
+    );
+    assert_invalid(
+        load_with("ringkeeper.maxSessions=-5"),
+        "ringkeeper.maxSessions",
+        "-5",
+        3,
+    );
+    assert_invalid(
+        load_with("ringkeeper.reportedVersion=ringkeeper"),
+        "ringkeeper.reportedVersion",
+        "ringkeeper",
+        3,
+    );
+    assert_invalid(load_with("dataLogDir="), "dataLogDir", "", 3);
+    assert_invalid(
+        load_with("DigestAuthenticationProvider.superDigest=nocolon"),
+        "DigestAuthenticationProvider.superDigest",
+        "nocolon",
+        3,
+    );
+    assert_invalid(
+        load_with("ringkeeper.superDigest=super:not*base64"),
+        "ringkeeper.superDigest",
+        "super:not*base64",
+        3,
+    );
+    assert_invalid(
+        load_with("ringkeeper.superDigest=super:c2hvcnQ="),
+        "ringkeeper.superDigest",
+        "super:c2hvcnQ=",
+        3,
+    );
+    assert_invalid(
+        load_with("ringkeeper.superDigest=:D/InIHSb7yEEbrWz8b9l71RjZJU="),
+        "ringkeeper.superDigest",
+        ":D/InIHSb7yEEbrWz8b9l71RjZJU=",
+        3,
+    );
+    assert_invalid(
+        load_with("# comment\nserver.1=localhost:2888"),
+        "server.1",
+        "localhost:2888",
+        4,
+    );
+    assert_invalid(
+        load_with("server.x=localhost:2888:3888"),
+        "server.x",
+        "localhost:2888:3888",
+        3,
+    );
+    assert_invalid(
+        load_with("clientPortAddress=no.such.host.invalid"),
+        "clientPortAddress",
+        "no.such.host.invalid",
+        3,
+    );
+}
+
+#[test]
+fn error_messages_carry_file_and_line() {
+    let err = load_with("tickTime=fast").expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("tickTime=\"fast\""), "{text}");
+    assert!(text.contains("zoo.cfg:3"), "{text}");
+    assert_eq!(err.exit_code(), 2);
+}
+
+#[test]
+fn inconsistent_settings_are_refused() {
+    let inconsistent = |r: Result<Config, ConfigError>, needle: &str| match r {
+        Err(ConfigError::Inconsistent { reason, .. }) => {
+            assert!(reason.contains(needle), "{reason:?} lacks {needle:?}")
+        }
+        other => panic!("expected Inconsistent({needle}), got {other:?}"),
+    };
+    inconsistent(
+        load_with("minSessionTimeout=50000"),
+        "must not be larger than maxSessionTimeout",
+    );
+    inconsistent(
+        load_with("minSessionTimeout=9000\nmaxSessionTimeout=8000"),
+        "must not be larger",
+    );
+    inconsistent(
+        load_with("server.1=a:1:2:observer"),
+        "observers without participants",
+    );
+    inconsistent(
+        load_with("server.1=a:1:2\nserver.2=b:1:2:observer"),
+        "observers without a quorum",
+    );
+    inconsistent(
+        load_with("standaloneEnabled=false"),
+        "at least one participant",
+    );
+
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    let no_data_dir = scratch.write("a.cfg", "clientPort=2181\n");
+    inconsistent(load_file(&no_data_dir, &[]), "dataDir is not set");
+    let no_port = scratch.write("b.cfg", &format!("dataDir={data}\n"));
+    inconsistent(load_file(&no_port, &[]), "clientPort is not set");
+    let address_only = scratch.write(
+        "c.cfg",
+        &format!("dataDir={data}\nclientPortAddress=127.0.0.1\n"),
+    );
+    inconsistent(
+        load_file(&address_only, &[]),
+        "clientPortAddress is set but clientPort is not",
+    );
+    let both = scratch.write(
+        "d.cfg",
+        &format!("dataDir={data}\nclientPort=1\ndynamicConfigFile=/x\nserver.1=a:1:2\n"),
+    );
+    inconsistent(load_file(&both, &[]), "must be in the dynamic config file");
+}
+
+#[test]
+fn ensemble_membership_rules() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    let servers = "server.1=h1:2888:3888\nserver.2=h2:2888:3888\nserver.3=h3:2888:3888;2183\n";
+    let cfg = scratch.write(
+        "zoo.cfg",
+        &format!("dataDir={data}\ninitLimit=5\nsyncLimit=2\n{servers}"),
+    );
+    // No myid: an ensemble member cannot tell which line is its own.
+    match load_file(&cfg, &[]) {
+        Err(ConfigError::Inconsistent { reason, .. }) => assert!(reason.contains("myid")),
+        other => panic!("{other:?}"),
+    }
+    scratch.write("data/myid", "4\n");
+    match load_file(&cfg, &[]) {
+        Err(ConfigError::Inconsistent { reason, .. }) => {
+            assert!(reason.contains("no server.4 line"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // With myid 3 and no clientPort, the client address comes from server.3.
+    scratch.write("data/myid", " 3\n");
+    let config = load_file(&cfg, &[]).expect("loads");
+    assert_eq!(config.my_id, Some(3));
+    assert_eq!(config.client_address, addr("0.0.0.0:2183"));
+    // An ensemble needs initLimit and syncLimit.
+    let no_limits = scratch.write("nolimits.cfg", &format!("dataDir={data}\n{servers}"));
+    match load_file(&no_limits, &[]) {
+        Err(ConfigError::Inconsistent { reason, .. }) => assert!(reason.contains("initLimit")),
+        other => panic!("{other:?}"),
+    }
+    // One participant with standaloneEnabled=true runs standalone, warned.
+    let single = scratch.write(
+        "single.cfg",
+        &format!("dataDir={data}\nclientPort=2181\nserver.1=h1:2888:3888\n"),
+    );
+    let config = load_file(&single, &[]).expect("loads");
+    assert!(!config.is_ensemble());
+    assert!(config
+        .warnings()
+        .iter()
+        .any(|w| w.contains("running standalone")));
+}
+
+#[test]
+fn bad_myid_files_are_refused() {
+    for (contents, extended) in [("one", false), ("", false), ("-3", false), ("300", true)] {
+        let scratch = Scratch::new();
+        let data = scratch.data_dir();
+        scratch.write("data/myid", contents);
+        let flags: &[&str] = if extended { &["--extended-types"] } else { &[] };
+        let cfg = scratch.write("zoo.cfg", &format!("dataDir={data}\nclientPort=2181\n"));
+        match load_file(&cfg, flags) {
+            Err(ConfigError::InvalidValue {
+                key, value, origin, ..
+            }) => {
+                assert_eq!(key, "myid");
+                assert_eq!(value, contents.trim());
+                assert_eq!(
+                    origin,
+                    Origin::File {
+                        path: PathBuf::from(&data).join("myid"),
+                        line: 1
+                    }
+                );
+            }
+            other => panic!("myid {contents:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn unreadable_files_are_refused() {
+    let scratch = Scratch::new();
+    match load_file(&scratch.path("missing.cfg"), &[]) {
+        Err(ConfigError::Unreadable { path, what, .. }) => {
+            assert_eq!(what, "config file");
+            assert!(path.ends_with("missing.cfg"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let data = scratch.data_dir();
+    let cfg = scratch.write(
+        "zoo.cfg",
+        &format!(
+            "dataDir={data}\nclientPort=2181\ndynamicConfigFile={}\n",
+            scratch.path("missing.dynamic").display()
+        ),
+    );
+    match load_file(&cfg, &[]) {
+        Err(ConfigError::Unreadable { what, .. }) => assert_eq!(what, "dynamic config file"),
+        other => panic!("{other:?}"),
+    }
+    // A myid that is a directory cannot be read either.
+    std::fs::create_dir_all(scratch.path("data/myid")).expect("mkdir");
+    let cfg = scratch.write("plain.cfg", &format!("dataDir={data}\nclientPort=2181\n"));
+    match load_file(&cfg, &[]) {
+        Err(ConfigError::Unreadable { what, .. }) => assert_eq!(what, "myid file"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn flag_errors_name_the_flag() {
+    match load(&["--tick-time", "abc"]) {
+        Err(ConfigError::InvalidValue {
+            key, value, origin, ..
+        }) => {
+            assert_eq!(key, "tickTime");
+            assert_eq!(value, "abc");
+            assert_eq!(origin, Origin::Flag("--tick-time".into()));
+        }
+        other => panic!("{other:?}"),
+    }
+    match load(&["-D", "clientPort=99999"]) {
+        Err(ConfigError::InvalidValue { origin, .. }) => {
+            assert_eq!(origin, Origin::Flag("-D".into()))
+        }
+        other => panic!("{other:?}"),
+    }
+    let usage = load(&["--no-such-flag"]).expect_err("unknown flag");
+    assert!(matches!(usage, ConfigError::Usage(_)));
+    assert_eq!(usage.exit_code(), 2);
+    let help = load(&["--help"]).expect_err("help is reported as an error value");
+    assert_eq!(help.exit_code(), 0);
+    assert!(help.to_string().contains("--client-port"));
+}
+
+#[test]
+fn dynamic_config_file_supplies_the_members() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    scratch.write("data/myid", "1");
+    let dynamic = scratch.write(
+        "zoo.cfg.dynamic.100000000",
+        "server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181\nserver.2=127.0.0.2:2888:3888:participant;127.0.0.2:2181\nserver.3=127.0.0.3:2888:3888:observer;2181\nversion=100000000\n",
+    );
+    let cfg = scratch.write(
+        "zoo.cfg",
+        &format!(
+            "dataDir={data}\ninitLimit=5\nsyncLimit=2\nreconfigEnabled=true\ndynamicConfigFile={}\n",
+            dynamic.display()
+        ),
+    );
+    let config = load_file(&cfg, &[]).expect("loads");
+    assert!(config.is_ensemble());
+    assert_eq!(config.servers.len(), 3);
+    assert_eq!(config.dynamic_config_version, 0x1_0000_0000);
+    assert_eq!(config.client_address, addr("127.0.0.1:2181"));
+    assert_eq!(
+        config.render_membership(),
+        "server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181\nserver.2=127.0.0.2:2888:3888:participant;127.0.0.2:2181\nserver.3=127.0.0.3:2888:3888:observer;0.0.0.0:2181\nversion=100000000"
+    );
+
+    // Only member keys belong in a dynamic file.
+    scratch.write("bad.dynamic", "server.1=a:1:2\ntickTime=3\n");
+    let cfg = scratch.write(
+        "bad.cfg",
+        &format!(
+            "dataDir={data}\nclientPort=1\ndynamicConfigFile={}\n",
+            scratch.path("bad.dynamic").display()
+        ),
+    );
+    match load_file(&cfg, &[]) {
+        Err(ConfigError::Inconsistent { reason, origin }) => {
+            assert!(reason.contains("tickTime"));
+            assert!(matches!(origin, Origin::File { line: 2, .. }));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn conf_output_standalone() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    let cfg = scratch.write(
+        "zoo.cfg",
+        &format!("tickTime=2000\ndataDir={data}\nclientPort=2181\nmaxClientCnxns=0\n"),
+    );
+    let config = load_file(&cfg, &[]).expect("loads");
+    let runtime = ConfRuntime {
+        data_dir_size: 67_108_880,
+        data_log_size: 512,
+        secure_client_port: None,
+    };
+    assert_eq!(
+        config.render_conf(&runtime),
+        format!(
+            "clientPort=2181\nsecureClientPort=-1\ndataDir={data}\ndataDirSize=67108880\ndataLogDir={data}\ndataLogSize=512\ntickTime=2000\nmaxClientCnxns=0\nminSessionTimeout=4000\nmaxSessionTimeout=40000\nclientPortListenBacklog=-1\nserverId=0\n"
+        )
+    );
+    let runtime = ConfRuntime {
+        secure_client_port: Some(2281),
+        ..runtime
+    };
+    assert!(config
+        .render_conf(&runtime)
+        .contains("secureClientPort=2281\n"));
+}
+
+#[test]
+fn conf_output_for_an_ensemble_member() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    scratch.write("data/myid", "2");
+    let cfg = scratch.write(
+        "zoo.cfg",
+        &format!("tickTime=2000\ninitLimit=4\nsyncLimit=2\ndataDir={data}\nclientPort=20010\nclientPortListenBacklog=128\nserver.1=localhost:20002:20001:participant\nserver.2=localhost:20012:20011:participant\nserver.3=localhost:20022:20021:observer\n"),
+    );
+    let config = load_file(&cfg, &[]).expect("loads");
+    assert_eq!(
+        config.render_conf(&ConfRuntime::default()),
+        format!(
+            "clientPort=20010\nsecureClientPort=-1\ndataDir={data}\ndataDirSize=0\ndataLogDir={data}\ndataLogSize=0\ntickTime=2000\nmaxClientCnxns=60\nminSessionTimeout=4000\nmaxSessionTimeout=40000\nclientPortListenBacklog=128\nserverId=2\ninitLimit=4\nsyncLimit=2\nelectionAlg=3\nelectionPort=20011\nquorumPort=20012\npeerType=0\nmembership: \nserver.1=localhost:20002:20001:participant\nserver.2=localhost:20012:20011:participant\nserver.3=localhost:20022:20021:observer\nversion=0"
+        )
+    );
+}
+
+#[test]
+fn relative_data_dir_is_printed_absolute() {
+    let config = load(&["--data-dir", "relative/dir"]).expect("loads");
+    let conf = config.render_conf(&ConfRuntime::default());
+    let cwd = std::env::current_dir().expect("cwd");
+    assert!(
+        conf.contains(&format!("dataDir={}\n", cwd.join("relative/dir").display())),
+        "{conf}"
+    );
+}
+
+/// Every key and flag the parser knows must be described in
+/// docs/configuration.md, so the reference cannot fall behind the code.
+#[test]
+fn every_key_and_flag_is_documented() {
+    use clap::CommandFactory;
+    let doc = include_str!("../../../docs/configuration.md");
+    let mut missing = Vec::new();
+    for spec in keys::KEYS {
+        let name = format!("`{}`", keys::doc_name(spec));
+        if !doc.contains(&name) {
+            missing.push(name);
+        }
+    }
+    for arg in Cli::command().get_arguments() {
+        if let Some(long) = arg.get_long() {
+            let name = format!("`--{long}");
+            if !doc.contains(&name) {
+                missing.push(name);
+            }
+        }
+        if let Some(short) = arg.get_short() {
+            let name = format!("`-{short}");
+            if !doc.contains(&name) {
+                missing.push(name);
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undocumented: {missing:?}");
+}
