@@ -87,7 +87,11 @@ wait_ready() {
             tail -n 30 "$dir/server.log" >&2 || true
             return 1
         fi
-        if [[ "$(rk_4lw "$host" "$port" ruok || true)" == "imok" ]]; then
+        # Apache answers ruok while its database is still loading and drops
+        # sessions until then, so a srvr that says it is not serving yet means
+        # "keep waiting". A server that closes srvr unanswered counts as ready.
+        if [[ "$(rk_4lw "$host" "$port" ruok || true)" == "imok" ]] &&
+            ! rk_4lw "$host" "$port" srvr | grep -q "not currently serving"; then
             return 0
         fi
         sleep 0.2
