@@ -458,13 +458,13 @@ impl Config {
         let port = match (client_port, &from_member) {
             (Some(port), _) => port,
             (None, Some(member)) if client_host.is_none() => member.port,
+            (None, _) if !has_file => DEFAULT_CLIENT_PORT,
             (None, _) if client_host.is_some() => {
                 return Err(ConfigError::Inconsistent {
                     reason: "clientPortAddress is set but clientPort is not".to_owned(),
                     origin: settings.origin_of(keys::CLIENT_PORT_ADDRESS),
                 })
             }
-            (None, _) if !has_file => DEFAULT_CLIENT_PORT,
             (None, _) => {
                 return Err(ConfigError::Inconsistent {
                     reason: "clientPort is not set".to_owned(),

@@ -212,6 +212,14 @@ fn no_config_at_all_gives_a_local_standalone_server() {
 }
 
 #[test]
+fn flags_alone_keep_the_default_port() {
+    let config = load(&["--client-port-address", "0.0.0.0", "--data-dir", "x"]).expect("loads");
+    assert_eq!(config.client_address, addr("0.0.0.0:2181"));
+    let config = load(&["--client-port", "2182"]).expect("loads");
+    assert_eq!(config.client_address, addr("127.0.0.1:2182"));
+}
+
+#[test]
 fn flags_override_the_file_and_named_flags_override_dash_d() {
     let scratch = Scratch::new();
     let data = scratch.data_dir();
