@@ -1,0 +1,193 @@
+//! Four-letter words (FourLetterCommands / the commands' text formats), answered in plain text
+//! on a fresh connection that the server then closes.
+
+mod common;
+
+use common::*;
+
+/// The session id as the 4lw outputs print it.
+fn hex_session(client: &zookeeper_client::Client) -> String {
+    format!("0x{:x}", client.session_id().0)
+}
+
+#[test]
+fn ruok_answers_imok() {
+    let server = TestServer::start_default();
+    assert_eq!(server.four_letter_word("ruok"), "imok");
+}
+
+#[test]
+fn isro_answers_rw_on_a_standalone_server() {
+    let server = TestServer::start_default();
+    assert_eq!(server.four_letter_word("isro"), "rw");
+}
+
+#[test]
+fn srvr_reports_version_mode_and_counts() {
+    let server = TestServer::start_default();
+    let answer = server.four_letter_word("srvr");
+    assert!(answer.starts_with("Zookeeper version: "), "{answer}");
+    for line in [
+        "Latency min/avg/max: ",
+        "Received: ",
+        "Sent: ",
+        "Connections: ",
+        "Outstanding: ",
+        "Zxid: 0x",
+    ] {
+        assert!(answer.contains(line), "srvr lacks {line:?}: {answer}");
+    }
+    assert!(answer.contains("\nMode: standalone\n"), "{answer}");
+    assert!(answer.contains("\nNode count: "), "{answer}");
+}
+
+#[tokio::test]
+async fn stat_lists_the_clients() {
+    let server = TestServer::start_default();
+    let _client = connect(&server).await;
+    let answer = server.four_letter_word("stat");
+    assert!(answer.starts_with("Zookeeper version: "), "{answer}");
+    assert!(answer.contains("\nClients:\n /127.0.0.1:"), "{answer}");
+    assert!(answer.contains("\nMode: standalone\n"), "{answer}");
+}
+
+#[tokio::test]
+async fn mntr_starts_with_version_and_state_and_uses_tabs() {
+    let server = TestServer::start_default();
+    let client = connect(&server).await;
+    client.create("/e", b"", &ephemeral()).await.unwrap();
+    let answer = server.four_letter_word("mntr");
+    let lines: Vec<&str> = answer.lines().collect();
+    assert!(lines[0].starts_with("zk_version\t"), "{answer}");
+    assert_eq!(lines[1], "zk_server_state\tstandalone");
+    for line in &lines {
+        let (key, value) = line
+            .split_once('\t')
+            .unwrap_or_else(|| panic!("no tab in {line:?}"));
+        assert!(key.starts_with("zk_"), "{line}");
+        assert!(!value.is_empty(), "{line}");
+    }
+    for key in [
+        "zk_znode_count",
+        "zk_ephemerals_count",
+        "zk_num_alive_connections",
+        "zk_watch_count",
+        "zk_outstanding_requests",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.starts_with(&format!("{key}\t"))),
+            "mntr lacks {key}"
+        );
+    }
+    assert!(lines.contains(&"zk_ephemerals_count\t1"), "{answer}");
+}
+
+#[test]
+fn conf_shows_the_configuration() {
+    let server = TestServer::start_default();
+    let answer = server.four_letter_word("conf");
+    assert!(
+        answer.contains(&format!("clientPort={}\n", server.address().port())),
+        "{answer}"
+    );
+    assert!(answer.contains("tickTime=500\n"), "{answer}");
+    assert!(answer.contains("minSessionTimeout=1000\n"), "{answer}");
+    assert!(answer.contains("maxSessionTimeout=10000\n"), "{answer}");
+    assert!(answer.contains("dataDir="), "{answer}");
+}
+
+#[test]
+fn envi_reports_the_zookeeper_version() {
+    let server = TestServer::start_default();
+    let answer = server.four_letter_word("envi");
+    assert!(answer.starts_with("Environment:\n"), "{answer}");
+    assert!(answer.contains("\nzookeeper.version="), "{answer}");
+}
+
+#[tokio::test]
+async fn cons_lists_each_connection_with_its_session() {
+    let server = TestServer::start_default();
+    let client = connect(&server).await;
+    let answer = server.four_letter_word("cons");
+    assert!(
+        answer.contains(&format!("sid={}", hex_session(&client))),
+        "{answer}"
+    );
+    assert!(answer.contains(" /127.0.0.1:"), "{answer}");
+}
+
+#[tokio::test]
+async fn watch_words_report_watches_by_session_and_by_path() {
+    let server = TestServer::start_default();
+    let client = connect(&server).await;
+    client.create("/watched", b"", &persistent()).await.unwrap();
+    let _watch = client.get_and_watch_data("/watched").await.unwrap();
+    assert_eq!(
+        server.four_letter_word("wchs"),
+        "1 connections watching 1 paths\nTotal watches:1\n"
+    );
+    let session = hex_session(&client);
+    let by_session = server.four_letter_word("wchc");
+    assert!(
+        by_session.contains(&format!("{session}\n\t/watched\n")),
+        "{by_session}"
+    );
+    let by_path = server.four_letter_word("wchp");
+    assert!(
+        by_path.contains(&format!("/watched\n\t{session}\n")),
+        "{by_path}"
+    );
+}
+
+#[tokio::test]
+async fn dump_lists_ephemerals_by_session() {
+    let server = TestServer::start_default();
+    let client = connect(&server).await;
+    client.create("/mine", b"", &ephemeral()).await.unwrap();
+    let answer = server.four_letter_word("dump");
+    assert!(
+        answer.contains("Sessions with Ephemerals (1):\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(&format!("{}:\n\t/mine\n", hex_session(&client))),
+        "{answer}"
+    );
+}
+
+#[test]
+fn dirs_reports_sizes() {
+    let server = TestServer::start_default();
+    let answer = server.four_letter_word("dirs");
+    assert!(answer.starts_with("datadir_size: "), "{answer}");
+    assert!(answer.contains("\nlogdir_size: "), "{answer}");
+}
+
+#[test]
+fn words_outside_the_whitelist_are_refused() {
+    let server = TestServer::start(ServerOptions {
+        four_letter_words: "ruok,srvr".to_string(),
+        ..Default::default()
+    });
+    assert_eq!(
+        server.four_letter_word("stat"),
+        "stat is not executed because it is not in the whitelist.\n"
+    );
+    assert_eq!(
+        server.four_letter_word("mntr"),
+        "mntr is not executed because it is not in the whitelist.\n"
+    );
+    assert_eq!(server.four_letter_word("ruok"), "imok");
+}
+
+#[test]
+fn an_unknown_word_is_not_a_command() {
+    let server = TestServer::start_default();
+    // Four bytes that are no command are read as the length of a ConnectRequest; the server
+    // must not answer with text, and must keep serving others.
+    let answer = common::server::four_letter_word(server.address(), "xxxx").unwrap_or_default();
+    assert_eq!(answer, "");
+    assert_eq!(server.four_letter_word("ruok"), "imok");
+}
