@@ -1,2 +1,10 @@
+//! ringkeeper's server: executors, sockets, sessions, the sequencer and the client protocol.
+
 pub mod config;
 pub mod fourlw;
+pub mod messages;
+pub mod net;
+pub mod runtime;
+pub mod sequencer;
+pub mod shard;
+pub mod shutdown;

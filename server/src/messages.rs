@@ -1,0 +1,98 @@
+//! What shards and the sequencer say to each other. These values cross executor threads
+//! through glommio shared channels, so they own all their data (no Rc, no Arc): each shard
+//! gets its own copy of every committed transaction and shares nothing with the others.
+
+use ringkeeper_engine::prep::WriteOp;
+use ringkeeper_engine::txn::Txn;
+use ringkeeper_engine::{ErrorCode, Id, OpCode, SessionId, Zxid};
+
+/// Index of a session shard (and of its channels).
+pub type ShardId = usize;
+/// A connection's number, unique within its shard.
+pub type ConnId = u64;
+
+/// Where a request came from, so its reply finds its way back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub shard: ShardId,
+    pub conn: ConnId,
+    pub xid: i32,
+}
+
+/// A write a client asked for, as the sequencer needs it.
+#[derive(Debug, Clone)]
+pub enum Write {
+    Op(WriteOp),
+    /// Each operation with the opcode it came under (it decides the shape of its result).
+    Multi(Vec<(OpCode, WriteOp)>),
+    CloseSession,
+    /// A write refused before validation (e.g. unknown create flags). It still becomes an
+    /// error transaction, so it takes a zxid and keeps its place in the reply order.
+    Invalid(ErrorCode),
+}
+
+/// Shard -> sequencer.
+#[derive(Debug)]
+pub enum ToSequencer {
+    /// A handshake: `session == 0` asks for a new session, otherwise a resume.
+    Connect {
+        shard: ShardId,
+        conn: ConnId,
+        session: SessionId,
+        passwd: Vec<u8>,
+        timeout_ms: i32,
+    },
+    /// A write to validate, sequence and commit.
+    Write {
+        origin: Origin,
+        session: SessionId,
+        auth: Vec<Id>,
+        write: Write,
+    },
+    /// A sync: answered once every transaction committed before it has reached the shard.
+    Sync { origin: Origin, path: String },
+    /// Sessions that showed activity on this shard since the last report.
+    Touch { sessions: Vec<SessionId> },
+    /// A connection closed without closing its session (the session lives until it expires).
+    Disconnected {
+        shard: ShardId,
+        conn: ConnId,
+        session: SessionId,
+    },
+}
+
+/// Sequencer -> shard, in one ordered stream per shard.
+#[derive(Debug)]
+pub enum ToShard {
+    /// A committed transaction every shard applies in zxid order. `origin` is set on the
+    /// copy that goes to the shard holding the requesting connection.
+    Commit { txn: Txn, origin: Option<Origin> },
+    /// A request refused before it became a transaction (session expired or moved).
+    Refused {
+        origin: Origin,
+        err: ErrorCode,
+        zxid: Zxid,
+    },
+    /// The answer to a `Sync`.
+    SyncDone {
+        origin: Origin,
+        path: String,
+        zxid: Zxid,
+    },
+    /// The handshake succeeded.
+    ConnectAccepted {
+        conn: ConnId,
+        session: SessionId,
+        passwd: [u8; 16],
+        timeout_ms: i32,
+    },
+    /// The handshake named a session that is unknown, expired or has another password.
+    ConnectRefused { conn: ConnId },
+    /// Another connection took over this session: close the old one if it is here.
+    SessionMoved {
+        session: SessionId,
+        new_owner: (ShardId, ConnId),
+    },
+    /// The server is shutting down.
+    Shutdown,
+}

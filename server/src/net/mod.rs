@@ -1,0 +1,6 @@
+//! Sockets: the client-port listeners and length-prefixed frame I/O. This is the only place
+//! in the server that handles raw file descriptors.
+
+pub mod frame;
+pub mod listener;
+pub mod split;

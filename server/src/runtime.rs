@@ -1,0 +1,160 @@
+//! Starts the executors and wires their channels.
+//!
+//! Layout: one sequencer executor and `shards` shard executors, each pinned to a core. On a
+//! machine with fewer cores than executors, executors share cores round-robin (the
+//! sequencer on `sequencer_core`, the shards on the cores after it), which is what keeps
+//! the defaults working on a 2-core machine. Every shard has one bounded channel to the
+//! sequencer and one back; nothing else is shared between threads.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use glommio::channels::shared_channel;
+use glommio::{LocalExecutorBuilder, Placement};
+use thiserror::Error;
+use tracing::info;
+
+use crate::messages::{ToSequencer, ToShard};
+use crate::sequencer::{self, SequencerSettings};
+use crate::shard::{self, ShardSettings};
+
+/// Requests a shard may have in flight to the sequencer before its connections wait.
+pub const TO_SEQUENCER_CAPACITY: usize = 4096;
+/// Committed transactions the sequencer may have in flight to one shard before it waits.
+pub const TO_SHARD_CAPACITY: usize = 16384;
+
+#[derive(Debug, Clone)]
+pub struct RuntimeSettings {
+    pub client_addr: SocketAddr,
+    pub shards: usize,
+    pub sequencer_core: usize,
+    pub shard: ShardSettings,
+    pub sequencer: SequencerSettings,
+}
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("client port {addr} is not available: {source}")]
+    PortInUse {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start executor {name}: {source}")]
+    Executor {
+        name: String,
+        source: glommio::GlommioError<()>,
+    },
+}
+
+/// The running executors.
+pub struct Runtime {
+    handles: Vec<(String, glommio::ExecutorJoinHandle<()>)>,
+    pub client_addr: SocketAddr,
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+pub fn start(settings: RuntimeSettings) -> Result<Runtime, StartError> {
+    let addr = settings.client_addr;
+    crate::net::listener::probe_free(addr)
+        .map_err(|source| StartError::PortInUse { addr, source })?;
+    // Bind every listener before any executor starts, so that a bind error is reported
+    // before anything runs, and so that the port accepts connections as soon as we return.
+    let mut listeners = Vec::new();
+    for _ in 0..settings.shards.max(1) {
+        listeners.push(
+            crate::net::listener::bind_shared(addr)
+                .map_err(|source| StartError::Bind { addr, source })?,
+        );
+    }
+    let client_addr = listeners[0].local_addr().unwrap_or(addr);
+    let ncores = cores();
+    let mut handles = Vec::new();
+
+    let mut seq_inbound = Vec::new();
+    let mut seq_outbound = Vec::new();
+    let mut shard_ends = Vec::new();
+    for _ in 0..listeners.len() {
+        let (to_seq_tx, to_seq_rx) =
+            shared_channel::new_bounded::<ToSequencer>(TO_SEQUENCER_CAPACITY);
+        let (to_shard_tx, to_shard_rx) = shared_channel::new_bounded::<ToShard>(TO_SHARD_CAPACITY);
+        seq_inbound.push(to_seq_rx);
+        seq_outbound.push(to_shard_tx);
+        shard_ends.push((to_seq_tx, to_shard_rx));
+    }
+
+    let seq_core = settings.sequencer_core % ncores;
+    let seq_settings = settings.sequencer.clone();
+    let name = "rk-sequencer".to_string();
+    let h = LocalExecutorBuilder::new(Placement::Fixed(seq_core))
+        .name(&name)
+        .spawn(move || async move {
+            let mut inbound = Vec::new();
+            for rx in seq_inbound {
+                inbound.push(rx.connect().await);
+            }
+            let mut outbound = Vec::new();
+            for tx in seq_outbound {
+                outbound.push(tx.connect().await);
+            }
+            sequencer::run(seq_settings, inbound, outbound).await;
+        })
+        .map_err(|source| StartError::Executor {
+            name: name.clone(),
+            source,
+        })?;
+    handles.push((name, h));
+    info!(core = seq_core, "sequencer started");
+
+    for (i, (listener, (to_seq_tx, to_shard_rx))) in
+        listeners.into_iter().zip(shard_ends).enumerate()
+    {
+        let core = (seq_core + 1 + i) % ncores;
+        let mut shard_settings = settings.shard.clone();
+        shard_settings.id = i;
+        let name = format!("rk-shard-{i}");
+        let h = LocalExecutorBuilder::new(Placement::Fixed(core))
+            .name(&name)
+            .spawn(move || async move {
+                let to_seq = to_seq_tx.connect().await;
+                let from_seq = to_shard_rx.connect().await;
+                shard::run(shard_settings, listener, to_seq, from_seq).await;
+            })
+            .map_err(|source| StartError::Executor {
+                name: name.clone(),
+                source,
+            })?;
+        info!(shard = i, core, "shard started");
+        handles.push((name, h));
+    }
+    Ok(Runtime {
+        handles,
+        client_addr,
+    })
+}
+
+impl Runtime {
+    /// Waits for every executor to finish, at most `timeout` in all. Returns false if some
+    /// were still running (the caller exits anyway: all state worth keeping is durable).
+    pub fn join(self, timeout: Duration) -> bool {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (name, h) in self.handles {
+                if h.join().is_err() {
+                    tracing::error!(executor = %name, "executor panicked");
+                }
+            }
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(timeout).is_ok()
+    }
+}

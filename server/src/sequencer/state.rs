@@ -1,0 +1,299 @@
+//! The sequencer's state machine: every decision, none of the I/O. `handle` and `tick`
+//! take a message or the time and push the resulting messages onto the shards' queues.
+
+use std::collections::HashMap;
+
+use glommio::channels::local_channel::LocalSender;
+use ringkeeper_engine::prep::{self, PrepContext};
+use ringkeeper_engine::session::{SessionSettings, SessionTracker};
+use ringkeeper_engine::tree::DataTree;
+use ringkeeper_engine::txn::{Txn, TxnBody};
+use ringkeeper_engine::{ErrorCode, Id, SessionId, Zxid};
+use tracing::{info, warn};
+
+use crate::messages::{ConnId, Origin, ShardId, ToSequencer, ToShard, Write};
+
+/// What the sequencer needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct SequencerSettings {
+    pub server_id: u8,
+    /// Keys session passwords; every server of an ensemble must share it so that a session
+    /// can resume on any of them.
+    pub session_secret: Vec<u8>,
+    pub tick_ms: i64,
+    pub extended_types: bool,
+    pub max_sessions: usize,
+    /// How often empty containers and expired TTL nodes are looked for.
+    pub container_check_ms: i64,
+}
+
+pub struct SequencerState {
+    settings: SequencerSettings,
+    tree: DataTree,
+    sessions: SessionTracker,
+    /// Which connection currently holds each session.
+    owners: HashMap<SessionId, (ShardId, ConnId)>,
+    last_zxid: Zxid,
+    queues: Vec<LocalSender<ToShard>>,
+    next_container_check_ms: i64,
+    stopping: bool,
+}
+
+impl SequencerState {
+    pub fn new(
+        settings: SequencerSettings,
+        queues: Vec<LocalSender<ToShard>>,
+        now_ms: i64,
+    ) -> Result<Self, ringkeeper_engine::session::SessionError> {
+        let sessions = SessionTracker::new(
+            settings.server_id,
+            now_ms,
+            &settings.session_secret,
+            SessionSettings {
+                tick_time_ms: settings.tick_ms as i32,
+                sessions_max: settings.max_sessions,
+            },
+        )?;
+        let next_container_check_ms = now_ms + settings.container_check_ms;
+        Ok(Self {
+            settings,
+            tree: DataTree::new(),
+            sessions,
+            owners: HashMap::new(),
+            last_zxid: 0,
+            queues,
+            next_container_check_ms,
+            stopping: false,
+        })
+    }
+
+    pub fn queues_open(&self) -> bool {
+        !self.queues.is_empty()
+    }
+
+    fn send(&self, shard: ShardId, msg: ToShard) {
+        if let Some(q) = self.queues.get(shard) {
+            // The queue is unbounded, so this fails only once the shard has gone away.
+            let _ = q.try_send(msg);
+        }
+    }
+
+    /// Forms, applies and broadcasts one transaction; `origin` learns its outcome.
+    fn commit(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        body: TxnBody,
+        now_ms: i64,
+        origin: Option<Origin>,
+    ) {
+        self.last_zxid += 1;
+        let txn = Txn {
+            zxid: self.last_zxid,
+            time_ms: now_ms,
+            session,
+            cxid,
+            body,
+        };
+        // The sequencer's own tree must move first so the next request is validated
+        // against the state this transaction leaves behind.
+        let _ = self.tree.apply(&txn);
+        let n = self.queues.len();
+        for shard in 0..n {
+            let origin = origin.filter(|o| o.shard == shard);
+            self.send(
+                shard,
+                ToShard::Commit {
+                    txn: txn.clone(),
+                    origin,
+                },
+            );
+        }
+    }
+
+    pub fn handle(&mut self, msg: ToSequencer, now_ms: i64) {
+        match msg {
+            ToSequencer::Connect {
+                shard,
+                conn,
+                session,
+                passwd,
+                timeout_ms,
+            } => self.connect(shard, conn, session, &passwd, timeout_ms, now_ms),
+            ToSequencer::Write {
+                origin,
+                session,
+                auth,
+                write,
+            } => self.write(origin, session, &auth, write, now_ms),
+            ToSequencer::Sync { origin, path } => self.send(
+                origin.shard,
+                ToShard::SyncDone {
+                    origin,
+                    path,
+                    zxid: self.last_zxid,
+                },
+            ),
+            ToSequencer::Touch { sessions } => {
+                for s in sessions {
+                    self.sessions.touch(s, now_ms);
+                }
+            }
+            ToSequencer::Disconnected {
+                shard,
+                conn,
+                session,
+            } => {
+                if self.owners.get(&session) == Some(&(shard, conn)) {
+                    self.owners.remove(&session);
+                    // The session keeps running until its timeout, as in ZooKeeper, so that
+                    // the client can resume it on another connection.
+                    self.sessions.touch(session, now_ms);
+                }
+            }
+        }
+    }
+
+    fn connect(
+        &mut self,
+        shard: ShardId,
+        conn: ConnId,
+        session: SessionId,
+        passwd: &[u8],
+        timeout_ms: i32,
+        now_ms: i64,
+    ) {
+        if session == 0 {
+            let Ok((id, pw)) = self.sessions.create(timeout_ms, now_ms) else {
+                warn!("session limit reached; refusing a new session");
+                self.send(shard, ToShard::ConnectRefused { conn });
+                return;
+            };
+            self.owners.insert(id, (shard, conn));
+            self.commit(id, 0, TxnBody::CreateSession { timeout_ms }, now_ms, None);
+            self.send(
+                shard,
+                ToShard::ConnectAccepted {
+                    conn,
+                    session: id,
+                    passwd: pw,
+                    timeout_ms,
+                },
+            );
+            return;
+        }
+        if !self.sessions.check_password(session, passwd) || !self.sessions.touch(session, now_ms) {
+            self.send(shard, ToShard::ConnectRefused { conn });
+            return;
+        }
+        if let Some(old) = self.owners.insert(session, (shard, conn)) {
+            if old != (shard, conn) {
+                self.send(
+                    old.0,
+                    ToShard::SessionMoved {
+                        session,
+                        new_owner: (shard, conn),
+                    },
+                );
+            }
+        }
+        let pw = self.sessions.password(session);
+        self.send(
+            shard,
+            ToShard::ConnectAccepted {
+                conn,
+                session,
+                passwd: pw,
+                timeout_ms,
+            },
+        );
+    }
+
+    fn write(
+        &mut self,
+        origin: Origin,
+        session: SessionId,
+        auth: &[Id],
+        write: Write,
+        now_ms: i64,
+    ) {
+        if !self.sessions.touch(session, now_ms) {
+            self.send(
+                origin.shard,
+                ToShard::Refused {
+                    origin,
+                    err: ErrorCode::SessionExpired,
+                    zxid: self.last_zxid,
+                },
+            );
+            return;
+        }
+        if self.owners.get(&session) != Some(&(origin.shard, origin.conn)) {
+            self.send(
+                origin.shard,
+                ToShard::Refused {
+                    origin,
+                    err: ErrorCode::SessionMoved,
+                    zxid: self.last_zxid,
+                },
+            );
+            return;
+        }
+        let ctx = PrepContext {
+            session,
+            auth,
+            extended_types: self.settings.extended_types,
+            ttl_max_ms: ringkeeper_engine::txn::TTL_MAX_MS,
+        };
+        let body = match write {
+            Write::Op(op) => prep::prep(&self.tree, &ctx, &op).unwrap_or_else(TxnBody::Error),
+            Write::Multi(ops) => {
+                let ops: Vec<prep::WriteOp> = ops.into_iter().map(|(_, op)| op).collect();
+                prep::prep_multi(&self.tree, &ctx, &ops)
+            }
+            Write::Invalid(err) => TxnBody::Error(err),
+            Write::CloseSession => {
+                self.sessions.close(session);
+                self.owners.remove(&session);
+                prep::prep_close_session(&self.tree, session)
+            }
+        };
+        self.commit(session, origin.xid, body, now_ms, Some(origin));
+    }
+
+    /// Expires sessions and reaps containers. Returns false once the server is stopping.
+    pub fn tick(&mut self, now_ms: i64) -> bool {
+        if crate::shutdown::requested() {
+            return false;
+        }
+        for session in self.sessions.expired(now_ms) {
+            info!(session = format_args!("0x{session:x}"), "session expired");
+            self.sessions.close(session);
+            self.owners.remove(&session);
+            let body = prep::prep_close_session(&self.tree, session);
+            self.commit(session, 0, body, now_ms, None);
+        }
+        if now_ms >= self.next_container_check_ms {
+            self.next_container_check_ms = now_ms + self.settings.container_check_ms;
+            for path in self.tree.reap_candidates(now_ms) {
+                let ctx = PrepContext::new(0, &[]);
+                let op = prep::WriteOp::DeleteContainer { path };
+                // A node that gained a child since it was listed is simply left alone.
+                if let Ok(body) = prep::prep(&self.tree, &ctx, &op) {
+                    self.commit(0, 0, body, now_ms, None);
+                }
+            }
+        }
+        true
+    }
+
+    pub fn shutdown(&mut self) {
+        if !self.stopping {
+            self.stopping = true;
+            for shard in 0..self.queues.len() {
+                self.send(shard, ToShard::Shutdown);
+            }
+            self.queues.clear();
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! One client connection: a reader task (this module's `serve`) and a writer task.
+//!
+//! The reader decodes frames and hands them to the shard state synchronously; anything that
+//! must go to the sequencer is sent from here, outside any borrow of the state. The writer
+//! drains the connection's outgoing queue. Replies, watch events and handshake answers all
+//! go through that one queue, which is what keeps a client's view ordered.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_lite::{future, AsyncWriteExt};
+use glommio::channels::local_channel::{self, LocalReceiver};
+use glommio::channels::shared_channel::ConnectedSender;
+use glommio::net::TcpStream;
+use tracing::{debug, info};
+
+use super::state::{Handshake, HandshakeOutcome, ShardState};
+use crate::messages::ToSequencer;
+use crate::net::frame::{self, FrameError};
+
+/// What the writer task is asked to do.
+pub enum Out {
+    Frame(Vec<u8>),
+    /// Flush what is queued, then close the socket.
+    Close,
+}
+
+/// How long a handshake whose lastZxidSeen is ahead of this shard waits for the shard to
+/// catch up before it is refused. Shards trail the sequencer by microseconds, so a client
+/// that moved from a shard that was further ahead is normally served after a short wait.
+const CATCH_UP_WAIT: Duration = Duration::from_millis(2000);
+
+pub async fn serve(
+    state: Rc<RefCell<ShardState>>,
+    to_seq: Rc<ConnectedSender<ToSequencer>>,
+    stream: TcpStream,
+) {
+    let peer = stream.peer_addr().ok();
+    let _ = stream.set_nodelay(true);
+    let writer_stream = match crate::net::split::duplicate(&stream) {
+        Ok(s) => s,
+        Err(e) => {
+            info!(error = %e, "cannot duplicate socket; dropping connection");
+            return;
+        }
+    };
+    let (out_tx, out_rx) = local_channel::new_unbounded::<Out>();
+    let out_tx = Rc::new(out_tx);
+    let queued = Rc::new(std::cell::Cell::new(0usize));
+    glommio::spawn_local(write_loop(writer_stream, out_rx, queued.clone())).detach();
+
+    let (limit, max_cnxns) = {
+        let s = state.borrow();
+        (s.settings.packet_limit, s.settings.max_client_cnxns)
+    };
+    let mut reader = futures_lite::io::BufReader::with_capacity(64 * 1024, stream);
+
+    // The first four bytes tell a four-letter word from a ZooKeeper handshake: a real
+    // handshake starts with a length far below the smallest four-letter word read as an int.
+    let prefix = match frame::read_len(&mut reader).await {
+        Ok(p) => p,
+        Err(_) => return,
+    };
+    if let Some(cmd) = crate::fourlw::parse_command(&prefix) {
+        let text = state.borrow_mut().four_letter_word(cmd);
+        let _ = out_tx.try_send(Out::Frame(text.into_bytes()));
+        let _ = out_tx.try_send(Out::Close);
+        return;
+    }
+    if let Some(ip) = peer.map(|p| p.ip()) {
+        if max_cnxns > 0 && state.borrow().connections_from(ip) >= max_cnxns {
+            info!(%ip, max_cnxns, "too many connections from this address; closing");
+            let _ = out_tx.try_send(Out::Close);
+            return;
+        }
+    }
+    let mut buf = Vec::new();
+    let handshake = match frame::check_len(prefix, limit) {
+        Ok(len) => frame::read_body(&mut reader, len, &mut buf)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = handshake {
+        debug!(?peer, error = %e, "handshake frame unreadable; closing");
+        let _ = out_tx.try_send(Out::Close);
+        return;
+    }
+
+    let (hs_tx, hs_rx) = local_channel::new_bounded::<HandshakeOutcome>(1);
+    let conn = {
+        let mut s = state.borrow_mut();
+        match s.begin_handshake(&buf, peer, out_tx.clone(), queued.clone(), hs_tx) {
+            Ok(Handshake {
+                conn,
+                last_zxid_seen,
+            }) => {
+                drop(s);
+                if !wait_caught_up(&state, last_zxid_seen).await {
+                    info!(
+                        ?peer,
+                        last_zxid_seen = format_args!("0x{last_zxid_seen:x}"),
+                        "refusing client: it has seen a zxid newer than this server's"
+                    );
+                    state.borrow_mut().remove_conn(conn);
+                    let _ = out_tx.try_send(Out::Close);
+                    return;
+                }
+                conn
+            }
+            Err(reason) => {
+                info!(?peer, %reason, "bad handshake; closing");
+                let _ = out_tx.try_send(Out::Close);
+                return;
+            }
+        }
+    };
+    let connect_msg = state.borrow_mut().connect_message(conn);
+    if let Some(msg) = connect_msg {
+        if to_seq.send(msg).await.is_err() {
+            state.borrow_mut().remove_conn(conn);
+            return;
+        }
+    }
+    match hs_rx.recv().await {
+        Some(HandshakeOutcome::Accepted) => {}
+        _ => {
+            state.borrow_mut().remove_conn(conn);
+            return;
+        }
+    }
+
+    loop {
+        let res = frame::read_frame(&mut reader, limit, &mut buf).await;
+        if let Err(e) = res {
+            match e {
+                FrameError::Eof => debug!(?peer, "client closed the connection"),
+                e => info!(?peer, error = %e, "closing connection"),
+            }
+            break;
+        }
+        let outcome = state.borrow_mut().on_request(conn, &buf);
+        match outcome {
+            Ok(Some(msg)) => {
+                if to_seq.send(msg).await.is_err() {
+                    break;
+                }
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                info!(?peer, %reason, "closing connection");
+                break;
+            }
+        }
+    }
+    let gone = state.borrow_mut().remove_conn(conn);
+    if let Some(msg) = gone {
+        let _ = to_seq.send(msg).await;
+    }
+}
+
+/// Waits until this shard has applied `zxid`, up to [`CATCH_UP_WAIT`].
+async fn wait_caught_up(state: &Rc<RefCell<ShardState>>, zxid: i64) -> bool {
+    let deadline = std::time::Instant::now() + CATCH_UP_WAIT;
+    while state.borrow().last_zxid() < zxid {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+    true
+}
+
+/// Drains the outgoing queue, coalescing whatever is already queued into one write.
+async fn write_loop(
+    mut stream: TcpStream,
+    rx: LocalReceiver<Out>,
+    queued: Rc<std::cell::Cell<usize>>,
+) {
+    let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+    'outer: while let Some(first) = rx.recv().await {
+        let mut close = false;
+        let mut next = Some(first);
+        while let Some(item) = next.take() {
+            match item {
+                Out::Frame(f) => {
+                    queued.set(queued.get().saturating_sub(f.len()));
+                    batch.extend_from_slice(&f);
+                }
+                Out::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            if batch.len() >= 256 * 1024 {
+                break;
+            }
+            next = future::poll_once(rx.recv()).await.flatten();
+        }
+        if !batch.is_empty() {
+            if stream.write_all(&batch).await.is_err() {
+                break 'outer;
+            }
+            batch.clear();
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = stream.flush().await;
+    let _ = stream.shutdown(std::net::Shutdown::Both).await;
+}

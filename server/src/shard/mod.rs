@@ -1,0 +1,103 @@
+//! A session shard: one pinned executor that accepts client connections on the shared
+//! client port, holds its own full copy of the data tree, serves reads from it, forwards
+//! writes to the sequencer, and applies the sequencer's committed stream in zxid order,
+//! firing the watches of its own connections.
+
+mod conn;
+mod replies;
+mod state;
+mod stats;
+
+pub use state::{ShardSettings, ShardState};
+pub use stats::FourLetterContext;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
+use tracing::{debug, info, warn};
+
+use crate::messages::{ToSequencer, ToShard};
+
+/// Runs one shard until shutdown.
+pub async fn run(
+    settings: ShardSettings,
+    listener: std::net::TcpListener,
+    to_seq: ConnectedSender<ToSequencer>,
+    from_seq: ConnectedReceiver<ToShard>,
+) {
+    let id = settings.id;
+    let tick_ms = settings.tick_ms;
+    let listener = crate::net::listener::into_glommio(listener);
+    let state = Rc::new(RefCell::new(ShardState::new(settings)));
+    let to_seq = Rc::new(to_seq);
+
+    // The committed stream: applied strictly in the order the sequencer sent it.
+    let applier = {
+        let state = state.clone();
+        glommio::spawn_local(async move {
+            while let Some(msg) = from_seq.recv().await {
+                let stop = matches!(msg, ToShard::Shutdown);
+                state.borrow_mut().on_sequencer(msg);
+                if stop {
+                    break;
+                }
+            }
+        })
+    };
+
+    // Session activity goes to the sequencer twice per tick, batched, so that pings cost
+    // the sequencer nothing per request.
+    let toucher = {
+        let state = state.clone();
+        let to_seq = to_seq.clone();
+        glommio::spawn_local(async move {
+            let half_tick = Duration::from_millis((tick_ms.max(2) / 2) as u64);
+            loop {
+                glommio::timer::sleep(half_tick.min(Duration::from_millis(100))).await;
+                if crate::shutdown::requested() {
+                    break;
+                }
+                let sessions = state
+                    .borrow_mut()
+                    .take_touched(half_tick.as_millis() as i64);
+                if !sessions.is_empty()
+                    && to_seq.send(ToSequencer::Touch { sessions }).await.is_err()
+                {
+                    break;
+                }
+            }
+        })
+    };
+
+    info!(shard = id, "shard serving");
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            while !crate::shutdown::requested() {
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+            }
+            None
+        })
+        .await;
+        match accepted {
+            None => break,
+            Some(Ok(stream)) => {
+                let state = state.clone();
+                let to_seq = to_seq.clone();
+                glommio::spawn_local(conn::serve(state, to_seq, stream)).detach();
+            }
+            Some(Err(e)) => {
+                // Running out of descriptors must not kill the shard; back off and retry.
+                warn!(shard = id, error = %e, "accept failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    debug!(shard = id, "shard stopping");
+    drop(listener);
+    state.borrow_mut().close_all();
+    toucher.await;
+    drop(to_seq);
+    applier.await;
+}

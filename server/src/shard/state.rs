@@ -1,0 +1,610 @@
+//! A shard's state machine: its connections, its copy of the tree and its watches. Every
+//! method is synchronous; the tasks in `conn.rs` and `mod.rs` do the waiting.
+
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+
+use glommio::channels::local_channel::LocalSender;
+use ringkeeper_engine::acl::check_perm;
+use ringkeeper_engine::jute::records::{self, ConnectRequest, Request, RequestHeader, Response};
+use ringkeeper_engine::jute::{Decode, DecodeError, Reader};
+use ringkeeper_engine::session::negotiate_timeout;
+use ringkeeper_engine::tree::DataTree;
+use ringkeeper_engine::txn::TxnBody;
+use ringkeeper_engine::watch::WatchManager;
+use ringkeeper_engine::{perms, xid, ErrorCode, Id, OpCode, SessionId, Zxid};
+use tracing::{debug, info, warn};
+
+use super::conn::Out;
+use super::replies;
+use super::stats::{ConnStats, FourLetterContext, ServerCounters};
+use crate::fourlw::Command;
+use crate::messages::{ConnId, Origin, ShardId, ToSequencer, ToShard, Write};
+
+/// What a shard needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct ShardSettings {
+    pub id: ShardId,
+    pub packet_limit: usize,
+    pub tick_ms: i64,
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    /// Connections allowed from one client address (0: no limit), as maxClientCnxns.
+    pub max_client_cnxns: usize,
+    /// `user:base64(sha1)` of the super user, if configured.
+    pub super_digest: Option<String>,
+    /// Bytes a connection may have queued for a client that does not read; past it the
+    /// connection is closed rather than allowed to grow the server's memory.
+    pub max_queued_bytes: usize,
+    /// Watches one connection may hold.
+    pub max_watches_per_conn: usize,
+    pub four_letter: FourLetterContext,
+}
+
+/// How a handshake ended, told to the connection's reader task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeOutcome {
+    Accepted,
+    Refused,
+}
+
+pub struct Handshake {
+    pub conn: ConnId,
+    pub last_zxid_seen: Zxid,
+}
+
+/// A request waiting for its turn to be answered, so that replies leave in request order.
+enum Pending {
+    /// Forwarded to the sequencer; answered when its commit (or refusal) arrives.
+    Write { xid: i32, kinds: Vec<OpCode> },
+    /// A read that arrived behind a pending write: it must see that write's effect.
+    Read {
+        header: RequestHeader,
+        request: Request,
+    },
+    /// An error answer (e.g. an unknown opcode) waiting behind a pending write.
+    Error { xid: i32, err: ErrorCode },
+}
+
+pub(super) struct Conn {
+    pub peer: Option<SocketAddr>,
+    out: Rc<LocalSender<Out>>,
+    queued: Rc<Cell<usize>>,
+    pub session: SessionId,
+    pub timeout_ms: i32,
+    /// Whether the client's ConnectRequest carried the trailing readOnly flag; the answer
+    /// carries it only then, since old clients would misread the extra byte.
+    sent_read_only: bool,
+    requested_timeout_ms: i32,
+    requested_passwd: Vec<u8>,
+    handshake: Option<LocalSender<HandshakeOutcome>>,
+    pub auth: Vec<Id>,
+    pending: VecDeque<Pending>,
+    touched: bool,
+    closing: bool,
+    pub stats: ConnStats,
+}
+
+pub struct ShardState {
+    pub settings: ShardSettings,
+    pub(super) tree: DataTree,
+    pub(super) watches: WatchManager<ConnId>,
+    pub(super) conns: HashMap<ConnId, Conn>,
+    next_conn: ConnId,
+    last_zxid: Zxid,
+    pub(super) counters: ServerCounters,
+}
+
+impl ShardState {
+    pub fn new(settings: ShardSettings) -> Self {
+        let watches = WatchManager::new(settings.max_watches_per_conn);
+        Self {
+            settings,
+            tree: DataTree::new(),
+            watches,
+            conns: HashMap::new(),
+            next_conn: 1,
+            last_zxid: 0,
+            counters: Default::default(),
+        }
+    }
+
+    pub fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    pub fn connections_from(&self, ip: IpAddr) -> usize {
+        self.conns
+            .values()
+            .filter(|c| c.peer.map(|p| p.ip()) == Some(ip))
+            .count()
+    }
+
+    /// Queues a frame for a connection, closing it if the client has stopped reading.
+    pub(super) fn send_frame(&mut self, conn: ConnId, frame: Vec<u8>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.closing {
+            return;
+        }
+        let queued = c.queued.get() + frame.len();
+        if queued > self.settings.max_queued_bytes {
+            warn!(
+                conn,
+                queued,
+                limit = self.settings.max_queued_bytes,
+                "client is not reading its replies; closing the connection"
+            );
+            c.closing = true;
+            let _ = c.out.try_send(Out::Close);
+            return;
+        }
+        c.queued.set(queued);
+        c.stats.packets_sent += 1;
+        self.counters.packets_sent += 1;
+        let _ = c.out.try_send(Out::Frame(frame));
+    }
+
+    fn close_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if !c.closing {
+                c.closing = true;
+                let _ = c.out.try_send(Out::Close);
+            }
+        }
+    }
+
+    pub fn close_all(&mut self) {
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.close_conn(id);
+        }
+    }
+
+    /// Decodes a handshake and registers the connection.
+    pub(super) fn begin_handshake(
+        &mut self,
+        frame: &[u8],
+        peer: Option<SocketAddr>,
+        out: Rc<LocalSender<Out>>,
+        queued: Rc<Cell<usize>>,
+        handshake: LocalSender<HandshakeOutcome>,
+    ) -> Result<Handshake, String> {
+        let mut r = Reader::new(frame);
+        let req =
+            ConnectRequest::decode(&mut r).map_err(|e| format!("malformed ConnectRequest: {e}"))?;
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let mut auth = Vec::new();
+        if let Some(p) = peer {
+            // Every connection is authenticated as its address, for the `ip` ACL scheme.
+            auth.push(Id::new("ip", p.ip().to_string()));
+        }
+        let timeout_ms = negotiate_timeout(
+            req.time_out,
+            self.settings.min_session_timeout_ms,
+            self.settings.max_session_timeout_ms,
+        );
+        self.conns.insert(
+            conn,
+            Conn {
+                peer,
+                out,
+                queued,
+                session: req.session_id,
+                timeout_ms,
+                sent_read_only: req.read_only.is_some(),
+                requested_timeout_ms: timeout_ms,
+                requested_passwd: req.passwd.clone(),
+                handshake: Some(handshake),
+                auth,
+                pending: VecDeque::new(),
+                touched: false,
+                closing: false,
+                stats: ConnStats::new(peer),
+            },
+        );
+        Ok(Handshake {
+            conn,
+            last_zxid_seen: req.last_zxid_seen,
+        })
+    }
+
+    pub(super) fn connect_message(&mut self, conn: ConnId) -> Option<ToSequencer> {
+        let c = self.conns.get(&conn)?;
+        Some(ToSequencer::Connect {
+            shard: self.settings.id,
+            conn,
+            session: c.session,
+            passwd: c.requested_passwd.clone(),
+            timeout_ms: c.requested_timeout_ms,
+        })
+    }
+
+    /// Forgets a connection; returns the message telling the sequencer its session lost it.
+    pub(super) fn remove_conn(&mut self, conn: ConnId) -> Option<ToSequencer> {
+        let c = self.conns.remove(&conn)?;
+        self.watches.remove_watcher(conn);
+        let _ = c.out.try_send(Out::Close);
+        if c.session != 0 && c.handshake.is_none() {
+            Some(ToSequencer::Disconnected {
+                shard: self.settings.id,
+                conn,
+                session: c.session,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Sessions with activity since the last report, for the sequencer's expiry clock.
+    pub fn take_touched(&mut self, _since_ms: i64) -> Vec<SessionId> {
+        let mut out = Vec::new();
+        for c in self.conns.values_mut() {
+            if c.touched && c.session != 0 && c.handshake.is_none() {
+                c.touched = false;
+                out.push(c.session);
+            }
+        }
+        out
+    }
+
+    pub fn four_letter_word(&mut self, cmd: Command) -> String {
+        super::stats::four_letter_word(self, cmd)
+    }
+
+    /// Handles one request frame. Returns a message for the sequencer, or why the
+    /// connection must close.
+    pub(super) fn on_request(
+        &mut self,
+        conn: ConnId,
+        frame: &[u8],
+    ) -> Result<Option<ToSequencer>, String> {
+        let mut r = Reader::new(frame);
+        let header =
+            RequestHeader::decode(&mut r).map_err(|e| format!("malformed request header: {e}"))?;
+        self.counters.packets_received += 1;
+        let request = match records::decode_request(&header, &mut r) {
+            Ok(req) => req,
+            Err(DecodeError::UnknownOpCode(op)) => {
+                debug!(conn, op, "unknown opcode");
+                let xid = header.xid;
+                if self.conns.get(&conn).is_some_and(|c| c.pending.is_empty()) {
+                    let frame = records::encode_reply(
+                        xid,
+                        self.last_zxid,
+                        ErrorCode::Unimplemented,
+                        &Response::Empty,
+                    );
+                    self.send_frame(conn, frame);
+                } else {
+                    self.push_pending(
+                        conn,
+                        Pending::Error {
+                            xid,
+                            err: ErrorCode::Unimplemented,
+                        },
+                    );
+                }
+                return Ok(None);
+            }
+            // Apache answers a well-formed frame whose content it refuses (a multi mixing
+            // reads and writes, a bad create flag in a multi) with MarshallingError and keeps
+            // the connection; bytes that do not parse at all close it.
+            Err(DecodeError::Invalid(why)) => {
+                debug!(conn, why, "request refused as MarshallingError");
+                let xid = header.xid;
+                if self.conns.get(&conn).is_some_and(|c| c.pending.is_empty()) {
+                    let frame = records::encode_reply(
+                        xid,
+                        self.last_zxid,
+                        ErrorCode::MarshallingError,
+                        &Response::Empty,
+                    );
+                    self.send_frame(conn, frame);
+                } else {
+                    self.push_pending(
+                        conn,
+                        Pending::Error {
+                            xid,
+                            err: ErrorCode::MarshallingError,
+                        },
+                    );
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(format!("malformed request (opcode {}): {e}", header.op)),
+        };
+        let session = {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return Ok(None);
+            };
+            c.touched = true;
+            c.stats.packets_received += 1;
+            c.stats.last_cxid = header.xid;
+            c.stats.last_op = header.op;
+            c.session
+        };
+        if let Request::Auth(packet) = &request {
+            // Authentication takes effect at once, for the requests that follow it; its
+            // answer still waits its turn behind earlier requests.
+            let ok = self.authenticate(conn, &packet.scheme, &packet.auth);
+            if !ok {
+                let frame =
+                    records::encode_reply(xid::AUTH, 0, ErrorCode::AuthFailed, &Response::Empty);
+                self.send_frame(conn, frame);
+                self.close_conn(conn);
+                return Ok(None);
+            }
+        }
+        let origin = Origin {
+            shard: self.settings.id,
+            conn,
+            xid: header.xid,
+        };
+        let op = OpCode::from_code(header.op).unwrap_or(OpCode::Error);
+        let write = match request {
+            Request::Sync(s) => {
+                self.push_pending(
+                    conn,
+                    Pending::Write {
+                        xid: header.xid,
+                        kinds: vec![op],
+                    },
+                );
+                return Ok(Some(ToSequencer::Sync {
+                    origin,
+                    path: s.path,
+                }));
+            }
+            Request::CloseSession => Write::CloseSession,
+            other => match replies::as_write(other) {
+                Ok(w) => w,
+                Err(read) => {
+                    self.answer_now_or_queue(conn, header, read);
+                    return Ok(None);
+                }
+            },
+        };
+        let auth = self
+            .conns
+            .get(&conn)
+            .map(|c| c.auth.clone())
+            .unwrap_or_default();
+        let kinds = replies::reply_kinds(&write, op);
+        self.push_pending(
+            conn,
+            Pending::Write {
+                xid: header.xid,
+                kinds,
+            },
+        );
+        Ok(Some(ToSequencer::Write {
+            origin,
+            session,
+            auth,
+            write,
+        }))
+    }
+
+    fn push_pending(&mut self, conn: ConnId, p: Pending) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.pending.push_back(p);
+        }
+    }
+
+    fn answer_now_or_queue(&mut self, conn: ConnId, header: RequestHeader, request: Request) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !c.pending.is_empty() {
+            c.pending.push_back(Pending::Read { header, request });
+            return;
+        }
+        if let Some(frame) = replies::answer_read(self, conn, &header, request) {
+            self.send_frame(conn, frame);
+        }
+    }
+
+    /// After a write's answer went out, answers the reads that were waiting behind it.
+    fn drain_reads(&mut self, conn: ConnId) {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            match c.pending.front() {
+                Some(Pending::Read { .. }) | Some(Pending::Error { .. }) => {}
+                _ => return,
+            }
+            match c.pending.pop_front() {
+                Some(Pending::Read { header, request }) => {
+                    if let Some(frame) = replies::answer_read(self, conn, &header, request) {
+                        self.send_frame(conn, frame);
+                    }
+                }
+                Some(Pending::Error { xid, err }) => {
+                    let frame = records::encode_reply(xid, self.last_zxid, err, &Response::Empty);
+                    self.send_frame(conn, frame);
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Sends the answer to the write at the head of a connection's queue.
+    fn complete_write(&mut self, origin: Origin, frame: Vec<u8>) {
+        let Some(c) = self.conns.get_mut(&origin.conn) else {
+            return;
+        };
+        match c.pending.front() {
+            Some(Pending::Write { xid, .. }) if *xid == origin.xid => {
+                c.pending.pop_front();
+            }
+            _ => {
+                warn!(
+                    conn = origin.conn,
+                    xid = origin.xid,
+                    "answer for a write this connection is not waiting for"
+                );
+                return;
+            }
+        }
+        self.send_frame(origin.conn, frame);
+        self.drain_reads(origin.conn);
+    }
+
+    fn pending_kinds(&self, origin: Origin) -> Option<Vec<OpCode>> {
+        match self.conns.get(&origin.conn)?.pending.front()? {
+            Pending::Write { xid, kinds } if *xid == origin.xid => Some(kinds.clone()),
+            _ => None,
+        }
+    }
+
+    fn authenticate(&mut self, conn: ConnId, scheme: &str, auth: &[u8]) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        match scheme {
+            "digest" => {
+                let Ok(text) = std::str::from_utf8(auth) else {
+                    return false;
+                };
+                let id = ringkeeper_engine::acl::digest(text);
+                if self.settings.super_digest.as_deref() == Some(id.as_str()) {
+                    c.auth.push(Id::new("super", ""));
+                }
+                let id = Id::new("digest", id);
+                if !c.auth.contains(&id) {
+                    c.auth.push(id);
+                }
+                true
+            }
+            other => {
+                info!(
+                    conn,
+                    scheme = other,
+                    "authentication with an unsupported scheme"
+                );
+                false
+            }
+        }
+    }
+
+    /// Applies one message of the sequencer's stream.
+    pub fn on_sequencer(&mut self, msg: ToShard) {
+        match msg {
+            ToShard::Commit { txn, origin } => {
+                let kinds = origin.and_then(|o| self.pending_kinds(o));
+                let result = self.tree.apply(&txn);
+                self.last_zxid = txn.zxid;
+                for trigger in &result.triggers {
+                    for (watcher, event, path) in self.watches.trigger(&trigger.path, trigger.event)
+                    {
+                        // A watch must not tell a client about a node it may not read.
+                        let allowed = self
+                            .conns
+                            .get(&watcher)
+                            .is_some_and(|c| check_perm(&trigger.acl, perms::READ, &c.auth));
+                        if allowed {
+                            let frame = replies::notification(event, &path);
+                            self.send_frame(watcher, frame);
+                        }
+                    }
+                }
+                if let (Some(origin), Some(kinds)) = (origin, kinds) {
+                    let frame = replies::write_reply(origin.xid, txn.zxid, &kinds, &result);
+                    self.complete_write(origin, frame);
+                }
+                if let TxnBody::CloseSession { .. } = txn.body {
+                    let ids: Vec<ConnId> = self
+                        .conns
+                        .iter()
+                        .filter(|(_, c)| c.session == txn.session)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in ids {
+                        self.close_conn(id);
+                    }
+                }
+            }
+            ToShard::Refused { origin, err, zxid } => {
+                let frame = records::encode_reply(origin.xid, zxid, err, &Response::Empty);
+                self.complete_write(origin, frame);
+            }
+            ToShard::SyncDone { origin, path, zxid } => {
+                let frame = records::encode_reply(
+                    origin.xid,
+                    zxid,
+                    ErrorCode::Ok,
+                    &Response::Sync(records::SyncResponse { path }),
+                );
+                self.complete_write(origin, frame);
+            }
+            ToShard::ConnectAccepted {
+                conn,
+                session,
+                passwd,
+                timeout_ms,
+            } => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                c.session = session;
+                c.timeout_ms = timeout_ms;
+                c.touched = true;
+                let frame = records::encode_connect_response(&records::ConnectResponse {
+                    protocol_version: 0,
+                    time_out: timeout_ms,
+                    session_id: session,
+                    passwd: passwd.to_vec(),
+                    read_only: c.sent_read_only.then_some(false),
+                });
+                if let Some(h) = c.handshake.take() {
+                    let _ = h.try_send(HandshakeOutcome::Accepted);
+                }
+                self.send_frame(conn, frame);
+            }
+            ToShard::ConnectRefused { conn } => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                // ZooKeeper answers an unknown or expired session with a zero timeout, a
+                // zero session id and a zero password, then closes.
+                let frame = records::encode_connect_response(&records::ConnectResponse::expired(
+                    c.sent_read_only.then_some(false),
+                ));
+                let h = c.handshake.take();
+                c.session = 0;
+                self.send_frame(conn, frame);
+                self.close_conn(conn);
+                if let Some(h) = h {
+                    let _ = h.try_send(HandshakeOutcome::Refused);
+                }
+            }
+            ToShard::SessionMoved { session, new_owner } => {
+                let ids: Vec<ConnId> = self
+                    .conns
+                    .iter()
+                    .filter(|(id, c)| c.session == session && (self.settings.id, **id) != new_owner)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in ids {
+                    debug!(
+                        conn = id,
+                        "session moved to another connection; closing this one"
+                    );
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        // The session now belongs to the new connection: this one must not
+                        // report it as disconnected.
+                        c.session = 0;
+                    }
+                    self.close_conn(id);
+                }
+            }
+            ToShard::Shutdown => self.close_all(),
+        }
+    }
+}

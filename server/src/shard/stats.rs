@@ -1,0 +1,242 @@
+//! Counters a shard keeps for the four-letter words, and the answers to those words.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::fourlw::{
+    self, Command, ConnectionInfo, DumpInfo, PathWatches, ServerStats, SessionEphemerals,
+    SessionWatches, Whitelist,
+};
+
+use super::state::ShardState;
+
+/// What the four-letter words need that is fixed at startup.
+#[derive(Debug, Clone)]
+pub struct FourLetterContext {
+    pub version: String,
+    pub whitelist: Whitelist,
+    pub conf_text: String,
+    pub data_dir: PathBuf,
+    pub data_log_dir: PathBuf,
+    pub started_ms: i64,
+}
+
+/// Per-connection counters for `cons` and `stat`.
+#[derive(Debug, Clone)]
+pub struct ConnStats {
+    pub peer: Option<SocketAddr>,
+    pub established_ms: i64,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub last_cxid: i32,
+    pub last_op: i32,
+}
+
+impl ConnStats {
+    pub fn new(peer: Option<SocketAddr>) -> Self {
+        Self {
+            peer,
+            established_ms: crate::sequencer::now_ms(),
+            packets_received: 0,
+            packets_sent: 0,
+            last_cxid: -1,
+            last_op: i32::MIN,
+        }
+    }
+}
+
+/// Shard-wide counters for `srvr`, `stat` and `mntr`.
+#[derive(Debug, Clone, Default)]
+pub struct ServerCounters {
+    pub packets_received: u64,
+    pub packets_sent: u64,
+}
+
+/// Apache's four-letter abbreviation of the last operation, as `cons` prints it.
+fn short_op(op: i32) -> &'static str {
+    use ringkeeper_engine::OpCode::*;
+    match ringkeeper_engine::OpCode::from_code(op) {
+        None => "NA",
+        Some(op) => match op {
+            Create | Create2 | CreateContainer | CreateTtl => "CREA",
+            Delete | DeleteContainer => "DELE",
+            Exists => "EXIS",
+            GetData => "GETD",
+            SetData => "SETD",
+            GetAcl => "GACL",
+            SetAcl => "SACL",
+            GetChildren | GetChildren2 => "GETC",
+            Sync => "SYNC",
+            Ping => "PING",
+            Check => "CHEC",
+            Multi | MultiRead => "MULT",
+            CloseSession => "CLOS",
+            SetWatches | SetWatches2 => "SETW",
+            Auth => "AUTH",
+            _ => "NA",
+        },
+    }
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn connections(state: &ShardState) -> Vec<ConnectionInfo> {
+    let mut out: Vec<ConnectionInfo> = state
+        .conns
+        .values()
+        .filter_map(|c| {
+            Some(ConnectionInfo {
+                remote: c.stats.peer?,
+                received: c.stats.packets_received,
+                sent: c.stats.packets_sent,
+                session_id: c.session,
+                last_op: short_op(c.stats.last_op).to_owned(),
+                established_ms: c.stats.established_ms,
+                session_timeout_ms: c.timeout_ms,
+                last_cxid: c.stats.last_cxid as i64,
+                last_zxid: state.last_zxid(),
+                ..Default::default()
+            })
+        })
+        .collect();
+    out.sort_by_key(|c| c.remote);
+    out
+}
+
+fn open_fds() -> Option<u64> {
+    std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as u64)
+}
+
+fn max_fds() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass and has no other effect.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    (rc == 0).then_some(lim.rlim_cur)
+}
+
+fn server_stats(state: &ShardState) -> ServerStats {
+    let ctx = &state.settings.four_letter;
+    let mut sessions: Vec<i64> = state
+        .conns
+        .values()
+        .map(|c| c.session)
+        .filter(|s| *s != 0)
+        .collect();
+    sessions.sort_unstable();
+    sessions.dedup();
+    ServerStats {
+        version: ctx.version.clone(),
+        server_state: "standalone".to_owned(),
+        packets_received: state.counters.packets_received,
+        packets_sent: state.counters.packets_sent,
+        alive_connections: state.conns.len() as u64,
+        last_processed_zxid: state.last_zxid(),
+        node_count: state.tree.node_count() as u64,
+        watch_count: state.watches.apache_watch_count() as u64,
+        ephemerals_count: state.tree.ephemeral_count() as u64,
+        approximate_data_size: state.tree.approximate_data_size(),
+        global_sessions: sessions.len() as u64,
+        uptime_ms: (crate::sequencer::now_ms() - ctx.started_ms).max(0) as u64,
+        open_file_descriptor_count: open_fds(),
+        max_file_descriptor_count: max_fds(),
+        ..Default::default()
+    }
+}
+
+fn session_of(state: &ShardState, conn: crate::messages::ConnId) -> i64 {
+    state.conns.get(&conn).map(|c| c.session).unwrap_or(0)
+}
+
+/// Answers a four-letter word from this shard's view of the server.
+pub(super) fn four_letter_word(state: &mut ShardState, cmd: Command) -> String {
+    let ctx = state.settings.four_letter.clone();
+    if !fourlw::whitelist_allows(&ctx.whitelist, cmd) {
+        return fourlw::refusal(cmd);
+    }
+    match cmd {
+        Command::Ruok => fourlw::render_ruok().to_owned(),
+        Command::Srvr => fourlw::render_srvr(&server_stats(state)),
+        Command::Stat => fourlw::render_stat(&server_stats(state), &connections(state)),
+        Command::Mntr => fourlw::render_mntr(&server_stats(state)),
+        Command::Cons => fourlw::render_cons(&connections(state)),
+        Command::Conf => ctx.conf_text.clone(),
+        Command::Envi => fourlw::render_envi(&fourlw::Environment::collect(&ctx.version)),
+        Command::Isro => fourlw::render_isro(false).to_owned(),
+        Command::Dirs => fourlw::render_dirs(dir_size(&ctx.data_dir), dir_size(&ctx.data_log_dir)),
+        Command::Wchs | Command::Wchc | Command::Wchp => {
+            let by_session: Vec<SessionWatches> = state
+                .watches
+                .by_watcher()
+                .into_iter()
+                .map(|(conn, paths)| SessionWatches {
+                    session_id: session_of(state, conn),
+                    paths,
+                })
+                .collect();
+            match cmd {
+                Command::Wchs => {
+                    fourlw::render_wchs(&fourlw::WatchSummary::from_sessions(&by_session))
+                }
+                Command::Wchc => fourlw::render_wchc(&by_session),
+                _ => {
+                    let by_path: Vec<PathWatches> = state
+                        .watches
+                        .by_path()
+                        .into_iter()
+                        .map(|(path, conns)| PathWatches {
+                            path,
+                            session_ids: conns.into_iter().map(|c| session_of(state, c)).collect(),
+                        })
+                        .collect();
+                    fourlw::render_wchp(&by_path)
+                }
+            }
+        }
+        Command::Dump => {
+            let ephemerals = state
+                .tree
+                .sessions_with_ephemerals()
+                .into_iter()
+                .map(|(session_id, paths)| SessionEphemerals { session_id, paths })
+                .collect();
+            fourlw::render_dump(&DumpInfo {
+                session_buckets: Vec::new(),
+                ephemerals,
+            })
+        }
+        Command::Crst | Command::Srst => {
+            if cmd == Command::Srst {
+                state.counters = ServerCounters::default();
+            } else {
+                for c in state.conns.values_mut() {
+                    c.stats.packets_received = 0;
+                    c.stats.packets_sent = 0;
+                }
+            }
+            cmd.reset_request()
+                .map(fourlw::render_reset)
+                .unwrap_or_default()
+                .to_owned()
+        }
+        Command::Gtmk | Command::Stmk => fourlw::render_gtmk(fourlw::DEFAULT_TRACE_MASK),
+        Command::Hash => fourlw::render_hash(&[]),
+        Command::TelnetClose => String::new(),
+    }
+}
