@@ -36,6 +36,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+# A stage killed by its timeout still stops its server: exiting runs the EXIT trap.
+trap 'exit 143' TERM INT
 
 rk_header "cli_mt stage (target: $RK_TARGET)"
 ADDR="$("$RK_ROOT/ci/server.sh" start "$WORK/server")"
@@ -57,7 +59,10 @@ fail() {
     printf '      %s\n' "$2"
     if [[ -n "${3:-}" ]]; then
         printf '      client output was:\n'
-        sed 's/^/      | /' <<<"$3"
+        local line
+        while IFS= read -r line; do
+            printf '      | %s\n' "$line"
+        done <<<"$3"
     fi
 }
 
@@ -91,7 +96,7 @@ sess_open() {
     local fifo="$WORK/session.fifo"
     rm -f "$fifo" "$SESSION_OUT"
     mkfifo "$fifo"
-    "$RK_CLI_MT" -h "$ADDR" "$@" <"$fifo" >"$SESSION_OUT" 2>&1 &
+    "$RK_CLI_MT" -h "$ADDR" <"$fifo" >"$SESSION_OUT" 2>&1 &
     SESSION_PID=$!
     exec 7>"$fifo"
 }

@@ -55,6 +55,7 @@ rk_check_target() {
 # Bash's /dev/tcp is used because netcat is not installed everywhere.
 rk_4lw() {
     local host="$1" port="$2" word="$3"
+    # shellcheck disable=SC2016 # The inner script expands its own arguments.
     timeout 5 bash -c '
         exec 3<>"/dev/tcp/$1/$2" || exit 1
         printf "%s" "$3" >&3
@@ -81,8 +82,8 @@ PY
 # in 30000-39999, away from kazoo's 20000+ ports and ZooKeeper's default 2181,
 # so that stages never collide with each other or with a stray server.
 rk_pick_addr() {
-    local i host port
-    for i in $(seq 1 50); do
+    local host port
+    for _ in $(seq 1 50); do
         host="127.0.0.$((RANDOM % 250 + 2))"
         port="$((RANDOM % 10000 + 30000))"
         if rk_port_free "$host" "$port"; then

@@ -29,6 +29,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+# A stage killed by its timeout still stops its server: exiting runs the EXIT trap.
+trap 'exit 143' TERM INT
 
 rk_header "zkCli stage (target: $RK_TARGET)"
 ADDR="$("$RK_ROOT/ci/server.sh" start "$WORK/server")"
