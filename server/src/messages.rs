@@ -59,6 +59,34 @@ pub enum ToSequencer {
         conn: ConnId,
         session: SessionId,
     },
+    /// A four-letter word wants every shard's view: ask them all.
+    Gather { shard: ShardId, token: u64 },
+    /// One shard's part of a gather started by `origin`.
+    Report {
+        origin: ShardId,
+        token: u64,
+        report: ShardReport,
+    },
+}
+
+/// What one shard contributes to a server-wide four-letter word.
+#[derive(Debug, Clone, Default)]
+pub struct ShardReport {
+    pub connections: Vec<crate::fourlw::ConnectionInfo>,
+    pub watches_by_session: Vec<crate::fourlw::SessionWatches>,
+    pub watches_by_path: Vec<crate::fourlw::PathWatches>,
+    pub apache_watch_count: u64,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+}
+
+/// Every shard's report plus the sequencer's session table, for one four-letter word.
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    pub reports: Vec<ShardReport>,
+    pub session_count: u64,
+    /// Expiry deadline (ms since the epoch) and the sessions due then.
+    pub session_buckets: Vec<(i64, Vec<SessionId>)>,
 }
 
 /// Sequencer -> shard, in one ordered stream per shard.
@@ -93,6 +121,10 @@ pub enum ToShard {
         session: SessionId,
         new_owner: (ShardId, ConnId),
     },
+    /// Asks for this shard's part of a gather.
+    Report { origin: ShardId, token: u64 },
+    /// The completed gather, for the shard that started it.
+    Gathered { token: u64, gathered: Gathered },
     /// The server is shutting down.
     Shutdown,
 }

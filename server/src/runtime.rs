@@ -98,14 +98,18 @@ pub fn start(settings: RuntimeSettings) -> Result<Runtime, StartError> {
     let h = LocalExecutorBuilder::new(Placement::Fixed(seq_core))
         .name(&name)
         .spawn(move || async move {
-            let mut inbound = Vec::new();
-            for rx in seq_inbound {
-                inbound.push(rx.connect().await);
-            }
-            let mut outbound = Vec::new();
-            for tx in seq_outbound {
-                outbound.push(tx.connect().await);
-            }
+            let (inbound, outbound) = with_wakeups(async move {
+                let mut inbound = Vec::new();
+                for rx in seq_inbound {
+                    inbound.push(rx.connect().await);
+                }
+                let mut outbound = Vec::new();
+                for tx in seq_outbound {
+                    outbound.push(tx.connect().await);
+                }
+                (inbound, outbound)
+            })
+            .await;
             sequencer::run(seq_settings, inbound, outbound).await;
         })
         .map_err(|source| StartError::Executor {
@@ -125,8 +129,12 @@ pub fn start(settings: RuntimeSettings) -> Result<Runtime, StartError> {
         let h = LocalExecutorBuilder::new(Placement::Fixed(core))
             .name(&name)
             .spawn(move || async move {
-                let to_seq = to_seq_tx.connect().await;
-                let from_seq = to_shard_rx.connect().await;
+                let (to_seq, from_seq) = with_wakeups(async move {
+                    let to_seq = to_seq_tx.connect().await;
+                    let from_seq = to_shard_rx.connect().await;
+                    (to_seq, from_seq)
+                })
+                .await;
                 shard::run(shard_settings, listener, to_seq, from_seq).await;
             })
             .map_err(|source| StartError::Executor {
@@ -140,6 +148,29 @@ pub fn start(settings: RuntimeSettings) -> Result<Runtime, StartError> {
         handles,
         client_addr,
     })
+}
+
+/// Runs `f` while a timer keeps waking this executor.
+///
+/// Connecting a glommio shared channel waits for the peer executor to connect its end, but
+/// the peer's connect does not wake a parked executor: without another source of wake-ups
+/// the executor can sleep forever (seen as a server that never starts serving). A short
+/// timer during start-up is enough, since the reactor re-checks pending connections each time
+/// it wakes.
+async fn with_wakeups<F: std::future::Future>(f: F) -> F::Output {
+    let done = std::rc::Rc::new(std::cell::Cell::new(false));
+    let ticker = {
+        let done = done.clone();
+        glommio::spawn_local(async move {
+            while !done.get() {
+                glommio::timer::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    let out = f.await;
+    done.set(true);
+    ticker.await;
+    out
 }
 
 impl Runtime {

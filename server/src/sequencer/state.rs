@@ -37,6 +37,8 @@ pub struct SequencerState {
     queues: Vec<LocalSender<ToShard>>,
     next_container_check_ms: i64,
     stopping: bool,
+    /// Four-letter-word gathers waiting for shard reports, by (origin shard, token).
+    gathers: HashMap<(ShardId, u64), Vec<crate::messages::ShardReport>>,
 }
 
 impl SequencerState {
@@ -64,6 +66,7 @@ impl SequencerState {
             queues,
             next_container_check_ms,
             stopping: false,
+            gathers: HashMap::new(),
         })
     }
 
@@ -137,6 +140,38 @@ impl SequencerState {
             ToSequencer::Touch { sessions } => {
                 for s in sessions {
                     self.sessions.touch(s, now_ms);
+                }
+            }
+            ToSequencer::Gather { shard, token } => {
+                self.gathers.insert((shard, token), Vec::new());
+                for s in 0..self.queues.len() {
+                    self.send(
+                        s,
+                        ToShard::Report {
+                            origin: shard,
+                            token,
+                        },
+                    );
+                }
+            }
+            ToSequencer::Report {
+                origin,
+                token,
+                report,
+            } => {
+                let n = self.queues.len();
+                let Some(parts) = self.gathers.get_mut(&(origin, token)) else {
+                    return;
+                };
+                parts.push(report);
+                if parts.len() >= n {
+                    let reports = self.gathers.remove(&(origin, token)).unwrap_or_default();
+                    let gathered = crate::messages::Gathered {
+                        reports,
+                        session_count: self.sessions.len() as u64,
+                        session_buckets: self.sessions.expiry_buckets(),
+                    };
+                    self.send(origin, ToShard::Gathered { token, gathered });
                 }
             }
             ToSequencer::Disconnected {

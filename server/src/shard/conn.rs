@@ -63,7 +63,12 @@ pub async fn serve(
         Err(_) => return,
     };
     if let Some(cmd) = crate::fourlw::parse_command(&prefix) {
-        let text = state.borrow_mut().four_letter_word(cmd);
+        let gathered = if super::stats::needs_gather(cmd) {
+            gather(&state, &to_seq).await
+        } else {
+            None
+        };
+        let text = state.borrow_mut().four_letter_word(cmd, gathered.as_ref());
         let _ = out_tx.try_send(Out::Frame(text.into_bytes()));
         let _ = out_tx.try_send(Out::Close);
         return;
@@ -158,6 +163,32 @@ pub async fn serve(
     if let Some(msg) = gone {
         let _ = to_seq.send(msg).await;
     }
+}
+
+/// How long a four-letter word waits for the other shards' reports.
+const GATHER_WAIT: Duration = Duration::from_millis(2000);
+
+/// Collects every shard's report for a server-wide four-letter word.
+async fn gather(
+    state: &Rc<RefCell<ShardState>>,
+    to_seq: &Rc<ConnectedSender<ToSequencer>>,
+) -> Option<crate::messages::Gathered> {
+    let (tx, rx) = local_channel::new_bounded(1);
+    let msg = state.borrow_mut().begin_gather(tx);
+    let ToSequencer::Gather { token, .. } = msg else {
+        return None;
+    };
+    if to_seq.send(msg).await.is_err() {
+        state.borrow_mut().end_gather(token);
+        return None;
+    }
+    let got = future::or(async { rx.recv().await }, async {
+        glommio::timer::sleep(GATHER_WAIT).await;
+        None
+    })
+    .await;
+    state.borrow_mut().end_gather(token);
+    got
 }
 
 /// Waits until this shard has applied `zxid`, up to [`CATCH_UP_WAIT`].

@@ -36,10 +36,16 @@ pub async fn run(
     // The committed stream: applied strictly in the order the sequencer sent it.
     let applier = {
         let state = state.clone();
+        let to_seq = to_seq.clone();
         glommio::spawn_local(async move {
             while let Some(msg) = from_seq.recv().await {
                 let stop = matches!(msg, ToShard::Shutdown);
-                state.borrow_mut().on_sequencer(msg);
+                let reply = state.borrow_mut().on_sequencer(msg);
+                if let Some(reply) = reply {
+                    if to_seq.send(reply).await.is_err() {
+                        break;
+                    }
+                }
                 if stop {
                     break;
                 }

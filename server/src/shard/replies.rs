@@ -263,8 +263,9 @@ pub(super) fn answer_read(
             }
             Request::Auth(_) => {
                 // Authentication already took effect when the request arrived.
+                // Apache answers with the request's own xid (clients use -4) and zxid 0.
                 return Some(records::encode_reply(
-                    xid::AUTH,
+                    header.xid,
                     0,
                     ErrorCode::Ok,
                     &Response::Empty,
@@ -375,7 +376,6 @@ pub(super) fn answer_read(
                 }
             },
             Request::SetWatches(r) => {
-                xid_out = xid::SET_WATCHES;
                 let lookup = |p: &str| tree.stat(p).map(|s| (s.mzxid, s.pzxid, s.czxid));
                 let empty: [String; 0] = [];
                 match watches.set_watches(
@@ -396,7 +396,6 @@ pub(super) fn answer_read(
                 }
             }
             Request::SetWatches2(r) => {
-                xid_out = xid::SET_WATCHES;
                 let lookup = |p: &str| tree.stat(p).map(|s| (s.mzxid, s.pzxid, s.czxid));
                 match watches.set_watches(
                     conn,

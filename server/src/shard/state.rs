@@ -14,7 +14,7 @@ use ringkeeper_engine::session::negotiate_timeout;
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::TxnBody;
 use ringkeeper_engine::watch::WatchManager;
-use ringkeeper_engine::{perms, xid, ErrorCode, Id, OpCode, SessionId, Zxid};
+use ringkeeper_engine::{perms, ErrorCode, Id, OpCode, SessionId, Zxid};
 use tracing::{debug, info, warn};
 
 use super::conn::Out;
@@ -95,6 +95,9 @@ pub struct ShardState {
     next_conn: ConnId,
     last_zxid: Zxid,
     pub(super) counters: ServerCounters,
+    /// Four-letter words waiting for a server-wide gather, by token.
+    gather_waiters: HashMap<u64, LocalSender<crate::messages::Gathered>>,
+    next_gather: u64,
 }
 
 impl ShardState {
@@ -108,6 +111,8 @@ impl ShardState {
             next_conn: 1,
             last_zxid: 0,
             counters: Default::default(),
+            gather_waiters: HashMap::new(),
+            next_gather: 1,
         }
     }
 
@@ -252,8 +257,30 @@ impl ShardState {
         out
     }
 
-    pub fn four_letter_word(&mut self, cmd: Command) -> String {
-        super::stats::four_letter_word(self, cmd)
+    pub fn four_letter_word(
+        &mut self,
+        cmd: Command,
+        gathered: Option<&crate::messages::Gathered>,
+    ) -> String {
+        super::stats::four_letter_word(self, cmd, gathered)
+    }
+
+    /// Starts a server-wide gather; the answer arrives on `waiter`.
+    pub(super) fn begin_gather(
+        &mut self,
+        waiter: LocalSender<crate::messages::Gathered>,
+    ) -> ToSequencer {
+        let token = self.next_gather;
+        self.next_gather += 1;
+        self.gather_waiters.insert(token, waiter);
+        ToSequencer::Gather {
+            shard: self.settings.id,
+            token,
+        }
+    }
+
+    pub(super) fn end_gather(&mut self, token: u64) {
+        self.gather_waiters.remove(&token);
     }
 
     /// Handles one request frame. Returns a message for the sequencer, or why the
@@ -334,7 +361,7 @@ impl ShardState {
             let ok = self.authenticate(conn, &packet.scheme, &packet.auth);
             if !ok {
                 let frame =
-                    records::encode_reply(xid::AUTH, 0, ErrorCode::AuthFailed, &Response::Empty);
+                    records::encode_reply(header.xid, 0, ErrorCode::AuthFailed, &Response::Empty);
                 self.send_frame(conn, frame);
                 self.close_conn(conn);
                 return Ok(None);
@@ -493,9 +520,22 @@ impl ShardState {
         }
     }
 
-    /// Applies one message of the sequencer's stream.
-    pub fn on_sequencer(&mut self, msg: ToShard) {
+    /// Applies one message of the sequencer's stream; returns a message to send back.
+    pub fn on_sequencer(&mut self, msg: ToShard) -> Option<ToSequencer> {
         match msg {
+            ToShard::Report { origin, token } => {
+                let report = super::stats::report(self);
+                return Some(ToSequencer::Report {
+                    origin,
+                    token,
+                    report,
+                });
+            }
+            ToShard::Gathered { token, gathered } => {
+                if let Some(w) = self.gather_waiters.remove(&token) {
+                    let _ = w.try_send(gathered);
+                }
+            }
             ToShard::Commit { txn, origin } => {
                 let kinds = origin.and_then(|o| self.pending_kinds(o));
                 let result = self.tree.apply(&txn);
@@ -550,7 +590,7 @@ impl ShardState {
                 timeout_ms,
             } => {
                 let Some(c) = self.conns.get_mut(&conn) else {
-                    return;
+                    return None;
                 };
                 c.session = session;
                 c.timeout_ms = timeout_ms;
@@ -569,7 +609,7 @@ impl ShardState {
             }
             ToShard::ConnectRefused { conn } => {
                 let Some(c) = self.conns.get_mut(&conn) else {
-                    return;
+                    return None;
                 };
                 // ZooKeeper answers an unknown or expired session with a zero timeout, a
                 // zero session id and a zero password, then closes.
@@ -606,5 +646,6 @@ impl ShardState {
             }
             ToShard::Shutdown => self.close_all(),
         }
+        None
     }
 }

@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::fourlw::{
-    self, Command, ConnectionInfo, DumpInfo, PathWatches, ServerStats, SessionEphemerals,
-    SessionWatches, Whitelist,
+    self, Command, ConnectionInfo, DumpInfo, ExpiryBucket, PathWatches, ServerStats,
+    SessionEphemerals, SessionWatches, Whitelist,
 };
+use crate::messages::{Gathered, ShardReport};
 
 use super::state::ShardState;
 
@@ -131,12 +132,85 @@ fn max_fds() -> Option<u64> {
     (rc == 0).then_some(lim.rlim_cur)
 }
 
-fn server_stats(state: &ShardState) -> ServerStats {
+/// The words whose answer covers every shard's connections and watches.
+pub(super) fn needs_gather(cmd: Command) -> bool {
+    matches!(
+        cmd,
+        Command::Srvr
+            | Command::Stat
+            | Command::Mntr
+            | Command::Cons
+            | Command::Wchs
+            | Command::Wchc
+            | Command::Wchp
+            | Command::Dump
+    )
+}
+
+/// This shard's part of a server-wide four-letter word.
+pub(super) fn report(state: &ShardState) -> ShardReport {
+    ShardReport {
+        connections: connections(state),
+        watches_by_session: state
+            .watches
+            .by_watcher()
+            .into_iter()
+            .map(|(conn, paths)| SessionWatches {
+                session_id: session_of(state, conn),
+                paths,
+            })
+            .collect(),
+        watches_by_path: state
+            .watches
+            .by_path()
+            .into_iter()
+            .map(|(path, conns)| PathWatches {
+                path,
+                session_ids: conns.into_iter().map(|c| session_of(state, c)).collect(),
+            })
+            .collect(),
+        apache_watch_count: state.watches.apache_watch_count() as u64,
+        packets_received: state.counters.packets_received,
+        packets_sent: state.counters.packets_sent,
+    }
+}
+
+/// Merges every shard's reports, or uses this shard's alone if the gather failed.
+fn merged(state: &ShardState, gathered: Option<&Gathered>) -> (ShardReport, Option<u64>) {
+    let Some(g) = gathered else {
+        return (report(state), None);
+    };
+    let mut out = ShardReport::default();
+    let mut by_path: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    for r in &g.reports {
+        out.connections.extend(r.connections.iter().cloned());
+        out.watches_by_session
+            .extend(r.watches_by_session.iter().cloned());
+        for p in &r.watches_by_path {
+            by_path
+                .entry(p.path.clone())
+                .or_default()
+                .extend(p.session_ids.iter().copied());
+        }
+        out.apache_watch_count += r.apache_watch_count;
+        out.packets_received += r.packets_received;
+        out.packets_sent += r.packets_sent;
+    }
+    out.connections.sort_by_key(|c| c.remote);
+    out.watches_by_session.sort_by_key(|w| w.session_id);
+    out.watches_by_path = by_path
+        .into_iter()
+        .map(|(path, session_ids)| PathWatches { path, session_ids })
+        .collect();
+    (out, Some(g.session_count))
+}
+
+fn server_stats(state: &ShardState, all: &ShardReport, session_count: Option<u64>) -> ServerStats {
     let ctx = &state.settings.four_letter;
-    let mut sessions: Vec<i64> = state
-        .conns
-        .values()
-        .map(|c| c.session)
+    let mut sessions: Vec<i64> = all
+        .connections
+        .iter()
+        .map(|c| c.session_id)
         .filter(|s| *s != 0)
         .collect();
     sessions.sort_unstable();
@@ -144,15 +218,15 @@ fn server_stats(state: &ShardState) -> ServerStats {
     ServerStats {
         version: ctx.version.clone(),
         server_state: "standalone".to_owned(),
-        packets_received: state.counters.packets_received,
-        packets_sent: state.counters.packets_sent,
-        alive_connections: state.conns.len() as u64,
+        packets_received: all.packets_received,
+        packets_sent: all.packets_sent,
+        alive_connections: all.connections.len() as u64,
         last_processed_zxid: state.last_zxid(),
         node_count: state.tree.node_count() as u64,
-        watch_count: state.watches.apache_watch_count() as u64,
+        watch_count: all.apache_watch_count,
         ephemerals_count: state.tree.ephemeral_count() as u64,
         approximate_data_size: state.tree.approximate_data_size(),
-        global_sessions: sessions.len() as u64,
+        global_sessions: session_count.unwrap_or(sessions.len() as u64),
         uptime_ms: (crate::sequencer::now_ms() - ctx.started_ms).max(0) as u64,
         open_file_descriptor_count: open_fds(),
         max_file_descriptor_count: max_fds(),
@@ -164,51 +238,38 @@ fn session_of(state: &ShardState, conn: crate::messages::ConnId) -> i64 {
     state.conns.get(&conn).map(|c| c.session).unwrap_or(0)
 }
 
-/// Answers a four-letter word from this shard's view of the server.
-pub(super) fn four_letter_word(state: &mut ShardState, cmd: Command) -> String {
+/// Answers a four-letter word; `gathered` holds every shard's report when the word needs it.
+pub(super) fn four_letter_word(
+    state: &mut ShardState,
+    cmd: Command,
+    gathered: Option<&Gathered>,
+) -> String {
     let ctx = state.settings.four_letter.clone();
     if !fourlw::whitelist_allows(&ctx.whitelist, cmd) {
         return fourlw::refusal(cmd);
     }
+    let (all, session_count) = if needs_gather(cmd) {
+        merged(state, gathered)
+    } else {
+        (ShardReport::default(), None)
+    };
     match cmd {
         Command::Ruok => fourlw::render_ruok().to_owned(),
-        Command::Srvr => fourlw::render_srvr(&server_stats(state)),
-        Command::Stat => fourlw::render_stat(&server_stats(state), &connections(state)),
-        Command::Mntr => fourlw::render_mntr(&server_stats(state)),
-        Command::Cons => fourlw::render_cons(&connections(state)),
+        Command::Srvr => fourlw::render_srvr(&server_stats(state, &all, session_count)),
+        Command::Stat => {
+            fourlw::render_stat(&server_stats(state, &all, session_count), &all.connections)
+        }
+        Command::Mntr => fourlw::render_mntr(&server_stats(state, &all, session_count)),
+        Command::Cons => fourlw::render_cons(&all.connections),
         Command::Conf => ctx.conf_text.clone(),
         Command::Envi => fourlw::render_envi(&fourlw::Environment::collect(&ctx.version)),
         Command::Isro => fourlw::render_isro(false).to_owned(),
         Command::Dirs => fourlw::render_dirs(dir_size(&ctx.data_dir), dir_size(&ctx.data_log_dir)),
-        Command::Wchs | Command::Wchc | Command::Wchp => {
-            let by_session: Vec<SessionWatches> = state
-                .watches
-                .by_watcher()
-                .into_iter()
-                .map(|(conn, paths)| SessionWatches {
-                    session_id: session_of(state, conn),
-                    paths,
-                })
-                .collect();
-            match cmd {
-                Command::Wchs => {
-                    fourlw::render_wchs(&fourlw::WatchSummary::from_sessions(&by_session))
-                }
-                Command::Wchc => fourlw::render_wchc(&by_session),
-                _ => {
-                    let by_path: Vec<PathWatches> = state
-                        .watches
-                        .by_path()
-                        .into_iter()
-                        .map(|(path, conns)| PathWatches {
-                            path,
-                            session_ids: conns.into_iter().map(|c| session_of(state, c)).collect(),
-                        })
-                        .collect();
-                    fourlw::render_wchp(&by_path)
-                }
-            }
-        }
+        Command::Wchs => fourlw::render_wchs(&fourlw::WatchSummary::from_sessions(
+            &all.watches_by_session,
+        )),
+        Command::Wchc => fourlw::render_wchc(&all.watches_by_session),
+        Command::Wchp => fourlw::render_wchp(&all.watches_by_path),
         Command::Dump => {
             let ephemerals = state
                 .tree
@@ -216,8 +277,19 @@ pub(super) fn four_letter_word(state: &mut ShardState, cmd: Command) -> String {
                 .into_iter()
                 .map(|(session_id, paths)| SessionEphemerals { session_id, paths })
                 .collect();
+            let session_buckets = gathered
+                .map(|g| {
+                    g.session_buckets
+                        .iter()
+                        .map(|(t, ids)| ExpiryBucket {
+                            expires_at_ms: *t,
+                            session_ids: ids.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             fourlw::render_dump(&DumpInfo {
-                session_buckets: Vec::new(),
+                session_buckets,
                 ephemerals,
             })
         }
