@@ -7,6 +7,7 @@ pub mod jute;
 pub mod path;
 pub mod prep;
 pub mod session;
+pub mod storage;
 pub mod tree;
 pub mod txn;
 pub mod types;

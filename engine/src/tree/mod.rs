@@ -9,6 +9,7 @@
 mod acl_cache;
 mod apply;
 mod hash;
+mod snapshot;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,41 @@
+//! Durable storage, without the I/O: the log record and snapshot formats, the scan that
+//! reads a log segment back and classifies how it ends, recovery, and the purge plan.
+//!
+//! File access goes through the small synchronous [`StorageDir`] trait, with a std::fs
+//! implementation ([`FsDir`], for startup recovery and the tools) and an in-memory one
+//! that models power loss ([`SimDir`], for crash tests). The server's hot write path does
+//! its own io_uring I/O with the same encoders. Formats and the crash analysis are in
+//! docs/storage-format.md.
+
+mod dir;
+mod error;
+mod log_writer;
+mod purge;
+mod record;
+mod recover;
+mod segment;
+mod sim;
+mod snapshot;
+
+#[cfg(test)]
+mod tests;
+
+pub use dir::{FsDir, StorageDir};
+pub use error::StorageError;
+pub use log_writer::SyncLog;
+pub use purge::purge_plan;
+pub use record::{
+    decode_record, encode_batch, encode_record, read_header, Record, RecordError, RecordHeader,
+    RecordType, RECORD_HEADER_LEN, RECORD_MAGIC, RECORD_PAYLOAD_MAX_BYTES, RECORD_VERSION,
+};
+pub use recover::{inspect, recover, Recovered, SegmentPosition};
+pub use segment::{
+    parse_segment_name, scan_segment, segment_name, zxid_follows, ScanOutcome, ScannedRecord,
+    SegmentPolicy, SegmentTail, SEGMENT_PREFIX,
+};
+pub use sim::{CrashMode, SimDir, SimRng};
+pub use snapshot::{
+    decode_snapshot, encode_snapshot, parse_snapshot_name, read_snapshot_header, snapshot_name,
+    snapshot_temp_name, write_snapshot, Snapshot, SnapshotHeader, SNAPSHOT_HEADER_LEN,
+    SNAPSHOT_MAGIC, SNAPSHOT_PREFIX, SNAPSHOT_TEMP_SUFFIX, SNAPSHOT_VERSION,
+};
