@@ -8,3 +8,4 @@ pub mod runtime;
 pub mod sequencer;
 pub mod shard;
 pub mod shutdown;
+pub mod storage;

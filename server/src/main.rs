@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
+use ringkeeper_engine::storage::{recover, FsDir, SegmentPolicy};
 use ringkeeper_server::config::{ConfRuntime, Config};
 use ringkeeper_server::runtime::{self, RuntimeSettings};
-use ringkeeper_server::sequencer::{now_ms, SequencerSettings};
+use ringkeeper_server::sequencer::{now_ms, InitialState, SequencerSettings, StorageSettings};
 use ringkeeper_server::shard::{FourLetterContext, ShardSettings};
 use ringkeeper_server::shutdown;
+use ringkeeper_server::storage::log::LogPosition;
 use tracing::{error, info, warn};
 
 /// Bytes a connection may have waiting for a client that does not read.
@@ -41,14 +43,53 @@ fn main() {
         error!(dir = %config.data_dir.display(), error = %e, "cannot create the data directory");
         std::process::exit(1);
     }
-    warn!("writes are NOT yet logged to disk: every znode is lost when the server stops (durability comes with the storage engine)");
+    if !config.force_sync {
+        warn!("forceSync=no: writes are acknowledged WITHOUT fdatasync; a power failure can lose acknowledged writes. Use only for benchmarks.");
+    }
+    let store_dir = config.data_dir.join(STORE_DIR_NAME);
+    let recovered = match open_store(&store_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("ringkeeper: {e}");
+            std::process::exit(1);
+        }
+    };
+    for w in &recovered.warnings {
+        warn!(dir = %store_dir.display(), "recovery: {w}");
+    }
+    info!(
+        dir = %store_dir.display(),
+        last_zxid = format_args!("0x{:x}", recovered.last_zxid),
+        snapshot = ?recovered.snapshot_zxid.map(|z| format!("0x{z:x}")),
+        replayed = recovered.replayed_txns,
+        nodes = recovered.tree.node_count(),
+        sessions = recovered.sessions.len(),
+        "recovered"
+    );
+    let secret = match session_secret(&config.data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            error!(error = %e, "cannot read or create the session secret");
+            std::process::exit(1);
+        }
+    };
 
     // Signals are taken synchronously by this thread: block them before any executor
     // thread exists so that every thread inherits the mask.
     let signals = block_signals();
 
-    let settings = runtime_settings(&config);
-    let rt = match runtime::start(settings) {
+    let position = recovered.next_segment.as_ref().map(|p| LogPosition {
+        file: store_dir.join(&p.name),
+        offset: p.offset,
+    });
+    let settings = runtime_settings(&config, store_dir, position, secret);
+    let initial = InitialState {
+        tree: recovered.tree,
+        sessions: recovered.sessions,
+        last_zxid: recovered.last_zxid,
+    };
+    let rt = match runtime::start(settings, initial) {
         Ok(rt) => rt,
         Err(e) => {
             error!("{e}");
@@ -70,7 +111,27 @@ fn main() {
     std::process::exit(if signal.is_some() { 0 } else { 1 });
 }
 
-fn runtime_settings(config: &Config) -> RuntimeSettings {
+/// The subdirectory of dataDir holding ringkeeper's log segments and snapshots. Its name
+/// says whose format it is, so an Apache `version-2` directory next to it is never touched.
+const STORE_DIR_NAME: &str = "ringkeeper-v1";
+
+fn open_store(dir: &std::path::Path) -> Result<ringkeeper_engine::storage::Recovered, String> {
+    let mut fs = FsDir::create(dir)
+        .map_err(|e| format!("cannot open data directory {}: {e}", dir.display()))?;
+    recover(&mut fs).map_err(|e| {
+        format!(
+            "refusing to start: recovery of {} failed: {e}",
+            dir.display()
+        )
+    })
+}
+
+fn runtime_settings(
+    config: &Config,
+    store_dir: std::path::PathBuf,
+    position: Option<LogPosition>,
+    session_secret: Vec<u8>,
+) -> RuntimeSettings {
     let cores = runtime::cores();
     let shards = config.shards.map(|n| n as usize).unwrap_or(cores).max(1);
     let conf_text = config.render_conf(&ConfRuntime {
@@ -107,30 +168,62 @@ fn runtime_settings(config: &Config) -> RuntimeSettings {
         },
         sequencer: SequencerSettings {
             server_id: config.my_id.unwrap_or(0).min(254) as u8,
-            session_secret: session_secret(),
+            session_secret,
             tick_ms: config.tick_time_ms as i64,
             extended_types: config.extended_types,
             max_sessions: config.max_sessions as usize,
             container_check_ms: CONTAINER_CHECK_MS,
+            snap_count: config.snap_count.max(1) as u64,
+        },
+        storage: StorageSettings {
+            dir: store_dir,
+            force_sync: config.force_sync,
+            policy: SegmentPolicy {
+                segment_bytes_max: SEGMENT_BYTES_MAX,
+                preallocate_bytes: (config.pre_alloc_size_kb * 1024).clamp(4096, SEGMENT_BYTES_MAX),
+            },
+            snap_retain_count: config.snap_retain_count.max(3) as usize,
+            position,
         },
     }
 }
 
-/// A fresh key for session passwords. Sessions do not survive a restart yet, so a key per
-/// process is enough; the storage engine will persist it.
-fn session_secret() -> Vec<u8> {
-    use std::io::Read;
-    let mut key = vec![0u8; 32];
-    let ok = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut key))
-        .is_ok();
-    if !ok {
-        // Without a random source, fall back to time and pid: weaker, but still unknown
-        // to a client that did not see this process start.
-        let seed = (now_ms() as u64) ^ ((std::process::id() as u64) << 32);
-        key[..8].copy_from_slice(&seed.to_le_bytes());
+/// Log segments are closed at this size (Apache rolls its logs at snapshots instead).
+const SEGMENT_BYTES_MAX: u64 = 64 << 20;
+
+/// The key for session passwords, kept in dataDir so that sessions recovered after a
+/// restart keep their passwords and their clients can resume them.
+fn session_secret(data_dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Write};
+    let path = data_dir.join("ringkeeper.secret");
+    match std::fs::read(&path) {
+        Ok(key) if key.len() == 32 => return Ok(key),
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not a 32-byte key", path.display()),
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
     }
-    key
+    let mut key = vec![0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    let tmp = data_dir.join("ringkeeper.secret.tmp");
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&key)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(data_dir)?.sync_all()?;
+    Ok(key)
 }
 
 fn block_signals() -> libc::sigset_t {

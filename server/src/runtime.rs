@@ -15,7 +15,7 @@ use thiserror::Error;
 use tracing::info;
 
 use crate::messages::{ToSequencer, ToShard};
-use crate::sequencer::{self, SequencerSettings};
+use crate::sequencer::{self, InitialState, SequencerSettings, StorageSettings};
 use crate::shard::{self, ShardSettings};
 
 /// Requests a shard may have in flight to the sequencer before its connections wait.
@@ -30,6 +30,7 @@ pub struct RuntimeSettings {
     pub sequencer_core: usize,
     pub shard: ShardSettings,
     pub sequencer: SequencerSettings,
+    pub storage: StorageSettings,
 }
 
 #[derive(Debug, Error)]
@@ -63,7 +64,7 @@ pub fn cores() -> usize {
         .unwrap_or(1)
 }
 
-pub fn start(settings: RuntimeSettings) -> Result<Runtime, StartError> {
+pub fn start(settings: RuntimeSettings, initial: InitialState) -> Result<Runtime, StartError> {
     let addr = settings.client_addr;
     crate::net::listener::probe_free(addr)
         .map_err(|source| StartError::PortInUse { addr, source })?;
@@ -94,6 +95,10 @@ pub fn start(settings: RuntimeSettings) -> Result<Runtime, StartError> {
 
     let seq_core = settings.sequencer_core % ncores;
     let seq_settings = settings.sequencer.clone();
+    let storage = settings.storage.clone();
+    // Every shard starts from its own copy of the recovered tree: shared nothing.
+    let shard_trees: Vec<_> = (0..listeners.len()).map(|_| initial.tree.clone()).collect();
+    let last_zxid = initial.last_zxid;
     let name = "rk-sequencer".to_string();
     let h = LocalExecutorBuilder::new(Placement::Fixed(seq_core))
         .name(&name)
@@ -110,7 +115,7 @@ pub fn start(settings: RuntimeSettings) -> Result<Runtime, StartError> {
                 (inbound, outbound)
             })
             .await;
-            sequencer::run(seq_settings, inbound, outbound).await;
+            sequencer::run(seq_settings, storage, initial, inbound, outbound).await;
         })
         .map_err(|source| StartError::Executor {
             name: name.clone(),
@@ -119,8 +124,11 @@ pub fn start(settings: RuntimeSettings) -> Result<Runtime, StartError> {
     handles.push((name, h));
     info!(core = seq_core, "sequencer started");
 
-    for (i, (listener, (to_seq_tx, to_shard_rx))) in
-        listeners.into_iter().zip(shard_ends).enumerate()
+    for (i, ((listener, (to_seq_tx, to_shard_rx)), tree)) in listeners
+        .into_iter()
+        .zip(shard_ends)
+        .zip(shard_trees)
+        .enumerate()
     {
         let core = (seq_core + 1 + i) % ncores;
         let mut shard_settings = settings.shard.clone();
@@ -135,7 +143,7 @@ pub fn start(settings: RuntimeSettings) -> Result<Runtime, StartError> {
                     (to_seq, from_seq)
                 })
                 .await;
-                shard::run(shard_settings, listener, to_seq, from_seq).await;
+                shard::run(shard_settings, tree, last_zxid, listener, to_seq, from_seq).await;
             })
             .map_err(|source| StartError::Executor {
                 name: name.clone(),

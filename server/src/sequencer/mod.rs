@@ -9,7 +9,23 @@
 
 mod state;
 
-pub use state::{SequencerSettings, SequencerState};
+pub use state::{InitialState, SequencerSettings, SequencerState};
+
+use std::path::PathBuf;
+
+use crate::storage::log::{LogError, LogPosition, LogWriter};
+use ringkeeper_engine::storage::SegmentPolicy;
+
+/// Where and how the sequencer keeps its log and snapshots.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub dir: PathBuf,
+    pub force_sync: bool,
+    pub policy: SegmentPolicy,
+    pub snap_retain_count: usize,
+    /// Where recovery says the log continues (None: start a new segment).
+    pub position: Option<LogPosition>,
+}
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -32,6 +48,8 @@ pub fn now_ms() -> i64 {
 /// Runs the sequencer until every shard has hung up.
 pub async fn run(
     settings: SequencerSettings,
+    storage: StorageSettings,
+    initial: InitialState,
     inbound: Vec<ConnectedReceiver<ToSequencer>>,
     outbound: Vec<ConnectedSender<ToShard>>,
 ) {
@@ -54,7 +72,22 @@ pub async fn run(
     }
 
     let tick = Duration::from_millis(settings.tick_ms.max(1) as u64);
-    let state = match SequencerState::new(settings, queues, now_ms()) {
+    let log = match LogWriter::open(
+        storage.dir.clone(),
+        storage.policy,
+        storage.force_sync,
+        storage.position.clone(),
+    )
+    .await
+    {
+        Ok(log) => log,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the transaction log");
+            crate::shutdown::request();
+            return;
+        }
+    };
+    let state = match SequencerState::new(settings, initial, queues, now_ms()) {
         Ok(s) => Rc::new(RefCell::new(s)),
         Err(e) => {
             tracing::error!(error = %e, "cannot start the sequencer");
@@ -63,8 +96,15 @@ pub async fn run(
         }
     };
 
+    // Whoever adds to the open batch kicks the committer; a kick while it is busy is
+    // remembered by the channel's single slot, so no batch is ever left behind.
+    let (kick_tx, kick_rx) = local_channel::new_bounded::<()>(1);
+    let kick = Rc::new(kick_tx);
+    let committer = glommio::spawn_local(commit_loop(state.clone(), log, storage, kick_rx));
+
     let ticker = {
         let state = state.clone();
+        let kick = kick.clone();
         glommio::spawn_local(async move {
             // Apache checks expiry once per tick; half a tick keeps the worst-case lateness
             // of an expiry under one tick.
@@ -73,6 +113,7 @@ pub async fn run(
                 if !state.borrow_mut().tick(now_ms()) {
                     break;
                 }
+                let _ = kick.try_send(());
             }
         })
     };
@@ -80,9 +121,11 @@ pub async fn run(
     let mut readers = Vec::new();
     for rx in inbound {
         let state = state.clone();
+        let kick = kick.clone();
         readers.push(glommio::spawn_local(async move {
             while let Some(msg) = rx.recv().await {
                 state.borrow_mut().handle(msg, now_ms());
+                let _ = kick.try_send(());
             }
         }));
     }
@@ -92,10 +135,63 @@ pub async fn run(
     debug!("all shards hung up; sequencer stopping");
     state.borrow_mut().shutdown();
     drop(ticker);
+    drop(committer);
     for f in forwarders {
         f.await;
     }
     if state.borrow().queues_open() {
         warn!("sequencer stopped with shard queues still open");
+    }
+}
+
+/// The group-commit loop: takes whatever batch has gathered, makes it durable with one
+/// write and one fdatasync, then releases its replies and transactions to the shards.
+/// While a batch is being written the next one gathers, so under load every fdatasync
+/// carries many transactions.
+async fn commit_loop(
+    state: Rc<RefCell<SequencerState>>,
+    mut log: LogWriter,
+    storage: StorageSettings,
+    kick: glommio::channels::local_channel::LocalReceiver<()>,
+) {
+    while kick.recv().await.is_some() {
+        loop {
+            let batch = state.borrow_mut().take_batch();
+            let Some(batch) = batch else { break };
+            if batch.txns > 0 {
+                if let Err(e) = log.append(batch.bytes, batch.first_zxid).await {
+                    match e {
+                        LogError::DiskFull { .. } => {
+                            tracing::error!(error = %e, "transaction log stopped: no more writes are accepted; reads go on until shutdown");
+                        }
+                        _ => {
+                            tracing::error!(error = %e, "transaction log failed; stopping the server");
+                            crate::shutdown::request();
+                        }
+                    }
+                    let mut st = state.borrow_mut();
+                    st.poison();
+                    let refusals = state::refuse_undurable(batch.msgs);
+                    st.release(refusals);
+                    continue;
+                }
+            }
+            state.borrow_mut().release(batch.msgs);
+            if let Some((zxid, bytes)) = batch.snapshot {
+                let dir = storage.dir.clone();
+                let retain = storage.snap_retain_count;
+                // The snapshot's file work runs on the blocking pool; this loop goes on
+                // committing meanwhile.
+                glommio::spawn_local(async move {
+                    let res = glommio::executor()
+                        .spawn_blocking(move || crate::storage::snapshots::write_and_purge(dir, zxid, bytes, retain))
+                        .await;
+                    if let Err(e) = res {
+                        tracing::warn!(error = %e, "snapshot failed; the log still holds everything");
+                    }
+                })
+                .detach();
+            }
+        }
     }
 }

@@ -25,6 +25,15 @@ pub struct SequencerSettings {
     pub max_sessions: usize,
     /// How often empty containers and expired TTL nodes are looked for.
     pub container_check_ms: i64,
+    /// Transactions between snapshots (Apache's snapCount).
+    pub snap_count: u64,
+}
+
+/// The durable state recovered at startup, where the sequencer begins.
+pub struct InitialState {
+    pub tree: DataTree,
+    pub sessions: Vec<(SessionId, i32)>,
+    pub last_zxid: Zxid,
 }
 
 pub struct SequencerState {
@@ -39,15 +48,32 @@ pub struct SequencerState {
     stopping: bool,
     /// Four-letter-word gathers waiting for shard reports, by (origin shard, token).
     gathers: HashMap<(ShardId, u64), Vec<crate::messages::ShardReport>>,
+    /// The group-commit batch being gathered while the previous one is written.
+    open: Batch,
+    txns_since_snapshot: u64,
+    poisoned: bool,
+}
+
+/// One group-commit batch: the encoded log records of its transactions and every message
+/// decided while it was open, released together once the records are durable.
+#[derive(Default)]
+pub struct Batch {
+    pub bytes: Vec<u8>,
+    pub first_zxid: Zxid,
+    pub txns: usize,
+    pub msgs: Vec<(ShardId, ToShard)>,
+    /// A snapshot of the tree as of the batch's last transaction, to write after it.
+    pub snapshot: Option<(Zxid, Vec<u8>)>,
 }
 
 impl SequencerState {
     pub fn new(
         settings: SequencerSettings,
+        initial: InitialState,
         queues: Vec<LocalSender<ToShard>>,
         now_ms: i64,
     ) -> Result<Self, ringkeeper_engine::session::SessionError> {
-        let sessions = SessionTracker::new(
+        let mut sessions = SessionTracker::new(
             settings.server_id,
             now_ms,
             &settings.session_secret,
@@ -56,17 +82,25 @@ impl SequencerState {
                 sessions_max: settings.max_sessions,
             },
         )?;
+        // A recovered session gets a whole timeout from now, as Apache does on load: its
+        // client may be reconnecting right now.
+        for (id, timeout_ms) in &initial.sessions {
+            sessions.restore(*id, *timeout_ms, now_ms);
+        }
         let next_container_check_ms = now_ms + settings.container_check_ms;
         Ok(Self {
             settings,
-            tree: DataTree::new(),
+            tree: initial.tree,
             sessions,
             owners: HashMap::new(),
-            last_zxid: 0,
+            last_zxid: initial.last_zxid,
             queues,
             next_container_check_ms,
             stopping: false,
             gathers: HashMap::new(),
+            open: Batch::default(),
+            txns_since_snapshot: 0,
+            poisoned: false,
         })
     }
 
@@ -74,11 +108,55 @@ impl SequencerState {
         !self.queues.is_empty()
     }
 
-    fn send(&self, shard: ShardId, msg: ToShard) {
-        if let Some(q) = self.queues.get(shard) {
-            // The queue is unbounded, so this fails only once the shard has gone away.
-            let _ = q.try_send(msg);
+    /// Queues a message for a shard behind everything already decided: it leaves with the
+    /// batch being gathered, once that batch is durable (persist, then send).
+    fn send(&mut self, shard: ShardId, msg: ToShard) {
+        self.open.msgs.push((shard, msg));
+    }
+
+    /// Takes the batch gathered so far for the committer, or None if there is nothing.
+    pub fn take_batch(&mut self) -> Option<Batch> {
+        if self.open.msgs.is_empty() && self.open.bytes.is_empty() {
+            return None;
         }
+        let mut batch = std::mem::take(&mut self.open);
+        if batch.txns > 0 && self.txns_since_snapshot >= self.settings.snap_count {
+            // The tree now holds exactly the transactions up to this batch's last one, so a
+            // snapshot taken here matches the log once the batch is durable.
+            self.txns_since_snapshot = 0;
+            batch.snapshot = Some((
+                self.last_zxid,
+                ringkeeper_engine::storage::encode_snapshot(
+                    &self.tree,
+                    &self.session_list(),
+                    self.last_zxid,
+                ),
+            ));
+        }
+        Some(batch)
+    }
+
+    fn session_list(&self) -> Vec<(SessionId, i32)> {
+        self.sessions
+            .iter()
+            .filter(|s| !s.closing)
+            .map(|s| (s.id, s.timeout_ms))
+            .collect()
+    }
+
+    /// Hands a durable batch's messages to the shards, in order.
+    pub fn release(&mut self, msgs: Vec<(ShardId, ToShard)>) {
+        for (shard, msg) in msgs {
+            if let Some(q) = self.queues.get(shard) {
+                // The queue is unbounded, so this fails only once the shard has gone away.
+                let _ = q.try_send(msg);
+            }
+        }
+    }
+
+    /// The log failed: refuse every write from now on; reads go on being served.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
     }
 
     /// Forms, applies and broadcasts one transaction; `origin` learns its outcome.
@@ -101,6 +179,12 @@ impl SequencerState {
         // The sequencer's own tree must move first so the next request is validated
         // against the state this transaction leaves behind.
         let _ = self.tree.apply(&txn);
+        if self.open.txns == 0 {
+            self.open.first_zxid = txn.zxid;
+        }
+        ringkeeper_engine::storage::encode_record(&txn, self.open.first_zxid, &mut self.open.bytes);
+        self.open.txns += 1;
+        self.txns_since_snapshot += 1;
         let n = self.queues.len();
         for shard in 0..n {
             let origin = origin.filter(|o| o.shard == shard);
@@ -252,6 +336,19 @@ impl SequencerState {
         write: Write,
         now_ms: i64,
     ) {
+        if self.poisoned {
+            // The log can take no more writes (disk full or an I/O error): refuse, while the
+            // shards go on serving reads until the operator stops the server.
+            self.send(
+                origin.shard,
+                ToShard::Refused {
+                    origin,
+                    err: ErrorCode::SystemError,
+                    zxid: self.last_zxid,
+                },
+            );
+            return;
+        }
         if !self.sessions.touch(session, now_ms) {
             self.send(
                 origin.shard,
@@ -325,10 +422,37 @@ impl SequencerState {
     pub fn shutdown(&mut self) {
         if !self.stopping {
             self.stopping = true;
-            for shard in 0..self.queues.len() {
-                self.send(shard, ToShard::Shutdown);
-            }
+            let msgs = (0..self.queues.len())
+                .map(|shard| (shard, ToShard::Shutdown))
+                .collect();
+            self.release(msgs);
             self.queues.clear();
         }
     }
+}
+
+/// What a batch that could not be made durable turns into: its transactions are dropped
+/// (never acknowledged, never applied by a shard) and their requesters get SystemError.
+pub fn refuse_undurable(msgs: Vec<(ShardId, ToShard)>) -> Vec<(ShardId, ToShard)> {
+    msgs.into_iter()
+        .filter_map(|(shard, msg)| match msg {
+            ToShard::Commit {
+                txn,
+                origin: Some(origin),
+            } => Some((
+                shard,
+                ToShard::Refused {
+                    origin,
+                    err: ErrorCode::SystemError,
+                    zxid: txn.zxid - 1,
+                },
+            )),
+            ToShard::Commit { origin: None, .. } => None,
+            // A session whose creation is not durable does not exist.
+            ToShard::ConnectAccepted { conn, .. } => {
+                Some((shard, ToShard::ConnectRefused { conn }))
+            }
+            other => Some((shard, other)),
+        })
+        .collect()
 }

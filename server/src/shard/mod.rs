@@ -23,6 +23,8 @@ use crate::messages::{ToSequencer, ToShard};
 /// Runs one shard until shutdown.
 pub async fn run(
     settings: ShardSettings,
+    tree: ringkeeper_engine::tree::DataTree,
+    last_zxid: ringkeeper_engine::Zxid,
     listener: std::net::TcpListener,
     to_seq: ConnectedSender<ToSequencer>,
     from_seq: ConnectedReceiver<ToShard>,
@@ -30,7 +32,7 @@ pub async fn run(
     let id = settings.id;
     let tick_ms = settings.tick_ms;
     let listener = crate::net::listener::into_glommio(listener);
-    let state = Rc::new(RefCell::new(ShardState::new(settings)));
+    let state = Rc::new(RefCell::new(ShardState::new(settings, tree, last_zxid)));
     let to_seq = Rc::new(to_seq);
 
     // The committed stream: applied strictly in the order the sequencer sent it.

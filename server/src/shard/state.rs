@@ -101,15 +101,15 @@ pub struct ShardState {
 }
 
 impl ShardState {
-    pub fn new(settings: ShardSettings) -> Self {
+    pub fn new(settings: ShardSettings, tree: DataTree, last_zxid: Zxid) -> Self {
         let watches = WatchManager::new(settings.max_watches_per_conn);
         Self {
             settings,
-            tree: DataTree::new(),
+            tree,
             watches,
             conns: HashMap::new(),
             next_conn: 1,
-            last_zxid: 0,
+            last_zxid,
             counters: Default::default(),
             gather_waiters: HashMap::new(),
             next_gather: 1,
