@@ -90,7 +90,9 @@ impl StorageDir for FsDir {
     fn list(&self) -> Result<Vec<String>, StorageError> {
         let shown = self.root.display().to_string();
         let mut names = Vec::new();
-        for entry in std::fs::read_dir(&self.root).map_err(|e| StorageError::io("list", &shown, e))? {
+        for entry in
+            std::fs::read_dir(&self.root).map_err(|e| StorageError::io("list", &shown, e))?
+        {
             let entry = entry.map_err(|e| StorageError::io("list", &shown, e))?;
             let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
             // Names that are not UTF-8 are nobody's files we know; they are left alone.

@@ -7,7 +7,7 @@ use super::dir::StorageDir;
 use super::error::StorageError;
 use super::record::encode_batch;
 use super::recover::SegmentPosition;
-use super::segment::{segment_name, SegmentPolicy};
+use super::segment::{parse_segment_name, segment_name, SegmentPolicy};
 use crate::txn::Txn;
 
 /// A log appender. After any error it is poisoned: every later call fails, because after
@@ -66,8 +66,11 @@ impl SyncLog {
         first_zxid: i64,
     ) -> Result<(), StorageError> {
         let batch_len = self.buf.len() as u64;
+        // A segment's name promises its first zxid, so an empty one named for another
+        // zxid (e.g. the first txn of a new epoch comes instead) is left for purge.
         let roll = match &self.current {
             None => true,
+            Some(pos) if pos.offset == 0 => parse_segment_name(&pos.name) != Some(first_zxid),
             Some(pos) => self.policy.should_roll(pos.offset, batch_len),
         };
         if roll {

@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use super::dir::StorageDir;
 use super::error::StorageError;
 use super::segment::{parse_segment_name, scan_segment, zxid_follows, SegmentTail};
-use super::snapshot::{decode_snapshot, parse_snapshot_name, SNAPSHOT_PREFIX, SNAPSHOT_TEMP_SUFFIX};
+use super::snapshot::{
+    decode_snapshot, parse_snapshot_name, SNAPSHOT_PREFIX, SNAPSHOT_TEMP_SUFFIX,
+};
 use crate::tree::DataTree;
 use crate::txn::TxnBody;
 use crate::types::{SessionId, Zxid};

@@ -109,9 +109,15 @@ pub enum SegmentTail {
     Clean,
     /// The last write is incomplete from `offset` on; truncating there loses nothing that
     /// was acknowledged.
-    Torn { offset: u64, why: String },
+    Torn {
+        offset: u64,
+        why: String,
+    },
     /// Durable data is damaged at `offset`.
-    Corrupt { offset: u64, why: String },
+    Corrupt {
+        offset: u64,
+        why: String,
+    },
 }
 
 /// What [`scan_segment`] found.

@@ -92,7 +92,11 @@ pub struct SimDir {
 }
 
 fn not_found(op: &'static str, name: &str) -> StorageError {
-    StorageError::io(op, name, std::io::Error::new(ErrorKind::NotFound, "no such file"))
+    StorageError::io(
+        op,
+        name,
+        std::io::Error::new(ErrorKind::NotFound, "no such file"),
+    )
 }
 
 fn to_len(n: u64) -> Result<usize, StorageError> {
@@ -175,7 +179,9 @@ impl SimDir {
             }
             None => return Err(not_found("open", name)),
         };
-        self.inodes.get_mut(&id).ok_or_else(|| not_found("open", name))
+        self.inodes
+            .get_mut(&id)
+            .ok_or_else(|| not_found("open", name))
     }
 
     fn push_op(&mut self, name: &str, op: FileOp) -> Result<(), StorageError> {
@@ -251,7 +257,10 @@ impl StorageDir for SimDir {
     }
 
     fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        let id = self.names.get(name).ok_or_else(|| not_found("read", name))?;
+        let id = self
+            .names
+            .get(name)
+            .ok_or_else(|| not_found("read", name))?;
         self.inodes
             .get(id)
             .map(|i| i.written.clone())
@@ -299,7 +308,10 @@ impl StorageDir for SimDir {
 
     fn rename(&mut self, from: &str, to: &str) -> Result<(), StorageError> {
         self.mutating("rename", from)?;
-        let id = self.names.remove(from).ok_or_else(|| not_found("rename", from))?;
+        let id = self
+            .names
+            .remove(from)
+            .ok_or_else(|| not_found("rename", from))?;
         self.names.insert(to.to_owned(), id);
         self.unsynced_dir
             .push(DirOp::Rename(from.to_owned(), to.to_owned()));
@@ -308,7 +320,9 @@ impl StorageDir for SimDir {
 
     fn remove(&mut self, name: &str) -> Result<(), StorageError> {
         self.mutating("remove", name)?;
-        self.names.remove(name).ok_or_else(|| not_found("remove", name))?;
+        self.names
+            .remove(name)
+            .ok_or_else(|| not_found("remove", name))?;
         self.unsynced_dir.push(DirOp::Remove(name.to_owned()));
         Ok(())
     }

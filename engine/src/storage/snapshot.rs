@@ -75,11 +75,7 @@ pub fn parse_snapshot_name(name: &str) -> Option<Zxid> {
 }
 
 /// Encodes the whole state at `last_zxid`. Sessions are written in id order.
-pub fn encode_snapshot(
-    tree: &DataTree,
-    sessions: &[(SessionId, i32)],
-    last_zxid: Zxid,
-) -> Vec<u8> {
+pub fn encode_snapshot(tree: &DataTree, sessions: &[(SessionId, i32)], last_zxid: Zxid) -> Vec<u8> {
     let mut sessions = sessions.to_vec();
     sessions.sort_unstable();
     let mut body = Writer::with_capacity(64 + tree.stored_node_count() * 64);

@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{hash, java_len, DataTree, Node};
-use crate::jute::{DecodeError, Reader, Writer};
 use crate::jute::{Decode, Encode};
+use crate::jute::{DecodeError, Reader, Writer};
 use crate::txn::NodeKind;
 use crate::types::{decode_acl_list, encode_acl_list, Acl, Zxid};
 
@@ -192,7 +192,9 @@ mod tests {
             create("/a/b", NodeKind::Ephemeral(7), ro.clone()),
             create("/c", NodeKind::Container, open.clone()),
             create("/c/x", NodeKind::Persistent, open.clone()),
-            TxnBody::Delete { path: "/c/x".into() },
+            TxnBody::Delete {
+                path: "/c/x".into(),
+            },
             create("/t", NodeKind::Ttl(500), ro),
             TxnBody::SetData {
                 path: "/a".into(),
@@ -227,7 +229,11 @@ mod tests {
         // The same txns applied to both keep them equal: cversion and kinds survived.
         let mut original = tree.clone();
         for t in [
-            txn(20, 8, create("/c/y", NodeKind::Persistent, Acl::open_unsafe())),
+            txn(
+                20,
+                8,
+                create("/c/y", NodeKind::Persistent, Acl::open_unsafe()),
+            ),
             txn(
                 21,
                 7,
