@@ -55,7 +55,8 @@ launch() {
         for prop in "${props[@]}"; do
             args+=(-D "$prop")
         done
-        setsid "$RK_BIN" "${args[@]}" </dev/null >"$dir/server.log" 2>&1 &
+        # NO_COLOR keeps terminal colour codes out of the log file.
+        NO_COLOR=1 setsid "$RK_BIN" "${args[@]}" </dev/null >"$dir/server.log" 2>&1 &
         ;;
     apache)
         cat >"$dir/log4j.properties" <<EOF

@@ -68,7 +68,14 @@ export RK_TARGET RK_BIN
 export RK_REAL_JAVA="$REAL_JAVA"
 export RK_SHIM_LOG="$WORK/shim.log"
 export PATH="$KAZOO_DIR_SELF/shim:$PATH"
-export ZOOKEEPER_VERSION=3.8.0
+# test_build (run under CI) compares this with the version the server reports
+# in `envi`: Debian's Apache is 3.8.0, and ringkeeper reports 3.8.4 unless its
+# zoo.cfg says otherwise (server/src/config: default_reported_version).
+if [[ "$RK_TARGET" == apache ]]; then
+    export ZOOKEEPER_VERSION="${RK_KAZOO_ZK_VERSION:-3.8.0}"
+else
+    export ZOOKEEPER_VERSION="${RK_KAZOO_ZK_VERSION:-3.8.4}"
+fi
 export ZOOKEEPER_CLUSTER_SIZE=1
 export ZOOKEEPER_PORT_OFFSET="$RK_KAZOO_PORT_OFFSET"
 # The harness only reads the class path to build the java command line; with
