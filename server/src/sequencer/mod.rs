@@ -108,11 +108,22 @@ pub async fn run(
         glommio::spawn_local(async move {
             // Apache checks expiry once per tick; half a tick keeps the worst-case lateness
             // of an expiry under one tick.
+            // The stop flag is checked far more often than a tick so that shutdown is prompt.
+            let step = (tick / 2).min(Duration::from_millis(50));
+            let mut next_tick = std::time::Instant::now() + tick / 2;
             loop {
-                glommio::timer::sleep(tick / 2).await;
-                if !state.borrow_mut().tick(now_ms()) {
+                glommio::timer::sleep(step).await;
+                if crate::shutdown::requested() {
+                    // Tell the shards first: they close their connections and hang up,
+                    // which is what ends this executor's readers.
+                    state.borrow_mut().shutdown();
                     break;
                 }
+                if std::time::Instant::now() < next_tick {
+                    continue;
+                }
+                next_tick += tick / 2;
+                state.borrow_mut().tick(now_ms());
                 let _ = kick.try_send(());
             }
         })
