@@ -45,8 +45,10 @@ PY_PACKAGES=(
     kazoo==2.11.0 pytest pytest-timeout gevent eventlet pyjks
     "pyOpenSSL<24.3" "cryptography<44" objgraph mock pure-sasl
 )
-if [[ ! -x "$RK_CI_VENV/bin/python" ]]; then
+# A venv left by an earlier machine image may point at a Python that is gone.
+if ! "$RK_CI_VENV/bin/python" -c "" 2>/dev/null; then
     echo "creating Python venv $RK_CI_VENV"
+    rm -rf "$RK_CI_VENV"
     python3 -m venv "$RK_CI_VENV"
 fi
 # pip's check of requirements that are already satisfied needs no download.
