@@ -244,7 +244,10 @@ pub struct Id {
 
 impl Id {
     pub fn new(scheme: impl Into<String>, id: impl Into<String>) -> Self {
-        Self { scheme: scheme.into(), id: id.into() }
+        Self {
+            scheme: scheme.into(),
+            id: id.into(),
+        }
     }
 
     pub fn anyone() -> Self {
@@ -284,7 +287,10 @@ impl Encode for Id {
 
 impl Decode for Id {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Self { scheme: r.read_str()?, id: r.read_str()? })
+        Ok(Self {
+            scheme: r.read_str()?,
+            id: r.read_str()?,
+        })
     }
 }
 
@@ -297,7 +303,10 @@ impl Encode for Acl {
 
 impl Decode for Acl {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Self { perms: r.read_i32()?, id: Id::decode(r)? })
+        Ok(Self {
+            perms: r.read_i32()?,
+            id: Id::decode(r)?,
+        })
     }
 }
 
@@ -406,7 +415,10 @@ impl CreateMode {
     }
 
     pub fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     pub fn is_sequential(self) -> bool {
@@ -423,7 +435,10 @@ impl CreateMode {
     }
 
     pub fn is_ttl(self) -> bool {
-        matches!(self, CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl)
+        matches!(
+            self,
+            CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl
+        )
     }
 }
 
@@ -488,10 +503,14 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for c in [-127, -125, -124, -123, -122, -121, -120, -119, -118, -115, -114, -113, -112]
-            .into_iter()
-            .chain([-111, -110, -108, -103, -102, -101, -100, -14, -13, -12, -8, -7, -6, -5])
-            .chain([-4, -3, -2, -1, 0])
+        for c in [
+            -127, -125, -124, -123, -122, -121, -120, -119, -118, -115, -114, -113, -112,
+        ]
+        .into_iter()
+        .chain([
+            -111, -110, -108, -103, -102, -101, -100, -14, -13, -12, -8, -7, -6, -5,
+        ])
+        .chain([-4, -3, -2, -1, 0])
         {
             assert_eq!(ErrorCode::from_code(c).unwrap().code(), c);
         }

@@ -18,7 +18,11 @@ pub enum DecodeError {
     #[error("negative length {len} at offset {offset}")]
     NegativeLength { offset: usize, len: i32 },
     #[error("length {len} at offset {offset} exceeds the {left} bytes left in the frame")]
-    LengthTooLarge { offset: usize, len: i32, left: usize },
+    LengthTooLarge {
+        offset: usize,
+        len: i32,
+        left: usize,
+    },
     #[error("string at offset {offset} is not valid UTF-8")]
     InvalidUtf8 { offset: usize },
     #[error("unknown opcode {0}")]
@@ -39,7 +43,9 @@ impl Writer {
     }
 
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { buf: Vec::with_capacity(capacity) }
+        Self {
+            buf: Vec::with_capacity(capacity),
+        }
     }
 
     /// Starts a length-prefixed frame: reserves 4 bytes that [`Writer::finish_frame`] fills in.
@@ -146,7 +152,10 @@ impl<'a> Reader<'a> {
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(DecodeError::Truncated { offset: self.pos, needed: n - self.remaining() });
+            return Err(DecodeError::Truncated {
+                offset: self.pos,
+                needed: n - self.remaining(),
+            });
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -183,7 +192,11 @@ impl<'a> Reader<'a> {
         }
         let needed = (len as usize).saturating_mul(min_item_bytes.max(1));
         if min_item_bytes > 0 && needed > self.remaining() {
-            return Err(DecodeError::LengthTooLarge { offset, len, left: self.remaining() });
+            return Err(DecodeError::LengthTooLarge {
+                offset,
+                len,
+                left: self.remaining(),
+            });
         }
         Ok(Some(len as usize))
     }
@@ -197,7 +210,10 @@ impl<'a> Reader<'a> {
 
     /// Reads a buffer, mapping null to empty (what Java's records hand the server anyway).
     pub fn read_buffer(&mut self) -> Result<Vec<u8>, DecodeError> {
-        Ok(self.read_opt_buffer()?.map(<[u8]>::to_vec).unwrap_or_default())
+        Ok(self
+            .read_opt_buffer()?
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default())
     }
 
     pub fn read_opt_str(&mut self) -> Result<Option<String>, DecodeError> {
@@ -305,8 +321,14 @@ mod tests {
         let mut w = Writer::new();
         w.write_i32(-5);
         let bytes = w.into_inner();
-        assert!(matches!(Reader::new(&bytes).read_str(), Err(DecodeError::NegativeLength { .. })));
-        assert!(matches!(Reader::new(&[0, 0]).read_i32(), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            Reader::new(&bytes).read_str(),
+            Err(DecodeError::NegativeLength { .. })
+        ));
+        assert!(matches!(
+            Reader::new(&[0, 0]).read_i32(),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 
     #[test]

@@ -94,31 +94,31 @@ pub async fn serve(
     }
 
     let (hs_tx, hs_rx) = local_channel::new_bounded::<HandshakeOutcome>(1);
-    let conn = {
-        let mut s = state.borrow_mut();
-        match s.begin_handshake(&buf, peer, out_tx.clone(), queued.clone(), hs_tx) {
-            Ok(Handshake {
-                conn,
-                last_zxid_seen,
-            }) => {
-                drop(s);
-                if !wait_caught_up(&state, last_zxid_seen).await {
-                    info!(
-                        ?peer,
-                        last_zxid_seen = format_args!("0x{last_zxid_seen:x}"),
-                        "refusing client: it has seen a zxid newer than this server's"
-                    );
-                    state.borrow_mut().remove_conn(conn);
-                    let _ = out_tx.try_send(Out::Close);
-                    return;
-                }
-                conn
-            }
-            Err(reason) => {
-                info!(?peer, %reason, "bad handshake; closing");
+    let begun =
+        state
+            .borrow_mut()
+            .begin_handshake(&buf, peer, out_tx.clone(), queued.clone(), hs_tx);
+    let conn = match begun {
+        Ok(Handshake {
+            conn,
+            last_zxid_seen,
+        }) => {
+            if !wait_caught_up(&state, last_zxid_seen).await {
+                info!(
+                    ?peer,
+                    last_zxid_seen = format_args!("0x{last_zxid_seen:x}"),
+                    "refusing client: it has seen a zxid newer than this server's"
+                );
+                state.borrow_mut().remove_conn(conn);
                 let _ = out_tx.try_send(Out::Close);
                 return;
             }
+            conn
+        }
+        Err(reason) => {
+            info!(?peer, %reason, "bad handshake; closing");
+            let _ = out_tx.try_send(Out::Close);
+            return;
         }
     };
     let connect_msg = state.borrow_mut().connect_message(conn);

@@ -93,14 +93,20 @@ fn multi_op(op: MultiOp) -> Result<(OpCode, WriteOp), ErrorCode> {
     })
 }
 
+/// Where a request goes: to the sequencer, or answered by the shard itself.
+pub(super) enum Route {
+    Write(Write),
+    Local(Request),
+}
+
 /// Splits writes from reads: a write comes back as what the sequencer must do, a read
 /// comes back unchanged.
-pub(super) fn as_write(req: Request) -> Result<Write, Request> {
+pub(super) fn route(req: Request) -> Route {
     let single = |r: Result<WriteOp, ErrorCode>| match r {
         Ok(op) => Write::Op(op),
         Err(e) => Write::Invalid(e),
     };
-    Ok(match req {
+    Route::Write(match req {
         Request::Create(r) => single(create_op(OpCode::Create, r, None)),
         Request::Create2(r) => single(create_op(OpCode::Create2, r, None)),
         Request::CreateContainer(r) => single(create_op(OpCode::CreateContainer, r, None)),
@@ -134,12 +140,12 @@ pub(super) fn as_write(req: Request) -> Result<Write, Request> {
             for op in ops {
                 match multi_op(op) {
                     Ok(pair) => out.push(pair),
-                    Err(e) => return Ok(Write::Invalid(e)),
+                    Err(e) => return Route::Write(Write::Invalid(e)),
                 }
             }
             Write::Multi(out)
         }
-        other => return Err(other),
+        other => return Route::Local(other),
     })
 }
 

@@ -388,9 +388,9 @@ impl ShardState {
                 }));
             }
             Request::CloseSession => Write::CloseSession,
-            other => match replies::as_write(other) {
-                Ok(w) => w,
-                Err(read) => {
+            other => match replies::route(other) {
+                replies::Route::Write(w) => w,
+                replies::Route::Local(read) => {
                     self.answer_now_or_queue(conn, header, read);
                     return Ok(None);
                 }
@@ -589,9 +589,7 @@ impl ShardState {
                 passwd,
                 timeout_ms,
             } => {
-                let Some(c) = self.conns.get_mut(&conn) else {
-                    return None;
-                };
+                let c = self.conns.get_mut(&conn)?;
                 c.session = session;
                 c.timeout_ms = timeout_ms;
                 c.touched = true;
@@ -608,9 +606,7 @@ impl ShardState {
                 self.send_frame(conn, frame);
             }
             ToShard::ConnectRefused { conn } => {
-                let Some(c) = self.conns.get_mut(&conn) else {
-                    return None;
-                };
+                let c = self.conns.get_mut(&conn)?;
                 // ZooKeeper answers an unknown or expired session with a zero timeout, a
                 // zero session id and a zero password, then closes.
                 let frame = records::encode_connect_response(&records::ConnectResponse::expired(
