@@ -23,7 +23,7 @@ fn create(zxid: i64) -> Txn {
         cxid: zxid as i32,
         body: TxnBody::Create {
             path: format!("/app/d{}/n{zxid:09}", zxid % 1000),
-            data: vec![0x5a; 100],
+            data: Some(vec![0x5a; 100]),
             acl: Acl::open_unsafe(),
             kind: NodeKind::Persistent,
             parent_cversion: -1,
@@ -104,7 +104,7 @@ fn big_tree(n: i64) -> DataTree {
 fn create_body(path: String) -> TxnBody {
     TxnBody::Create {
         path,
-        data: vec![0x5a; 100],
+        data: Some(vec![0x5a; 100]),
         acl: Acl::open_unsafe(),
         kind: NodeKind::Persistent,
         parent_cversion: -1,

@@ -26,9 +26,12 @@ use crate::types::{perms, Acl, CreateMode, ErrorCode, Id, SessionId};
 pub enum WriteOp {
     /// `ttl_ms` is the createTTL request's ttl; `None` for the other create requests
     /// (Apache's -1). The mode decides the node kind.
+    ///
+    /// `data` is `None` when the client sent null (a jute buffer of length -1): Apache
+    /// stores null apart from empty, and getData answers null afterwards.
     Create {
         path: String,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         acl: Vec<Acl>,
         mode: CreateMode,
         ttl_ms: Option<i64>,
@@ -38,9 +41,10 @@ pub enum WriteOp {
         path: String,
         version: i32,
     },
+    /// `data` is `None` for null, as in `Create`.
     SetData {
         path: String,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         version: i32,
     },
     SetAcl {
@@ -203,7 +207,15 @@ fn prep_op(
             acl,
             mode,
             ttl_ms,
-        } => prep_create(view, ctx, path, data, acl, *mode, ttl_ms.unwrap_or(-1)),
+        } => prep_create(
+            view,
+            ctx,
+            path,
+            data.as_deref(),
+            acl,
+            *mode,
+            ttl_ms.unwrap_or(-1),
+        ),
         WriteOp::Delete { path, version } => {
             let parent_path = parent_for_delete(path)?;
             let parent = view.meta(parent_path).ok_or(ErrorCode::NoNode)?;
@@ -304,7 +316,7 @@ fn prep_create(
     view: &impl View,
     ctx: &PrepContext<'_>,
     path: &str,
-    data: &[u8],
+    data: Option<&[u8]>,
     acl: &[Acl],
     mode: CreateMode,
     ttl: i64,
@@ -371,7 +383,7 @@ fn prep_create(
     ];
     let body = TxnBody::Create {
         path,
-        data: data.to_vec(),
+        data: data.map(<[u8]>::to_vec),
         acl,
         kind,
         parent_cversion: new_cversion,
@@ -456,7 +468,7 @@ mod tests {
     fn create_with(path: &str, mode: CreateMode, acl: Vec<Acl>) -> WriteOp {
         WriteOp::Create {
             path: path.into(),
-            data: b"d".to_vec(),
+            data: Some(b"d".to_vec()),
             acl,
             mode,
             ttl_ms: None,
@@ -484,9 +496,36 @@ mod tests {
     fn set_data(path: &str, version: i32) -> WriteOp {
         WriteOp::SetData {
             path: path.into(),
-            data: b"new".to_vec(),
+            data: Some(b"new".to_vec()),
             version,
         }
+    }
+
+    #[test]
+    fn null_data_passes_through_to_the_txn_and_tree() {
+        let mut s = Seq::new();
+        s.ok(WriteOp::Create {
+            path: "/n".into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            mode: CreateMode::Persistent,
+            ttl_ms: None,
+        });
+        assert!(matches!(&s.log[0].body, TxnBody::Create { data: None, .. }));
+        assert_eq!(s.tree.get_data_or_null("/n").unwrap().0, None);
+        s.ok(set_data("/n", 0));
+        let results = s.multi(&[WriteOp::SetData {
+            path: "/n".into(),
+            data: None,
+            version: 1,
+        }]);
+        assert_eq!(results[0].err(), ErrorCode::Ok);
+        assert!(matches!(
+            &s.log[2].body,
+            TxnBody::Multi(ops) if matches!(&ops[0], TxnBody::SetData { data: None, .. })
+        ));
+        let (data, stat) = s.tree.get_data_or_null("/n").unwrap();
+        assert_eq!((data, stat.version, stat.data_length), (None, 2, 0));
     }
 
     #[test]
@@ -524,7 +563,7 @@ mod tests {
         // Drive the persisted count negative as 2^31 creates would.
         let body = TxnBody::Create {
             path: "/p/x".into(),
-            data: vec![],
+            data: Some(vec![]),
             acl: Acl::open_unsafe(),
             kind: NodeKind::Persistent,
             parent_cversion: i32::MAX,
@@ -547,7 +586,7 @@ mod tests {
         // TTL checks come first: Unimplemented without extended types...
         let ttl = WriteOp::Create {
             path: "/t".into(),
-            data: vec![],
+            data: Some(vec![]),
             acl: vec![],
             mode: CreateMode::PersistentWithTtl,
             ttl_ms: Some(10),
@@ -557,7 +596,7 @@ mod tests {
         // ...then the TTL range (even before the empty ACL or the path is looked at).
         let bad_ttl = |ttl_ms| WriteOp::Create {
             path: "bad".into(),
-            data: vec![],
+            data: Some(vec![]),
             acl: vec![],
             mode: CreateMode::PersistentWithTtl,
             ttl_ms,
@@ -570,7 +609,7 @@ mod tests {
         );
         let ttl_on_persistent = WriteOp::Create {
             path: "/p".into(),
-            data: vec![],
+            data: Some(vec![]),
             acl: Acl::open_unsafe(),
             mode: CreateMode::Persistent,
             ttl_ms: Some(5),
@@ -648,7 +687,7 @@ mod tests {
         s.ok(create("/c", CreateMode::Container));
         let ttl = WriteOp::Create {
             path: "/t".into(),
-            data: vec![],
+            data: Some(vec![]),
             acl: Acl::open_unsafe(),
             mode: CreateMode::PersistentWithTtl,
             ttl_ms: Some(500),
@@ -670,7 +709,7 @@ mod tests {
         };
         let long = WriteOp::Create {
             path: "/t2".into(),
-            data: vec![],
+            data: Some(vec![]),
             acl: Acl::open_unsafe(),
             mode: CreateMode::PersistentWithTtl,
             ttl_ms: Some(101),
@@ -1030,7 +1069,7 @@ mod tests {
             let op = match rng.below(6) {
                 0 | 1 => WriteOp::Create {
                     path,
-                    data: vec![1, 2, 3],
+                    data: Some(vec![1, 2, 3]),
                     acl: Acl::open_unsafe(),
                     mode,
                     ttl_ms,
@@ -1038,7 +1077,7 @@ mod tests {
                 2 => WriteOp::Delete { path, version },
                 3 => WriteOp::SetData {
                     path,
-                    data: vec![9],
+                    data: Some(vec![9]),
                     version,
                 },
                 4 => WriteOp::DeleteContainer { path },

@@ -61,20 +61,21 @@ pub enum TxnBody {
     /// any others the applying tree still holds for the session, as Apache does).
     CloseSession { ephemerals: Vec<String> },
     /// `parent_cversion` is the parent's creation count after this create (-1: "one more
-    /// than now", which Apache's old txns use). `path` is final, suffix included.
+    /// than now", which Apache's old txns use). `path` is final, suffix included. `data`
+    /// is `None` when the client sent null, which Apache keeps apart from empty.
     Create {
         path: String,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         acl: Vec<Acl>,
         kind: NodeKind,
         parent_cversion: i32,
     },
     /// A delete or deleteContainer.
     Delete { path: String },
-    /// `version` is the node's new data version.
+    /// `version` is the node's new data version; `data` is `None` for null, as in `Create`.
     SetData {
         path: String,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         version: i32,
     },
     /// `version` is the node's new ACL version.
@@ -120,6 +121,12 @@ fn read_u8(r: &mut Reader<'_>) -> Result<u8, DecodeError> {
     let b = r.rest().first().copied();
     r.read_bool()?;
     b.ok_or(DecodeError::Invalid("missing byte"))
+}
+
+/// Reads a node's data: a jute buffer whose length -1 stands for null. Older logs never
+/// wrote -1 for data, so they read exactly as before.
+fn read_data(r: &mut Reader<'_>) -> Result<Option<Vec<u8>>, DecodeError> {
+    Ok(r.read_opt_buffer()?.map(<[u8]>::to_vec))
 }
 
 impl Encode for NodeKind {
@@ -171,7 +178,7 @@ impl TxnBody {
             } => {
                 w.write_i32(tag::CREATE);
                 w.write_str(path);
-                w.write_buffer(data);
+                w.write_opt_buffer(data.as_deref());
                 encode_acl_list(w, acl);
                 kind.encode(w);
                 w.write_i32(*parent_cversion);
@@ -187,7 +194,7 @@ impl TxnBody {
             } => {
                 w.write_i32(tag::SET_DATA);
                 w.write_str(path);
-                w.write_buffer(data);
+                w.write_opt_buffer(data.as_deref());
                 w.write_i32(*version);
             }
             TxnBody::SetAcl { path, acl, version } => {
@@ -225,7 +232,7 @@ impl TxnBody {
             },
             tag::CREATE => TxnBody::Create {
                 path: r.read_str()?,
-                data: r.read_buffer()?,
+                data: read_data(r)?,
                 acl: decode_acl_list(r)?,
                 kind: NodeKind::decode(r)?,
                 parent_cversion: r.read_i32()?,
@@ -235,7 +242,7 @@ impl TxnBody {
             },
             tag::SET_DATA => TxnBody::SetData {
                 path: r.read_str()?,
-                data: r.read_buffer()?,
+                data: read_data(r)?,
                 version: r.read_i32()?,
             },
             tag::SET_ACL => TxnBody::SetAcl {
@@ -303,30 +310,47 @@ mod tests {
             },
             TxnBody::Create {
                 path: "/n0000000001".into(),
-                data: b"hello".to_vec(),
+                data: Some(b"hello".to_vec()),
                 acl: acl.clone(),
                 kind: NodeKind::Ephemeral(0x1234_5678_9abc),
                 parent_cversion: 2,
             },
             TxnBody::Create {
                 path: "/c".into(),
-                data: vec![],
+                data: Some(vec![]),
                 acl: acl.clone(),
                 kind: NodeKind::Container,
                 parent_cversion: -1,
             },
             TxnBody::Create {
                 path: "/t".into(),
-                data: vec![0; 3],
+                data: Some(vec![0; 3]),
                 acl: acl.clone(),
                 kind: NodeKind::Ttl(TTL_MAX_MS),
                 parent_cversion: 7,
             },
+            TxnBody::Create {
+                path: "/null".into(),
+                data: None,
+                acl: acl.clone(),
+                kind: NodeKind::Persistent,
+                parent_cversion: 3,
+            },
             TxnBody::Delete { path: "/x".into() },
             TxnBody::SetData {
                 path: "/x".into(),
-                data: vec![1, 2],
+                data: Some(vec![1, 2]),
                 version: 4,
+            },
+            TxnBody::SetData {
+                path: "/x".into(),
+                data: None,
+                version: 5,
+            },
+            TxnBody::SetData {
+                path: "/x".into(),
+                data: Some(vec![]),
+                version: 6,
             },
             TxnBody::SetAcl {
                 path: "/x".into(),
@@ -340,7 +364,7 @@ mod tests {
             TxnBody::Multi(vec![
                 TxnBody::Create {
                     path: "/m".into(),
-                    data: vec![],
+                    data: Some(vec![]),
                     acl: Acl::open_unsafe(),
                     kind: NodeKind::Persistent,
                     parent_cversion: 1,
@@ -395,6 +419,73 @@ mod tests {
         expected.extend_from_slice(&2i32.to_be_bytes());
         expected.extend_from_slice(b"/a");
         assert_eq!(b, expected);
+    }
+
+    /// The body bytes of a txn, after the fixed 29-byte header.
+    fn body_bytes(body: TxnBody) -> Vec<u8> {
+        let txn = Txn {
+            zxid: 1,
+            time_ms: 0,
+            session: 0,
+            cxid: 0,
+            body,
+        };
+        txn.to_bytes()[29..].to_vec()
+    }
+
+    #[test]
+    fn data_is_a_buffer_with_minus_one_for_null() {
+        let set = |data| TxnBody::SetData {
+            path: "/a".into(),
+            data,
+            version: 3,
+        };
+        let expected = |len: i32, bytes: &[u8]| {
+            let mut e = Vec::new();
+            e.extend_from_slice(&5i32.to_be_bytes());
+            e.extend_from_slice(&2i32.to_be_bytes());
+            e.extend_from_slice(b"/a");
+            e.extend_from_slice(&len.to_be_bytes());
+            e.extend_from_slice(bytes);
+            e.extend_from_slice(&3i32.to_be_bytes());
+            e
+        };
+        // Non-null data keeps the layout older logs have; null is the jute null buffer.
+        assert_eq!(body_bytes(set(Some(vec![1, 2]))), expected(2, &[1, 2]));
+        assert_eq!(body_bytes(set(Some(vec![]))), expected(0, &[]));
+        assert_eq!(body_bytes(set(None)), expected(-1, &[]));
+        let create = TxnBody::Create {
+            path: "/a".into(),
+            data: None,
+            acl: vec![],
+            kind: NodeKind::Persistent,
+            parent_cversion: 1,
+        };
+        let b = body_bytes(create);
+        assert_eq!(&b[10..14], &(-1i32).to_be_bytes());
+        // Null and empty stay apart through a round trip.
+        for data in [None, Some(vec![])] {
+            let txn = Txn {
+                zxid: 9,
+                time_ms: 0,
+                session: 0,
+                cxid: 0,
+                body: set(data.clone()),
+            };
+            let back = Txn::from_bytes(&txn.to_bytes()).unwrap();
+            assert!(matches!(back.body, TxnBody::SetData { data: d, .. } if d == data));
+        }
+        // Any other negative length is corrupt, not null.
+        let mut bad = Txn {
+            zxid: 9,
+            time_ms: 0,
+            session: 0,
+            cxid: 0,
+            body: set(None),
+        }
+        .to_bytes();
+        bad[29 + 10..29 + 14].copy_from_slice(&(-2i32).to_be_bytes());
+        assert!(Txn::from_bytes(&bad).is_err());
     }
 
     #[test]

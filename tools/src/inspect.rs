@@ -30,6 +30,15 @@ impl Verdict {
     }
 }
 
+/// A node's data size for a summary: `null` for null data, which Apache keeps apart
+/// from empty.
+fn data_size(data: &Option<Vec<u8>>) -> String {
+    match data {
+        Some(d) => format!("{}B", d.len()),
+        None => "null".to_string(),
+    }
+}
+
 /// One line describing a txn's body.
 pub fn summary(body: &TxnBody) -> String {
     match body {
@@ -51,8 +60,8 @@ pub fn summary(body: &TxnBody) -> String {
                 NodeKind::Ttl(ms) => format!("ttl={ms}ms"),
             };
             format!(
-                "create {path} {kind} data={}B acl={} parentCversion={parent_cversion}",
-                data.len(),
+                "create {path} {kind} data={} acl={} parentCversion={parent_cversion}",
+                data_size(data),
                 acl.len()
             )
         }
@@ -61,7 +70,7 @@ pub fn summary(body: &TxnBody) -> String {
             path,
             data,
             version,
-        } => format!("setData {path} data={}B version={version}", data.len()),
+        } => format!("setData {path} data={} version={version}", data_size(data)),
         TxnBody::SetAcl { path, acl, version } => {
             format!("setACL {path} acl={} aversion={version}", acl.len())
         }

@@ -30,7 +30,7 @@ fn populate(root: &PathBuf) -> DataTree {
             cxid: z as i32,
             body: TxnBody::Create {
                 path: format!("/n{z}"),
-                data: vec![1; 10],
+                data: Some(vec![1; 10]),
                 acl: Acl::open_unsafe(),
                 kind: NodeKind::Persistent,
                 parent_cversion: -1,

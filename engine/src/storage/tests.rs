@@ -24,7 +24,7 @@ fn txn(zxid: i64, body: TxnBody) -> Txn {
 fn create(path: &str) -> TxnBody {
     TxnBody::Create {
         path: path.into(),
-        data: vec![7; 40],
+        data: Some(vec![7; 40]),
         acl: Acl::open_unsafe(),
         kind: NodeKind::Persistent,
         parent_cversion: -1,

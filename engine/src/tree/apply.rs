@@ -194,7 +194,7 @@ impl DataTree {
             } => self
                 .create_node(
                     path,
-                    data,
+                    data.as_deref(),
                     acl,
                     *kind,
                     *parent_cversion,
@@ -214,7 +214,14 @@ impl DataTree {
                 data,
                 version,
             } => self
-                .set_data(path, data, *version, txn.zxid, txn.time_ms, triggers)
+                .set_data(
+                    path,
+                    data.as_deref(),
+                    *version,
+                    txn.zxid,
+                    txn.time_ms,
+                    triggers,
+                )
                 .map(OpResult::DataSet),
             TxnBody::SetAcl { path, acl, version } => {
                 self.set_acl(path, acl, *version).map(OpResult::AclSet)
@@ -248,7 +255,7 @@ impl DataTree {
     fn create_node(
         &mut self,
         path: &str,
-        data: &[u8],
+        data: Option<&[u8]>,
         acl: &[Acl],
         kind: NodeKind,
         parent_cversion: i32,
@@ -283,7 +290,7 @@ impl DataTree {
             })
             .ok_or(ErrorCode::NoNode)?;
         let node = Node {
-            data: data.to_vec(),
+            data: data.map(<[u8]>::to_vec),
             acl: self.acls.acquire(acl),
             czxid: zxid,
             mzxid: zxid,
@@ -300,7 +307,7 @@ impl DataTree {
         let stat = node.stat();
         let node_acl = node.acl.clone();
         self.digest = self.digest.wrapping_add(node.digest());
-        self.data_size += java_len(path) + data.len() as u64;
+        self.data_size += java_len(path) + node.data_len() as u64;
         self.nodes.insert(path.to_owned(), node);
         match kind {
             NodeKind::Persistent => {}
@@ -366,7 +373,7 @@ impl DataTree {
         self.digest = self.digest.wrapping_sub(node.digest());
         self.data_size = self
             .data_size
-            .saturating_sub(java_len(path) + node.data.len() as u64);
+            .saturating_sub(java_len(path) + node.data_len() as u64);
         self.acls.release(&node.acl);
         match node.kind {
             NodeKind::Persistent => {}
@@ -401,7 +408,7 @@ impl DataTree {
     fn set_data(
         &mut self,
         path: &str,
-        data: &[u8],
+        data: Option<&[u8]>,
         version: i32,
         zxid: Zxid,
         time_ms: i64,
@@ -411,8 +418,8 @@ impl DataTree {
         let data_hash = path_data_hash(key, data);
         let (stat, acl, old_len) = self
             .update(key, |n| {
-                let old_len = n.data.len() as u64;
-                n.data = data.to_vec();
+                let old_len = n.data_len() as u64;
+                n.data = data.map(<[u8]>::to_vec);
                 n.data_hash = data_hash;
                 n.mtime = time_ms;
                 n.mzxid = zxid;
@@ -420,7 +427,8 @@ impl DataTree {
                 (n.stat(), n.acl.clone(), old_len)
             })
             .ok_or(ErrorCode::NoNode)?;
-        self.data_size = self.data_size.saturating_sub(old_len) + data.len() as u64;
+        let new_len = data.map_or(0, <[u8]>::len) as u64;
+        self.data_size = self.data_size.saturating_sub(old_len) + new_len;
         triggers.push(WatchTrigger {
             path: key.to_owned(),
             event: EventType::NodeDataChanged,

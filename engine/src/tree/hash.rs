@@ -43,8 +43,18 @@ impl Hasher {
 
 /// The hash of a node's path and data, cached per node so that a change to its stat alone
 /// (a child added, say) does not rehash the data.
-pub(crate) fn path_data_hash(path: &str, data: &[u8]) -> u64 {
-    Hasher::new().bytes(path.as_bytes()).bytes(data).finish()
+///
+/// Null data hashes an all-ones length where a buffer's length would go: no real buffer
+/// has that length, so null and empty differ, while non-null data hashes exactly as it
+/// did before null was kept apart (digests stay comparable with older binaries).
+pub(crate) fn path_data_hash(path: &str, data: Option<&[u8]>) -> u64 {
+    let mut h = Hasher::new();
+    h.bytes(path.as_bytes());
+    match data {
+        Some(d) => h.bytes(d),
+        None => h.raw(&u64::MAX.to_be_bytes()),
+    };
+    h.finish()
 }
 
 pub(crate) fn kind_parts(kind: NodeKind) -> (i64, i64) {

@@ -33,7 +33,9 @@ pub const CONFIG_NODE: &str = "/zookeeper/config";
 /// One znode. Its path is the key it is stored under.
 #[derive(Debug, Clone)]
 struct Node {
-    data: Vec<u8>,
+    /// `None` is null data, which Apache keeps apart from empty data: a client that
+    /// created or set null reads null back.
+    data: Option<Vec<u8>>,
     acl: AclRef,
     czxid: Zxid,
     mzxid: Zxid,
@@ -54,6 +56,11 @@ struct Node {
 }
 
 impl Node {
+    /// The data's length; null counts as 0, as in Apache's stat and data size.
+    fn data_len(&self) -> usize {
+        self.data.as_ref().map_or(0, Vec::len)
+    }
+
     fn stat(&self) -> Stat {
         let num_children = self.children.len() as i32;
         Stat {
@@ -65,7 +72,7 @@ impl Node {
             cversion: self.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: self.aversion,
             ephemeral_owner: self.kind.ephemeral_owner(),
-            data_length: self.data.len() as i32,
+            data_length: self.data_len() as i32,
             num_children,
             pzxid: self.pzxid,
         }
@@ -158,8 +165,9 @@ impl DataTree {
     }
 
     fn insert_system_node(&mut self, path: &str, acl: &[Acl], aversion: i32) {
+        // Apache gives the system nodes empty, not null, data.
         let node = Node {
-            data: Vec::new(),
+            data: Some(Vec::new()),
             acl: self.acls.acquire(acl),
             czxid: 0,
             mzxid: 0,
@@ -171,7 +179,7 @@ impl DataTree {
             aversion,
             kind: NodeKind::Persistent,
             children: BTreeSet::new(),
-            data_hash: hash::path_data_hash(path, &[]),
+            data_hash: hash::path_data_hash(path, Some(&[])),
         };
         if let Some((parent, name)) = crate::path::split_last(path).filter(|(_, n)| !n.is_empty()) {
             let parent = if parent.is_empty() { "/" } else { parent };
@@ -196,9 +204,17 @@ impl DataTree {
         self.node(path).map(Node::stat)
     }
 
-    /// A node's data and stat.
+    /// A node's data and stat, null data read as empty. Replies to clients want
+    /// [`DataTree::get_data_or_null`], which keeps null apart.
     pub fn get_data(&self, path: &str) -> Option<(&[u8], Stat)> {
-        self.node(path).map(|n| (n.data.as_slice(), n.stat()))
+        self.node(path)
+            .map(|n| (n.data.as_deref().unwrap_or_default(), n.stat()))
+    }
+
+    /// A node's data (`None` if it was created or set with null data) and stat, or `None`
+    /// if the node does not exist. Apache's getData answers null for such a node.
+    pub fn get_data_or_null(&self, path: &str) -> Option<(Option<&[u8]>, Stat)> {
+        self.node(path).map(|n| (n.data.as_deref(), n.stat()))
     }
 
     /// A node's children, in sorted order (ZooKeeper promises no order), and its stat.
@@ -282,7 +298,7 @@ impl DataTree {
     /// Sum of path lengths and data lengths (`zk_approximate_data_size`), counting the
     /// root's data twice as Apache's aliased root does.
     pub fn approximate_data_size(&self) -> u64 {
-        self.data_size + self.node("/").map_or(0, |r| r.data.len() as u64)
+        self.data_size + self.node("/").map_or(0, |r| r.data_len() as u64)
     }
 
     /// The number of distinct ACL lists in use.
@@ -343,9 +359,9 @@ impl DataTree {
         let mut acl_users: HashMap<&[Acl], usize> = HashMap::new();
         for (path, node) in &self.nodes {
             digest = digest.wrapping_add(node.digest());
-            size += java_len(path) + node.data.len() as u64;
+            size += java_len(path) + node.data_len() as u64;
             *acl_users.entry(&node.acl[..]).or_default() += 1;
-            if node.data_hash != hash::path_data_hash(path, &node.data) {
+            if node.data_hash != hash::path_data_hash(path, node.data.as_deref()) {
                 return Err(format!("{path}: stale data hash"));
             }
             if let Some(parent) = crate::path::parent(path) {

@@ -5,7 +5,8 @@
 //! and every stat field. Children lists, indexes and sums are rebuilt, not stored.
 //!
 //! Layout (jute primitives, big-endian): the distinct ACL lists as a vector, then the node
-//! count as a long, then each node in path order: path, data, ACL index (int), czxid,
+//! count as a long, then each node in path order: path, data (a buffer whose length is -1
+//! for null data), ACL index (int), czxid,
 //! mzxid, pzxid, ctime, mtime (longs), version, cversion, aversion (ints), kind (as in a
 //! txn). Path order puts every parent before its children.
 
@@ -47,7 +48,7 @@ impl DataTree {
         for path in paths {
             let n = &self.nodes[path];
             w.write_str(path);
-            w.write_buffer(&n.data);
+            w.write_opt_buffer(n.data.as_deref());
             w.write_i32(acl_index[&n.acl[..]]);
             for v in [n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime] {
                 w.write_i64(v);
@@ -87,7 +88,7 @@ impl DataTree {
             if crate::path::validate_path(&path, false).is_err() {
                 return Err(DecodeError::Invalid("snapshot node with a malformed path"));
             }
-            let data = r.read_buffer()?;
+            let data = r.read_opt_buffer()?.map(<[u8]>::to_vec);
             let acl = usize::try_from(r.read_i32()?)
                 .ok()
                 .and_then(|i| acl_lists.get(i))
@@ -99,7 +100,7 @@ impl DataTree {
                 return Err(DecodeError::Invalid("snapshot holds a path twice"));
             }
             let node = Node {
-                data_hash: hash::path_data_hash(&path, &data),
+                data_hash: hash::path_data_hash(&path, data.as_deref()),
                 data,
                 acl: tree.acls.acquire(acl),
                 czxid: czxid?,
@@ -129,7 +130,7 @@ impl DataTree {
                 }
             }
             tree.digest = tree.digest.wrapping_add(node.digest());
-            tree.data_size += java_len(&path) + node.data.len() as u64;
+            tree.data_size += java_len(&path) + node.data_len() as u64;
             tree.nodes.insert(path, node);
         }
         if !tree.nodes.contains_key("/") {
@@ -176,7 +177,7 @@ mod tests {
     fn create(path: &str, kind: NodeKind, acl: Vec<Acl>) -> TxnBody {
         TxnBody::Create {
             path: path.into(),
-            data: path.as_bytes().to_vec(),
+            data: Some(path.as_bytes().to_vec()),
             acl,
             kind,
             parent_cversion: -1,
@@ -198,10 +199,29 @@ mod tests {
             create("/t", NodeKind::Ttl(500), ro),
             TxnBody::SetData {
                 path: "/a".into(),
-                data: vec![9; 10],
+                data: Some(vec![9; 10]),
                 version: 1,
             },
-            create("/a-b", NodeKind::Persistent, open),
+            create("/a-b", NodeKind::Persistent, open.clone()),
+            TxnBody::Create {
+                path: "/null".into(),
+                data: None,
+                acl: open.clone(),
+                kind: NodeKind::Persistent,
+                parent_cversion: -1,
+            },
+            TxnBody::Create {
+                path: "/empty".into(),
+                data: Some(vec![]),
+                acl: open,
+                kind: NodeKind::Persistent,
+                parent_cversion: -1,
+            },
+            TxnBody::SetData {
+                path: "/a-b".into(),
+                data: None,
+                version: 1,
+            },
         ];
         for (i, body) in bodies.into_iter().enumerate() {
             tree.apply(&txn(i as Zxid + 1, 7, body));
@@ -247,6 +267,65 @@ mod tests {
         }
         assert_eq!(loaded.digest(), original.digest());
         loaded.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn import_keeps_null_data_apart_from_empty() {
+        let tree = sample_tree();
+        let loaded = round_trip(&tree);
+        for path in ["/null", "/a-b"] {
+            assert_eq!(loaded.get_data_or_null(path).unwrap().0, None, "{path}");
+        }
+        assert_eq!(loaded.get_data_or_null("/empty").unwrap().0, Some(&[][..]));
+        assert_eq!(loaded.get_data_or_null("/a").unwrap().0, Some(&[9; 10][..]));
+        assert_eq!(loaded.stat("/null").unwrap().data_length, 0);
+        assert_eq!(loaded.digest(), tree.digest());
+        assert_eq!(loaded.approximate_data_size(), tree.approximate_data_size());
+    }
+
+    #[test]
+    fn node_data_layout_is_a_jute_buffer() {
+        // One node with data [7] and one with null, found by their encoded paths.
+        let mut tree = DataTree::new();
+        tree.apply(&txn(
+            1,
+            1,
+            create("/d", NodeKind::Persistent, Acl::open_unsafe()),
+        ));
+        tree.apply(&txn(
+            2,
+            1,
+            TxnBody::SetData {
+                path: "/d".into(),
+                data: Some(vec![7]),
+                version: 1,
+            },
+        ));
+        tree.apply(&txn(
+            3,
+            1,
+            TxnBody::Create {
+                path: "/n".into(),
+                data: None,
+                acl: Acl::open_unsafe(),
+                kind: NodeKind::Persistent,
+                parent_cversion: -1,
+            },
+        ));
+        let mut w = Writer::new();
+        tree.export_nodes(&mut w);
+        let bytes = w.into_inner();
+        let after = |path: &[u8]| {
+            let mut needle = (path.len() as i32).to_be_bytes().to_vec();
+            needle.extend_from_slice(path);
+            let at = bytes
+                .windows(needle.len())
+                .position(|win| win == needle)
+                .unwrap();
+            bytes[at + needle.len()..].to_vec()
+        };
+        assert_eq!(after(b"/d")[..5], [0, 0, 0, 1, 7]);
+        assert_eq!(after(b"/n")[..4], (-1i32).to_be_bytes());
     }
 
     #[test]

@@ -17,7 +17,7 @@ fn txn(zxid: Zxid, session: SessionId, body: TxnBody) -> Txn {
 fn create(path: &str, kind: NodeKind, parent_cversion: i32) -> TxnBody {
     TxnBody::Create {
         path: path.into(),
-        data: path.as_bytes().to_vec(),
+        data: Some(path.as_bytes().to_vec()),
         acl: Acl::open_unsafe(),
         kind,
         parent_cversion,
@@ -132,7 +132,7 @@ fn set_data_and_set_acl() {
         1,
         TxnBody::SetData {
             path: "/a".into(),
-            data: vec![7; 10],
+            data: Some(vec![7; 10]),
             version: 1,
         },
     ));
@@ -277,7 +277,7 @@ fn successful_multi_applies_in_order() {
         },
         TxnBody::SetData {
             path: "/a".into(),
-            data: vec![],
+            data: Some(vec![]),
             version: 1,
         },
     ]);
@@ -322,7 +322,7 @@ fn inconsistent_txns_are_errors_not_panics() {
         (
             TxnBody::SetData {
                 path: "/nope".into(),
-                data: vec![],
+                data: Some(vec![]),
                 version: 1,
             },
             ErrorCode::NoNode,
@@ -416,19 +416,23 @@ fn random_txns_keep_invariants_and_replicas_agree() {
             Acl::read_unsafe()
         };
         let one = |rng: &mut XorShift, path: String| match rng.next() % 6 {
+            // Every fourth data is null, so null and empty both go through the digest.
             0 | 1 => TxnBody::Create {
                 path,
-                data: vec![rng.next() as u8],
+                data: (!rng.next().is_multiple_of(4)).then(|| vec![rng.next() as u8]),
                 acl: acl.clone(),
                 kind,
                 parent_cversion: (rng.next() % 8) as i32 - 1,
             },
             2 => TxnBody::Delete { path },
-            3 => TxnBody::SetData {
-                path,
-                data: vec![1; (rng.next() % 5) as usize],
-                version: rng.next() as i32,
-            },
+            3 => {
+                let len = rng.next() % 6;
+                TxnBody::SetData {
+                    path,
+                    data: (len < 5).then(|| vec![1; len as usize]),
+                    version: rng.next() as i32,
+                }
+            }
             4 => TxnBody::SetAcl {
                 path,
                 acl: acl.clone(),
@@ -468,7 +472,7 @@ fn digest_sees_data_stat_and_acl() {
         1,
         TxnBody::SetData {
             path: "/x".into(),
-            data: b"/x".to_vec(),
+            data: Some(b"/x".to_vec()),
             version: 0,
         },
     ));
@@ -479,11 +483,85 @@ fn digest_sees_data_stat_and_acl() {
         1,
         TxnBody::Create {
             path: "/x".into(),
-            data: b"/x".to_vec(),
+            data: Some(b"/x".to_vec()),
             acl: Acl::read_unsafe(),
             kind: NodeKind::Persistent,
             parent_cversion: 1,
         },
     ));
     assert_ne!(a.digest(), c.digest(), "ACL differs");
+}
+
+fn create_with(path: &str, data: Option<Vec<u8>>) -> TxnBody {
+    TxnBody::Create {
+        path: path.into(),
+        data,
+        acl: Acl::open_unsafe(),
+        kind: NodeKind::Persistent,
+        parent_cversion: -1,
+    }
+}
+
+fn set_data_to(path: &str, data: Option<Vec<u8>>, version: i32) -> TxnBody {
+    TxnBody::SetData {
+        path: path.into(),
+        data,
+        version,
+    }
+}
+
+#[test]
+fn null_data_reads_back_as_null_with_length_zero() {
+    let mut t = DataTree::new();
+    let size0 = t.approximate_data_size();
+    let r = t.apply(&txn(1, 1, create_with("/n", None)));
+    let Outcome::Single(OpResult::Created { stat, .. }) = r.outcome else {
+        panic!("{r:?}")
+    };
+    assert_eq!(stat.data_length, 0);
+    let (data, stat) = t.get_data_or_null("/n").unwrap();
+    assert_eq!((data, stat.data_length), (None, 0));
+    // The older accessor still hands out bytes: empty for null.
+    assert_eq!(t.get_data("/n").unwrap().0, b"");
+    assert_eq!(t.approximate_data_size(), size0 + 2);
+    t.check_invariants().unwrap();
+
+    // Setting data and then null again: the length follows, null stays null.
+    t.apply(&txn(2, 1, set_data_to("/n", Some(vec![5; 4]), 1)));
+    assert_eq!(t.get_data_or_null("/n").unwrap().0, Some(&[5u8; 4][..]));
+    assert_eq!(t.approximate_data_size(), size0 + 6);
+    let r = t.apply(&txn(3, 1, set_data_to("/n", None, 2)));
+    let Outcome::Single(OpResult::DataSet(s)) = r.outcome else {
+        panic!("{r:?}")
+    };
+    assert_eq!((s.version, s.data_length), (2, 0));
+    assert_eq!(t.get_data_or_null("/n").unwrap().0, None);
+    assert_eq!(t.approximate_data_size(), size0 + 2);
+    t.check_invariants().unwrap();
+
+    // Empty data is not null.
+    t.apply(&txn(4, 1, create_with("/e", Some(vec![]))));
+    assert_eq!(t.get_data_or_null("/e").unwrap().0, Some(&[][..]));
+    assert_eq!(t.get_data_or_null("/missing"), None);
+    t.check_invariants().unwrap();
+}
+
+#[test]
+fn digest_tells_null_from_empty() {
+    let mut null = DataTree::new();
+    let mut empty = DataTree::new();
+    null.apply(&txn(1, 1, create_with("/x", None)));
+    empty.apply(&txn(1, 1, create_with("/x", Some(vec![]))));
+    assert_eq!(null.stat("/x"), empty.stat("/x"));
+    assert_ne!(null.digest(), empty.digest());
+    // Setting the same data on both brings them together again.
+    for t in [&mut null, &mut empty] {
+        t.apply(&txn(2, 1, set_data_to("/x", Some(vec![1]), 1)));
+    }
+    assert_eq!(null.digest(), empty.digest());
+    for (t, data) in [(&mut null, None), (&mut empty, Some(vec![]))] {
+        t.apply(&txn(3, 1, set_data_to("/x", data, 2)));
+        t.check_invariants().unwrap();
+    }
+    assert_ne!(null.digest(), empty.digest());
 }
