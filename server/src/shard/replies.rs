@@ -41,7 +41,7 @@ fn create_op(op: OpCode, r: CreateRequest, ttl_ms: Option<i64>) -> Result<WriteO
     Ok(WriteOp::Create {
         mode: create_mode(op, r.flags)?,
         path: r.path,
-        data: r.data.unwrap_or_default(),
+        data: r.data,
         acl: r.acl,
         ttl_ms,
     })
@@ -78,7 +78,7 @@ fn multi_op(op: MultiOp) -> Result<(OpCode, WriteOp), ErrorCode> {
             OpCode::SetData,
             WriteOp::SetData {
                 path: r.path,
-                data: r.data.unwrap_or_default(),
+                data: r.data,
                 version: r.version,
             },
         ),
@@ -127,7 +127,7 @@ pub(super) fn route(req: Request) -> Route {
         Request::DeleteContainer(r) => Write::Op(WriteOp::DeleteContainer { path: r.path }),
         Request::SetData(r) => Write::Op(WriteOp::SetData {
             path: r.path,
-            data: r.data.unwrap_or_default(),
+            data: r.data,
             version: r.version,
         }),
         Request::SetAcl(r) => Write::Op(WriteOp::SetAcl {
@@ -301,11 +301,12 @@ pub(super) fn answer_read(
             Request::GetData(r) => match tree.acl(&r.path) {
                 None => Err(ErrorCode::NoNode),
                 Some((acl, _)) if !readable(acl) => Err(ErrorCode::NoAuth),
-                Some(_) => match tree.get_data(&r.path) {
+                Some(_) => match tree.get_data_or_null(&r.path) {
                     None => Err(ErrorCode::NoNode),
                     Some((data, stat)) => {
+                        // A node created or set with null data answers null, as Apache's.
                         let resp = Response::GetData(GetDataResponse {
-                            data: Some(data.to_vec()),
+                            data: data.map(<[u8]>::to_vec),
                             stat,
                         });
                         if r.watch && watches.add(&r.path, WatchKind::Data, conn).is_err() {
@@ -441,9 +442,9 @@ pub(super) fn answer_read(
                             Some((acl, _)) if !readable(acl) => {
                                 MultiResult::Error(ErrorCode::NoAuth)
                             }
-                            Some(_) => match tree.get_data(&r.path) {
+                            Some(_) => match tree.get_data_or_null(&r.path) {
                                 Some((data, stat)) => MultiResult::GetData(GetDataResponse {
-                                    data: Some(data.to_vec()),
+                                    data: data.map(<[u8]>::to_vec),
                                     stat,
                                 }),
                                 None => MultiResult::Error(ErrorCode::NoNode),
