@@ -9,3 +9,4 @@ pub mod sequencer;
 pub mod shard;
 pub mod shutdown;
 pub mod storage;
+pub mod watermark;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ringkeeper_engine::storage::{recover, FsDir, SegmentPolicy};
+use ringkeeper_engine::storage::{parse_segment_name, recover, FsDir, SegmentPolicy};
 use ringkeeper_server::config::{ConfRuntime, Config};
 use ringkeeper_server::runtime::{self, RuntimeSettings};
 use ringkeeper_server::sequencer::{now_ms, InitialState, SequencerSettings, StorageSettings};
@@ -79,11 +79,20 @@ fn main() {
     // thread exists so that every thread inherits the mask.
     let signals = block_signals();
 
-    let position = recovered.next_segment.as_ref().map(|p| LogPosition {
-        file: store_dir.join(&p.name),
-        offset: p.offset,
-    });
-    let settings = runtime_settings(&config, store_dir, position, secret);
+    // An empty segment is only continued if its name promises the next zxid; otherwise
+    // (e.g. after the last segment's records were all torn away) a fresh segment named for
+    // the next zxid keeps the log's names truthful for recovery.
+    let next_zxid = recovered.last_zxid + 1;
+    let position = recovered
+        .next_segment
+        .as_ref()
+        .filter(|p| p.offset > 0 || parse_segment_name(&p.name) == Some(next_zxid))
+        .map(|p| LogPosition {
+            file: store_dir.join(&p.name),
+            offset: p.offset,
+        });
+    let released = ringkeeper_server::watermark::Watermark::new(recovered.last_zxid);
+    let settings = runtime_settings(&config, store_dir, position, secret, released);
     let initial = InitialState {
         tree: recovered.tree,
         sessions: recovered.sessions,
@@ -131,6 +140,7 @@ fn runtime_settings(
     store_dir: std::path::PathBuf,
     position: Option<LogPosition>,
     session_secret: Vec<u8>,
+    released: ringkeeper_server::watermark::Watermark,
 ) -> RuntimeSettings {
     let cores = runtime::cores();
     let shards = config.shards.map(|n| n as usize).unwrap_or(cores).max(1);
@@ -165,6 +175,7 @@ fn runtime_settings(
                 data_log_dir: config.data_log_dir.clone(),
                 started_ms: now_ms(),
             },
+            released: released.clone(),
         },
         sequencer: SequencerSettings {
             server_id: config.my_id.unwrap_or(0).min(254) as u8,
@@ -174,6 +185,9 @@ fn runtime_settings(
             max_sessions: config.max_sessions as usize,
             container_check_ms: CONTAINER_CHECK_MS,
             snap_count: config.snap_count.max(1) as u64,
+            batch_bytes_max: config.batch_bytes_max as usize,
+            batch_txns_max: config.batch_txns_max as usize,
+            released: released.clone(),
         },
         storage: StorageSettings {
             dir: store_dir,

@@ -104,6 +104,8 @@ pub const SUPER_DIGEST: &str = "ringkeeper.superDigest";
 pub const EXTENDED_TYPES: &str = "ringkeeper.extendedTypes";
 pub const MAX_WATCHES_PER_SESSION: &str = "ringkeeper.maxWatchesPerSession";
 pub const MAX_SESSIONS: &str = "ringkeeper.maxSessions";
+pub const BATCH_BYTES_MAX: &str = "ringkeeper.batchBytesMax";
+pub const BATCH_TXNS_MAX: &str = "ringkeeper.batchTxnsMax";
 pub const REPORTED_VERSION: &str = "ringkeeper.reportedVersion";
 
 /// Apache names that set the same thing as one of ringkeeper's own keys:
@@ -161,6 +163,8 @@ pub const KEYS: &[KeySpec] = &[
     used(EXTENDED_TYPES),
     used(MAX_WATCHES_PER_SESSION),
     used(MAX_SESSIONS),
+    used(BATCH_BYTES_MAX),
+    used(BATCH_TXNS_MAX),
     used(REPORTED_VERSION),
     // Accepted so Apache configurations load, but not acted on.
     ignored("secureClientPortAddress"),

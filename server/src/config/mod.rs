@@ -53,6 +53,10 @@ pub const DEFAULT_GLOBAL_OUTSTANDING_LIMIT: u32 = 1000;
 pub const DEFAULT_MAX_WATCHES_PER_SESSION: u64 = 1_000_000;
 /// Default bound on live sessions.
 pub const DEFAULT_MAX_SESSIONS: u64 = 100_000;
+/// Bytes of log records one group-commit batch (one fdatasync) carries at most.
+pub const DEFAULT_BATCH_BYTES_MAX: u64 = 4 << 20;
+/// Transactions one group-commit batch carries at most.
+pub const DEFAULT_BATCH_TXNS_MAX: u64 = 10_000;
 /// The largest server id when extended types (TTL nodes) are on: Apache
 /// keeps the top byte of an ephemeral owner for the node type.
 pub const MAX_SERVER_ID_WITH_EXTENDED_TYPES: u64 = 254;
@@ -139,6 +143,9 @@ pub struct Config {
     pub sequencer_core: Option<u32>,
     pub max_watches_per_session: u64,
     pub max_sessions: u64,
+    /// Group-commit batch limits: bytes of log records and transactions per fdatasync.
+    pub batch_bytes_max: u64,
+    pub batch_txns_max: u64,
     /// The version string reported to clients (`srvr`, `mntr`, `envi`).
     pub reported_version: String,
     warnings: Vec<String>,
@@ -300,6 +307,12 @@ impl Config {
         let max_sessions = settings
             .u64_in(keys::MAX_SESSIONS, 1, u64::MAX)?
             .unwrap_or(DEFAULT_MAX_SESSIONS);
+        let batch_bytes_max = settings
+            .u64_in(keys::BATCH_BYTES_MAX, 4096, 1 << 30)?
+            .unwrap_or(DEFAULT_BATCH_BYTES_MAX);
+        let batch_txns_max = settings
+            .u64_in(keys::BATCH_TXNS_MAX, 1, 1 << 24)?
+            .unwrap_or(DEFAULT_BATCH_TXNS_MAX);
         let reported_version = match settings.get(keys::REPORTED_VERSION) {
             Some(s) => {
                 if !starts_with_three_numbers(&s.value) {
@@ -354,6 +367,8 @@ impl Config {
             sequencer_core,
             max_watches_per_session,
             max_sessions,
+            batch_bytes_max,
+            batch_txns_max,
             reported_version,
             warnings: Vec::new(),
         };

@@ -449,6 +449,18 @@ fn invalid_values_name_key_value_and_line() {
         3,
     );
     assert_invalid(
+        load_with("ringkeeper.batchBytesMax=100"),
+        "ringkeeper.batchBytesMax",
+        "100",
+        3,
+    );
+    assert_invalid(
+        load_with("ringkeeper.batchTxnsMax=0"),
+        "ringkeeper.batchTxnsMax",
+        "0",
+        3,
+    );
+    assert_invalid(
         load_with("ringkeeper.reportedVersion=ringkeeper"),
         "ringkeeper.reportedVersion",
         "ringkeeper",
@@ -817,4 +829,14 @@ fn every_key_and_flag_is_documented() {
         }
     }
     assert!(missing.is_empty(), "undocumented: {missing:?}");
+}
+
+#[test]
+fn group_commit_batch_limits_are_settings() {
+    let config = load_with("ringkeeper.batchBytesMax=65536\nringkeeper.batchTxnsMax=7").unwrap();
+    assert_eq!(config.batch_bytes_max, 65536);
+    assert_eq!(config.batch_txns_max, 7);
+    let config = load_with("").unwrap();
+    assert_eq!(config.batch_bytes_max, DEFAULT_BATCH_BYTES_MAX);
+    assert_eq!(config.batch_txns_max, DEFAULT_BATCH_TXNS_MAX);
 }

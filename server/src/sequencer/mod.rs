@@ -135,6 +135,12 @@ pub async fn run(
         let kick = kick.clone();
         readers.push(glommio::spawn_local(async move {
             while let Some(msg) = rx.recv().await {
+                // Backpressure: a full batch takes nothing more until the committer has
+                // taken it. The shard's channel then fills and its connections wait.
+                while state.borrow().batch_full() {
+                    let _ = kick.try_send(());
+                    glommio::timer::sleep(Duration::from_micros(200)).await;
+                }
                 state.borrow_mut().handle(msg, now_ms());
                 let _ = kick.try_send(());
             }

@@ -27,6 +27,12 @@ pub struct SequencerSettings {
     pub container_check_ms: i64,
     /// Transactions between snapshots (Apache's snapCount).
     pub snap_count: u64,
+    /// A group-commit batch stops taking requests at this many bytes of log records...
+    pub batch_bytes_max: usize,
+    /// ...or at this many transactions; further requests wait for the next batch.
+    pub batch_txns_max: usize,
+    /// Raised to the last zxid of each released batch (see `crate::watermark`).
+    pub released: crate::watermark::Watermark,
 }
 
 /// The durable state recovered at startup, where the sequencer begins.
@@ -114,6 +120,13 @@ impl SequencerState {
         self.open.msgs.push((shard, msg));
     }
 
+    /// Whether the open batch is full: readers then wait until the committer takes it,
+    /// which bounds both the memory a batch holds and the latency of one fdatasync.
+    pub fn batch_full(&self) -> bool {
+        self.open.bytes.len() >= self.settings.batch_bytes_max
+            || self.open.txns >= self.settings.batch_txns_max
+    }
+
     /// Takes the batch gathered so far for the committer, or None if there is nothing.
     pub fn take_batch(&mut self) -> Option<Batch> {
         if self.open.msgs.is_empty() && self.open.bytes.is_empty() {
@@ -144,13 +157,21 @@ impl SequencerState {
             .collect()
     }
 
-    /// Hands a durable batch's messages to the shards, in order.
+    /// Hands a durable batch's messages to the shards, in order, then raises the released
+    /// watermark to the batch's last zxid: every shard's queue now holds those commits.
     pub fn release(&mut self, msgs: Vec<(ShardId, ToShard)>) {
+        let mut top = None;
         for (shard, msg) in msgs {
+            if let ToShard::Commit { txn, .. } = &msg {
+                top = Some(txn.zxid);
+            }
             if let Some(q) = self.queues.get(shard) {
                 // The queue is unbounded, so this fails only once the shard has gone away.
                 let _ = q.try_send(msg);
             }
+        }
+        if let Some(z) = top {
+            self.settings.released.raise(z);
         }
     }
 

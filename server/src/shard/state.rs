@@ -41,6 +41,8 @@ pub struct ShardSettings {
     /// Watches one connection may hold.
     pub max_watches_per_conn: usize,
     pub four_letter: FourLetterContext,
+    /// The highest zxid the sequencer has released (made durable and acknowledged).
+    pub released: crate::watermark::Watermark,
 }
 
 /// How a handshake ended, told to the connection's reader task.
@@ -63,6 +65,9 @@ enum Pending {
     Read {
         header: RequestHeader,
         request: Request,
+        /// The shard must have applied this zxid before answering: every write
+        /// acknowledged anywhere before the read arrived.
+        fence: Zxid,
     },
     /// An error answer (e.g. an unknown opcode) waiting behind a pending write.
     Error { xid: i32, err: ErrorCode },
@@ -98,6 +103,8 @@ pub struct ShardState {
     /// Four-letter words waiting for a server-wide gather, by token.
     gather_waiters: HashMap<u64, LocalSender<crate::messages::Gathered>>,
     next_gather: u64,
+    /// Connections whose next read waits for this shard to catch up with a fence.
+    fenced: std::collections::BTreeSet<ConnId>,
 }
 
 impl ShardState {
@@ -113,6 +120,7 @@ impl ShardState {
             counters: Default::default(),
             gather_waiters: HashMap::new(),
             next_gather: 1,
+            fenced: Default::default(),
         }
     }
 
@@ -424,11 +432,20 @@ impl ShardState {
     }
 
     fn answer_now_or_queue(&mut self, conn: ConnId, header: RequestHeader, request: Request) {
+        let fence = self.settings.released.get();
+        let caught_up = self.last_zxid >= fence;
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        if !c.pending.is_empty() {
-            c.pending.push_back(Pending::Read { header, request });
+        if !c.pending.is_empty() || !caught_up {
+            c.pending.push_back(Pending::Read {
+                header,
+                request,
+                fence,
+            });
+            if !caught_up {
+                self.fenced.insert(conn);
+            }
             return;
         }
         if let Some(frame) = replies::answer_read(self, conn, &header, request) {
@@ -443,11 +460,20 @@ impl ShardState {
                 return;
             };
             match c.pending.front() {
-                Some(Pending::Read { .. }) | Some(Pending::Error { .. }) => {}
+                Some(Pending::Read { fence, .. }) if *fence <= self.last_zxid => {}
+                Some(Pending::Error { .. }) => {}
+                Some(Pending::Read { .. }) => {
+                    // Still waiting for this shard to apply what was acknowledged
+                    // elsewhere before the read arrived; the applier comes back here.
+                    self.fenced.insert(conn);
+                    return;
+                }
                 _ => return,
             }
             match c.pending.pop_front() {
-                Some(Pending::Read { header, request }) => {
+                Some(Pending::Read {
+                    header, request, ..
+                }) => {
                     if let Some(frame) = replies::answer_read(self, conn, &header, request) {
                         self.send_frame(conn, frame);
                     }
@@ -552,6 +578,13 @@ impl ShardState {
                             let frame = replies::notification(event, &path);
                             self.send_frame(watcher, frame);
                         }
+                    }
+                }
+                if !self.fenced.is_empty() {
+                    let waiting: Vec<ConnId> =
+                        std::mem::take(&mut self.fenced).into_iter().collect();
+                    for conn in waiting {
+                        self.drain_reads(conn);
                     }
                 }
                 if let (Some(origin), Some(kinds)) = (origin, kinds) {
