@@ -186,10 +186,12 @@ async fn commit_loop(
                             crate::shutdown::request();
                         }
                     }
-                    let mut st = state.borrow_mut();
-                    st.poison();
-                    let refusals = state::refuse_undurable(batch.msgs);
-                    st.release(refusals);
+                    {
+                        let mut st = state.borrow_mut();
+                        st.poison();
+                        let refusals = state::refuse_undurable(batch.msgs);
+                        st.release(refusals);
+                    }
                     continue;
                 }
             }

@@ -31,18 +31,26 @@ pub enum LogError {
 }
 
 fn io_error(op: &'static str, path: &Path, e: glommio::GlommioError<()>) -> LogError {
-    let source: std::io::Error = e.into();
-    if source.raw_os_error() == Some(libc::ENOSPC) {
-        LogError::DiskFull {
+    // glommio wraps file errors with the operation and path; keep the OS error underneath
+    // (its conversion to io::Error keeps only the kind).
+    let full = match &e {
+        glommio::GlommioError::EnhancedIoError { source, .. }
+        | glommio::GlommioError::IoError(source) => {
+            source.raw_os_error() == Some(libc::ENOSPC)
+                || source.kind() == std::io::ErrorKind::StorageFull
+        }
+        _ => false,
+    };
+    if full {
+        return LogError::DiskFull {
             op,
             path: path.to_owned(),
-        }
-    } else {
-        LogError::Io {
-            op,
-            path: path.to_owned(),
-            source,
-        }
+        };
+    }
+    LogError::Io {
+        op,
+        path: path.to_owned(),
+        source: e.into(),
     }
 }
 
@@ -160,15 +168,12 @@ impl LogWriter {
             .await
             .map_err(|e| io_error("writing", path, e))?;
         if (written as u64) < n {
-            // io_uring writes to a regular file are not short unless something is wrong
-            // (a quota, a full disk); treat it as the failure it is.
-            return Err(LogError::Io {
+            // A regular file takes a short write only when the file system (or a quota)
+            // has no room for the rest: the next write would fail with ENOSPC. The torn
+            // record it leaves is cut off as a torn tail by the next recovery.
+            return Err(LogError::DiskFull {
                 op: "writing",
                 path: path.clone(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::WriteZero,
-                    format!("short write: {written} of {n} bytes"),
-                ),
             });
         }
         if self.force_sync {
