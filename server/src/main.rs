@@ -75,6 +75,15 @@ fn main() {
         }
     };
 
+    // A panic is a bug; whatever thread it hits, the server stops as a whole (exit code 1)
+    // rather than limping on with a dead executor.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        error!("internal error, stopping: {info}");
+        default_hook(info);
+        shutdown::request();
+    }));
+
     // Signals are taken synchronously by this thread: block them before any executor
     // thread exists so that every thread inherits the mask.
     let signals = block_signals();
