@@ -1,11 +1,13 @@
-//! Storage benchmarks: encoding a log batch (1, 16 and 256 txns), scanning a segment,
+//! Storage benchmarks: encoding a log batch (1, 16 and 256 txns), appending a batch to a
+//! real segment file with its fdatasync (the cost a write pays for durability, per batch
+//! size; the directory is RK_BENCH_DIR or the system temp dir), scanning a segment,
 //! and snapshot encode, decode and full recovery for a large tree (1M znodes; set
 //! RK_BENCH_SNAPSHOT_NODES to change it). Under `cargo bench -- --test` the tree has 10k
 //! nodes so that the check stays fast.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ringkeeper_engine::storage::{
-    decode_snapshot, encode_batch, encode_snapshot, recover, scan_segment, write_snapshot,
+    decode_snapshot, encode_batch, encode_snapshot, recover, scan_segment, write_snapshot, FsDir,
     SegmentPolicy, SimDir, SyncLog,
 };
 use ringkeeper_engine::tree::DataTree;
@@ -154,5 +156,33 @@ fn snapshot(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, encode, scan, snapshot);
+/// One group-commit batch written and fdatasynced on the real file system, per batch size:
+/// the per-write durability cost falls as batches grow, which is what group commit buys.
+fn append_fdatasync(c: &mut Criterion) {
+    let root = std::env::var_os("RK_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let mut g = c.benchmark_group("log_append_fdatasync");
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(3));
+    for size in [1usize, 16, 256] {
+        let dir = root.join(format!("rk-bench-append-{}-{size}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut fs = FsDir::create(&dir).expect("bench directory");
+        let mut log = SyncLog::new(SegmentPolicy::default(), None);
+        let mut next = 1i64;
+        g.throughput(Throughput::Elements(size as u64));
+        g.bench_function(format!("{size}_txns"), |b| {
+            b.iter(|| {
+                let batch: Vec<Txn> = (next..next + size as i64).map(create).collect();
+                next += size as i64;
+                log.append(&mut fs, &batch).expect("append");
+            })
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    g.finish();
+}
+
+criterion_group!(benches, encode, append_fdatasync, scan, snapshot);
 criterion_main!(benches);
