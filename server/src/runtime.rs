@@ -97,7 +97,9 @@ pub fn start(settings: RuntimeSettings, initial: InitialState) -> Result<Runtime
     let seq_settings = settings.sequencer.clone();
     let storage = settings.storage.clone();
     // Every shard starts from its own copy of the recovered tree: shared nothing.
-    let shard_trees: Vec<_> = (0..listeners.len()).map(|_| initial.tree.clone()).collect();
+    let shard_trees: Vec<_> = (0..listeners.len())
+        .map(|_| initial.tree.independent_copy())
+        .collect();
     let last_zxid = initial.last_zxid;
     let name = "rk-sequencer".to_string();
     let h = LocalExecutorBuilder::new(Placement::Fixed(seq_core))

@@ -41,6 +41,24 @@ impl AclCache {
         }
     }
 
+    /// The same counts over the replacement lists in `fresh` (old list -> new list).
+    pub(crate) fn rebuilt_with(&self, fresh: &HashMap<AclRef, AclRef>) -> AclCache {
+        let lists = self
+            .lists
+            .iter()
+            .map(|(old, count)| {
+                (
+                    fresh
+                        .get(old)
+                        .cloned()
+                        .unwrap_or_else(|| Arc::from(&old[..])),
+                    *count,
+                )
+            })
+            .collect();
+        AclCache { lists }
+    }
+
     /// The number of distinct lists in use.
     pub(crate) fn len(&self) -> usize {
         self.lists.len()

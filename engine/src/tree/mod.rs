@@ -15,6 +15,7 @@ mod snapshot;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 pub use acl_cache::AclRef;
 pub use apply::{ApplyResult, OpResult, Outcome, WatchTrigger};
@@ -122,6 +123,25 @@ pub struct DataTree {
     /// Wrapping sum of every node's digest.
     digest: u64,
     last_zxid: Zxid,
+}
+
+impl DataTree {
+    /// A copy that shares nothing with `self`, not even the interned ACL lists: for handing
+    /// a tree to another thread, whose later Arc clones would otherwise bounce reference
+    /// counts between cores.
+    pub fn independent_copy(&self) -> DataTree {
+        let mut copy = self.clone();
+        let mut fresh: HashMap<AclRef, AclRef> = HashMap::new();
+        for node in copy.nodes.values_mut() {
+            let new = fresh
+                .entry(node.acl.clone())
+                .or_insert_with(|| Arc::from(&node.acl[..]))
+                .clone();
+            node.acl = new;
+        }
+        copy.acls = self.acls.rebuilt_with(&fresh);
+        copy
+    }
 }
 
 impl Default for DataTree {

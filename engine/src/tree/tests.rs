@@ -565,3 +565,27 @@ fn digest_tells_null_from_empty() {
     }
     assert_ne!(null.digest(), empty.digest());
 }
+
+#[test]
+fn independent_copy_shares_no_acl_lists_and_stays_equal() {
+    let mut tree = DataTree::new();
+    tree.apply(&txn(1, 0, create("/a", NodeKind::Persistent, -1)));
+    tree.apply(&txn(2, 0, create("/a/b", NodeKind::Persistent, 0)));
+    let copy = tree.independent_copy();
+    assert_eq!(copy.digest(), tree.digest());
+    copy.check_invariants().unwrap();
+    let original = tree.acl_shared("/a/b").unwrap();
+    let copied = copy.acl_shared("/a/b").unwrap();
+    assert_eq!(original, copied);
+    assert!(
+        !Arc::ptr_eq(&original, &copied),
+        "the copy must not share ACL lists across threads"
+    );
+    // Both go on applying the same stream identically.
+    let mut copy = copy;
+    let next = txn(3, 0, create("/a/c", NodeKind::Persistent, 1));
+    tree.apply(&next);
+    copy.apply(&next);
+    assert_eq!(copy.digest(), tree.digest());
+    copy.check_invariants().unwrap();
+}
