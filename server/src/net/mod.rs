@@ -2,5 +2,6 @@
 //! in the server that handles raw file descriptors.
 
 pub mod frame;
+pub mod limiter;
 pub mod listener;
 pub mod split;

@@ -50,9 +50,13 @@ pub async fn serve(
     let queued = Rc::new(std::cell::Cell::new(0usize));
     glommio::spawn_local(write_loop(writer_stream, out_rx, queued.clone())).detach();
 
-    let (limit, max_cnxns) = {
+    let (limit, max_cnxns, limiter) = {
         let s = state.borrow();
-        (s.settings.packet_limit, s.settings.max_client_cnxns)
+        (
+            s.settings.packet_limit,
+            s.settings.max_client_cnxns,
+            s.settings.limiter.clone(),
+        )
     };
     let mut reader = futures_lite::io::BufReader::with_capacity(64 * 1024, stream);
 
@@ -73,13 +77,18 @@ pub async fn serve(
         let _ = out_tx.try_send(Out::Close);
         return;
     }
-    if let Some(ip) = peer.map(|p| p.ip()) {
-        if max_cnxns > 0 && state.borrow().connections_from(ip) >= max_cnxns {
-            info!(%ip, max_cnxns, "too many connections from this address; closing");
-            let _ = out_tx.try_send(Out::Close);
-            return;
-        }
-    }
+    // Held for the life of the connection: its drop frees the place.
+    let _admission = match peer.map(|p| p.ip()) {
+        Some(ip) => match limiter.admit(ip, max_cnxns) {
+            Some(a) => Some(a),
+            None => {
+                info!(%ip, max_cnxns, "too many connections from this address (maxClientCnxns); closing");
+                let _ = out_tx.try_send(Out::Close);
+                return;
+            }
+        },
+        None => None,
+    };
     let mut buf = Vec::new();
     let handshake = match frame::check_len(prefix, limit) {
         Ok(len) => frame::read_body(&mut reader, len, &mut buf)

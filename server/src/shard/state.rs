@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
 
 use glommio::channels::local_channel::LocalSender;
@@ -33,6 +33,8 @@ pub struct ShardSettings {
     pub max_session_timeout_ms: i32,
     /// Connections allowed from one client address (0: no limit), as maxClientCnxns.
     pub max_client_cnxns: usize,
+    /// Counts connections per client address across every shard.
+    pub limiter: crate::net::limiter::ConnectionLimiter,
     /// `user:base64(sha1)` of the super user, if configured.
     pub super_digest: Option<String>,
     /// Bytes a connection may have queued for a client that does not read; past it the
@@ -74,7 +76,6 @@ enum Pending {
 }
 
 pub(super) struct Conn {
-    pub peer: Option<SocketAddr>,
     out: Rc<LocalSender<Out>>,
     queued: Rc<Cell<usize>>,
     pub session: SessionId,
@@ -126,13 +127,6 @@ impl ShardState {
 
     pub fn last_zxid(&self) -> Zxid {
         self.last_zxid
-    }
-
-    pub fn connections_from(&self, ip: IpAddr) -> usize {
-        self.conns
-            .values()
-            .filter(|c| c.peer.map(|p| p.ip()) == Some(ip))
-            .count()
     }
 
     /// Queues a frame for a connection, closing it if the client has stopped reading.
@@ -204,7 +198,6 @@ impl ShardState {
         self.conns.insert(
             conn,
             Conn {
-                peer,
                 out,
                 queued,
                 session: req.session_id,

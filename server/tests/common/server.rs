@@ -38,6 +38,8 @@ pub struct ServerOptions {
     pub extended_types: bool,
     /// The `4lw.commands.whitelist` value; `*` allows every word.
     pub four_letter_words: String,
+    /// `maxClientCnxns`: connections per client address (0: no limit).
+    pub max_client_cnxns: u32,
 }
 
 impl Default for ServerOptions {
@@ -49,6 +51,7 @@ impl Default for ServerOptions {
             super_digest: None,
             extended_types: false,
             four_letter_words: "*".to_string(),
+            max_client_cnxns: 0,
         }
     }
 }
@@ -256,12 +259,13 @@ impl TestServer {
         let options = &self.options;
         let mut config = format!(
             "tickTime={}\ndataDir={}\nclientPort={}\nclientPortAddress={}\n\
-             4lw.commands.whitelist={}\nadmin.enableServer=false\nmaxClientCnxns=0\n",
+             4lw.commands.whitelist={}\nadmin.enableServer=false\nmaxClientCnxns={}\n",
             options.tick_time_ms,
             self.data_dir().display(),
             self.address.port(),
             self.address.ip(),
             options.four_letter_words,
+            options.max_client_cnxns,
         );
         if let Some(min) = options.min_session_timeout_ms {
             config.push_str(&format!("minSessionTimeout={min}\n"));
