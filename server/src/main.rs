@@ -174,6 +174,7 @@ fn runtime_settings(
             max_session_timeout_ms: config.max_session_timeout_ms as i32,
             max_client_cnxns: config.max_client_cnxns_per_host as usize,
             limiter: Default::default(),
+            max_outstanding_per_conn: config.global_outstanding_limit as usize,
             super_digest,
             max_queued_bytes: MAX_QUEUED_BYTES_PER_CONN,
             max_watches_per_conn: config.max_watches_per_session as usize,

@@ -145,7 +145,14 @@ pub async fn serve(
         }
     }
 
+    let max_outstanding = state.borrow().settings.max_outstanding_per_conn.max(1);
     loop {
+        // Throttle: a client with this many requests not yet answered is not read from
+        // until some are, so a pipelining client cannot grow the server's queues without
+        // bound (Apache's globalOutstandingLimit stops reading the same way).
+        while state.borrow().outstanding(conn) >= max_outstanding {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
         let res = frame::read_frame(&mut reader, limit, &mut buf).await;
         if let Err(e) = res {
             match e {

@@ -33,6 +33,8 @@ pub struct ShardSettings {
     pub max_session_timeout_ms: i32,
     /// Connections allowed from one client address (0: no limit), as maxClientCnxns.
     pub max_client_cnxns: usize,
+    /// Requests one connection may have unanswered before the server stops reading it.
+    pub max_outstanding_per_conn: usize,
     /// Counts connections per client address across every shard.
     pub limiter: crate::net::limiter::ConnectionLimiter,
     /// `user:base64(sha1)` of the super user, if configured.
@@ -244,6 +246,11 @@ impl ShardState {
         } else {
             None
         }
+    }
+
+    /// Requests of a connection not yet answered.
+    pub fn outstanding(&self, conn: ConnId) -> usize {
+        self.conns.get(&conn).map_or(0, |c| c.pending.len())
     }
 
     /// Sessions with activity since the last report, for the sequencer's expiry clock.

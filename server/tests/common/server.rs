@@ -40,6 +40,8 @@ pub struct ServerOptions {
     pub four_letter_words: String,
     /// `maxClientCnxns`: connections per client address (0: no limit).
     pub max_client_cnxns: u32,
+    /// `globalOutstandingLimit`, when set.
+    pub global_outstanding_limit: Option<u32>,
 }
 
 impl Default for ServerOptions {
@@ -52,6 +54,7 @@ impl Default for ServerOptions {
             extended_types: false,
             four_letter_words: "*".to_string(),
             max_client_cnxns: 0,
+            global_outstanding_limit: None,
         }
     }
 }
@@ -267,6 +270,9 @@ impl TestServer {
             options.four_letter_words,
             options.max_client_cnxns,
         );
+        if let Some(limit) = options.global_outstanding_limit {
+            config.push_str(&format!("globalOutstandingLimit={limit}\n"));
+        }
         if let Some(min) = options.min_session_timeout_ms {
             config.push_str(&format!("minSessionTimeout={min}\n"));
         }
