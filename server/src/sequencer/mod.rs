@@ -201,6 +201,7 @@ async fn commit_loop(
                 let retain = storage.snap_retain_count;
                 // The snapshot's file work runs on the blocking pool; this loop goes on
                 // committing meanwhile.
+                let state = state.clone();
                 glommio::spawn_local(async move {
                     let res = glommio::executor()
                         .spawn_blocking(move || crate::storage::snapshots::write_and_purge(dir, zxid, bytes, retain))
@@ -208,6 +209,7 @@ async fn commit_loop(
                     if let Err(e) = res {
                         tracing::warn!(error = %e, "snapshot failed; the log still holds everything");
                     }
+                    state.borrow_mut().snapshot_done();
                 })
                 .detach();
             }

@@ -57,6 +57,8 @@ pub struct SequencerState {
     /// The group-commit batch being gathered while the previous one is written.
     open: Batch,
     txns_since_snapshot: u64,
+    /// One snapshot at a time: the next is taken once this one is written and purged.
+    snapshot_in_flight: bool,
     poisoned: bool,
 }
 
@@ -106,6 +108,7 @@ impl SequencerState {
             gathers: HashMap::new(),
             open: Batch::default(),
             txns_since_snapshot: 0,
+            snapshot_in_flight: false,
             poisoned: false,
         })
     }
@@ -133,7 +136,11 @@ impl SequencerState {
             return None;
         }
         let mut batch = std::mem::take(&mut self.open);
-        if batch.txns > 0 && self.txns_since_snapshot >= self.settings.snap_count {
+        if batch.txns > 0
+            && !self.snapshot_in_flight
+            && self.txns_since_snapshot >= self.settings.snap_count
+        {
+            self.snapshot_in_flight = true;
             // The tree now holds exactly the transactions up to this batch's last one, so a
             // snapshot taken here matches the log once the batch is durable.
             self.txns_since_snapshot = 0;
@@ -173,6 +180,11 @@ impl SequencerState {
         if let Some(z) = top {
             self.settings.released.raise(z);
         }
+    }
+
+    /// The snapshot taken by `take_batch` is written (or failed): another may be taken.
+    pub fn snapshot_done(&mut self) {
+        self.snapshot_in_flight = false;
     }
 
     /// The log failed: refuse every write from now on; reads go on being served.

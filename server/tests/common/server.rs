@@ -42,6 +42,8 @@ pub struct ServerOptions {
     pub max_client_cnxns: u32,
     /// `globalOutstandingLimit`, when set.
     pub global_outstanding_limit: Option<u32>,
+    /// Further `key=value` lines for zoo.cfg.
+    pub extra_config: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -55,6 +57,7 @@ impl Default for ServerOptions {
             four_letter_words: "*".to_string(),
             max_client_cnxns: 0,
             global_outstanding_limit: None,
+            extra_config: Vec::new(),
         }
     }
 }
@@ -270,6 +273,10 @@ impl TestServer {
             options.four_letter_words,
             options.max_client_cnxns,
         );
+        for line in &options.extra_config {
+            config.push_str(line);
+            config.push('\n');
+        }
         if let Some(limit) = options.global_outstanding_limit {
             config.push_str(&format!("globalOutstandingLimit={limit}\n"));
         }
