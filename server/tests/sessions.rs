@@ -15,8 +15,10 @@ use zookeeper_client::EventType;
 async fn expiry_deletes_ephemerals_and_fires_other_sessions_watches() {
     let server = TestServer::start(ServerOptions::fast_expiry());
     let observer = connect_with_timeout(&server, Duration::from_secs(4)).await;
-    let (mut doomed, handshake) = RawConn::new_session(&server, 400);
-    assert_eq!(handshake.timeout_ms, 400);
+    // Long enough that the set-up below finishes before expiry on a loaded CI machine
+    // (the doomed connection sends no pings), short enough to keep the test quick.
+    let (mut doomed, handshake) = RawConn::new_session(&server, 1600);
+    assert_eq!(handshake.timeout_ms, 1600);
     let create = doomed.request(
         op::CREATE,
         Out::new().string("/lease").buffer(b"").open_acl().int(1),
