@@ -1,4 +1,7 @@
 //! Operator tools. `rk-inspect` reads a data directory offline: log segments, snapshots,
-//! and a read-only recovery. Its logic lives here so that tests can drive it.
+//! and a read-only recovery. `rk-cli` is a ZooKeeper shell. Their logic lives here so that
+//! tests can drive it.
 
+pub mod cli;
+pub mod client;
 pub mod inspect;
