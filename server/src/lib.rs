@@ -8,5 +8,6 @@ pub mod runtime;
 pub mod sequencer;
 pub mod shard;
 pub mod shutdown;
+pub mod snapshotter;
 pub mod storage;
 pub mod watermark;

@@ -9,6 +9,7 @@ use ringkeeper_server::runtime::{self, RuntimeSettings};
 use ringkeeper_server::sequencer::{now_ms, InitialState, SequencerSettings, StorageSettings};
 use ringkeeper_server::shard::{FourLetterContext, ShardSettings};
 use ringkeeper_server::shutdown;
+use ringkeeper_server::snapshotter::SnapshotSettings;
 use ringkeeper_server::storage::log::LogPosition;
 use tracing::{error, info, warn};
 
@@ -195,20 +196,24 @@ fn runtime_settings(
             extended_types: config.extended_types,
             max_sessions: config.max_sessions as usize,
             container_check_ms: CONTAINER_CHECK_MS,
-            snap_count: config.snap_count.max(1) as u64,
+            shard_count: shards,
             batch_bytes_max: config.batch_bytes_max as usize,
             batch_txns_max: config.batch_txns_max as usize,
             released: released.clone(),
         },
         storage: StorageSettings {
-            dir: store_dir,
+            dir: store_dir.clone(),
             force_sync: config.force_sync,
             policy: SegmentPolicy {
                 segment_bytes_max: SEGMENT_BYTES_MAX,
                 preallocate_bytes: (config.pre_alloc_size_kb * 1024).clamp(4096, SEGMENT_BYTES_MAX),
             },
-            snap_retain_count: config.snap_retain_count.max(3) as usize,
             position,
+        },
+        snapshots: SnapshotSettings {
+            dir: store_dir.clone(),
+            snap_count: config.snap_count.max(1) as u64,
+            retain: config.snap_retain_count.max(3) as usize,
         },
     }
 }

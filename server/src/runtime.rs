@@ -17,6 +17,7 @@ use tracing::info;
 use crate::messages::{ToSequencer, ToShard};
 use crate::sequencer::{self, InitialState, SequencerSettings, StorageSettings};
 use crate::shard::{self, ShardSettings};
+use crate::snapshotter::{self, SnapshotSettings, Snapshotter};
 
 /// Requests a shard may have in flight to the sequencer before its connections wait.
 pub const TO_SEQUENCER_CAPACITY: usize = 4096;
@@ -31,6 +32,7 @@ pub struct RuntimeSettings {
     pub shard: ShardSettings,
     pub sequencer: SequencerSettings,
     pub storage: StorageSettings,
+    pub snapshots: SnapshotSettings,
 }
 
 #[derive(Debug, Error)]
@@ -84,6 +86,8 @@ pub fn start(settings: RuntimeSettings, initial: InitialState) -> Result<Runtime
     let mut seq_inbound = Vec::new();
     let mut seq_outbound = Vec::new();
     let mut shard_ends = Vec::new();
+    // The snapshotter's stream: the last of the sequencer's outbound queues.
+    let (to_snap_tx, to_snap_rx) = shared_channel::new_bounded::<ToShard>(TO_SHARD_CAPACITY);
     for _ in 0..listeners.len() {
         let (to_seq_tx, to_seq_rx) =
             shared_channel::new_bounded::<ToSequencer>(TO_SEQUENCER_CAPACITY);
@@ -93,10 +97,17 @@ pub fn start(settings: RuntimeSettings, initial: InitialState) -> Result<Runtime
         shard_ends.push((to_seq_tx, to_shard_rx));
     }
 
+    seq_outbound.push(to_snap_tx);
     let seq_core = settings.sequencer_core % ncores;
     let seq_settings = settings.sequencer.clone();
     let storage = settings.storage.clone();
     // Every shard starts from its own copy of the recovered tree: shared nothing.
+    let snapshotter = Snapshotter::new(
+        settings.snapshots.clone(),
+        initial.tree.independent_copy(),
+        &initial.sessions,
+        initial.last_zxid,
+    );
     let shard_trees: Vec<_> = (0..listeners.len())
         .map(|_| initial.tree.independent_copy())
         .collect();
@@ -154,6 +165,20 @@ pub fn start(settings: RuntimeSettings, initial: InitialState) -> Result<Runtime
         info!(shard = i, core, "shard started");
         handles.push((name, h));
     }
+    // The snapshotter shares a core with the sequencer: it works in bursts, and a burst
+    // there delays only itself.
+    let name = "rk-snapshotter".to_string();
+    let h = LocalExecutorBuilder::new(Placement::Fixed(seq_core))
+        .name(&name)
+        .spawn(move || async move {
+            let from_seq = with_wakeups(async move { to_snap_rx.connect().await }).await;
+            snapshotter::run(snapshotter, from_seq).await;
+        })
+        .map_err(|source| StartError::Executor {
+            name: name.clone(),
+            source,
+        })?;
+    handles.push((name, h));
     Ok(Runtime {
         handles,
         client_addr,

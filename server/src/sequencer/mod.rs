@@ -16,13 +16,12 @@ use std::path::PathBuf;
 use crate::storage::log::{LogError, LogPosition, LogWriter};
 use ringkeeper_engine::storage::SegmentPolicy;
 
-/// Where and how the sequencer keeps its log and snapshots.
+/// Where and how the sequencer keeps its log.
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
     pub dir: PathBuf,
     pub force_sync: bool,
     pub policy: SegmentPolicy,
-    pub snap_retain_count: usize,
     /// Where recovery says the log continues (None: start a new segment).
     pub position: Option<LogPosition>,
 }
@@ -100,7 +99,7 @@ pub async fn run(
     // remembered by the channel's single slot, so no batch is ever left behind.
     let (kick_tx, kick_rx) = local_channel::new_bounded::<()>(1);
     let kick = Rc::new(kick_tx);
-    let committer = glommio::spawn_local(commit_loop(state.clone(), log, storage, kick_rx));
+    let committer = glommio::spawn_local(commit_loop(state.clone(), log, kick_rx));
 
     let ticker = {
         let state = state.clone();
@@ -168,7 +167,6 @@ pub async fn run(
 async fn commit_loop(
     state: Rc<RefCell<SequencerState>>,
     mut log: LogWriter,
-    storage: StorageSettings,
     kick: glommio::channels::local_channel::LocalReceiver<()>,
 ) {
     while kick.recv().await.is_some() {
@@ -196,23 +194,6 @@ async fn commit_loop(
                 }
             }
             state.borrow_mut().release(batch.msgs);
-            if let Some((zxid, bytes)) = batch.snapshot {
-                let dir = storage.dir.clone();
-                let retain = storage.snap_retain_count;
-                // The snapshot's file work runs on the blocking pool; this loop goes on
-                // committing meanwhile.
-                let state = state.clone();
-                glommio::spawn_local(async move {
-                    let res = glommio::executor()
-                        .spawn_blocking(move || crate::storage::snapshots::write_and_purge(dir, zxid, bytes, retain))
-                        .await;
-                    if let Err(e) = res {
-                        tracing::warn!(error = %e, "snapshot failed; the log still holds everything");
-                    }
-                    state.borrow_mut().snapshot_done();
-                })
-                .detach();
-            }
         }
     }
 }

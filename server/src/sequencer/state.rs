@@ -25,8 +25,8 @@ pub struct SequencerSettings {
     pub max_sessions: usize,
     /// How often empty containers and expired TTL nodes are looked for.
     pub container_check_ms: i64,
-    /// Transactions between snapshots (Apache's snapCount).
-    pub snap_count: u64,
+    /// Session shards; any further queue (the snapshotter) gets the committed stream only.
+    pub shard_count: usize,
     /// A group-commit batch stops taking requests at this many bytes of log records...
     pub batch_bytes_max: usize,
     /// ...or at this many transactions; further requests wait for the next batch.
@@ -56,9 +56,6 @@ pub struct SequencerState {
     gathers: HashMap<(ShardId, u64), Vec<crate::messages::ShardReport>>,
     /// The group-commit batch being gathered while the previous one is written.
     open: Batch,
-    txns_since_snapshot: u64,
-    /// One snapshot at a time: the next is taken once this one is written and purged.
-    snapshot_in_flight: bool,
     poisoned: bool,
 }
 
@@ -70,8 +67,6 @@ pub struct Batch {
     pub first_zxid: Zxid,
     pub txns: usize,
     pub msgs: Vec<(ShardId, ToShard)>,
-    /// A snapshot of the tree as of the batch's last transaction, to write after it.
-    pub snapshot: Option<(Zxid, Vec<u8>)>,
 }
 
 impl SequencerState {
@@ -107,8 +102,6 @@ impl SequencerState {
             stopping: false,
             gathers: HashMap::new(),
             open: Batch::default(),
-            txns_since_snapshot: 0,
-            snapshot_in_flight: false,
             poisoned: false,
         })
     }
@@ -135,33 +128,8 @@ impl SequencerState {
         if self.open.msgs.is_empty() && self.open.bytes.is_empty() {
             return None;
         }
-        let mut batch = std::mem::take(&mut self.open);
-        if batch.txns > 0
-            && !self.snapshot_in_flight
-            && self.txns_since_snapshot >= self.settings.snap_count
-        {
-            self.snapshot_in_flight = true;
-            // The tree now holds exactly the transactions up to this batch's last one, so a
-            // snapshot taken here matches the log once the batch is durable.
-            self.txns_since_snapshot = 0;
-            batch.snapshot = Some((
-                self.last_zxid,
-                ringkeeper_engine::storage::encode_snapshot(
-                    &self.tree,
-                    &self.session_list(),
-                    self.last_zxid,
-                ),
-            ));
-        }
+        let batch = std::mem::take(&mut self.open);
         Some(batch)
-    }
-
-    fn session_list(&self) -> Vec<(SessionId, i32)> {
-        self.sessions
-            .iter()
-            .filter(|s| !s.closing)
-            .map(|s| (s.id, s.timeout_ms))
-            .collect()
     }
 
     /// Hands a durable batch's messages to the shards, in order, then raises the released
@@ -180,11 +148,6 @@ impl SequencerState {
         if let Some(z) = top {
             self.settings.released.raise(z);
         }
-    }
-
-    /// The snapshot taken by `take_batch` is written (or failed): another may be taken.
-    pub fn snapshot_done(&mut self) {
-        self.snapshot_in_flight = false;
     }
 
     /// The log failed: refuse every write from now on; reads go on being served.
@@ -217,7 +180,6 @@ impl SequencerState {
         }
         ringkeeper_engine::storage::encode_record(&txn, self.open.first_zxid, &mut self.open.bytes);
         self.open.txns += 1;
-        self.txns_since_snapshot += 1;
         let n = self.queues.len();
         for shard in 0..n {
             let origin = origin.filter(|o| o.shard == shard);
@@ -261,7 +223,7 @@ impl SequencerState {
             }
             ToSequencer::Gather { shard, token } => {
                 self.gathers.insert((shard, token), Vec::new());
-                for s in 0..self.queues.len() {
+                for s in 0..self.settings.shard_count {
                     self.send(
                         s,
                         ToShard::Report {
@@ -276,7 +238,7 @@ impl SequencerState {
                 token,
                 report,
             } => {
-                let n = self.queues.len();
+                let n = self.settings.shard_count;
                 let Some(parts) = self.gathers.get_mut(&(origin, token)) else {
                     return;
                 };
