@@ -2,6 +2,8 @@
 //! and a read-only recovery. `rk-cli` is a ZooKeeper shell. Their logic lives here so that
 //! tests can drive it.
 
+pub mod apache;
 pub mod cli;
 pub mod client;
+pub mod export;
 pub mod inspect;

@@ -1,0 +1,204 @@
+//! The importer against the real thing: Debian's Apache ZooKeeper writes znodes (data,
+//! null and empty data, sequential names, ACLs, set and deleted nodes, containers and TTL
+//! nodes) across several snapshots and log files; it is stopped, its dataDir imported,
+//! and ringkeeper started on the result must answer every `get -s` and `getAcl` exactly
+//! as Apache did.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ringkeeper_engine::{perms, Id};
+use ringkeeper_tools::apache;
+use ringkeeper_tools::cli::Shell;
+use support::{free_port, temp_dir, Server};
+
+const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+const CLASSPATH: &str =
+    "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-simple.jar";
+
+/// Apache ZooKeeper, killed when dropped.
+struct Apache {
+    child: Child,
+    addr: String,
+}
+
+impl Apache {
+    fn start(dir: &Path) -> Apache {
+        assert!(
+            Path::new(ZOOKEEPER_JAR).exists(),
+            "{ZOOKEEPER_JAR} is missing: install Debian's `zookeeper` package (ci/install-deps.sh)"
+        );
+        let port = free_port();
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        // snapCount=10 makes Apache take a snapshot and start a new log every few txns,
+        // so the import has to pick the newest snapshot and replay the log after it.
+        let cfg = format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\nsnapCount=10\npreAllocSize=64\n",
+            data.display()
+        );
+        std::fs::write(dir.join("zoo.cfg"), cfg).unwrap();
+        let log = std::fs::File::create(dir.join("apache.log")).unwrap();
+        let child = Command::new("java")
+            .arg("-Dzookeeper.extendedTypesEnabled=true")
+            .args(["-cp", CLASSPATH])
+            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+            .arg(dir.join("zoo.cfg"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting java (install Debian's `zookeeper` package)");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "Apache ZooKeeper did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Apache { child, addr }
+    }
+}
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn shell(addr: &str) -> Shell {
+    let (tx, _) = mpsc::channel();
+    let mut s = Shell::new(tx, 10_000);
+    // Apache may take a moment after its port opens before it serves sessions.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match s.connect(addr) {
+            Ok(()) => return s,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("connecting to {addr}: {e}"),
+        }
+    }
+}
+
+fn run(s: &mut Shell, line: &str) -> String {
+    let mut out = Vec::new();
+    if let Err(e) = s.execute(line, &mut out) {
+        panic!("{line}: {e}");
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Every path with its `get -s` and `getAcl` output.
+fn snapshot_view(s: &mut Shell) -> BTreeMap<String, String> {
+    let listing = run(s, "ls -R /");
+    listing
+        .lines()
+        .map(|path| {
+            let view = format!(
+                "{}{}",
+                run(s, &format!("get -s \"{path}\"")),
+                run(s, &format!("getAcl \"{path}\""))
+            );
+            (path.to_string(), view)
+        })
+        .collect()
+}
+
+#[test]
+fn apache_data_directory_imports_with_every_stat_and_acl() {
+    let dir = temp_dir("import-apache");
+    let apache = Apache::start(&dir);
+    let mut zk = shell(&apache.addr);
+    for line in [
+        "create /app hello",
+        "create /app/empty \"\"",
+        "create /app/null",
+        "create -s /app/job- one",
+        "create -s /app/job- two",
+        "create /secret s digest:bob:aGFzaA==:cdrwa,world:anyone:r",
+        "set /app v1",
+        "set /app v2",
+        "setAcl /app world:anyone:cdrw",
+        "create -c /queue",
+        "create /queue/item x",
+        "create -t 600000 /ttl t",
+        "create /gone x",
+        "delete /gone",
+    ] {
+        run(&mut zk, line);
+    }
+    // Enough writes to cross several snapshots (snapCount=10), then a few after the
+    // last one so that the log after the newest snapshot has to be replayed.
+    for i in 0..30 {
+        run(&mut zk, &format!("create /n{i} data-{i}"));
+        if i % 3 == 0 {
+            run(&mut zk, &format!("set /n{i} changed-{i}"));
+        }
+    }
+    run(&mut zk, "delete /n7");
+    run(&mut zk, "set /app v3");
+    let expected = snapshot_view(&mut zk);
+    assert!(expected["/app"].starts_with("v3\n"), "{}", expected["/app"]);
+    assert!(expected["/app"].contains("dataVersion = 3\n"));
+    assert!(expected["/app"].contains("aclVersion = 1\n"));
+    // Apache shows a digest id's hash only to clients with ADMIN on the node.
+    assert!(
+        expected["/secret"].contains("'digest,'bob:x\n: cdrwa\n'world,'anyone\n: r\n"),
+        "{}",
+        expected["/secret"]
+    );
+    for path in ["/ttl", "/queue/item", "/app/null", "/n29"] {
+        assert!(expected.contains_key(path), "{path}");
+    }
+    assert!(!expected.contains_key("/n7") && !expected.contains_key("/gone"));
+    zk.close();
+    drop(apache);
+
+    let target = dir.join("ringkeeper");
+    let report = apache::import(&dir.join("data"), None, &target).expect("import");
+    let (snap, snap_zxid) = report
+        .snapshot
+        .clone()
+        .expect("an Apache snapshot was used");
+    assert!(snap.contains("snapshot."), "{snap}");
+    assert!(
+        snap_zxid > 0,
+        "the newest snapshot, not the empty first one"
+    );
+    assert!(report.replayed_txns > 0, "{report:?}");
+    assert!(report.last_zxid > snap_zxid);
+    // The stored ACL keeps the real hash.
+    let state = ringkeeper_tools::export::load(&target).expect("reading the import back");
+    let (acl, _) = state.tree.acl("/secret").expect("/secret imported");
+    assert_eq!(acl[0].id, Id::new("digest", "bob:aGFzaA=="));
+    assert_eq!(acl[0].perms, perms::ALL);
+    // The import refuses to overwrite what it wrote.
+    assert!(apache::import(&dir.join("data"), None, &target).is_err());
+
+    let server = Server::start(&target);
+    let mut rk = shell(&server.addr);
+    let got = snapshot_view(&mut rk);
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (path, view) in &expected {
+        assert_eq!(&got[path], view, "{path}");
+    }
+    // The imported server goes on where Apache stopped: the next sequential name follows.
+    assert_eq!(
+        run(&mut rk, "create -s /app/job- three"),
+        "Created /app/job-0000000004\n"
+    );
+    rk.close();
+}
