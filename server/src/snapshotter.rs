@@ -99,11 +99,8 @@ impl Snapshotter {
 pub async fn run(mut snapshotter: Snapshotter, from_seq: ConnectedReceiver<ToShard>) {
     while let Some(msg) = from_seq.recv().await {
         match msg {
-            ToShard::Commit { txn, .. } => {
-                if snapshotter.apply(&txn) {
-                    snapshotter.snapshot();
-                }
-            }
+            ToShard::Commit { txn, .. } if snapshotter.apply(&txn) => snapshotter.snapshot(),
+            ToShard::Commit { .. } => {}
             ToShard::Shutdown => break,
             _ => {}
         }
