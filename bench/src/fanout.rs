@@ -73,8 +73,10 @@ pub async fn run(
     let mut incomplete = 0u64;
     let mut next_xid = 1;
     let started = Instant::now();
+    // Armed events of the next round can arrive while this round's notifications are still
+    // being collected (a fast watcher re-arms at once), so they are counted across rounds.
+    let mut armed = 0usize;
     'rounds: for _ in 0..rounds {
-        let mut armed = 0;
         while armed < watchers {
             match tokio::time::timeout(ROUND_TIMEOUT, rx.recv()).await {
                 Ok(Some(Event::Armed)) => armed += 1,
@@ -86,6 +88,7 @@ pub async fn run(
                 }
             }
         }
+        armed = 0;
         let t0 = Instant::now();
         let req = Request::SetData(SetDataRequest {
             path: path.clone(),
@@ -106,7 +109,7 @@ pub async fn run(
                     hi = Some(hi.map_or(t, |x: Instant| x.max(t)));
                 }
                 Ok(Some(Event::Failed(e))) => return Err(format!("watcher: {e}")),
-                Ok(Some(Event::Armed)) => {}
+                Ok(Some(Event::Armed)) => armed += 1,
                 Ok(None) | Err(_) => {
                     incomplete += 1;
                     break 'rounds;

@@ -1,1 +1,199 @@
-//! The benchmark suite.
+//! The benchmark suite: starts the servers itself, runs the standard scenarios through the
+//! load generator, and writes a Markdown + JSON + SVG report with the machine's facts.
+
+pub mod machine;
+pub mod report;
+pub mod scenarios;
+pub mod server;
+
+use machine::MachineInfo;
+use scenarios::{FanoutRow, MemoryRow, SerialRow, ThroughputRow};
+use serde::Serialize;
+use server::{pick_addr, Server, ServerKind};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Scenario sizes; `quick()` keeps a whole comparison run to a few minutes.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteSettings {
+    /// Keys the read/write scenarios use.
+    pub keys: u64,
+    /// Measured time per load point.
+    pub duration: Duration,
+    /// Warm-up per load point.
+    pub warmup: Duration,
+    /// Client counts of the throughput scenarios.
+    pub clients: Vec<usize>,
+    /// In flight per connection in the throughput scenarios.
+    pub in_flight: usize,
+    /// Watcher counts of the fan-out scenario.
+    pub watchers: Vec<usize>,
+    /// Rounds per fan-out point.
+    pub fanout_rounds: u64,
+    /// Znodes of the memory and restart scenario (0 skips it).
+    pub znodes: u64,
+    /// fdatasync probes.
+    pub fsync_rounds: u32,
+    /// Loopback round trips.
+    pub rtt_rounds: u32,
+}
+
+impl SuiteSettings {
+    /// The full standard set.
+    pub fn full() -> SuiteSettings {
+        SuiteSettings {
+            keys: 10_000,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(2),
+            clients: vec![1, 4, 16, 64],
+            in_flight: 4,
+            watchers: vec![1, 10, 100, 1000],
+            fanout_rounds: 100,
+            znodes: 1_000_000,
+            fsync_rounds: 500,
+            rtt_rounds: 20_000,
+        }
+    }
+
+    /// A short run for CI and smoke tests, and for shared machines.
+    pub fn quick() -> SuiteSettings {
+        SuiteSettings {
+            keys: 1000,
+            duration: Duration::from_secs(2),
+            warmup: Duration::from_millis(500),
+            clients: vec![1, 4, 16],
+            in_flight: 4,
+            watchers: vec![10, 100],
+            fanout_rounds: 20,
+            znodes: 100_000,
+            fsync_rounds: 100,
+            rtt_rounds: 5000,
+        }
+    }
+}
+
+/// Everything a suite run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteReport {
+    /// UTC date and time the run started, RFC 3339.
+    pub started: String,
+    /// Wall-clock seconds the run took.
+    pub seconds: f64,
+    /// The machine.
+    pub machine: MachineInfo,
+    /// The settings used.
+    pub settings: SuiteSettings,
+    /// Target names in the order of the first scenario.
+    pub targets: Vec<String>,
+    /// Serial latency per operation.
+    pub serial: Vec<SerialRow>,
+    /// Throughput points.
+    pub throughput: Vec<ThroughputRow>,
+    /// Fan-out points.
+    pub fanout: Vec<FanoutRow>,
+    /// Memory and restart.
+    pub memory: Vec<MemoryRow>,
+    /// The targets, checked.
+    pub checks: Vec<report::Check>,
+    /// Scenarios that failed, with why.
+    pub failures: Vec<String>,
+}
+
+/// What to run and where.
+#[derive(Debug, Clone)]
+pub struct SuiteOptions {
+    /// Scenario sizes.
+    pub settings: SuiteSettings,
+    /// ringkeeper's binary.
+    pub ringkeeper_bin: PathBuf,
+    /// Also run Apache ZooKeeper with this classpath.
+    pub apache_classpath: Option<String>,
+    /// Scratch directory for the servers' data.
+    pub work_dir: PathBuf,
+    /// Skip the memory and restart scenario.
+    pub skip_memory: bool,
+}
+
+/// Runs the whole suite.
+pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
+    let started = utc_now();
+    let t0 = Instant::now();
+    let s = &opts.settings;
+    std::fs::create_dir_all(&opts.work_dir)
+        .map_err(|e| format!("create {}: {e}", opts.work_dir.display()))?;
+    let mut machine = machine::describe(&opts.work_dir, s.fsync_rounds, s.rtt_rounds)
+        .map_err(|e| format!("machine probes: {e}"))?;
+    let mut kinds = vec![ServerKind::Ringkeeper(opts.ringkeeper_bin.clone())];
+    if let Some(cp) = &opts.apache_classpath {
+        kinds.push(ServerKind::Apache(cp.clone()));
+    }
+    let mut failures = Vec::new();
+    let mut servers = Vec::new();
+    for (i, kind) in kinds.iter().enumerate() {
+        let dir = opts.work_dir.join(kind.name());
+        let _ = std::fs::remove_dir_all(&dir);
+        let addr = pick_addr(i as u32).map_err(|e| format!("pick address: {e}"))?;
+        eprintln!("suite: starting {} on {addr}", kind.name());
+        servers.push(Server::start(kind.clone(), &dir, &addr)?);
+    }
+    let mut n = 0usize;
+    let serial = scenarios::serial(s, &servers, &mut n).await;
+    let throughput = scenarios::throughput(s, &servers, &mut n).await;
+    let fanout = scenarios::fanout(s, &servers, &mut n).await;
+    // The latency servers go before the memory scenario so that only one JVM or one
+    // ringkeeper holds memory at a time.
+    drop(servers);
+    let mut memory = Vec::new();
+    if !opts.skip_memory && s.znodes > 0 {
+        for (i, kind) in kinds.iter().enumerate() {
+            let dir = opts.work_dir.join(format!("{}-memory", kind.name()));
+            let addr = pick_addr(100 + i as u32).map_err(|e| format!("pick address: {e}"))?;
+            match scenarios::memory_and_restart(s, kind.clone(), &dir, &addr).await {
+                Ok(row) => memory.push(row),
+                Err(e) => failures.push(format!("memory on {}: {e}", kind.name())),
+            }
+        }
+    }
+    machine.loadavg_end = machine::loadavg();
+    let mut out = SuiteReport {
+        started,
+        seconds: t0.elapsed().as_secs_f64(),
+        machine,
+        settings: s.clone(),
+        targets: kinds.iter().map(|k| k.name().to_string()).collect(),
+        serial,
+        throughput,
+        fanout,
+        memory,
+        checks: Vec::new(),
+        failures,
+    };
+    out.checks = report::checks(&out);
+    Ok(out)
+}
+
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`, computed from the Unix clock so no date
+/// crate is needed.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil conversion.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

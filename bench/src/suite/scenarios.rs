@@ -1,0 +1,311 @@
+//! The standard scenarios. Every scenario runs against each target in turn before the next
+//! scenario starts, and the order of the targets flips from one scenario to the next, so
+//! that drift in the machine's load hits both servers alike.
+
+use super::server::{Server, ServerKind};
+use super::SuiteSettings;
+use crate::fanout::{self, FanoutReport};
+use crate::keys::key_path;
+use crate::load::{self, LoadConfig};
+use crate::options::{Distribution, Mix, OpKind};
+use crate::populate;
+use crate::session;
+use crate::stats::Summary;
+use ringkeeper_engine::jute::records::{GetDataRequest, Request};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// Serial latency of one operation on one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct SerialRow {
+    /// `ringkeeper` or `apache`.
+    pub target: String,
+    /// Operation name.
+    pub op: String,
+    /// Its latency.
+    pub latency: Summary,
+}
+
+/// One throughput point.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThroughputRow {
+    /// Target name.
+    pub target: String,
+    /// `10:1`, `1:0` or `0:1`.
+    pub mix: String,
+    /// Connections.
+    pub clients: usize,
+    /// In flight per connection.
+    pub in_flight: usize,
+    /// Replies per second, all operations.
+    pub ops_per_s: f64,
+    /// getData latency, if the mix reads.
+    pub read: Option<Summary>,
+    /// setData latency, if the mix writes.
+    pub write: Option<Summary>,
+    /// Error replies plus unanswered requests.
+    pub errors: u64,
+}
+
+/// Watch fan-out on one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct FanoutRow {
+    /// Target name.
+    pub target: String,
+    /// The measurement.
+    pub report: FanoutReport,
+}
+
+/// Memory and restart on one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryRow {
+    /// Target name.
+    pub target: String,
+    /// Znodes created.
+    pub znodes: u64,
+    /// Bytes of data per znode.
+    pub value_size: usize,
+    /// RSS before creating them.
+    pub rss_before_bytes: u64,
+    /// RSS after.
+    pub rss_after_bytes: u64,
+    /// (after - before) / znodes.
+    pub bytes_per_znode: f64,
+    /// Seconds to create them (pipelined, 4 sessions).
+    pub populate_seconds: f64,
+    /// Seconds from process start to the first getData answered after a restart with
+    /// these znodes on disk.
+    pub restart_seconds: f64,
+}
+
+/// The three read/write mixes of the issue.
+pub fn mixes() -> Vec<(&'static str, Mix)> {
+    vec![
+        (
+            "10:1",
+            Mix {
+                weights: vec![(OpKind::GetData, 10), (OpKind::SetData, 1)],
+            },
+        ),
+        ("1:0", Mix::only(OpKind::GetData)),
+        ("0:1", Mix::only(OpKind::SetData)),
+    ]
+}
+
+/// The serial operations and the mix that produces each (delete needs creates to delete).
+pub fn serial_ops() -> Vec<(OpKind, Mix)> {
+    let mut v: Vec<(OpKind, Mix)> = [
+        OpKind::GetData,
+        OpKind::Exists,
+        OpKind::GetChildren,
+        OpKind::SetData,
+        OpKind::Create,
+        OpKind::Multi,
+    ]
+    .into_iter()
+    .map(|op| (op, Mix::only(op)))
+    .collect();
+    v.push((
+        OpKind::Delete,
+        Mix {
+            weights: vec![(OpKind::Create, 1), (OpKind::Delete, 1)],
+        },
+    ));
+    v
+}
+
+fn base_config(s: &SuiteSettings, addr: &str) -> LoadConfig {
+    LoadConfig {
+        hosts: vec![addr.to_string()],
+        keys: s.keys,
+        distribution: Distribution::Uniform,
+        value_size: 100,
+        duration: s.duration,
+        warmup: s.warmup,
+        progress: false,
+        time_limit: s.duration * 4 + Duration::from_secs(30),
+        seed: 7,
+        ..LoadConfig::default()
+    }
+}
+
+/// The targets of a scenario, flipped on odd scenario numbers.
+pub fn ordered(servers: &[Server], scenario: usize) -> Vec<&Server> {
+    let mut v: Vec<&Server> = servers.iter().collect();
+    if scenario % 2 == 1 {
+        v.reverse();
+    }
+    v
+}
+
+/// Serial latency of each operation: one connection, one request in flight.
+pub async fn serial(s: &SuiteSettings, servers: &[Server], n: &mut usize) -> Vec<SerialRow> {
+    let mut rows = Vec::new();
+    for (op, mix) in serial_ops() {
+        *n += 1;
+        for srv in ordered(servers, *n) {
+            let cfg = LoadConfig {
+                connections: 1,
+                in_flight: 1,
+                mix: mix.clone(),
+                ..base_config(s, &srv.addr)
+            };
+            eprintln!("suite: serial {op} on {}", srv.kind.name());
+            match load::run(&cfg).await {
+                Ok(r) => {
+                    if let Some(latency) = r.op(op) {
+                        rows.push(SerialRow {
+                            target: srv.kind.name().into(),
+                            op: op.name().into(),
+                            latency,
+                        });
+                    }
+                }
+                Err(e) => eprintln!("suite: serial {op} on {} failed: {e}", srv.kind.name()),
+            }
+        }
+    }
+    rows
+}
+
+/// Throughput and latency for each mix and client count.
+pub async fn throughput(
+    s: &SuiteSettings,
+    servers: &[Server],
+    n: &mut usize,
+) -> Vec<ThroughputRow> {
+    let mut rows = Vec::new();
+    for (name, mix) in mixes() {
+        for &clients in &s.clients {
+            *n += 1;
+            for srv in ordered(servers, *n) {
+                let cfg = LoadConfig {
+                    connections: clients,
+                    in_flight: s.in_flight,
+                    mix: mix.clone(),
+                    ..base_config(s, &srv.addr)
+                };
+                eprintln!("suite: throughput {name} x{clients} on {}", srv.kind.name());
+                match load::run(&cfg).await {
+                    Ok(r) => {
+                        let total = r.total();
+                        rows.push(ThroughputRow {
+                            target: srv.kind.name().into(),
+                            mix: name.into(),
+                            clients,
+                            in_flight: s.in_flight,
+                            ops_per_s: total.throughput,
+                            read: r.op(OpKind::GetData),
+                            write: r.op(OpKind::SetData),
+                            errors: total.errors + r.unanswered,
+                        });
+                    }
+                    Err(e) => eprintln!("suite: throughput on {} failed: {e}", srv.kind.name()),
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// Watch fan-out for each watcher count.
+pub async fn fanout(s: &SuiteSettings, servers: &[Server], n: &mut usize) -> Vec<FanoutRow> {
+    let mut rows = Vec::new();
+    for &watchers in &s.watchers {
+        *n += 1;
+        for srv in ordered(servers, *n) {
+            eprintln!(
+                "suite: fan-out to {watchers} watchers on {}",
+                srv.kind.name()
+            );
+            match fanout::run(&srv.addr, "/rk-bench", watchers, s.fanout_rounds).await {
+                Ok(report) => rows.push(FanoutRow {
+                    target: srv.kind.name().into(),
+                    report,
+                }),
+                Err(e) => eprintln!("suite: fan-out on {} failed: {e}", srv.kind.name()),
+            }
+        }
+    }
+    rows
+}
+
+/// Memory per znode and restart time on a fresh server of `kind` in `dir`.
+pub async fn memory_and_restart(
+    s: &SuiteSettings,
+    kind: ServerKind,
+    dir: &std::path::Path,
+    addr: &str,
+) -> Result<MemoryRow, String> {
+    let _ = std::fs::remove_dir_all(dir);
+    let name = kind.name().to_string();
+    let mut srv = Server::start(kind.clone(), dir, addr)?;
+    // One session first, so that lazily initialised connection machinery is not
+    // counted as znode memory.
+    populate::create_all(addr, ["/rk-mem".to_string()].into_iter(), 0, 1).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = srv.rss_bytes().ok_or("cannot read RSS")?;
+    eprintln!("suite: creating {} znodes on {name}", s.znodes);
+    let t = Instant::now();
+    populate::populate(&[addr.to_string()], "/rk-mem", s.znodes, 100, 4).await?;
+    let populate_seconds = t.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = srv.rss_bytes().ok_or("cannot read RSS")?;
+    srv.stop();
+    eprintln!("suite: restarting {name} with {} znodes", s.znodes);
+    let t = Instant::now();
+    let srv = Server::start(kind, dir, addr)?;
+    first_read(addr, &key_path("/rk-mem", s.znodes.saturating_sub(1))).await?;
+    let restart_seconds = t.elapsed().as_secs_f64();
+    drop(srv);
+    let _ = std::fs::remove_dir_all(dir.join("data"));
+    Ok(MemoryRow {
+        target: name,
+        znodes: s.znodes,
+        value_size: 100,
+        rss_before_bytes: before,
+        rss_after_bytes: after,
+        bytes_per_znode: (after as f64 - before as f64) / s.znodes.max(1) as f64,
+        populate_seconds,
+        restart_seconds,
+    })
+}
+
+/// Retries a getData of `path` until it succeeds (the server may still be loading).
+async fn first_read(addr: &str, path: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Ok(mut sess) = session::connect(addr, 30_000, Duration::from_secs(5)).await {
+            let req = Request::GetData(GetDataRequest {
+                path: path.to_string(),
+                watch: false,
+            });
+            if session::write_request(&mut sess.writer, 1, &req)
+                .await
+                .is_ok()
+            {
+                if let Ok(Ok(frame)) = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    session::read_frame(&mut sess.reader),
+                )
+                .await
+                {
+                    if let Ok((h, _)) = session::reply_header(&frame) {
+                        if h.err == 0 {
+                            session::close(sess, 2).await;
+                            return Ok(());
+                        }
+                        return Err(format!(
+                            "getData {path} after restart: {}",
+                            crate::stats::error_label(h.err)
+                        ));
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(format!(
+        "no getData answered on {addr} within 120 s of restart"
+    ))
+}
