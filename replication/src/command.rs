@@ -1,0 +1,70 @@
+//! What a peer asks its server to do. The server executes commands in the order given; the
+//! durability contract of each one is part of the protocol's safety argument, so it is spelled
+//! out on each variant and in docs/replication.md.
+
+use crate::error::ProposeError;
+use crate::message::{Entry, Message, Payload};
+use crate::zxid::Zxid;
+use crate::ServerId;
+
+/// The epochs a peer must never forget (ZooKeeper's acceptedEpoch and currentEpoch files),
+/// plus a boot counter that keeps handshake attempt numbers unique across restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EpochState {
+    /// The newest epoch this peer promised to follow (Zab phase 1).
+    pub accepted_epoch: u32,
+    /// The leader that proposed `accepted_epoch`; the same epoch from another leader is
+    /// refused, so that two leaders can never both gather a quorum for one epoch.
+    pub accepted_leader: Option<ServerId>,
+    /// The epoch whose leader this peer last synchronized with (Zab phase 2).
+    pub current_epoch: u32,
+    /// How many times this peer started; bumped at every restore.
+    pub boot: u32,
+}
+
+/// Whether the server may serve clients, and how writes are routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// No established leader: serve nothing (or read-only clients at most).
+    Looking,
+    /// Synchronized with `leader` in `epoch`: serve reads, forward writes to the leader.
+    Following { leader: ServerId, epoch: u32 },
+    /// Established leader of `epoch`: sequence writes and propose them.
+    Leading { epoch: u32 },
+}
+
+/// One side effect for the server to perform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Write these epochs durably (write, fsync) before executing the next command.
+    SaveEpochs(EpochState),
+    /// Append entries to the log. Buffered: the server may batch them into one write and one
+    /// fdatasync, then reports [`crate::Event::Durable`]; nothing is acknowledged before that.
+    Append { entries: Vec<Entry> },
+    /// Drop every log entry after `after`, durably, before executing the next command. Only
+    /// proposals that were never committed are ever dropped.
+    Truncate { after: Zxid },
+    /// Send a message to another peer.
+    Send { to: ServerId, message: Message },
+    /// Apply these committed entries to the state machine, in order.
+    Apply { entries: Vec<Entry> },
+    /// Take a snapshot of the state machine (which, at this point of the command stream, has
+    /// applied exactly up to `zxid`) and send it as [`Message::Snapshot`] to `to`, before the
+    /// messages of the commands that follow.
+    SendSnapshot {
+        to: ServerId,
+        epoch: u32,
+        attempt: u64,
+        zxid: Zxid,
+    },
+    /// Replace the state machine and the whole log with this snapshot of the leader's state
+    /// as of `zxid`, durably, before executing the next command.
+    InstallSnapshot { zxid: Zxid, data: Payload },
+    /// The serving role changed.
+    Role(Role),
+    /// Client proposals that were not accepted; nothing was logged for them.
+    Rejected {
+        payloads: Vec<Payload>,
+        error: ProposeError,
+    },
+}

@@ -1,0 +1,92 @@
+//! Protocol settings. Every timeout is counted in ticks, because the peer has no clock: the
+//! server decides how long a tick is (ZooKeeper's `tickTime`).
+
+use crate::error::ConfigError;
+use crate::ServerId;
+
+/// Settings of one peer. Every limit is named with its unit last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// This server's id.
+    pub id: ServerId,
+    /// Every voting member, this server included (the `server.N` lines).
+    pub voters: Vec<ServerId>,
+    /// While looking, a peer re-broadcasts its vote this often, since notifications may be lost.
+    pub election_retry_ticks: u32,
+    /// A leader pings its followers this often; pings carry the commit point and trigger acks.
+    pub heartbeat_ticks: u32,
+    /// A follower repeats its current handshake message this often until the leader answers.
+    pub handshake_retry_ticks: u32,
+    /// A follower that hears nothing from its leader for this long goes back to looking
+    /// (ZooKeeper's syncLimit).
+    pub follower_timeout_ticks: u32,
+    /// A leader that has not heard from a quorum for this long steps down.
+    pub leader_timeout_ticks: u32,
+    /// A leader that is not established (discovery and synchronization done with a quorum)
+    /// within this long steps down (ZooKeeper's initLimit).
+    pub init_timeout_ticks: u32,
+    /// Committed proposals kept in memory to bring lagging followers up to date with a diff;
+    /// a follower further behind gets a snapshot (ZooKeeper's commitLogCount).
+    pub log_window_entries_max: usize,
+    /// Proposals a leader lets wait for a quorum before it refuses new ones.
+    pub proposals_outstanding_max: usize,
+    /// Proposals a leader resends in one go to a follower whose acks stopped advancing.
+    pub retransmit_entries_max: usize,
+}
+
+impl Config {
+    /// Settings with ZooKeeper-like proportions for a server whose tick is about 50 ms.
+    pub fn new(id: ServerId, voters: Vec<ServerId>) -> Config {
+        Config {
+            id,
+            voters,
+            election_retry_ticks: 2,
+            heartbeat_ticks: 1,
+            handshake_retry_ticks: 2,
+            follower_timeout_ticks: 10,
+            leader_timeout_ticks: 10,
+            init_timeout_ticks: 20,
+            log_window_entries_max: 500,
+            proposals_outstanding_max: 1000,
+            retransmit_entries_max: 500,
+        }
+    }
+
+    /// Checks that the settings can work before a peer is built from them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = self.voters.clone();
+        seen.sort_unstable();
+        for pair in seen.windows(2) {
+            if pair[0] == pair[1] {
+                return Err(ConfigError::DuplicateVoter(pair[0]));
+            }
+        }
+        if !self.voters.contains(&self.id) {
+            return Err(ConfigError::NotAVoter(self.id));
+        }
+        let positive = [
+            ("election_retry_ticks", self.election_retry_ticks as usize),
+            ("heartbeat_ticks", self.heartbeat_ticks as usize),
+            ("handshake_retry_ticks", self.handshake_retry_ticks as usize),
+            (
+                "follower_timeout_ticks",
+                self.follower_timeout_ticks as usize,
+            ),
+            ("leader_timeout_ticks", self.leader_timeout_ticks as usize),
+            ("init_timeout_ticks", self.init_timeout_ticks as usize),
+            ("proposals_outstanding_max", self.proposals_outstanding_max),
+            ("retransmit_entries_max", self.retransmit_entries_max),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of voters that make a majority.
+    pub fn quorum(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
+}

@@ -1,0 +1,155 @@
+//! The messages peers exchange. They are Rust values for now; the wire frame (flatbuffers
+//! with a crc32c) is part of the server integration and is specified in docs/replication.md.
+//!
+//! Every message from a leader carries its epoch and every handshake message carries the
+//! follower's attempt number, so that a message that was delayed, duplicated or reordered by
+//! the network is recognised as stale and ignored instead of being acted on twice.
+
+use crate::zxid::Zxid;
+use crate::ServerId;
+use std::sync::Arc;
+
+/// A proposal's opaque body; the server puts an encoded transaction in it. Shared, because the
+/// same proposal goes to the log, to every follower and to the state machine.
+pub type Payload = Arc<[u8]>;
+
+/// One proposal in a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub zxid: Zxid,
+    pub payload: Payload,
+}
+
+/// A candidate leader as fast leader election ranks it: the most recent history wins, the
+/// history being compared by the epoch the voter last synchronized with, then its last zxid,
+/// and the server id breaks ties. The field order makes the derived `Ord` exactly that rank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Vote {
+    pub epoch: u32,
+    pub zxid: Zxid,
+    pub leader: ServerId,
+}
+
+/// What the sender of a vote is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VoterState {
+    Looking,
+    Following,
+    Leading,
+}
+
+/// How a leader brought a follower up to date (Zab phase 2); the follower's handling is the
+/// same for all three, the mode is recorded for statistics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncMode {
+    /// The follower's history is a prefix of the leader's: send the proposals it lacks.
+    Diff,
+    /// The follower has proposals that were never committed: cut them, then send the rest.
+    Trunc,
+    /// The follower is behind the leader's in-memory window: a snapshot came first.
+    Snap,
+}
+
+/// A message between two peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Fast leader election notification. Peers that are not looking answer a looking peer
+    /// with their own state so that a restarted server finds an established leader.
+    Vote {
+        round: u64,
+        vote: Vote,
+        state: VoterState,
+    },
+    /// Follower to leader, Zab phase 1 (discovery): the epoch it last accepted and how far
+    /// its log goes. `attempt` numbers the follower's handshakes.
+    FollowerInfo {
+        attempt: u64,
+        accepted_epoch: u32,
+        last_zxid: Zxid,
+    },
+    /// Leader to follower: the new epoch, above every epoch a quorum had accepted.
+    NewEpoch { epoch: u32, attempt: u64 },
+    /// Follower to leader: it accepted the epoch and will not accept older leaders; it reports
+    /// its history so that the leader can check it is not ahead and choose how to sync it.
+    AckEpoch {
+        epoch: u32,
+        attempt: u64,
+        current_epoch: u32,
+        last_zxid: Zxid,
+    },
+    /// Leader to follower, Zab phase 2: the leader's state as of `zxid`, to replace the
+    /// follower's. Sent ahead of a [`Message::Sync`] whose `prev` is `zxid`.
+    Snapshot {
+        epoch: u32,
+        attempt: u64,
+        zxid: Zxid,
+        data: Payload,
+    },
+    /// Leader to follower, Zab phase 2 (ZooKeeper's DIFF/TRUNC plus NEWLEADER in one message):
+    /// keep your log up to `prev`, drop what follows, append `entries`, take the epoch as your
+    /// current one and apply up to `committed`. Acking the last entry is the NEWLEADER ack.
+    Sync {
+        epoch: u32,
+        attempt: u64,
+        mode: SyncMode,
+        prev: Zxid,
+        entries: Vec<Entry>,
+        committed: Zxid,
+    },
+    /// Leader to follower: a quorum is synchronized; the follower may serve clients.
+    UpToDate { epoch: u32, committed: Zxid },
+    /// Leader to followers, Zab phase 3 (broadcast): proposals in zxid order.
+    Proposal { epoch: u32, entries: Vec<Entry> },
+    /// Follower to leader: everything up to `zxid` is durable in its log, and that log matches
+    /// the leader's up to there. Acks are cumulative, so a lost one is covered by the next.
+    Ack { epoch: u32, zxid: Zxid },
+    /// Leader to followers: everything up to `zxid` is committed.
+    Commit { epoch: u32, zxid: Zxid },
+    /// Leader heartbeat; repeats the commit point so that a lost commit is only a delay.
+    Ping {
+        epoch: u32,
+        committed: Zxid,
+        last_zxid: Zxid,
+    },
+    /// Leader to follower: it can no longer resend what the follower lacks; start a new
+    /// handshake (which may bring a snapshot).
+    Resync { epoch: u32 },
+}
+
+impl Message {
+    /// The epoch a leader's message was sent in; `None` for messages leaders do not send.
+    pub fn leader_epoch(&self) -> Option<u32> {
+        match self {
+            Message::NewEpoch { epoch, .. }
+            | Message::Snapshot { epoch, .. }
+            | Message::Sync { epoch, .. }
+            | Message::UpToDate { epoch, .. }
+            | Message::Proposal { epoch, .. }
+            | Message::Commit { epoch, .. }
+            | Message::Ping { epoch, .. }
+            | Message::Resync { epoch } => Some(*epoch),
+            Message::Vote { .. }
+            | Message::FollowerInfo { .. }
+            | Message::AckEpoch { .. }
+            | Message::Ack { .. } => None,
+        }
+    }
+
+    /// A short name for logs and statistics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Vote { .. } => "vote",
+            Message::FollowerInfo { .. } => "followerinfo",
+            Message::NewEpoch { .. } => "newepoch",
+            Message::AckEpoch { .. } => "ackepoch",
+            Message::Snapshot { .. } => "snapshot",
+            Message::Sync { .. } => "sync",
+            Message::UpToDate { .. } => "uptodate",
+            Message::Proposal { .. } => "proposal",
+            Message::Ack { .. } => "ack",
+            Message::Commit { .. } => "commit",
+            Message::Ping { .. } => "ping",
+            Message::Resync { .. } => "resync",
+        }
+    }
+}

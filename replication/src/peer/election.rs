@@ -1,0 +1,163 @@
+//! Leader election, after ZooKeeper's FastLeaderElection: looking peers exchange votes in
+//! numbered rounds, each adopts the best vote it hears (newest epoch, then newest zxid, then
+//! highest id) and decides once a quorum agrees. A peer that is already leading answers a
+//! looking one, so that a restarted server joins the established leader at once.
+
+use super::{Peer, State};
+use crate::command::Role;
+use crate::message::{Message, Vote, VoterState};
+use crate::ServerId;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default)]
+pub(super) struct Looking {
+    vote: Option<Vote>,
+    received: BTreeMap<ServerId, Vote>,
+    /// The vote a quorum agreed on and the tick it happened; the decision waits one tick for
+    /// a better vote, like FastLeaderElection's finalizeWait, unless every voter agrees.
+    agreed: Option<(Vote, u64)>,
+    last_sent: u64,
+}
+
+impl Peer {
+    pub(super) fn become_looking(&mut self) {
+        self.stats.elections += 1;
+        self.round += 1;
+        let vote = self.self_vote();
+        let mut looking = Looking {
+            vote: Some(vote),
+            last_sent: self.now,
+            ..Looking::default()
+        };
+        looking.received.insert(self.config.id, vote);
+        self.state = State::Looking(looking);
+        self.set_role(Role::Looking);
+        self.broadcast_vote();
+        // A single-voter ensemble has its quorum already.
+        self.check_decision();
+    }
+
+    fn broadcast_vote(&mut self) {
+        if let State::Looking(l) = &mut self.state {
+            if let Some(vote) = l.vote {
+                l.last_sent = self.now;
+                let message = Message::Vote {
+                    round: self.round,
+                    vote,
+                    state: VoterState::Looking,
+                };
+                self.broadcast(message);
+            }
+        }
+    }
+
+    pub(super) fn on_vote(&mut self, from: ServerId, round: u64, vote: Vote, state: VoterState) {
+        if !self.config.voters.contains(&vote.leader) {
+            self.stats.stale_messages += 1;
+            return;
+        }
+        match (&self.state, state) {
+            (State::Looking(_), VoterState::Leading) => {
+                // An established (or establishing) leader answered: join it. Its own checks in
+                // discovery keep this safe even if it is about to lose its quorum.
+                if vote.leader == from {
+                    self.become_follower(from);
+                }
+            }
+            (State::Looking(_), VoterState::Looking) => self.on_looking_vote(from, round, vote),
+            (State::Leading(_), VoterState::Looking) => {
+                let message = Message::Vote {
+                    round: self.round,
+                    vote: self.self_vote(),
+                    state: VoterState::Leading,
+                };
+                self.send(from, message);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_looking_vote(&mut self, from: ServerId, round: u64, vote: Vote) {
+        let mine = self.self_vote();
+        let own_id = self.config.id;
+        let State::Looking(l) = &mut self.state else {
+            return;
+        };
+        let current = l.vote.unwrap_or(mine);
+        let mut changed = false;
+        if round > self.round {
+            // A newer round: forget the old one's votes and start over from the better of
+            // our own history and the sender's candidate.
+            self.round = round;
+            l.received.clear();
+            l.agreed = None;
+            let best = mine.max(vote);
+            l.vote = Some(best);
+            l.received.insert(own_id, best);
+            changed = true;
+        } else if round < self.round {
+            // The sender is behind; tell it where the election is.
+            let message = Message::Vote {
+                round: self.round,
+                vote: current,
+                state: VoterState::Looking,
+            };
+            self.send(from, message);
+            return;
+        } else if vote > current {
+            l.vote = Some(vote);
+            l.received.insert(own_id, vote);
+            changed = true;
+        }
+        l.received.insert(from, vote);
+        if changed {
+            self.broadcast_vote();
+        }
+        self.check_decision();
+    }
+
+    fn check_decision(&mut self) {
+        let quorum = self.quorum;
+        let voters = self.config.voters.len();
+        let now = self.now;
+        let State::Looking(l) = &mut self.state else {
+            return;
+        };
+        let Some(vote) = l.vote else {
+            return;
+        };
+        let support = l.received.values().filter(|v| **v == vote).count();
+        if support < quorum {
+            l.agreed = None;
+            return;
+        }
+        let decide = if support == voters {
+            true
+        } else {
+            match l.agreed {
+                Some((agreed, since)) if agreed == vote => now > since,
+                _ => {
+                    l.agreed = Some((vote, now));
+                    false
+                }
+            }
+        };
+        if decide {
+            if vote.leader == self.config.id {
+                self.become_leader();
+            } else {
+                self.become_follower(vote.leader);
+            }
+        }
+    }
+
+    pub(super) fn on_looking_tick(&mut self) {
+        self.check_decision();
+        let retry = self.config.election_retry_ticks as u64;
+        if let State::Looking(l) = &self.state {
+            if self.now - l.last_sent >= retry {
+                self.broadcast_vote();
+            }
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The follower's side of Zab. Every message from the leader is checked against the epoch it
+//! accepted and the handshake attempt in progress, so that delayed, duplicated or reordered
+//! messages are ignored; a gap in the proposal stream starts a fresh handshake instead of
+//! leaving a hole in the log.
+
+use super::{Peer, State};
+use crate::command::{Command, Role};
+use crate::message::{Entry, Message, Payload, SyncMode};
+use crate::zxid::{self, Zxid};
+use crate::ServerId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// FollowerInfo sent; waiting for the leader's epoch (Zab phase 1).
+    Discovering,
+    /// Epoch acknowledged; waiting for the sync (Zab phase 2).
+    Syncing,
+    /// Log matches the leader's; receiving proposals (Zab phase 3). `uptodate` once the leader
+    /// said a quorum is synchronized and clients may be served.
+    Synced { uptodate: bool },
+}
+
+#[derive(Debug)]
+pub(super) struct Following {
+    pub(super) leader: ServerId,
+    phase: Phase,
+    attempt: u64,
+    epoch: u32,
+    commit_seen: Zxid,
+    /// The snapshot installed during this handshake, if any. A leader that repeats a sync
+    /// for one attempt (because the follower asked again) may send bundles that the network
+    /// interleaves; anything older than an installed snapshot belongs to an earlier bundle.
+    installed: Option<Zxid>,
+    /// The end of the history the sync gave us. The epoch is adopted (and acks start) only
+    /// once the log is durable up to here: a current epoch saved ahead of the history it
+    /// stands for would, after a crash, let this server win an election without that
+    /// history and lose committed proposals.
+    sync_end: Option<Zxid>,
+    epoch_adopted: bool,
+    last_heard: u64,
+    last_sent: u64,
+}
+
+fn following(state: &mut State) -> Option<&mut Following> {
+    match state {
+        State::Following(f) => Some(f),
+        _ => None,
+    }
+}
+
+impl Peer {
+    pub(super) fn become_follower(&mut self, leader: ServerId) {
+        self.state = State::Following(Following {
+            leader,
+            phase: Phase::Discovering,
+            attempt: 0,
+            epoch: 0,
+            commit_seen: 0,
+            installed: None,
+            sync_end: None,
+            epoch_adopted: false,
+            last_heard: self.now,
+            last_sent: self.now,
+        });
+        self.start_handshake();
+    }
+
+    /// Starts (or restarts) the handshake with the same leader under a new attempt number,
+    /// which makes every message of earlier attempts stale.
+    fn start_handshake(&mut self) {
+        self.stats.handshakes += 1;
+        let attempt = self.next_attempt();
+        let now = self.now;
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        f.attempt = attempt;
+        f.phase = Phase::Discovering;
+        f.epoch = 0;
+        f.commit_seen = 0;
+        f.installed = None;
+        f.sync_end = None;
+        f.epoch_adopted = false;
+        f.last_sent = now;
+        let leader = f.leader;
+        self.set_role(Role::Looking);
+        self.send_follower_info(leader, attempt);
+    }
+
+    fn send_follower_info(&mut self, leader: ServerId, attempt: u64) {
+        let message = Message::FollowerInfo {
+            attempt,
+            accepted_epoch: self.epochs.accepted_epoch,
+            last_zxid: self.log.last(),
+        };
+        self.send(leader, message);
+    }
+
+    fn send_ack_epoch(&mut self, leader: ServerId, epoch: u32, attempt: u64) {
+        let message = Message::AckEpoch {
+            epoch,
+            attempt,
+            current_epoch: self.epochs.current_epoch,
+            last_zxid: self.log.last(),
+        };
+        self.send(leader, message);
+    }
+
+    pub(super) fn on_follower_message(&mut self, from: ServerId, message: Message) {
+        let now = self.now;
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        let Some(epoch) = message.leader_epoch().filter(|_| from == f.leader) else {
+            self.stats.stale_messages += 1;
+            return;
+        };
+        if f.phase == Phase::Discovering || epoch == f.epoch {
+            f.last_heard = now;
+        } else if epoch > f.epoch {
+            // Our leader stepped down and was elected again under a newer epoch while we
+            // were still in the old one: its earlier handshake is void, start another.
+            f.last_heard = now;
+            self.start_handshake();
+            return;
+        } else {
+            // Only messages of the leadership we joined prove that it is alive.
+            self.stats.stale_messages += 1;
+            return;
+        }
+        match message {
+            Message::NewEpoch { epoch, attempt } => self.on_new_epoch(epoch, attempt),
+            Message::Snapshot {
+                epoch,
+                attempt,
+                zxid,
+                data,
+            } => self.on_snapshot(epoch, attempt, zxid, data),
+            Message::Sync {
+                epoch,
+                attempt,
+                mode,
+                prev,
+                entries,
+                committed,
+            } => self.on_sync(epoch, attempt, mode, prev, entries, committed),
+            Message::UpToDate { epoch, committed } => self.on_uptodate(epoch, committed),
+            Message::Proposal { epoch, entries } => self.on_proposal(epoch, entries),
+            Message::Commit { epoch, zxid } => {
+                if self.synced_in(epoch) {
+                    self.on_commit(zxid);
+                }
+            }
+            Message::Ping {
+                epoch, committed, ..
+            } => {
+                if self.synced_in(epoch) {
+                    self.on_commit(committed);
+                    self.send_ack();
+                }
+            }
+            Message::Resync { epoch } => {
+                let current = following(&mut self.state).map(|f| f.epoch);
+                if current == Some(epoch) {
+                    self.start_handshake();
+                } else {
+                    self.stats.stale_messages += 1;
+                }
+            }
+            _ => self.stats.stale_messages += 1,
+        }
+    }
+
+    fn synced_in(&mut self, epoch: u32) -> bool {
+        let synced = following(&mut self.state)
+            .is_some_and(|f| f.epoch == epoch && matches!(f.phase, Phase::Synced { .. }));
+        if !synced {
+            self.stats.stale_messages += 1;
+        }
+        synced
+    }
+
+    /// Zab phase 1: promise to follow `epoch`, unless we promised a newer one (or the same
+    /// one to a different leader).
+    fn on_new_epoch(&mut self, epoch: u32, attempt: u64) {
+        let accepted = self.epochs;
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        if attempt != f.attempt {
+            self.stats.stale_messages += 1;
+            return;
+        }
+        let leader = f.leader;
+        match f.phase {
+            Phase::Discovering => {
+                let acceptable = epoch > accepted.accepted_epoch
+                    || (epoch == accepted.accepted_epoch
+                        && accepted.accepted_leader == Some(leader));
+                if !acceptable {
+                    // This leader is behind the ensemble; look for the real one.
+                    self.become_looking();
+                    return;
+                }
+                f.epoch = epoch;
+                f.phase = Phase::Syncing;
+                if epoch != accepted.accepted_epoch || accepted.accepted_leader != Some(leader) {
+                    self.epochs.accepted_epoch = epoch;
+                    self.epochs.accepted_leader = Some(leader);
+                    self.save_epochs();
+                }
+                self.send_ack_epoch(leader, epoch, attempt);
+            }
+            Phase::Syncing if f.epoch == epoch => self.send_ack_epoch(leader, epoch, attempt),
+            _ => self.stats.stale_messages += 1,
+        }
+    }
+
+    fn in_sync_handshake(&mut self, epoch: u32, attempt: u64) -> bool {
+        let ok = following(&mut self.state)
+            .is_some_and(|f| f.phase == Phase::Syncing && f.epoch == epoch && f.attempt == attempt);
+        if !ok {
+            self.stats.stale_messages += 1;
+        }
+        ok
+    }
+
+    /// Zab phase 2, snapshot case: replace our state with the leader's.
+    fn on_snapshot(&mut self, epoch: u32, attempt: u64, zxid: Zxid, data: Payload) {
+        if !self.in_sync_handshake(epoch, attempt) {
+            return;
+        }
+        if self.installed().is_some_and(|installed| zxid <= installed) {
+            self.stats.stale_messages += 1;
+            return;
+        }
+        if zxid < self.applied {
+            // A leader's snapshot is never behind what we applied, since we only apply what
+            // is committed and the leader has everything committed.
+            self.violation("snapshot behind the applied point");
+            return;
+        }
+        self.out.push(Command::InstallSnapshot { zxid, data });
+        self.log.reset(zxid);
+        self.durable = zxid;
+        self.applied = zxid;
+        if let Some(f) = following(&mut self.state) {
+            f.installed = Some(zxid);
+        }
+    }
+
+    fn installed(&mut self) -> Option<Zxid> {
+        following(&mut self.state).and_then(|f| f.installed)
+    }
+
+    /// Zab phase 2: make our log the leader's history, adopt its epoch, then acknowledge once
+    /// durable (that ack is ZooKeeper's NEWLEADER ack).
+    fn on_sync(
+        &mut self,
+        epoch: u32,
+        attempt: u64,
+        mode: SyncMode,
+        prev: Zxid,
+        entries: Vec<Entry>,
+        committed: Zxid,
+    ) {
+        if !self.in_sync_handshake(epoch, attempt) {
+            return;
+        }
+        if self.installed().is_some_and(|installed| prev < installed) {
+            self.stats.stale_messages += 1;
+            return;
+        }
+        if prev > self.log.last() {
+            // The snapshot this sync builds on has not arrived (yet); the handshake retry
+            // asks again if it was lost.
+            if mode != SyncMode::Snap {
+                self.violation("sync continues past the end of the log");
+            }
+            return;
+        }
+        if !self.log.contains(prev) || prev < self.applied {
+            // The leader believes our history reaches `prev` and that nothing after it is
+            // committed; neither holds, so this sync would corrupt us.
+            self.violation(if prev < self.applied {
+                "sync truncates below the applied point"
+            } else {
+                "sync continues from a zxid the log does not have"
+            });
+            self.start_handshake();
+            return;
+        }
+        self.truncate_after(prev);
+        let mut fresh = Vec::with_capacity(entries.len());
+        let mut last = prev;
+        for entry in entries {
+            if entry.zxid <= last {
+                self.violation("sync entries out of order");
+                self.start_handshake();
+                return;
+            }
+            last = entry.zxid;
+            fresh.push(entry);
+        }
+        self.append(fresh);
+        let sync_end = self.log.last();
+        if let Some(f) = following(&mut self.state) {
+            f.phase = Phase::Synced { uptodate: false };
+            f.commit_seen = f.commit_seen.max(committed);
+            f.sync_end = Some(sync_end);
+        }
+        self.on_commit(committed);
+        self.adopt_epoch_when_durable();
+        self.send_ack();
+    }
+
+    /// Zab phase 2, the NEWLEADER step: with the leader's history durable, take its epoch as
+    /// our current one (durably) before the first ack says so.
+    fn adopt_epoch_when_durable(&mut self) {
+        let durable = self.durable;
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        if f.epoch_adopted || f.sync_end.is_none_or(|end| durable < end) {
+            return;
+        }
+        f.epoch_adopted = true;
+        self.epochs.current_epoch = f.epoch;
+        self.save_epochs();
+    }
+
+    fn on_uptodate(&mut self, epoch: u32, committed: Zxid) {
+        if !self.synced_in(epoch) {
+            return;
+        }
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        let leader = f.leader;
+        f.phase = Phase::Synced { uptodate: true };
+        self.on_commit(committed);
+        self.set_role(Role::Following { leader, epoch });
+    }
+
+    /// Zab phase 3: log proposals in zxid order; a gap means something was lost, so the log
+    /// stays as it is and a new handshake fills the hole.
+    fn on_proposal(&mut self, epoch: u32, entries: Vec<Entry>) {
+        if !self.synced_in(epoch) {
+            return;
+        }
+        let mut fresh = Vec::with_capacity(entries.len());
+        let mut last = self.log.last();
+        let mut gap = false;
+        for entry in entries {
+            if entry.zxid <= last {
+                continue;
+            }
+            let expected = if zxid::epoch_of(last) == epoch {
+                last + 1
+            } else {
+                zxid::make(epoch, 1)
+            };
+            if entry.zxid != expected {
+                gap = true;
+                break;
+            }
+            last = entry.zxid;
+            fresh.push(entry);
+        }
+        self.append(fresh);
+        if gap {
+            self.start_handshake();
+            return;
+        }
+        let commit_seen = following(&mut self.state).map_or(0, |f| f.commit_seen);
+        self.apply_upto(commit_seen);
+    }
+
+    fn on_commit(&mut self, zxid: Zxid) {
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        f.commit_seen = f.commit_seen.max(zxid);
+        let commit_seen = f.commit_seen;
+        self.apply_upto(commit_seen);
+    }
+
+    fn send_ack(&mut self) {
+        let durable = self.durable;
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        if !matches!(f.phase, Phase::Synced { .. }) || !f.epoch_adopted {
+            return;
+        }
+        let (leader, epoch) = (f.leader, f.epoch);
+        self.send(
+            leader,
+            Message::Ack {
+                epoch,
+                zxid: durable,
+            },
+        );
+    }
+
+    pub(super) fn on_follower_durable(&mut self) {
+        self.adopt_epoch_when_durable();
+        self.send_ack();
+    }
+
+    pub(super) fn on_follower_tick(&mut self) {
+        let now = self.now;
+        let timeout = self.config.follower_timeout_ticks as u64;
+        let retry = self.config.handshake_retry_ticks as u64;
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        if now - f.last_heard > timeout {
+            self.become_looking();
+            return;
+        }
+        if now - f.last_sent < retry {
+            return;
+        }
+        f.last_sent = now;
+        let (leader, epoch, attempt, phase) = (f.leader, f.epoch, f.attempt, f.phase);
+        match phase {
+            Phase::Discovering => self.send_follower_info(leader, attempt),
+            Phase::Syncing => self.send_ack_epoch(leader, epoch, attempt),
+            Phase::Synced { uptodate: false } => self.send_ack(),
+            Phase::Synced { uptodate: true } => {}
+        }
+    }
+}

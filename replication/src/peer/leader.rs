@@ -1,0 +1,600 @@
+//! The leader's side of Zab. Phase 1 (discovery): gather a quorum of followers, pick an epoch
+//! above every epoch they accepted, and have a quorum acknowledge it. Phase 2
+//! (synchronization): bring each follower's log to the leader's history by diff, truncation
+//! or snapshot; once a quorum has that history durable it is committed. Phase 3 (broadcast):
+//! propose, count durable acks, commit at a quorum, pipelined.
+
+use super::{Peer, State};
+use crate::command::{Command, Role};
+use crate::error::ProposeError;
+use crate::message::{Entry, Message, Payload, SyncMode};
+use crate::zxid::{self, Zxid, EPOCH_MAX};
+use crate::ServerId;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a quorum of FollowerInfo to pick the epoch.
+    Discovery,
+    /// NewEpoch sent; waiting for a quorum of AckEpoch.
+    EpochAcks,
+    /// Followers are being synchronized; waiting for a quorum to have the history durable.
+    Sync,
+    /// Established: accepting proposals.
+    Broadcast,
+}
+
+#[derive(Debug)]
+struct Synced {
+    current_epoch: u32,
+    last_zxid: Zxid,
+    /// Our last zxid when the sync was sent: acking it is ZooKeeper's NEWLEADER ack.
+    newleader_zxid: Zxid,
+    acked: Zxid,
+    acked_at_heartbeat: Zxid,
+    uptodate_sent: bool,
+}
+
+#[derive(Debug)]
+enum Stage {
+    Info,
+    EpochAcked { current_epoch: u32, last_zxid: Zxid },
+    Synced(Synced),
+}
+
+#[derive(Debug)]
+struct Learner {
+    attempt: u64,
+    accepted_epoch: u32,
+    stage: Stage,
+    last_heard: u64,
+}
+
+#[derive(Debug)]
+pub(super) struct Leading {
+    phase: Phase,
+    epoch: u32,
+    started: u64,
+    last_heartbeat: u64,
+    learners: BTreeMap<ServerId, Learner>,
+    establish_zxid: Zxid,
+    committed: Zxid,
+    next_counter: u32,
+}
+
+impl Leading {
+    pub(super) fn validate(&self, applied: Zxid, last: Zxid) -> Result<(), String> {
+        if self.phase == Phase::Broadcast {
+            if self.committed != applied {
+                return Err(format!(
+                    "leader committed {:#x} but applied {applied:#x}",
+                    self.committed
+                ));
+            }
+            if self.committed > last {
+                return Err(format!("leader committed {:#x} beyond log", self.committed));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Borrows only the state field, so that the log and the outbox stay usable alongside.
+fn leading(state: &mut State) -> Option<&mut Leading> {
+    match state {
+        State::Leading(l) => Some(l),
+        _ => None,
+    }
+}
+
+impl Peer {
+    pub(super) fn become_leader(&mut self) {
+        self.stats.leaderships += 1;
+        self.state = State::Leading(Box::new(Leading {
+            phase: Phase::Discovery,
+            epoch: 0,
+            started: self.now,
+            last_heartbeat: self.now,
+            learners: BTreeMap::new(),
+            establish_zxid: 0,
+            committed: self.applied,
+            next_counter: 1,
+        }));
+        self.check_discovery();
+    }
+
+    pub(super) fn on_leader_message(&mut self, from: ServerId, message: Message) {
+        let now = self.now;
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        if let Some(learner) = l.learners.get_mut(&from) {
+            learner.last_heard = now;
+        }
+        match message {
+            Message::FollowerInfo {
+                attempt,
+                accepted_epoch,
+                last_zxid: _,
+            } => self.on_follower_info(from, attempt, accepted_epoch),
+            Message::AckEpoch {
+                epoch,
+                attempt,
+                current_epoch,
+                last_zxid,
+            } => self.on_ack_epoch(from, epoch, attempt, current_epoch, last_zxid),
+            Message::Ack { epoch, zxid } => self.on_ack(from, epoch, zxid),
+            _ => self.stats.stale_messages += 1,
+        }
+    }
+
+    fn on_follower_info(&mut self, from: ServerId, attempt: u64, accepted_epoch: u32) {
+        let now = self.now;
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        match l.learners.get(&from) {
+            Some(existing) if attempt < existing.attempt => {
+                self.stats.stale_messages += 1;
+                return;
+            }
+            Some(existing) if attempt == existing.attempt => {}
+            _ => {
+                l.learners.insert(
+                    from,
+                    Learner {
+                        attempt,
+                        accepted_epoch,
+                        stage: Stage::Info,
+                        last_heard: now,
+                    },
+                );
+            }
+        }
+        if l.phase == Phase::Discovery {
+            self.check_discovery();
+        } else {
+            let epoch = l.epoch;
+            self.send(from, Message::NewEpoch { epoch, attempt });
+        }
+    }
+
+    /// Zab phase 1: with a quorum of followers known, pick an epoch none of them accepted.
+    fn check_discovery(&mut self) {
+        let quorum = self.quorum;
+        let own_accepted = self.epochs.accepted_epoch;
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        if l.phase != Phase::Discovery || l.learners.len() + 1 < quorum {
+            return;
+        }
+        let highest = l
+            .learners
+            .values()
+            .map(|f| f.accepted_epoch)
+            .fold(own_accepted, u32::max);
+        if highest >= EPOCH_MAX {
+            // No epoch left to pick; staying out of the way is all a leader can do.
+            self.become_looking();
+            return;
+        }
+        let epoch = highest + 1;
+        l.epoch = epoch;
+        l.phase = Phase::EpochAcks;
+        let invitations: Vec<(ServerId, u64)> =
+            l.learners.iter().map(|(id, f)| (*id, f.attempt)).collect();
+        self.epochs.accepted_epoch = epoch;
+        self.epochs.accepted_leader = Some(self.config.id);
+        self.save_epochs();
+        for (to, attempt) in invitations {
+            self.send(to, Message::NewEpoch { epoch, attempt });
+        }
+        self.check_epoch_quorum();
+    }
+
+    fn on_ack_epoch(
+        &mut self,
+        from: ServerId,
+        epoch: u32,
+        attempt: u64,
+        current_epoch: u32,
+        last_zxid: Zxid,
+    ) {
+        let ours = (self.epochs.current_epoch, self.log.last());
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        let known = l.learners.get(&from).map(|f| f.attempt);
+        if l.phase == Phase::Discovery || epoch != l.epoch || known != Some(attempt) {
+            self.stats.stale_messages += 1;
+            return;
+        }
+        if l.phase == Phase::EpochAcks && (current_epoch, last_zxid) > ours {
+            // The follower has a newer history than ours, so we may lack committed proposals:
+            // we must not lead. The next election prefers that follower. Once a quorum acked
+            // the epoch no older leader can commit anything, so later joiners need no check.
+            self.become_looking();
+            return;
+        }
+        let phase = l.phase;
+        if let Some(learner) = l.learners.get_mut(&from) {
+            if !matches!(learner.stage, Stage::Synced(_)) {
+                learner.stage = Stage::EpochAcked {
+                    current_epoch,
+                    last_zxid,
+                };
+            }
+        }
+        if phase == Phase::EpochAcks {
+            self.check_epoch_quorum();
+        } else {
+            // Established already, or synchronizing: a late joiner (or a follower whose sync
+            // was lost, asking again) is synchronized right away.
+            self.sync_learner(from);
+        }
+    }
+
+    /// End of Zab phase 1: a quorum promised to follow this epoch; start phase 2.
+    fn check_epoch_quorum(&mut self) {
+        let quorum = self.quorum;
+        let last = self.log.last();
+        let applied = self.applied;
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        if l.phase != Phase::EpochAcks {
+            return;
+        }
+        let acked = l
+            .learners
+            .values()
+            .filter(|f| !matches!(f.stage, Stage::Info))
+            .count();
+        if acked + 1 < quorum {
+            return;
+        }
+        l.phase = Phase::Sync;
+        l.establish_zxid = last;
+        l.committed = applied;
+        l.next_counter = 1;
+        let ready: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, f)| !matches!(f.stage, Stage::Info))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ready {
+            self.sync_learner(id);
+        }
+        self.maybe_commit();
+    }
+
+    /// Zab phase 2: choose how to bring one follower to our history and send it.
+    fn sync_learner(&mut self, id: ServerId) {
+        let last = self.log.last();
+        let applied = self.applied;
+        let (current_epoch, f_last, attempt, epoch, committed, previous) = {
+            let Some(l) = leading(&mut self.state) else {
+                return;
+            };
+            let (epoch, committed) = (l.epoch, l.committed);
+            let Some(learner) = l.learners.get_mut(&id) else {
+                return;
+            };
+            let (current_epoch, f_last, previous) = match &learner.stage {
+                Stage::Info => return,
+                Stage::EpochAcked {
+                    current_epoch,
+                    last_zxid,
+                } => (*current_epoch, *last_zxid, None),
+                Stage::Synced(s) => (
+                    s.current_epoch,
+                    s.last_zxid,
+                    Some((s.acked, s.uptodate_sent)),
+                ),
+            };
+            (
+                current_epoch,
+                f_last,
+                learner.attempt,
+                epoch,
+                committed,
+                previous,
+            )
+        };
+        let (mode, prev) = if f_last >= last {
+            if f_last == last {
+                (SyncMode::Diff, last)
+            } else {
+                (SyncMode::Trunc, last)
+            }
+        } else {
+            match self.log.floor(f_last) {
+                Some(t) if t == f_last => (SyncMode::Diff, t),
+                Some(t) => (SyncMode::Trunc, t),
+                None => (SyncMode::Snap, applied),
+            }
+        };
+        match mode {
+            SyncMode::Diff => self.stats.syncs_diff += 1,
+            SyncMode::Trunc => self.stats.syncs_trunc += 1,
+            SyncMode::Snap => self.stats.syncs_snap += 1,
+        }
+        if mode == SyncMode::Snap {
+            self.out.push(Command::SendSnapshot {
+                to: id,
+                epoch,
+                attempt,
+                zxid: applied,
+            });
+        }
+        let entries = self.log.range(prev, last, usize::MAX);
+        self.send(
+            id,
+            Message::Sync {
+                epoch,
+                attempt,
+                mode,
+                prev,
+                entries,
+                committed,
+            },
+        );
+        let (acked, uptodate_sent) = previous.unwrap_or((0, false));
+        if let Some(learner) = leading(&mut self.state).and_then(|l| l.learners.get_mut(&id)) {
+            learner.stage = Stage::Synced(Synced {
+                current_epoch,
+                last_zxid: f_last,
+                newleader_zxid: last,
+                acked,
+                acked_at_heartbeat: acked,
+                uptodate_sent,
+            });
+        }
+    }
+
+    fn on_ack(&mut self, from: ServerId, epoch: u32, zxid: Zxid) {
+        let last = self.log.last();
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        if epoch != l.epoch {
+            self.stats.stale_messages += 1;
+            return;
+        }
+        let Some(Learner {
+            stage: Stage::Synced(s),
+            ..
+        }) = l.learners.get_mut(&from)
+        else {
+            self.stats.stale_messages += 1;
+            return;
+        };
+        s.acked = s.acked.max(zxid.min(last));
+        self.maybe_commit();
+        self.send_uptodate();
+    }
+
+    /// Tells every synchronized follower whose NEWLEADER ack arrived that it may serve.
+    fn send_uptodate(&mut self) {
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        if l.phase != Phase::Broadcast {
+            return;
+        }
+        let (epoch, committed) = (l.epoch, l.committed);
+        let mut ready = Vec::new();
+        for (id, learner) in l.learners.iter_mut() {
+            if let Stage::Synced(s) = &mut learner.stage {
+                if !s.uptodate_sent && s.acked >= s.newleader_zxid {
+                    s.uptodate_sent = true;
+                    ready.push(*id);
+                }
+            }
+        }
+        for id in ready {
+            self.send(id, Message::UpToDate { epoch, committed });
+        }
+    }
+
+    /// Commits whatever a quorum (this leader included) has durable. The first time a quorum
+    /// has the whole initial history, the leader is established (end of Zab phase 2).
+    pub(super) fn maybe_commit(&mut self) {
+        let quorum = self.quorum;
+        let durable = self.durable;
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        let mut acks: Vec<Zxid> = vec![durable];
+        for learner in l.learners.values() {
+            if let Stage::Synced(s) = &learner.stage {
+                acks.push(s.acked);
+            }
+        }
+        if acks.len() < quorum {
+            return;
+        }
+        acks.sort_unstable_by(|a, b| b.cmp(a));
+        let candidate = acks[quorum - 1];
+        let mut established_now = false;
+        if l.phase == Phase::Sync {
+            if candidate < l.establish_zxid {
+                return;
+            }
+            l.phase = Phase::Broadcast;
+            established_now = true;
+        }
+        if l.phase != Phase::Broadcast || candidate <= l.committed {
+            if established_now {
+                self.on_established();
+            }
+            return;
+        }
+        l.committed = candidate;
+        let epoch = l.epoch;
+        let targets: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, f)| matches!(f.stage, Stage::Synced(_)))
+            .map(|(id, _)| *id)
+            .collect();
+        self.apply_upto(candidate);
+        for to in targets {
+            self.send(
+                to,
+                Message::Commit {
+                    epoch,
+                    zxid: candidate,
+                },
+            );
+        }
+        if established_now {
+            self.on_established();
+        }
+    }
+
+    fn on_established(&mut self) {
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        let epoch = l.epoch;
+        // Our history is durable here (it is part of the quorum count), so the epoch may now
+        // be saved as current without running ahead of the log it stands for.
+        self.epochs.current_epoch = epoch;
+        self.save_epochs();
+        self.set_role(Role::Leading { epoch });
+        self.send_uptodate();
+    }
+
+    /// Zab phase 3: assign zxids, log, and send to every synchronized follower.
+    pub(super) fn propose_entries(&mut self, payloads: &[Payload]) -> Result<(), ProposeError> {
+        let max = self.config.proposals_outstanding_max;
+        let last = self.log.last();
+        let leader_hint = match &self.state {
+            State::Following(f) if matches!(self.role, Role::Following { .. }) => Some(f.leader),
+            _ => None,
+        };
+        let Some(l) = leading(&mut self.state).filter(|l| l.phase == Phase::Broadcast) else {
+            return Err(ProposeError::NotLeader {
+                leader: leader_hint,
+            });
+        };
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        let outstanding = if zxid::epoch_of(l.committed) == l.epoch {
+            (zxid::counter_of(last) - zxid::counter_of(l.committed)) as usize
+        } else if zxid::epoch_of(last) == l.epoch {
+            zxid::counter_of(last) as usize
+        } else {
+            0
+        };
+        if outstanding + payloads.len() > max {
+            return Err(ProposeError::Busy { outstanding, max });
+        }
+        if l.next_counter as u64 + payloads.len() as u64 >= u32::MAX as u64 {
+            return Err(ProposeError::ZxidExhausted);
+        }
+        let epoch = l.epoch;
+        let mut entries = Vec::with_capacity(payloads.len());
+        for payload in payloads {
+            entries.push(Entry {
+                zxid: zxid::make(epoch, l.next_counter),
+                payload: payload.clone(),
+            });
+            l.next_counter += 1;
+        }
+        let targets: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, f)| matches!(f.stage, Stage::Synced(_)))
+            .map(|(id, _)| *id)
+            .collect();
+        self.append(entries.clone());
+        for to in targets {
+            self.send(
+                to,
+                Message::Proposal {
+                    epoch,
+                    entries: entries.clone(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn on_leader_tick(&mut self) {
+        let now = self.now;
+        let quorum = self.quorum;
+        let config = self.config.clone();
+        let last = self.log.last();
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        if l.phase != Phase::Broadcast {
+            if now - l.started > config.init_timeout_ticks as u64 {
+                self.become_looking();
+                return;
+            }
+        } else {
+            let alive = l
+                .learners
+                .values()
+                .filter(|f| matches!(f.stage, Stage::Synced(_)))
+                .filter(|f| now - f.last_heard <= config.leader_timeout_ticks as u64)
+                .count();
+            if alive + 1 < quorum {
+                self.become_looking();
+                return;
+            }
+        }
+        if now - l.last_heartbeat < config.heartbeat_ticks as u64 {
+            return;
+        }
+        l.last_heartbeat = now;
+        let (epoch, committed, broadcasting) = (l.epoch, l.committed, l.phase == Phase::Broadcast);
+        let mut messages = Vec::new();
+        let mut resync = Vec::new();
+        for (id, learner) in l.learners.iter_mut() {
+            messages.push((
+                *id,
+                Message::Ping {
+                    epoch,
+                    committed,
+                    last_zxid: last,
+                },
+            ));
+            let Stage::Synced(s) = &mut learner.stage else {
+                continue;
+            };
+            let stalled = s.acked < last && s.acked == s.acked_at_heartbeat;
+            s.acked_at_heartbeat = s.acked;
+            if broadcasting && stalled {
+                // Acks stopped advancing: proposals may have been lost on the way. Resending
+                // is harmless because followers skip what they already logged.
+                // Only the ack is known to be in the follower's log: with several sync
+                // bundles of one handshake in flight, `prev` may be one it never applied.
+                let from = s.acked;
+                if self.log.contains(from) {
+                    let entries = self.log.range(from, last, config.retransmit_entries_max);
+                    if !entries.is_empty() {
+                        messages.push((*id, Message::Proposal { epoch, entries }));
+                    }
+                } else {
+                    resync.push(*id);
+                }
+            }
+        }
+        for id in resync {
+            // What the follower lacks has left the window; a new handshake will send a
+            // snapshot. Forgetting it also keeps its stale ack out of the quorum count.
+            l.learners.remove(&id);
+            messages.push((id, Message::Resync { epoch }));
+        }
+        for (to, message) in messages {
+            self.send(to, message);
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The peer: one server's side of the protocol. `step` takes one event and returns the
+//! commands it caused; all protocol state lives here, all side effects live in the server.
+
+mod election;
+mod follower;
+mod leader;
+
+use crate::command::{Command, EpochState, Role};
+use crate::config::Config;
+use crate::error::{ConfigError, ProposeError};
+use crate::log::Log;
+use crate::message::{Entry, Message, Payload, Vote};
+use crate::zxid::Zxid;
+use crate::ServerId;
+use election::Looking;
+use follower::Following;
+use leader::Leading;
+
+/// Something that happened to the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A message from another peer arrived.
+    Message { from: ServerId, message: Message },
+    /// One tick of the server's clock elapsed; every timeout is counted in ticks.
+    Tick,
+    /// Clients want these payloads replicated, in this order. Accepted payloads come back as
+    /// one [`Command::Append`] whose entries carry the zxids they were given; refused ones as
+    /// [`Command::Rejected`].
+    Propose { payloads: Vec<Payload> },
+    /// Every entry the server was asked to append, up to `zxid`, is durable. After a
+    /// [`Command::Truncate`] the server must not report writes issued before it.
+    Durable { zxid: Zxid },
+}
+
+/// What the server found on its disk at startup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restored {
+    /// The saved epochs; all zero on a fresh data directory.
+    pub epochs: EpochState,
+    /// The zxid the restored state machine is at (its newest snapshot's), 0 if none.
+    pub snapshot_zxid: Zxid,
+    /// The durable log entries after the snapshot, in zxid order. They are not known to be
+    /// committed: the next leader decides.
+    pub entries: Vec<Entry>,
+}
+
+/// Counters that show what the protocol went through; the simulator reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub elections: u64,
+    pub leaderships: u64,
+    pub syncs_diff: u64,
+    pub syncs_trunc: u64,
+    pub syncs_snap: u64,
+    pub handshakes: u64,
+    pub stale_messages: u64,
+    /// Messages that contradict the protocol's invariants (for example a truncation below the
+    /// applied point). They are refused; the simulator requires this to stay zero.
+    pub violations: u64,
+    /// What the most recent violation was.
+    pub last_violation: Option<&'static str>,
+}
+
+enum State {
+    Looking(Looking),
+    Following(Following),
+    Leading(Box<Leading>),
+}
+
+/// One server's protocol state machine.
+pub struct Peer {
+    config: Config,
+    quorum: usize,
+    epochs: EpochState,
+    log: Log,
+    durable: Zxid,
+    applied: Zxid,
+    now: u64,
+    round: u64,
+    attempt_seq: u32,
+    role: Role,
+    state: State,
+    stats: Stats,
+    out: Vec<Command>,
+}
+
+impl Peer {
+    /// A peer on a fresh data directory. The returned commands must be executed first.
+    pub fn new(config: Config) -> Result<(Peer, Vec<Command>), ConfigError> {
+        Peer::restore(config, Restored::default())
+    }
+
+    /// A peer restarted from what the server found on disk. The returned commands (saving the
+    /// bumped boot counter, the first votes) must be executed first.
+    pub fn restore(
+        config: Config,
+        restored: Restored,
+    ) -> Result<(Peer, Vec<Command>), ConfigError> {
+        config.validate()?;
+        let mut epochs = restored.epochs;
+        epochs.boot = epochs.boot.wrapping_add(1);
+        let log = Log::new(restored.snapshot_zxid, restored.entries);
+        let durable = log.last();
+        let mut peer = Peer {
+            quorum: config.quorum(),
+            config,
+            epochs,
+            log,
+            durable,
+            applied: restored.snapshot_zxid,
+            now: 0,
+            round: 0,
+            attempt_seq: 0,
+            role: Role::Looking,
+            state: State::Looking(Looking::default()),
+            stats: Stats::default(),
+            out: Vec::new(),
+        };
+        peer.out.push(Command::SaveEpochs(peer.epochs));
+        peer.out.push(Command::Role(Role::Looking));
+        peer.become_looking();
+        let commands = std::mem::take(&mut peer.out);
+        Ok((peer, commands))
+    }
+
+    /// Feeds one event and returns the commands to execute, in order.
+    pub fn step(&mut self, event: Event) -> Vec<Command> {
+        match event {
+            Event::Tick => {
+                self.now += 1;
+                self.on_tick();
+            }
+            Event::Durable { zxid } => self.on_durable(zxid),
+            Event::Propose { payloads } => {
+                if let Err(error) = self.propose_entries(&payloads) {
+                    let exhausted = error == ProposeError::ZxidExhausted;
+                    self.out.push(Command::Rejected { payloads, error });
+                    if exhausted {
+                        // A new epoch restarts the counter; ZooKeeper forces an election too.
+                        self.become_looking();
+                    }
+                }
+            }
+            Event::Message { from, message } => self.on_message(from, message),
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Like `step(Event::Propose)`, but a refusal comes back as an error.
+    pub fn propose(&mut self, payloads: Vec<Payload>) -> Result<Vec<Command>, ProposeError> {
+        match self.propose_entries(&payloads) {
+            Ok(()) => Ok(std::mem::take(&mut self.out)),
+            Err(error) => {
+                self.out.clear();
+                Err(error)
+            }
+        }
+    }
+
+    pub fn id(&self) -> ServerId {
+        self.config.id
+    }
+
+    /// The serving role last reported with [`Command::Role`].
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The leader this peer follows or is, if any, established or not.
+    pub fn leader(&self) -> Option<ServerId> {
+        match &self.state {
+            State::Looking(_) => None,
+            State::Following(f) => Some(f.leader),
+            State::Leading(_) => Some(self.config.id),
+        }
+    }
+
+    pub fn epochs(&self) -> EpochState {
+        self.epochs
+    }
+
+    /// The newest zxid in the log, durable or not.
+    pub fn last_zxid(&self) -> Zxid {
+        self.log.last()
+    }
+
+    pub fn durable_zxid(&self) -> Zxid {
+        self.durable
+    }
+
+    pub fn applied_zxid(&self) -> Zxid {
+        self.applied
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Checks the peer's invariants; the simulator calls it after every step.
+    pub fn validate(&self) -> Result<(), String> {
+        self.log.validate()?;
+        let (base, last) = (self.log.base(), self.log.last());
+        if !(base <= self.applied && self.applied <= last) {
+            return Err(format!(
+                "applied {:#x} outside log [{base:#x}, {last:#x}]",
+                self.applied
+            ));
+        }
+        if self.durable > last {
+            return Err(format!(
+                "durable {:#x} beyond log end {last:#x}",
+                self.durable
+            ));
+        }
+        if self.epochs.current_epoch > self.epochs.accepted_epoch {
+            return Err(format!("epochs out of order: {:?}", self.epochs));
+        }
+        if let State::Leading(l) = &self.state {
+            l.validate(self.applied, last)?;
+        }
+        Ok(())
+    }
+
+    fn on_message(&mut self, from: ServerId, message: Message) {
+        if from == self.config.id || !self.config.voters.contains(&from) {
+            self.stats.stale_messages += 1;
+            return;
+        }
+        if let Message::Vote { round, vote, state } = message {
+            self.on_vote(from, round, vote, state);
+            return;
+        }
+        match self.state {
+            State::Looking(_) => self.stats.stale_messages += 1,
+            State::Following(_) => self.on_follower_message(from, message),
+            State::Leading(_) => self.on_leader_message(from, message),
+        }
+    }
+
+    fn on_tick(&mut self) {
+        match self.state {
+            State::Looking(_) => self.on_looking_tick(),
+            State::Following(_) => self.on_follower_tick(),
+            State::Leading(_) => self.on_leader_tick(),
+        }
+    }
+
+    fn on_durable(&mut self, zxid: Zxid) {
+        if zxid <= self.durable {
+            return;
+        }
+        // A report about an entry that is no longer in the log belongs to writes a truncation
+        // undid; taking it would acknowledge data that is not on disk.
+        if zxid > self.log.last() || !self.log.contains(zxid) {
+            self.stats.stale_messages += 1;
+            return;
+        }
+        self.durable = zxid;
+        match self.state {
+            State::Looking(_) => {}
+            State::Following(_) => self.on_follower_durable(),
+            State::Leading(_) => self.maybe_commit(),
+        }
+    }
+
+    fn self_vote(&self) -> Vote {
+        Vote {
+            epoch: self.epochs.current_epoch,
+            zxid: self.log.last(),
+            leader: self.config.id,
+        }
+    }
+
+    fn send(&mut self, to: ServerId, message: Message) {
+        self.out.push(Command::Send { to, message });
+    }
+
+    fn broadcast(&mut self, message: Message) {
+        for i in 0..self.config.voters.len() {
+            let to = self.config.voters[i];
+            if to != self.config.id {
+                self.send(to, message.clone());
+            }
+        }
+    }
+
+    fn set_role(&mut self, role: Role) {
+        if self.role != role {
+            self.role = role;
+            self.out.push(Command::Role(role));
+        }
+    }
+
+    fn save_epochs(&mut self) {
+        self.out.push(Command::SaveEpochs(self.epochs));
+    }
+
+    fn append(&mut self, entries: Vec<Entry>) {
+        if entries.is_empty() {
+            return;
+        }
+        for entry in &entries {
+            self.log.push(entry.clone());
+        }
+        self.out.push(Command::Append { entries });
+    }
+
+    fn truncate_after(&mut self, zxid: Zxid) {
+        if zxid >= self.log.last() {
+            return;
+        }
+        self.log.truncate_after(zxid);
+        self.durable = self.durable.min(zxid);
+        self.out.push(Command::Truncate { after: zxid });
+    }
+
+    /// Applies committed entries up to `zxid`, or up to the log's end if that is sooner.
+    fn apply_upto(&mut self, zxid: Zxid) {
+        let target = zxid.min(self.log.last());
+        if target <= self.applied {
+            return;
+        }
+        let entries = self.log.range(self.applied, target, usize::MAX);
+        self.applied = target;
+        self.out.push(Command::Apply { entries });
+        self.log
+            .trim(self.applied, self.config.log_window_entries_max);
+    }
+
+    fn violation(&mut self, what: &'static str) {
+        self.stats.violations += 1;
+        self.stats.last_violation = Some(what);
+    }
+
+    fn next_attempt(&mut self) -> u64 {
+        self.attempt_seq = self.attempt_seq.wrapping_add(1);
+        ((self.epochs.boot as u64) << 32) | self.attempt_seq as u64
+    }
+}
