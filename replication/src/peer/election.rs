@@ -57,12 +57,10 @@ impl Peer {
             return;
         }
         match (&self.state, state) {
-            (State::Looking(_), VoterState::Leading) => {
-                // An established (or establishing) leader answered: join it. Its own checks in
-                // discovery keep this safe even if it is about to lose its quorum.
-                if vote.leader == from {
-                    self.become_follower(from);
-                }
+            // An established (or establishing) leader answered: join it. Its own checks in
+            // discovery keep this safe even if it is about to lose its quorum.
+            (State::Looking(_), VoterState::Leading) if vote.leader == from => {
+                self.become_follower(from);
             }
             (State::Looking(_), VoterState::Looking) => self.on_looking_vote(from, round, vote),
             (State::Leading(_), VoterState::Looking) => {

@@ -30,8 +30,10 @@ struct Synced {
     last_zxid: Zxid,
     /// Our last zxid when the sync was sent: acking it is ZooKeeper's NEWLEADER ack.
     newleader_zxid: Zxid,
-    acked: Zxid,
-    acked_at_heartbeat: Zxid,
+    /// The follower's newest ack in this handshake; none until its first, so that a
+    /// follower that has not processed the sync is never counted.
+    acked: Option<Zxid>,
+    acked_at_heartbeat: Option<Zxid>,
     uptodate_sent: bool,
 }
 
@@ -341,7 +343,7 @@ impl Peer {
                 committed,
             },
         );
-        let (acked, uptodate_sent) = previous.unwrap_or((0, false));
+        let (acked, uptodate_sent) = previous.unwrap_or((None, false));
         if let Some(learner) = leading(&mut self.state).and_then(|l| l.learners.get_mut(&id)) {
             learner.stage = Stage::Synced(Synced {
                 current_epoch,
@@ -371,7 +373,7 @@ impl Peer {
             self.stats.stale_messages += 1;
             return;
         };
-        s.acked = s.acked.max(zxid.min(last));
+        s.acked = Some(s.acked.map_or(zxid, |a| a.max(zxid)).min(last));
         self.maybe_commit();
         self.send_uptodate();
     }
@@ -388,7 +390,7 @@ impl Peer {
         let mut ready = Vec::new();
         for (id, learner) in l.learners.iter_mut() {
             if let Stage::Synced(s) = &mut learner.stage {
-                if !s.uptodate_sent && s.acked >= s.newleader_zxid {
+                if !s.uptodate_sent && s.acked.is_some_and(|a| a >= s.newleader_zxid) {
                     s.uptodate_sent = true;
                     ready.push(*id);
                 }
@@ -410,7 +412,9 @@ impl Peer {
         let mut acks: Vec<Zxid> = vec![durable];
         for learner in l.learners.values() {
             if let Stage::Synced(s) = &learner.stage {
-                acks.push(s.acked);
+                if let Some(acked) = s.acked {
+                    acks.push(acked);
+                }
             }
         }
         if acks.len() < quorum {
@@ -569,14 +573,14 @@ impl Peer {
             let Stage::Synced(s) = &mut learner.stage else {
                 continue;
             };
-            let stalled = s.acked < last && s.acked == s.acked_at_heartbeat;
+            let stalled = s.acked.is_some_and(|a| a < last) && s.acked == s.acked_at_heartbeat;
             s.acked_at_heartbeat = s.acked;
             if broadcasting && stalled {
                 // Acks stopped advancing: proposals may have been lost on the way. Resending
                 // is harmless because followers skip what they already logged.
                 // Only the ack is known to be in the follower's log: with several sync
                 // bundles of one handshake in flight, `prev` may be one it never applied.
-                let from = s.acked;
+                let from = s.acked.unwrap_or(last);
                 if self.log.contains(from) {
                     let entries = self.log.range(from, last, config.retransmit_entries_max);
                     if !entries.is_empty() {

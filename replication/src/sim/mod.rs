@@ -388,10 +388,10 @@ impl Simulation {
                 Ok(())
             }
             SimEvent::Probe => {
-                if self.probe_index.is_some() || self.probe_proposed() {
+                if self.probe_index.is_some() {
                     return Ok(());
                 }
-                if let Some(payload) = self.probe.clone() {
+                if let Some(payload) = self.probe.clone().filter(|_| !self.probe_proposed()) {
                     if let Some(i) = self.leader_node() {
                         self.step(
                             i,

@@ -1,0 +1,517 @@
+//! Handler-level tests in the manner of openraft's engine tests: drive one peer by hand and
+//! assert the exact commands it emits. Each test names the Zab phase it checks.
+
+use ringkeeper_replication::zxid::make;
+use ringkeeper_replication::{
+    Command, Config, Entry, EpochState, Event, Message, Payload, Peer, ProposeError, Restored,
+    Role, SyncMode, Vote, VoterState,
+};
+
+fn payload(s: &str) -> Payload {
+    s.as_bytes().into()
+}
+
+fn entry(epoch: u32, counter: u32) -> Entry {
+    Entry {
+        zxid: make(epoch, counter),
+        payload: payload(&format!("{epoch}.{counter}")),
+    }
+}
+
+fn peer(id: u64, restored: Restored) -> Peer {
+    let (peer, _) = Peer::restore(Config::new(id, vec![1, 2, 3]), restored).expect("config");
+    peer
+}
+
+fn deliver(peer: &mut Peer, from: u64, message: Message) -> Vec<Command> {
+    peer.step(Event::Message { from, message })
+}
+
+fn sends(commands: &[Command]) -> Vec<(u64, Message)> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Send { to, message } => Some((*to, message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Makes peer 1 (with `restored`) the leader of a 3-server ensemble in which peer 2 has
+/// registered, and returns the attempt peer 2 used.
+fn leader_with_follower(restored: Restored) -> Peer {
+    let mut leader = peer(1, restored);
+    let vote = Vote {
+        epoch: leader.epochs().current_epoch,
+        zxid: leader.last_zxid(),
+        leader: 1,
+    };
+    for from in [2, 3] {
+        let state = VoterState::Looking;
+        deliver(
+            &mut leader,
+            from,
+            Message::Vote {
+                round: 1,
+                vote,
+                state,
+            },
+        );
+    }
+    assert_eq!(leader.leader(), Some(1), "every voter agreed on peer 1");
+    leader
+}
+
+#[test]
+fn election_prefers_newest_epoch_then_zxid_then_id() {
+    // FastLeaderElection's total order, which the derived Ord on Vote implements.
+    let v = |epoch, zxid, leader| Vote {
+        epoch,
+        zxid,
+        leader,
+    };
+    assert!(v(2, 1, 1) > v(1, 99, 3));
+    assert!(v(1, 5, 1) > v(1, 4, 3));
+    assert!(v(1, 5, 3) > v(1, 5, 2));
+}
+
+#[test]
+fn election_adopts_a_better_vote_and_rebroadcasts_it() {
+    let mut p = peer(1, Restored::default());
+    let better = Vote {
+        epoch: 0,
+        zxid: make(1, 3),
+        leader: 2,
+    };
+    let commands = deliver(
+        &mut p,
+        2,
+        Message::Vote {
+            round: 1,
+            vote: better,
+            state: VoterState::Looking,
+        },
+    );
+    let expected: Vec<(u64, Message)> = [2, 3]
+        .into_iter()
+        .map(|to| {
+            let message = Message::Vote {
+                round: 1,
+                vote: better,
+                state: VoterState::Looking,
+            };
+            (to, message)
+        })
+        .collect();
+    assert_eq!(sends(&commands), expected);
+    // Two of three agree: a quorum, but the decision waits one tick for a better vote.
+    assert_eq!(p.leader(), None);
+    p.step(Event::Tick);
+    assert_eq!(p.leader(), Some(2));
+}
+
+#[test]
+fn zab_phase1_leader_picks_an_epoch_above_every_accepted_one() {
+    let restored = Restored {
+        epochs: EpochState {
+            accepted_epoch: 4,
+            accepted_leader: Some(3),
+            current_epoch: 4,
+            boot: 0,
+        },
+        ..Restored::default()
+    };
+    let mut leader = leader_with_follower(restored);
+    let commands = deliver(
+        &mut leader,
+        2,
+        Message::FollowerInfo {
+            attempt: 77,
+            accepted_epoch: 6,
+            last_zxid: 0,
+        },
+    );
+    let saved = EpochState {
+        accepted_epoch: 7,
+        accepted_leader: Some(1),
+        current_epoch: 4,
+        boot: 1,
+    };
+    assert_eq!(commands[0], Command::SaveEpochs(saved));
+    assert_eq!(
+        sends(&commands),
+        vec![(
+            2,
+            Message::NewEpoch {
+                epoch: 7,
+                attempt: 77
+            }
+        )]
+    );
+}
+
+#[test]
+fn zab_phase1_follower_refuses_an_older_epoch_and_the_same_epoch_from_another_leader() {
+    for (offered, expect_accept) in [(3, false), (5, false), (6, true)] {
+        let restored = Restored {
+            epochs: EpochState {
+                accepted_epoch: 5,
+                accepted_leader: Some(3),
+                current_epoch: 5,
+                boot: 0,
+            },
+            ..Restored::default()
+        };
+        let mut f = peer(1, restored);
+        let vote = Vote {
+            epoch: 5,
+            zxid: 0,
+            leader: 2,
+        };
+        let state = VoterState::Leading;
+        let commands = deliver(
+            &mut f,
+            2,
+            Message::Vote {
+                round: 9,
+                vote,
+                state,
+            },
+        );
+        let Some((_, Message::FollowerInfo { attempt, .. })) = sends(&commands).pop() else {
+            panic!("a peer joining a leader registers with FollowerInfo: {commands:?}");
+        };
+        let message = Message::NewEpoch {
+            epoch: offered,
+            attempt,
+        };
+        let commands = deliver(&mut f, 2, message);
+        if expect_accept {
+            assert_eq!(
+                commands[0],
+                Command::SaveEpochs(EpochState {
+                    accepted_epoch: 6,
+                    accepted_leader: Some(2),
+                    current_epoch: 5,
+                    boot: 1
+                })
+            );
+            let ack = Message::AckEpoch {
+                epoch: 6,
+                attempt,
+                current_epoch: 5,
+                last_zxid: 0,
+            };
+            assert_eq!(sends(&commands), vec![(2, ack)]);
+        } else {
+            assert_eq!(
+                f.leader(),
+                None,
+                "epoch {offered} must send us back to looking"
+            );
+            assert!(!commands.iter().any(|c| matches!(c, Command::SaveEpochs(_))));
+        }
+    }
+}
+
+/// Brings `leader` through discovery with peer 2 reporting `f_last`, and returns the commands
+/// of the AckEpoch step (where the sync is sent).
+fn sync_for(leader: &mut Peer, f_last: i64) -> Vec<Command> {
+    let info = Message::FollowerInfo {
+        attempt: 5,
+        accepted_epoch: 0,
+        last_zxid: f_last,
+    };
+    deliver(leader, 2, info);
+    let epoch = leader.epochs().accepted_epoch;
+    let ack = Message::AckEpoch {
+        epoch,
+        attempt: 5,
+        current_epoch: 0,
+        last_zxid: f_last,
+    };
+    deliver(leader, 2, ack)
+}
+
+fn leader_log() -> Restored {
+    Restored {
+        epochs: EpochState {
+            accepted_epoch: 3,
+            accepted_leader: Some(1),
+            current_epoch: 3,
+            boot: 0,
+        },
+        snapshot_zxid: make(1, 2),
+        entries: vec![entry(1, 3), entry(1, 4), entry(3, 1)],
+    }
+}
+
+#[test]
+fn zab_phase2_diff_sends_only_what_the_follower_lacks() {
+    let mut leader = leader_with_follower(leader_log());
+    let commands = sync_for(&mut leader, make(1, 3));
+    let expected = Message::Sync {
+        epoch: 4,
+        attempt: 5,
+        mode: SyncMode::Diff,
+        prev: make(1, 3),
+        entries: vec![entry(1, 4), entry(3, 1)],
+        committed: make(1, 2),
+    };
+    assert_eq!(sends(&commands), vec![(2, expected)]);
+}
+
+#[test]
+fn zab_phase2_trunc_cuts_proposals_the_leader_never_had() {
+    let mut leader = leader_with_follower(leader_log());
+    // The follower logged (2,7), which no leader after epoch 2 kept: cut back to (1,4).
+    let commands = sync_for(&mut leader, make(2, 7));
+    let expected = Message::Sync {
+        epoch: 4,
+        attempt: 5,
+        mode: SyncMode::Trunc,
+        prev: make(1, 4),
+        entries: vec![entry(3, 1)],
+        committed: make(1, 2),
+    };
+    assert_eq!(sends(&commands), vec![(2, expected)]);
+}
+
+#[test]
+fn zab_phase2_snap_when_the_follower_is_behind_the_window() {
+    let mut leader = leader_with_follower(leader_log());
+    let commands = sync_for(&mut leader, make(1, 1));
+    assert_eq!(
+        commands[0],
+        Command::SendSnapshot {
+            to: 2,
+            epoch: 4,
+            attempt: 5,
+            zxid: make(1, 2)
+        }
+    );
+    let Some((2, Message::Sync { mode, prev, .. })) = sends(&commands).pop() else {
+        panic!("{commands:?}");
+    };
+    assert_eq!((mode, prev), (SyncMode::Snap, make(1, 2)));
+}
+
+#[test]
+fn zab_phase2_follower_adopts_the_epoch_and_acks_only_once_durable() {
+    let mut f = peer(2, Restored::default());
+    let vote = Vote {
+        epoch: 0,
+        zxid: 0,
+        leader: 1,
+    };
+    let state = VoterState::Leading;
+    let commands = deliver(
+        &mut f,
+        1,
+        Message::Vote {
+            round: 1,
+            vote,
+            state,
+        },
+    );
+    let Some((_, Message::FollowerInfo { attempt, .. })) = sends(&commands).pop() else {
+        panic!("{commands:?}");
+    };
+    deliver(&mut f, 1, Message::NewEpoch { epoch: 1, attempt });
+    let sync = Message::Sync {
+        epoch: 1,
+        attempt,
+        mode: SyncMode::Diff,
+        prev: 0,
+        entries: vec![entry(0, 1)],
+        committed: 0,
+    };
+    let commands = deliver(&mut f, 1, sync);
+    assert_eq!(
+        commands,
+        vec![Command::Append {
+            entries: vec![entry(0, 1)]
+        }],
+        "no epoch saved and no ack before the history is durable"
+    );
+    let commands = f.step(Event::Durable { zxid: make(0, 1) });
+    assert_eq!(
+        commands,
+        vec![
+            Command::SaveEpochs(EpochState {
+                accepted_epoch: 1,
+                accepted_leader: Some(1),
+                current_epoch: 1,
+                boot: 1
+            }),
+            Command::Send {
+                to: 1,
+                message: Message::Ack {
+                    epoch: 1,
+                    zxid: make(0, 1)
+                }
+            },
+        ]
+    );
+    let commands = deliver(
+        &mut f,
+        1,
+        Message::UpToDate {
+            epoch: 1,
+            committed: make(0, 1),
+        },
+    );
+    assert_eq!(
+        commands,
+        vec![
+            Command::Apply {
+                entries: vec![entry(0, 1)]
+            },
+            Command::Role(Role::Following {
+                leader: 1,
+                epoch: 1
+            }),
+        ]
+    );
+}
+
+#[test]
+fn zab_phase3_commit_needs_a_durable_quorum_including_the_leader() {
+    let mut leader = leader_with_follower(Restored::default());
+    sync_for(&mut leader, 0);
+    // Establishment: the follower acks the (empty) history and the leader has it durable.
+    let commands = deliver(&mut leader, 2, Message::Ack { epoch: 1, zxid: 0 });
+    assert!(commands.contains(&Command::Role(Role::Leading { epoch: 1 })));
+    assert_eq!(leader.role(), Role::Leading { epoch: 1 });
+
+    let commands = leader
+        .propose(vec![payload("a"), payload("b")])
+        .expect("leader");
+    let proposed = vec![
+        Entry {
+            zxid: make(1, 1),
+            payload: payload("a"),
+        },
+        Entry {
+            zxid: make(1, 2),
+            payload: payload("b"),
+        },
+    ];
+    assert_eq!(
+        commands,
+        vec![
+            Command::Append {
+                entries: proposed.clone()
+            },
+            Command::Send {
+                to: 2,
+                message: Message::Proposal {
+                    epoch: 1,
+                    entries: proposed.clone()
+                }
+            },
+        ]
+    );
+    // The follower alone is not a quorum of durable copies: nothing commits.
+    let ack = Message::Ack {
+        epoch: 1,
+        zxid: make(1, 2),
+    };
+    assert_eq!(deliver(&mut leader, 2, ack), vec![]);
+    // The leader's own fsync of the first entry makes two copies of it: that one commits.
+    let commands = leader.step(Event::Durable { zxid: make(1, 1) });
+    assert_eq!(
+        commands,
+        vec![
+            Command::Apply {
+                entries: proposed[..1].to_vec()
+            },
+            Command::Send {
+                to: 2,
+                message: Message::Commit {
+                    epoch: 1,
+                    zxid: make(1, 1)
+                }
+            },
+        ]
+    );
+}
+
+#[test]
+fn proposals_are_refused_when_not_leading_or_over_the_limit() {
+    let mut p = peer(1, Restored::default());
+    assert_eq!(
+        p.propose(vec![payload("x")]),
+        Err(ProposeError::NotLeader { leader: None })
+    );
+    let commands = p.step(Event::Propose {
+        payloads: vec![payload("x")],
+    });
+    assert_eq!(
+        commands,
+        vec![Command::Rejected {
+            payloads: vec![payload("x")],
+            error: ProposeError::NotLeader { leader: None }
+        }]
+    );
+
+    let mut leader = leader_with_follower(Restored::default());
+    sync_for(&mut leader, 0);
+    deliver(&mut leader, 2, Message::Ack { epoch: 1, zxid: 0 });
+    let max = Config::new(1, vec![1, 2, 3]).proposals_outstanding_max;
+    let many: Vec<Payload> = (0..max).map(|i| payload(&i.to_string())).collect();
+    leader.propose(many).expect("up to the limit");
+    assert_eq!(
+        leader.propose(vec![payload("one more")]),
+        Err(ProposeError::Busy {
+            outstanding: max,
+            max
+        })
+    );
+}
+
+#[test]
+fn a_follower_that_misses_a_proposal_starts_a_new_handshake() {
+    let mut f = peer(2, Restored::default());
+    let vote = Vote {
+        epoch: 0,
+        zxid: 0,
+        leader: 1,
+    };
+    let state = VoterState::Leading;
+    let commands = deliver(
+        &mut f,
+        1,
+        Message::Vote {
+            round: 1,
+            vote,
+            state,
+        },
+    );
+    let Some((_, Message::FollowerInfo { attempt, .. })) = sends(&commands).pop() else {
+        panic!("{commands:?}");
+    };
+    deliver(&mut f, 1, Message::NewEpoch { epoch: 1, attempt });
+    let sync = Message::Sync {
+        epoch: 1,
+        attempt,
+        mode: SyncMode::Diff,
+        prev: 0,
+        entries: vec![],
+        committed: 0,
+    };
+    deliver(&mut f, 1, sync);
+    let gap = Message::Proposal {
+        epoch: 1,
+        entries: vec![entry(1, 2)],
+    };
+    let commands = deliver(&mut f, 1, gap);
+    assert!(
+        !commands.iter().any(|c| matches!(c, Command::Append { .. })),
+        "(1,2) without (1,1) must not be logged"
+    );
+    let Some((1, Message::FollowerInfo { attempt: next, .. })) = sends(&commands).pop() else {
+        panic!("{commands:?}");
+    };
+    assert!(next > attempt);
+}
