@@ -107,6 +107,10 @@ pub const MAX_SESSIONS: &str = "ringkeeper.maxSessions";
 pub const BATCH_BYTES_MAX: &str = "ringkeeper.batchBytesMax";
 pub const BATCH_TXNS_MAX: &str = "ringkeeper.batchTxnsMax";
 pub const REPORTED_VERSION: &str = "ringkeeper.reportedVersion";
+pub const ADMIN_ENABLE_SERVER: &str = "admin.enableServer";
+pub const ADMIN_SERVER_ADDRESS: &str = "admin.serverAddress";
+pub const ADMIN_SERVER_PORT: &str = "admin.serverPort";
+pub const ADMIN_COMMAND_URL: &str = "admin.commandURL";
 
 /// Apache names that set the same thing as one of ringkeeper's own keys:
 /// `(alias, canonical key)`. The last setting of either name wins.
@@ -166,6 +170,10 @@ pub const KEYS: &[KeySpec] = &[
     used(BATCH_BYTES_MAX),
     used(BATCH_TXNS_MAX),
     used(REPORTED_VERSION),
+    used(ADMIN_ENABLE_SERVER),
+    used(ADMIN_SERVER_ADDRESS),
+    used(ADMIN_SERVER_PORT),
+    used(ADMIN_COMMAND_URL),
     // Accepted so Apache configurations load, but not acted on.
     ignored("secureClientPortAddress"),
     ignored_family("ssl."),

@@ -7,6 +7,7 @@
 //! does not act on, and keys nobody knows, never stop the server: they are
 //! collected in `Config::warnings()` for the caller to log.
 
+mod admin;
 mod cli;
 mod error;
 mod keys;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+pub use admin::{AdminConfig, DEFAULT_ADMIN_PORT, DEFAULT_COMMAND_URL};
 pub use cli::Cli;
 pub use error::{ConfigError, Origin};
 pub use render::ConfRuntime;
@@ -148,6 +150,8 @@ pub struct Config {
     pub batch_txns_max: u64,
     /// The version string reported to clients (`srvr`, `mntr`, `envi`).
     pub reported_version: String,
+    /// The admin HTTP server (`admin.*` keys).
+    pub admin: AdminConfig,
     warnings: Vec<String>,
 }
 
@@ -325,6 +329,8 @@ impl Config {
             None => default_reported_version(),
         };
 
+        let admin = AdminConfig::from_settings(&settings)?;
+
         let servers = settings.servers(multi_address_enabled)?;
         let my_id = read_my_id(&data_dir, extended_types)?;
 
@@ -370,6 +376,7 @@ impl Config {
             batch_bytes_max,
             batch_txns_max,
             reported_version,
+            admin,
             warnings: Vec::new(),
         };
         config.check_membership(&settings, &mut warnings)?;

@@ -125,8 +125,13 @@ fn kazoo_standalone_member() {
 
     // Everything ringkeeper does not act on is reported, nothing refused.
     let warnings = config.warnings().join("\n");
+    // kazoo's harness sets admin.serverPort, which asks for the admin server,
+    // on every interface as in Apache.
+    assert!(config.admin.enabled);
+    assert_eq!(config.admin.address, addr("0.0.0.0:20003"));
+    assert_eq!(config.admin.command_url, "/commands");
+    assert!(!warnings.contains("admin.serverPort"), "{warnings}");
     for key in [
-        "admin.serverPort",
         "serverCnxnFactory",
         "authProvider.1",
         "ssl.keyStore.location",
@@ -338,10 +343,12 @@ fn unknown_and_ignored_keys_warn_and_never_fail() {
         "group.1",
         "weight.1",
         "quorum.auth.enableSasl",
-        "admin.enableServer",
     ] {
         assert!(warnings.contains(key), "{key}: {warnings}");
     }
+    // admin.enableServer is acted on now, so it no longer warns.
+    assert!(!warnings.contains("admin.enableServer"), "{warnings}");
+    assert!(!config.admin.enabled);
     // Apache raises too small a retain count to 3, with a warning.
     assert_eq!(config.snap_retain_count, 3);
     assert!(
@@ -839,4 +846,40 @@ fn group_commit_batch_limits_are_settings() {
     let config = load_with("").unwrap();
     assert_eq!(config.batch_bytes_max, DEFAULT_BATCH_BYTES_MAX);
     assert_eq!(config.batch_txns_max, DEFAULT_BATCH_TXNS_MAX);
+}
+
+#[test]
+fn the_admin_server_runs_only_when_asked_for() {
+    let config = load_with("").expect("loads");
+    assert!(!config.admin.enabled, "a zoo.cfg without admin keys");
+    assert_eq!(config.admin.address, addr("0.0.0.0:8080"));
+
+    let config = load_with("admin.enableServer=true\n").expect("loads");
+    assert!(config.admin.enabled);
+    assert_eq!(config.admin.address, addr("0.0.0.0:8080"));
+
+    let config =
+        load_with("admin.serverAddress=127.0.0.1\nadmin.commandURL=/cmd/\n").expect("loads");
+    assert!(config.admin.enabled);
+    assert_eq!(config.admin.address, addr("127.0.0.1:8080"));
+    assert_eq!(config.admin.command_url, "/cmd");
+
+    let config = load_with("admin.serverPort=9090\nadmin.enableServer=false\n").expect("loads");
+    assert!(!config.admin.enabled, "an explicit false wins");
+    assert_eq!(config.admin.address.port(), 9090);
+
+    for bad in [
+        "admin.serverPort=0",
+        "admin.serverPort=70000",
+        "admin.enableServer=yes",
+        "admin.commandURL=commands",
+        "admin.commandURL=/health",
+    ] {
+        let err = load_with(&format!("{bad}\n")).expect_err(bad);
+        let key = bad.split('=').next().unwrap_or_default();
+        assert!(err.to_string().contains(key), "{bad}: {err}");
+    }
+    // The other admin.* keys of Apache's Jetty server are still only warned about.
+    let config = load_with("admin.idleTimeout=30000\n").expect("loads");
+    assert!(config.warnings().join("\n").contains("admin.idleTimeout"));
 }
