@@ -47,6 +47,8 @@ pub struct ShardSettings {
     pub four_letter: FourLetterContext,
     /// The highest zxid the sequencer has released (made durable and acknowledged).
     pub released: crate::watermark::Watermark,
+    /// SASL DIGEST-MD5 users; `None` refuses SASL requests.
+    pub sasl: Option<std::sync::Arc<crate::sasl::SaslServerConfig>>,
 }
 
 /// How a handshake ended, told to the connection's reader task.
@@ -75,6 +77,9 @@ enum Pending {
     },
     /// An error answer (e.g. an unknown opcode) waiting behind a pending write.
     Error { xid: i32, err: ErrorCode },
+    /// A reply built when its request arrived (a SASL step, which authenticates at once)
+    /// waiting behind a pending write.
+    Frame(Vec<u8>),
 }
 
 pub(super) struct Conn {
@@ -89,6 +94,8 @@ pub(super) struct Conn {
     requested_passwd: Vec<u8>,
     handshake: Option<LocalSender<HandshakeOutcome>>,
     pub auth: Vec<Id>,
+    /// The connection's SASL exchange, from its first SASL request on.
+    sasl: Option<crate::sasl::DigestMd5Server>,
     pending: VecDeque<Pending>,
     touched: bool,
     closing: bool,
@@ -209,6 +216,7 @@ impl ShardState {
                 requested_passwd: req.passwd.clone(),
                 handshake: Some(handshake),
                 auth,
+                sasl: None,
                 pending: VecDeque::new(),
                 touched: false,
                 closing: false,
@@ -306,24 +314,7 @@ impl ShardState {
             Ok(req) => req,
             Err(DecodeError::UnknownOpCode(op)) => {
                 debug!(conn, op, "unknown opcode");
-                let xid = header.xid;
-                if self.conns.get(&conn).is_some_and(|c| c.pending.is_empty()) {
-                    let frame = records::encode_reply(
-                        xid,
-                        self.last_zxid,
-                        ErrorCode::Unimplemented,
-                        &Response::Empty,
-                    );
-                    self.send_frame(conn, frame);
-                } else {
-                    self.push_pending(
-                        conn,
-                        Pending::Error {
-                            xid,
-                            err: ErrorCode::Unimplemented,
-                        },
-                    );
-                }
+                self.answer_error(conn, header.xid, ErrorCode::Unimplemented);
                 return Ok(None);
             }
             // Apache answers a well-formed frame whose content it refuses (a multi mixing
@@ -331,24 +322,7 @@ impl ShardState {
             // the connection; bytes that do not parse at all close it.
             Err(DecodeError::Invalid(why)) => {
                 debug!(conn, why, "request refused as MarshallingError");
-                let xid = header.xid;
-                if self.conns.get(&conn).is_some_and(|c| c.pending.is_empty()) {
-                    let frame = records::encode_reply(
-                        xid,
-                        self.last_zxid,
-                        ErrorCode::MarshallingError,
-                        &Response::Empty,
-                    );
-                    self.send_frame(conn, frame);
-                } else {
-                    self.push_pending(
-                        conn,
-                        Pending::Error {
-                            xid,
-                            err: ErrorCode::MarshallingError,
-                        },
-                    );
-                }
+                self.answer_error(conn, header.xid, ErrorCode::MarshallingError);
                 return Ok(None);
             }
             Err(e) => return Err(format!("malformed request (opcode {}): {e}", header.op)),
@@ -372,6 +346,13 @@ impl ShardState {
                     records::encode_reply(header.xid, 0, ErrorCode::AuthFailed, &Response::Empty);
                 self.send_frame(conn, frame);
                 self.close_conn(conn);
+                return Ok(None);
+            }
+        }
+        if let Request::Sasl(step) = &request {
+            if self.settings.sasl.is_some() {
+                let token = step.token.clone().unwrap_or_default();
+                self.sasl_step(conn, header.xid, &token);
                 return Ok(None);
             }
         }
@@ -425,6 +406,17 @@ impl ShardState {
         }))
     }
 
+    /// Answers a request with an error in its turn: now if nothing is ahead of it,
+    /// otherwise behind the requests still pending on its connection.
+    fn answer_error(&mut self, conn: ConnId, xid: i32, err: ErrorCode) {
+        if self.conns.get(&conn).is_some_and(|c| c.pending.is_empty()) {
+            let frame = records::encode_reply(xid, self.last_zxid, err, &Response::Empty);
+            self.send_frame(conn, frame);
+        } else {
+            self.push_pending(conn, Pending::Error { xid, err });
+        }
+    }
+
     fn push_pending(&mut self, conn: ConnId, p: Pending) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.pending.push_back(p);
@@ -461,7 +453,7 @@ impl ShardState {
             };
             match c.pending.front() {
                 Some(Pending::Read { fence, .. }) if *fence <= self.last_zxid => {}
-                Some(Pending::Error { .. }) => {}
+                Some(Pending::Error { .. } | Pending::Frame(_)) => {}
                 Some(Pending::Read { .. }) => {
                     // Still waiting for this shard to apply what was acknowledged
                     // elsewhere before the read arrived; the applier comes back here.
@@ -482,6 +474,7 @@ impl ShardState {
                     let frame = records::encode_reply(xid, self.last_zxid, err, &Response::Empty);
                     self.send_frame(conn, frame);
                 }
+                Some(Pending::Frame(frame)) => self.send_frame(conn, frame),
                 _ => return,
             }
         }
@@ -543,6 +536,63 @@ impl ShardState {
                 );
                 false
             }
+        }
+    }
+
+    /// One step of a SASL DIGEST-MD5 exchange (Apache's `ZooKeeperServer.processSasl`).
+    /// A success adds `sasl:<user>` (and `super` for `zookeeper.superUser`) to the
+    /// connection at once, for the requests that follow; a failure answers AuthFailed with
+    /// a null token, as Apache does, and closes the connection. Replies carry zxid 0.
+    fn sasl_step(&mut self, conn: ConnId, xid: i32, token: &[u8]) {
+        let Some(users) = self.settings.sasl.clone() else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.sasl.is_none() {
+            match crate::sasl::random_nonce() {
+                Ok(nonce) => c.sasl = Some(crate::sasl::DigestMd5Server::new(nonce)),
+                Err(e) => warn!(conn, error = %e, "cannot draw a SASL nonce"),
+            }
+        }
+        let outcome = match c.sasl.as_mut() {
+            Some(server) => server.step(token, &users),
+            None => Err(crate::sasl::SaslError::Finished),
+        };
+        let reply = |token: Option<Vec<u8>>, err: ErrorCode| {
+            records::encode_reply_with_body(
+                xid,
+                0,
+                err,
+                &Response::Sasl(records::SetSaslResponse { token }),
+            )
+        };
+        let frame = match outcome {
+            Ok(crate::sasl::Step::Challenge(token)) => reply(Some(token), ErrorCode::Ok),
+            Ok(crate::sasl::Step::Success { token, user }) => {
+                info!(conn, user, "SASL DIGEST-MD5 authentication succeeded");
+                if users.super_user.as_deref() == Some(user.as_str()) {
+                    c.auth.push(Id::new(ringkeeper_engine::acl::SUPER_SCHEME, ""));
+                }
+                let id = Id::new("sasl", user);
+                if !c.auth.contains(&id) {
+                    c.auth.push(id);
+                }
+                reply(Some(token), ErrorCode::Ok)
+            }
+            Err(e) => {
+                info!(conn, error = %e, "SASL authentication failed; closing the connection");
+                let frame = reply(None, ErrorCode::AuthFailed);
+                self.send_frame(conn, frame);
+                self.close_conn(conn);
+                return;
+            }
+        };
+        if c.pending.is_empty() {
+            self.send_frame(conn, frame);
+        } else {
+            c.pending.push_back(Pending::Frame(frame));
         }
     }
 
