@@ -65,6 +65,7 @@ pub enum Message {
     FollowerInfo {
         attempt: u64,
         accepted_epoch: u32,
+        accepted_leader: Option<ServerId>,
         last_zxid: Zxid,
     },
     /// Leader to follower: the new epoch, above every epoch a quorum had accepted.

@@ -128,6 +128,7 @@ fn zab_phase1_leader_picks_an_epoch_above_every_accepted_one() {
         Message::FollowerInfo {
             attempt: 77,
             accepted_epoch: 6,
+            accepted_leader: Some(2),
             last_zxid: 0,
         },
     );
@@ -220,6 +221,7 @@ fn sync_for(leader: &mut Peer, f_last: i64) -> Vec<Command> {
     let info = Message::FollowerInfo {
         attempt: 5,
         accepted_epoch: 0,
+        accepted_leader: None,
         last_zxid: f_last,
     };
     deliver(leader, 2, info);

@@ -91,6 +91,7 @@ impl Peer {
         let message = Message::FollowerInfo {
             attempt,
             accepted_epoch: self.epochs.accepted_epoch,
+            accepted_leader: self.epochs.accepted_leader,
             last_zxid: self.log.last(),
         };
         self.send(leader, message);
@@ -194,9 +195,13 @@ impl Peer {
         let leader = f.leader;
         match f.phase {
             Phase::Discovering => {
+                // The same epoch is acceptable again from the same leader (a reconnect), or if
+                // we had promised it to ourselves: we are following now, so our own leadership
+                // of that epoch is over and no one else can count that promise.
                 let acceptable = epoch > accepted.accepted_epoch
                     || (epoch == accepted.accepted_epoch
-                        && accepted.accepted_leader == Some(leader));
+                        && (accepted.accepted_leader == Some(leader)
+                            || accepted.accepted_leader == Some(self.config.id)));
                 if !acceptable {
                     // This leader is behind the ensemble; look for the real one.
                     self.become_looking();

@@ -117,8 +117,9 @@ impl Peer {
             Message::FollowerInfo {
                 attempt,
                 accepted_epoch,
+                accepted_leader,
                 last_zxid: _,
-            } => self.on_follower_info(from, attempt, accepted_epoch),
+            } => self.on_follower_info(from, attempt, accepted_epoch, accepted_leader),
             Message::AckEpoch {
                 epoch,
                 attempt,
@@ -130,11 +131,29 @@ impl Peer {
         }
     }
 
-    fn on_follower_info(&mut self, from: ServerId, attempt: u64, accepted_epoch: u32) {
+    fn on_follower_info(
+        &mut self,
+        from: ServerId,
+        attempt: u64,
+        accepted_epoch: u32,
+        accepted_leader: Option<ServerId>,
+    ) {
         let now = self.now;
+        let id = self.config.id;
         let Some(l) = leading(&mut self.state) else {
             return;
         };
+        let promised_elsewhere = accepted_epoch > l.epoch
+            || (accepted_epoch == l.epoch
+                && accepted_leader != Some(id)
+                && accepted_leader != Some(from));
+        if l.phase != Phase::Discovery && promised_elsewhere {
+            // The follower promised our epoch (or a newer one) to another leader and will
+            // refuse ours. Only a new election, which picks an epoch above its promise, can
+            // bring it back; without this it would stay out of the ensemble for good.
+            self.become_looking();
+            return;
+        }
         match l.learners.get(&from) {
             Some(existing) if attempt < existing.attempt => {
                 self.stats.stale_messages += 1;
