@@ -34,6 +34,9 @@ struct Args {
     /// Skip the memory and restart scenario.
     #[arg(long)]
     skip_memory: bool,
+    /// Scenario groups to run, from serial,throughput,fanout,memory (default all).
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Option<Vec<String>>,
     /// Measured time per load point (overrides the preset).
     #[arg(long)]
     duration: Option<String>,
@@ -104,6 +107,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut scenarios: Vec<String> = match &args.scenarios {
+        Some(list) => list.clone(),
+        None => suite::SCENARIOS.iter().map(|s| s.to_string()).collect(),
+    };
+    if let Some(bad) = scenarios
+        .iter()
+        .find(|s| !suite::SCENARIOS.contains(&s.as_str()))
+    {
+        eprintln!(
+            "rk-bench-suite: unknown scenario {bad}; choose from {}",
+            suite::SCENARIOS.join(",")
+        );
+        return ExitCode::from(2);
+    }
+    if args.skip_memory {
+        scenarios.retain(|s| s != "memory");
+    }
     let ringkeeper_bin = args.ringkeeper_bin.clone().unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/ringkeeper")
     });
@@ -121,7 +141,7 @@ fn main() -> ExitCode {
         work_dir: args.work_dir.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!("rk-bench-suite-{}", std::process::id()))
         }),
-        skip_memory: args.skip_memory,
+        scenarios,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -93,6 +93,9 @@ pub struct SuiteReport {
     pub fanout: Vec<FanoutRow>,
     /// Memory and restart.
     pub memory: Vec<MemoryRow>,
+    /// CPU seconds (user + system) the suite process itself used: the load generator's
+    /// share of the machine, which it takes away from the server under test.
+    pub generator_cpu_seconds: f64,
     /// The targets, checked.
     pub checks: Vec<report::Check>,
     /// Scenarios that failed, with why.
@@ -110,9 +113,18 @@ pub struct SuiteOptions {
     pub apache_classpath: Option<String>,
     /// Scratch directory for the servers' data.
     pub work_dir: PathBuf,
-    /// Skip the memory and restart scenario.
-    pub skip_memory: bool,
+    /// Which scenario groups to run: `serial`, `throughput`, `fanout`, `memory`.
+    pub scenarios: Vec<String>,
 }
+
+impl SuiteOptions {
+    fn wants(&self, name: &str) -> bool {
+        self.scenarios.iter().any(|s| s == name)
+    }
+}
+
+/// Every scenario group, in run order.
+pub const SCENARIOS: [&str; 4] = ["serial", "throughput", "fanout", "memory"];
 
 /// Runs the whole suite.
 pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
@@ -129,7 +141,10 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
     }
     let mut failures = Vec::new();
     let mut servers = Vec::new();
-    for (i, kind) in kinds.iter().enumerate() {
+    let latency_wanted = ["serial", "throughput", "fanout"]
+        .iter()
+        .any(|s| opts.wants(s));
+    for (i, kind) in kinds.iter().enumerate().filter(|_| latency_wanted) {
         let dir = opts.work_dir.join(kind.name());
         let _ = std::fs::remove_dir_all(&dir);
         let addr = pick_addr(i as u32).map_err(|e| format!("pick address: {e}"))?;
@@ -137,14 +152,26 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
         servers.push(Server::start(kind.clone(), &dir, &addr)?);
     }
     let mut n = 0usize;
-    let serial = scenarios::serial(s, &servers, &mut n).await;
-    let throughput = scenarios::throughput(s, &servers, &mut n).await;
-    let fanout = scenarios::fanout(s, &servers, &mut n).await;
+    let serial = if opts.wants("serial") {
+        scenarios::serial(s, &servers, &mut n).await
+    } else {
+        Vec::new()
+    };
+    let throughput = if opts.wants("throughput") {
+        scenarios::throughput(s, &servers, &mut n).await
+    } else {
+        Vec::new()
+    };
+    let fanout = if opts.wants("fanout") {
+        scenarios::fanout(s, &servers, &mut n).await
+    } else {
+        Vec::new()
+    };
     // The latency servers go before the memory scenario so that only one JVM or one
     // ringkeeper holds memory at a time.
     drop(servers);
     let mut memory = Vec::new();
-    if !opts.skip_memory && s.znodes > 0 {
+    if opts.wants("memory") && s.znodes > 0 {
         for (i, kind) in kinds.iter().enumerate() {
             let dir = opts.work_dir.join(format!("{}-memory", kind.name()));
             let addr = pick_addr(100 + i as u32).map_err(|e| format!("pick address: {e}"))?;
@@ -165,11 +192,26 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
         throughput,
         fanout,
         memory,
+        generator_cpu_seconds: own_cpu_seconds(),
         checks: Vec::new(),
         failures,
     };
     out.checks = report::checks(&out);
     Ok(out)
+}
+
+/// User plus system CPU seconds of this process so far.
+pub fn own_cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return 0.0;
+    }
+    // SAFETY: getrusage returned 0, so the struct is initialised.
+    let u = unsafe { usage.assume_init() };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
 }
 
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`, computed from the Unix clock so no date

@@ -151,8 +151,15 @@ pub fn markdown(r: &SuiteReport) -> String {
     );
     let _ = writeln!(
         o,
-        "| load average | {} at start, {} at end |\n",
+        "| load average | {} at start, {} at end |",
         m.loadavg_start, m.loadavg_end
+    );
+    let _ = writeln!(
+        o,
+        "| load generator CPU | {:.1} s over {:.0} s ({:.2} cores on average) |\n",
+        r.generator_cpu_seconds,
+        r.seconds,
+        r.generator_cpu_seconds / r.seconds.max(0.001)
     );
     let _ = writeln!(o, "## Targets\n");
     let _ = writeln!(o, "| target | measured | verdict |\n|---|---|---|");
