@@ -1,5 +1,6 @@
 //! ringkeeper's server: executors, sockets, sessions, the sequencer and the client protocol.
 
+pub mod admin;
 pub mod config;
 pub mod fourlw;
 pub mod messages;

@@ -88,6 +88,8 @@ fn main() {
     // Signals are taken synchronously by this thread: block them before any executor
     // thread exists so that every thread inherits the mask.
     let signals = block_signals();
+    // After the signal mask, so that the admin threads inherit it too.
+    let admin = start_admin(&config);
 
     // An empty segment is only continued if its name promises the next zxid; otherwise
     // (e.g. after the last segment's records were all torn away) a fresh segment named for
@@ -117,6 +119,9 @@ fn main() {
         }
     };
     info!(address = %rt.client_addr, version = %config.reported_version, "ringkeeper serving clients");
+    if let Some(admin) = &admin {
+        admin.mark_serving();
+    }
 
     let signal = wait_for_signal(&signals);
     match signal {
@@ -128,6 +133,30 @@ fn main() {
         warn!("executors did not stop within 3 s; exiting anyway");
     }
     std::process::exit(if signal.is_some() { 0 } else { 1 });
+}
+
+/// Starts the admin HTTP server when the configuration asks for it. A port
+/// that cannot be bound is logged and the server runs on without it, as
+/// Apache does: the admin server must never keep clients from being served.
+fn start_admin(config: &Config) -> Option<ringkeeper_server::admin::AdminServer> {
+    if !config.admin.enabled {
+        return None;
+    }
+    let settings = ringkeeper_server::admin::AdminSettings {
+        listen: config.admin.address,
+        command_url: config.admin.command_url.clone(),
+        client_addr: config.client_address,
+    };
+    match ringkeeper_server::admin::start(settings) {
+        Ok(admin) => {
+            info!(address = %admin.local_addr(), commands = %config.admin.command_url, "admin server listening");
+            Some(admin)
+        }
+        Err(e) => {
+            error!(address = %config.admin.address, error = %e, "cannot start the admin server; continuing without it");
+            None
+        }
+    }
 }
 
 /// The subdirectory of dataDir holding ringkeeper's log segments and snapshots. Its name

@@ -1,0 +1,331 @@
+//! The admin HTTP server: `/health` and `/ready` for load balancers and
+//! orchestrators, `/metrics` for Prometheus, and `<commandURL>/<name>` for
+//! the four-letter words as JSON, after Apache ZooKeeper's AdminServer.
+//!
+//! It runs on plain std threads, away from the executors: it is not on the
+//! request path and must never slow it. It learns what the four-letter
+//! words say the way any operator would, by asking the server's own client
+//! port over loopback, so it needs no shared state with the shards beyond
+//! the process-wide shutdown flag and a "serving" flag set by `main`.
+//!
+//! Limits: `MAX_CONNECTIONS` requests in flight (more are answered 503 at
+//! once), one request per connection, request heads of at most
+//! `http::REQUEST_BYTES_MAX` bytes read within `http::REQUEST_TIMEOUT`, and
+//! four-letter-word answers bounded by `probe::ANSWER_BYTES_MAX` and
+//! `probe::ANSWER_TIMEOUT`.
+
+pub mod commands;
+pub mod http;
+pub mod json;
+pub mod probe;
+pub mod prometheus;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use commands::{AdminCommand, Refused};
+use http::{Request, RequestError, Response};
+use json::Json;
+
+/// Requests handled at the same time; each holds one thread.
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// Where the admin server listens and what it asks.
+#[derive(Clone, Debug)]
+pub struct AdminSettings {
+    /// The HTTP address (`admin.serverAddress:admin.serverPort`).
+    pub listen: SocketAddr,
+    /// The prefix of command URLs (`admin.commandURL`), starting with `/`
+    /// and without a trailing `/`.
+    pub command_url: String,
+    /// The server's client port, asked the four-letter words.
+    pub client_addr: SocketAddr,
+}
+
+/// State the accept thread and the request threads share. Only counters
+/// and flags, so atomics suffice.
+struct Shared {
+    settings: AdminSettings,
+    serving: AtomicBool,
+    stopping: AtomicBool,
+    active: AtomicUsize,
+    requests: AtomicU64,
+}
+
+/// A running admin server. Dropping it leaves the thread running until the
+/// process exits, which is what the binary wants; `stop` ends it.
+pub struct AdminServer {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Binds the admin address and starts the accept thread.
+pub fn start(settings: AdminSettings) -> std::io::Result<AdminServer> {
+    let listener = TcpListener::bind(settings.listen)?;
+    let local_addr = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        settings,
+        serving: AtomicBool::new(false),
+        stopping: AtomicBool::new(false),
+        active: AtomicUsize::new(0),
+        requests: AtomicU64::new(0),
+    });
+    let accept_shared = Arc::clone(&shared);
+    let thread = std::thread::Builder::new()
+        .name("rk-admin".to_owned())
+        .spawn(move || accept_loop(listener, accept_shared))?;
+    Ok(AdminServer {
+        local_addr,
+        shared,
+        thread: Some(thread),
+    })
+}
+
+impl AdminServer {
+    /// The bound HTTP address (useful when the port was chosen by the OS).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Marks the server as serving clients: `/ready` answers 200 from now
+    /// on, until shutdown is requested.
+    pub fn mark_serving(&self) {
+        self.shared.serving.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops accepting and waits for the accept thread (requests in flight
+    /// finish on their own threads).
+    pub fn stop(mut self) {
+        self.shared.stopping.store(true, Ordering::Relaxed);
+        // The accept thread blocks in accept(2); one connection wakes it.
+        let _ = TcpStream::connect_timeout(
+            &probe::loopback_for(self.local_addr),
+            Duration::from_secs(1),
+        );
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(mut stream) = stream else {
+            // Out of descriptors or an aborted handshake: pause briefly
+            // rather than spin, then keep serving.
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
+        if shared.active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            shared.active.fetch_sub(1, Ordering::AcqRel);
+            busy(&mut stream);
+            continue;
+        }
+        let worker_shared = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("rk-admin-req".to_owned())
+            .spawn(move || {
+                let _slot = Slot(&worker_shared.active);
+                serve(&mut stream, &worker_shared);
+            });
+        if spawned.is_err() {
+            shared.active.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Gives a connection slot back when a request thread ends, however it ends.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn busy(stream: &mut TcpStream) {
+    let response = Response::text(503, "too many admin requests in flight\n");
+    http::write_response(stream, &response, false);
+}
+
+fn serve(stream: &mut TcpStream, shared: &Shared) {
+    let request = match http::read_request(stream) {
+        Ok(r) => r,
+        Err(RequestError::Gone) => return,
+        Err(RequestError::TooLarge) => {
+            let response = Response::text(431, "request head too large\n");
+            http::write_response(stream, &response, false);
+            return;
+        }
+        Err(RequestError::Malformed) => {
+            http::write_response(stream, &Response::text(400, "bad request\n"), false);
+            return;
+        }
+    };
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let head_only = request.method == "HEAD";
+    let response = if request.method == "GET" || head_only {
+        route(&request, shared)
+    } else {
+        Response::text(405, "only GET and HEAD are served\n")
+    };
+    http::write_response(stream, &response, head_only);
+}
+
+fn route(request: &Request, shared: &Shared) -> Response {
+    let prefix = shared.settings.command_url.as_str();
+    match request.path.as_str() {
+        "/health" => Response::text(200, "ok\n"),
+        "/ready" => ready(shared),
+        "/metrics" => metrics(shared),
+        path => match path.strip_prefix(prefix) {
+            Some("") | Some("/") => command_list(),
+            Some(rest) => match rest.strip_prefix('/') {
+                Some(name) if !name.contains('/') => command(name, shared),
+                _ => not_found(),
+            },
+            None => not_found(),
+        },
+    }
+}
+
+fn not_found() -> Response {
+    Response::text(
+        404,
+        "not found; try /health, /ready, /metrics or the command URL\n",
+    )
+}
+
+fn is_ready(shared: &Shared) -> Result<(), &'static str> {
+    if shared.stopping.load(Ordering::Relaxed) || crate::shutdown::requested() {
+        Err("stopping")
+    } else if !shared.serving.load(Ordering::Relaxed) {
+        Err("starting")
+    } else {
+        Ok(())
+    }
+}
+
+fn ready(shared: &Shared) -> Response {
+    match is_ready(shared) {
+        Ok(()) => Response::text(200, "ready\n"),
+        Err(state) => Response::text(503, format!("{state}\n")),
+    }
+}
+
+fn command_list() -> Response {
+    let names = commands::COMMANDS
+        .iter()
+        .map(|c| Json::Str(c.primary.to_owned()))
+        .collect();
+    let mut o = Json::object();
+    o.push("commands", Json::Array(names));
+    Response::json(200, o.render())
+}
+
+/// Runs one command and shapes the answer as Apache's `CommandResponse`:
+/// `command` (the primary name), `error` (null on success), then the data.
+fn command(name: &str, shared: &Shared) -> Response {
+    let Some(cmd) = commands::find(name) else {
+        let mut o = Json::object();
+        o.push("command", Json::Str(name.to_owned()));
+        o.push("error", Json::Str(format!("Unknown command: {name}")));
+        return Response::json(404, o.render());
+    };
+    match probe::ask(shared.settings.client_addr, cmd.word) {
+        Err(e) => failed(
+            cmd,
+            503,
+            format!(
+                "cannot ask the client port {}: {e}",
+                shared.settings.client_addr
+            ),
+        ),
+        Ok(text) => match commands::refusal(cmd, &text) {
+            Some(Refused::NotWhitelisted(message)) => failed(cmd, 403, message),
+            Some(Refused::NotServing) => failed(cmd, 503, crate::fourlw::NOT_SERVING.to_owned()),
+            None => succeeded(cmd, cmd.convert(&text)),
+        },
+    }
+}
+
+fn failed(cmd: &AdminCommand, status: u16, error: String) -> Response {
+    let mut o = Json::object();
+    o.push("command", Json::Str(cmd.primary.to_owned()));
+    o.push("error", Json::Str(error));
+    Response::json(status, o.render())
+}
+
+fn succeeded(cmd: &AdminCommand, data: Json) -> Response {
+    let mut error = Json::Null;
+    let mut o = Json::object();
+    o.push("command", Json::Str(cmd.primary.to_owned()));
+    let mut rest = Vec::new();
+    if let Json::Object(members) = data {
+        for (key, value) in members {
+            if key == "error" {
+                error = value;
+            } else {
+                rest.push((key, value));
+            }
+        }
+    }
+    let status = if error == Json::Null { 200 } else { 502 };
+    o.push("error", error);
+    for (key, value) in rest {
+        o.push(key, value);
+    }
+    Response::json(status, o.render())
+}
+
+fn metrics(shared: &Shared) -> Response {
+    let started = Instant::now();
+    let mut out = String::new();
+    let mntr = probe::ask(shared.settings.client_addr, "mntr");
+    let mntr_ok = match &mntr {
+        Ok(text) if text.starts_with("zk_") => {
+            prometheus::render_mntr(text, &mut out);
+            true
+        }
+        _ => false,
+    };
+    prometheus::gauge(
+        &mut out,
+        "ringkeeper_admin_mntr_up",
+        "1 if the mntr four-letter word answered this scrape.",
+        u8::from(mntr_ok),
+    );
+    prometheus::gauge(
+        &mut out,
+        "ringkeeper_ready",
+        "1 while the server serves clients (what /ready reports).",
+        u8::from(is_ready(shared).is_ok()),
+    );
+    prometheus::counter(
+        &mut out,
+        "ringkeeper_admin_requests_total",
+        "HTTP requests the admin server has parsed.",
+        shared.requests.load(Ordering::Relaxed),
+    );
+    prometheus::gauge(
+        &mut out,
+        "ringkeeper_admin_scrape_duration_seconds",
+        "Time taken to gather this scrape.",
+        format!("{:.6}", started.elapsed().as_secs_f64()),
+    );
+    Response {
+        status: 200,
+        content_type: prometheus::CONTENT_TYPE,
+        body: out,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,268 @@
+//! The admin HTTP server (Apache's AdminServer is the model): `/health`,
+//! `/ready`, `/metrics` and `/commands/<name>` on a running ringkeeper.
+//!
+//! Apache's own admin server (Jetty) has no `/health`, `/ready` or
+//! `/metrics`, so these tests run against ringkeeper only.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::server::Flavor;
+use common::*;
+
+/// A server with the admin port on its own loopback address, at a port that
+/// was free a moment ago; `extra` adds further zoo.cfg lines.
+fn start_with_admin(
+    mut options: ServerOptions,
+    extra: &[&str],
+) -> Option<(TestServer, SocketAddr)> {
+    if Flavor::from_env() == Flavor::Apache {
+        return None;
+    }
+    // The harness picks the loopback address per server; the admin port uses
+    // 127.0.0.1 and a port the OS just handed out, then gave back.
+    let admin = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    options
+        .extra_config
+        .push("admin.enableServer=true".to_owned());
+    options
+        .extra_config
+        .push(format!("admin.serverAddress={}", admin.ip()));
+    options
+        .extra_config
+        .push(format!("admin.serverPort={}", admin.port()));
+    options
+        .extra_config
+        .extend(extra.iter().map(|line| (*line).to_owned()));
+    let server = TestServer::start(options);
+    Some((server, admin))
+}
+
+/// One GET; returns the status and the body.
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("admin port answers");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: rk\r\n\r\n").as_bytes())
+        .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// `/ready` turns 200 right after the executors start, which may be a
+/// moment after the client port first answers.
+fn wait_ready(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = get(addr, "/ready");
+        if status == 200 {
+            assert_eq!(body, "ready\n");
+            return;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(Instant::now() < deadline, "/ready stayed {status}: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn health_and_ready_answer_200_on_a_serving_server() {
+    let Some((_server, admin)) = start_with_admin(ServerOptions::default(), &[]) else {
+        return;
+    };
+    assert_eq!(get(admin, "/health"), (200, "ok\n".to_owned()));
+    wait_ready(admin);
+}
+
+#[tokio::test]
+async fn metrics_export_every_numeric_mntr_key() {
+    let Some((server, admin)) = start_with_admin(ServerOptions::default(), &[]) else {
+        return;
+    };
+    let client = connect(&server).await;
+    for i in 0..3 {
+        client
+            .create(&format!("/m{i}"), b"abc", &persistent())
+            .await
+            .unwrap();
+    }
+    let (status, body) = get(admin, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    let mntr = server.four_letter_word("mntr");
+    let mut numeric = 0;
+    for line in mntr.lines() {
+        let (key, value) = line.split_once('\t').expect("mntr lines have a tab");
+        let name = format!("zookeeper_{}", key.trim_start_matches("zk_"));
+        if value.parse::<f64>().is_ok() {
+            numeric += 1;
+            assert!(
+                body.contains(&format!("# TYPE {name} gauge\n{name} ")),
+                "{name} missing:\n{body}"
+            );
+        }
+    }
+    assert!(numeric > 10, "{mntr}");
+    // The root, /zookeeper, its children and the three new nodes.
+    let count: u64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("zookeeper_znode_count "))
+        .and_then(|v| v.parse().ok())
+        .expect("znode count");
+    assert!(count >= 5, "{body}");
+    assert!(body.contains("server_state=\"standalone\"} 1\n"), "{body}");
+    assert!(body.contains("\nringkeeper_admin_mntr_up 1\n"), "{body}");
+    // Every sample line is `name value` with a numeric value.
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let (_, value) = line.rsplit_once(' ').expect("sample");
+        assert!(
+            value.parse::<f64>().is_ok() || ["NaN", "+Inf", "-Inf"].contains(&value),
+            "{line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn commands_answer_apache_shaped_json() {
+    let Some((server, admin)) = start_with_admin(ServerOptions::default(), &[]) else {
+        return;
+    };
+    wait_ready(admin);
+    let client = connect(&server).await;
+    client.create("/watched", b"", &persistent()).await.unwrap();
+    client.create("/eph", b"", &ephemeral()).await.unwrap();
+    let _watch = client.get_and_watch_data("/watched").await.unwrap();
+    let session = client.session_id().0;
+
+    let ok = |name: &str, primary: &str| -> String {
+        let (status, body) = get(admin, &format!("/commands/{name}"));
+        assert_eq!(status, 200, "{name}: {body}");
+        let head = format!(r#"{{"command":"{primary}","error":null"#);
+        assert!(body.starts_with(&head), "{name}: {body}");
+        body
+    };
+
+    assert_eq!(ok("ruok", "ruok"), r#"{"command":"ruok","error":null}"#);
+    let body = ok("mntr", "monitor");
+    assert!(body.contains(r#""server_state":"standalone""#), "{body}");
+    assert!(body.contains(r#""ephemerals_count":1"#), "{body}");
+    assert!(body.contains(r#""watch_count":1"#), "{body}");
+    assert!(ok("monitor", "monitor").len() > 100);
+
+    let body = ok("srvr", "server_stats");
+    assert!(body.contains(r#""read_only":false"#), "{body}");
+    assert!(body.contains(r#""server_state":"standalone""#), "{body}");
+    assert!(body.contains(r#""node_count":"#), "{body}");
+
+    let body = ok("stat", "stats");
+    assert!(
+        body.contains(r#""remote_socket_address":"127.0.0.1:"#),
+        "{body}"
+    );
+    let body = ok("cons", "connections");
+    assert!(
+        body.contains(&format!(r#""session_id":"0x{session:x}""#)),
+        "{body}"
+    );
+    assert!(body.contains(r#""secure_connections":[]"#), "{body}");
+
+    let body = ok("conf", "configuration");
+    assert!(
+        body.contains(&format!(r#""client_port":{}"#, server.address().port())),
+        "{body}"
+    );
+    assert!(body.contains(r#""tick_time":500"#), "{body}");
+    let body = ok("envi", "environment");
+    assert!(body.contains(r#""zookeeper.version":"3."#), "{body}");
+
+    let body = ok("wchs", "watch_summary");
+    assert!(
+        body.contains(r#""num_connections":1,"num_paths":1,"num_total_watches":1"#),
+        "{body}"
+    );
+    let body = ok("wchc", "watches");
+    assert!(
+        body.contains(&format!(r#"{{"{session}":["/watched"]}}"#)),
+        "{body}"
+    );
+    let body = ok("wchp", "watches_by_path");
+    assert!(
+        body.contains(&format!(r#"{{"/watched":[{session}]}}"#)),
+        "{body}"
+    );
+    let body = ok("dump", "dump");
+    assert!(
+        body.contains(&format!(
+            r#""session_id_to_ephemeral_paths":{{"{session}":["/eph"]}}"#
+        )),
+        "{body}"
+    );
+    assert_eq!(
+        ok("isro", "is_read_only"),
+        r#"{"command":"is_read_only","error":null,"read_only":false}"#
+    );
+    let body = ok("dirs", "dirs");
+    assert!(body.contains(r#""datadir_size":"#), "{body}");
+
+    let (status, body) = get(admin, "/commands/nope");
+    assert_eq!(status, 404);
+    assert_eq!(
+        body,
+        r#"{"command":"nope","error":"Unknown command: nope"}"#
+    );
+    let (status, body) = get(admin, "/commands");
+    assert_eq!(status, 200);
+    assert!(body.contains(r#""watches_by_path""#), "{body}");
+}
+
+#[test]
+fn words_outside_the_whitelist_are_refused_but_metrics_still_answer() {
+    let options = ServerOptions {
+        four_letter_words: "srvr".to_owned(),
+        ..ServerOptions::default()
+    };
+    // The harness needs ruok to see the server start.
+    let Some((_server, admin)) = start_with_admin(options, &["4lw.commands.whitelist=srvr,ruok"])
+    else {
+        return;
+    };
+    let (status, body) = get(admin, "/commands/mntr");
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.starts_with(r#"{"command":"monitor","error":"mntr is not executed because it is not in the whitelist."#),
+        "{body}"
+    );
+    assert_eq!(get(admin, "/commands/srvr").0, 200);
+    let (status, body) = get(admin, "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("\nringkeeper_admin_mntr_up 0\n"), "{body}");
+}
+
+#[test]
+fn the_command_url_is_configurable() {
+    let Some((_server, admin)) =
+        start_with_admin(ServerOptions::default(), &["admin.commandURL=/zk/cmd/"])
+    else {
+        return;
+    };
+    assert_eq!(get(admin, "/zk/cmd/ruok").0, 200);
+    assert_eq!(get(admin, "/commands/ruok").0, 404);
+    assert_eq!(get(admin, "/health").0, 200);
+}
