@@ -37,6 +37,9 @@ pub fn check_perm(acl: &[Acl], perm: i32, ids: &[Id]) -> bool {
 fn matches(scheme: &str, auth_id: &str, acl_id: &str) -> bool {
     match scheme {
         "ip" => ip_matches(auth_id, acl_id),
+        // Apache's SASLAuthenticationProvider: a SASL identity named `super` matches every
+        // `sasl` ACL entry.
+        "sasl" => auth_id == acl_id || auth_id == "super",
         _ => auth_id == acl_id,
     }
 }
@@ -70,6 +73,8 @@ pub fn digest_auth_ids(user_password: &str, super_digest: Option<&str>) -> Vec<I
 enum Provider {
     Digest,
     Ip,
+    /// Registered by Apache only through `authProvider.N`; ringkeeper always accepts it.
+    Sasl,
 }
 
 impl Provider {
@@ -77,13 +82,14 @@ impl Provider {
         match scheme {
             "digest" => Some(Provider::Digest),
             "ip" => Some(Provider::Ip),
+            "sasl" => Some(Provider::Sasl),
             _ => None,
         }
     }
 
     /// Whether ids of this scheme name a user and so may stand in for the `auth` scheme.
     fn is_authenticated(self) -> bool {
-        self == Provider::Digest
+        matches!(self, Provider::Digest | Provider::Sasl)
     }
 
     fn is_valid(self, id: &str) -> bool {
@@ -91,6 +97,7 @@ impl Provider {
             // Java's `id.split(":").length == 2`: trailing empty parts are dropped first.
             Provider::Digest => java_split_len(id, ':') == 2,
             Provider::Ip => ip_is_valid(id),
+            Provider::Sasl => kerberos_name_is_valid(id),
         }
     }
 }
@@ -133,6 +140,16 @@ pub fn fix_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
         }
     }
     Ok(out)
+}
+
+/// Apache's SASL provider accepts any id its `KerberosName` parses: `name[/host][@realm]`
+/// with no `/` or `@` inside the parts, or any text without an `@` at all.
+fn kerberos_name_is_valid(id: &str) -> bool {
+    if !id.contains('@') {
+        return true;
+    }
+    let (principal, realm) = id.split_once('@').unwrap_or((id, ""));
+    !realm.contains(['/', '@']) && principal.split('/').count() <= 2
 }
 
 /// The number of parts Java's `String.split` (limit 0) returns for a one-character separator:
@@ -429,6 +446,43 @@ mod tests {
         assert_eq!(
             got,
             vec![acl(ALL, "world", "anyone"), Acl::new(READ | WRITE, d)]
+        );
+    }
+}
+
+#[cfg(test)]
+mod sasl_tests {
+    use super::*;
+    use crate::types::perms;
+
+    #[test]
+    fn sasl_ids_match_by_name_and_super_matches_all() {
+        let acl = [Acl::new(perms::ALL, Id::new("sasl", "jaasuser"))];
+        assert!(check_perm(
+            &acl,
+            perms::READ,
+            &[Id::new("sasl", "jaasuser")]
+        ));
+        assert!(!check_perm(&acl, perms::READ, &[Id::new("sasl", "other")]));
+        assert!(!check_perm(
+            &acl,
+            perms::READ,
+            &[Id::new("digest", "jaasuser")]
+        ));
+        assert!(check_perm(&acl, perms::READ, &[Id::new("sasl", "super")]));
+    }
+
+    #[test]
+    fn fix_acl_accepts_sasl_and_auth_expands_to_it() {
+        let acl = [Acl::new(perms::ALL, Id::new("sasl", "jaasuser"))];
+        assert_eq!(fix_acl(&acl, &[]), Ok(acl.to_vec()));
+        let bad = [Acl::new(perms::ALL, Id::new("sasl", "a@b@c"))];
+        assert_eq!(fix_acl(&bad, &[]), Err(ErrorCode::InvalidAcl));
+        let auth = [Acl::new(perms::READ, Id::new("auth", ""))];
+        let ids = [Id::new("ip", "127.0.0.1"), Id::new("sasl", "jaasuser")];
+        assert_eq!(
+            fix_acl(&auth, &ids),
+            Ok(vec![Acl::new(perms::READ, Id::new("sasl", "jaasuser"))])
         );
     }
 }

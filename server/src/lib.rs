@@ -6,6 +6,7 @@ pub mod fourlw;
 pub mod messages;
 pub mod net;
 pub mod runtime;
+pub mod sasl;
 pub mod sequencer;
 pub mod shard;
 pub mod shutdown;

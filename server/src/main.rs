@@ -217,6 +217,7 @@ fn runtime_settings(
                 started_ms: now_ms(),
             },
             released: released.clone(),
+            sasl: config.sasl.clone().map(std::sync::Arc::new),
         },
         sequencer: SequencerSettings {
             server_id: config.my_id.unwrap_or(0).min(254) as u8,

@@ -174,6 +174,9 @@ pub const KEYS: &[KeySpec] = &[
     used(ADMIN_SERVER_ADDRESS),
     used(ADMIN_SERVER_PORT),
     used(ADMIN_COMMAND_URL),
+    used(super::sasl::JAAS_CONFIG),
+    used(super::sasl::SASL_SERVER_SECTION),
+    used(super::sasl::SUPER_USER),
     // Accepted so Apache configurations load, but not acted on.
     ignored("secureClientPortAddress"),
     ignored_family("ssl."),
@@ -195,7 +198,6 @@ pub const KEYS: &[KeySpec] = &[
     ignored_family("group."),
     ignored_family("weight."),
     ignored_family("jvm.pause."),
-    ignored("superUser"),
     ignored("skipACL"),
     ignored("requireClientAuthScheme"),
     ignored("sessionRequireClientSASLAuth"),
@@ -284,7 +286,7 @@ mod tests {
         );
         assert_eq!(lookup("server.3").map(|s| s.name), Some(SERVER_PREFIX));
         assert_eq!(
-            lookup("java.security.auth.login.config").map(|s| s.usage),
+            lookup("java.security.krb5.conf").map(|s| s.usage),
             Some(KeyUse::Jvm)
         );
         assert!(lookup("noSuchKey").is_none());

@@ -13,6 +13,7 @@ mod error;
 mod keys;
 mod properties;
 mod render;
+mod sasl;
 mod servers;
 mod settings;
 
@@ -150,6 +151,8 @@ pub struct Config {
     pub batch_txns_max: u64,
     /// The version string reported to clients (`srvr`, `mntr`, `envi`).
     pub reported_version: String,
+    /// SASL DIGEST-MD5 users from the JAAS file, when one with a server section is named.
+    pub sasl: Option<crate::sasl::SaslServerConfig>,
     /// The admin HTTP server (`admin.*` keys).
     pub admin: AdminConfig,
     warnings: Vec<String>,
@@ -330,6 +333,7 @@ impl Config {
         };
 
         let admin = AdminConfig::from_settings(&settings)?;
+        let sasl = sasl::sasl_from_settings(&settings)?;
 
         let servers = settings.servers(multi_address_enabled)?;
         let my_id = read_my_id(&data_dir, extended_types)?;
@@ -376,6 +380,7 @@ impl Config {
             batch_bytes_max,
             batch_txns_max,
             reported_version,
+            sasl,
             admin,
             warnings: Vec::new(),
         };

@@ -85,9 +85,25 @@ const KAZOO_SYSTEM_PROPERTIES: &[&str] = &[
     "-Dzookeeper.root.logger=INFO,CONSOLE",
     "-Dlog4j.configuration=file:/tmp/kazoo/log4j.properties",
     "-Djava.awt.headless=true",
-    "-Djava.security.auth.login.config=/tmp/kazoo/jaas.conf",
+    "-Djava.security.auth.login.config=JAAS",
     "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
 ];
+
+/// kazoo's -D options with the JAAS path pointing at `jaas` written into the scratch
+/// directory: the harness always writes the file, empty unless a SASL test asks for users.
+fn kazoo_properties(scratch: &Scratch, jaas: &str) -> Vec<String> {
+    let path = scratch.write("jaas.conf", jaas);
+    KAZOO_SYSTEM_PROPERTIES
+        .iter()
+        .map(|p| p.replace("=JAAS", &format!("={}", path.display())))
+        .collect()
+}
+
+fn load_kazoo(scratch: &Scratch, cfg: &Path, jaas: &str) -> Result<Config, ConfigError> {
+    let props = kazoo_properties(scratch, jaas);
+    let props: Vec<&str> = props.iter().map(String::as_str).collect();
+    load_file(cfg, &props)
+}
 
 #[test]
 fn kazoo_standalone_member() {
@@ -95,7 +111,7 @@ fn kazoo_standalone_member() {
     let data = scratch.data_dir();
     scratch.write("data/myid", "1");
     let cfg = scratch.write("zoo.cfg", &kazoo_zoo_cfg(&data, 20000));
-    let config = load_file(&cfg, KAZOO_SYSTEM_PROPERTIES).expect("kazoo's config loads");
+    let config = load_kazoo(&scratch, &cfg, "").expect("kazoo's config loads");
 
     assert_eq!(config.tick_time_ms, 2000);
     assert_eq!(config.data_dir, PathBuf::from(&data));
@@ -137,7 +153,6 @@ fn kazoo_standalone_member() {
         "ssl.keyStore.location",
         "ssl.trustStore.password",
         "file.encoding",
-        "java.security.auth.login.config",
         "log.dir",
         "root.logger",
         "log4j.configuration",
@@ -146,6 +161,8 @@ fn kazoo_standalone_member() {
     }
     assert!(!warnings.contains("tickTime"));
     assert!(!warnings.contains("superDigest"));
+    // The JAAS file carries the SASL users, so it is used, not warned about.
+    assert!(!warnings.contains("java.security.auth.login.config"));
 }
 
 #[test]
@@ -158,7 +175,7 @@ fn kazoo_three_member_ensemble() {
         "\ninitLimit=4\nsyncLimit=2\nserver.1=localhost:20002:20001:participant\nserver.2=localhost:20012:20011:participant\nserver.3=localhost:20022:20021:participant\npeerType=participant\n",
     );
     let cfg = scratch.write("zoo.cfg", &text);
-    let config = load_file(&cfg, KAZOO_SYSTEM_PROPERTIES).expect("ensemble config loads");
+    let config = load_kazoo(&scratch, &cfg, "").expect("ensemble config loads");
 
     assert!(config.is_ensemble());
     assert_eq!(config.my_id, Some(2));
@@ -882,4 +899,47 @@ fn the_admin_server_runs_only_when_asked_for() {
     // The other admin.* keys of Apache's Jetty server are still only warned about.
     let config = load_with("admin.idleTimeout=30000\n").expect("loads");
     assert!(config.warnings().join("\n").contains("admin.idleTimeout"));
+}
+
+/// kazoo's SASL tests: the JAAS file names two DIGEST-MD5 users; an empty file offers no
+/// SASL; a named file that is missing or malformed stops the server, as it stops Apache.
+#[test]
+fn sasl_users_come_from_the_jaas_file() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    scratch.write("data/myid", "1");
+    let cfg = scratch.write("zoo.cfg", &kazoo_zoo_cfg(&data, 20000));
+    let digest = "\nServer {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    user_super=\"super_secret\"\n    user_jaasuser=\"jaas_password\";\n};";
+    let config = load_kazoo(&scratch, &cfg, digest).expect("loads");
+    let sasl = config.sasl.clone().expect("SASL offered");
+    assert_eq!(sasl.user_count(), 2);
+    assert_eq!(sasl.password("jaasuser"), Some("jaas_password"));
+    assert_eq!(sasl.super_user, None);
+    assert!(
+        !config
+            .warnings()
+            .iter()
+            .any(|w| w.contains("java.security.auth.login.config")),
+        "{:?}",
+        config.warnings()
+    );
+
+    let config = load_kazoo(&scratch, &cfg, "").expect("loads");
+    assert!(config.sasl.is_none());
+
+    let mut props = kazoo_properties(&scratch, digest);
+    props.push("-Dzookeeper.superUser=jaasuser".to_owned());
+    let props_ref: Vec<&str> = props.iter().map(String::as_str).collect();
+    let config = load_file(&cfg, &props_ref).expect("loads");
+    assert_eq!(
+        config.sasl.and_then(|s| s.super_user),
+        Some("jaasuser".to_owned())
+    );
+
+    let missing = scratch.path("no-such-jaas.conf").display().to_string();
+    let arg = format!("-Djava.security.auth.login.config={missing}");
+    assert!(load_file(&cfg, &[&arg]).is_err());
+    let bad = scratch.write("bad.conf", "Server { m required user_a=\"x\"");
+    let arg = format!("-Djava.security.auth.login.config={}", bad.display());
+    assert!(load_file(&cfg, &[&arg]).is_err());
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use glommio::channels::local_channel::LocalSender;
-use ringkeeper_engine::acl::check_perm;
+use ringkeeper_engine::acl::{check_perm, SUPER_SCHEME};
 use ringkeeper_engine::jute::records::{self, ConnectRequest, Request, RequestHeader, Response};
 use ringkeeper_engine::jute::{Decode, DecodeError, Reader};
 use ringkeeper_engine::session::negotiate_timeout;
@@ -573,7 +573,7 @@ impl ShardState {
             Ok(crate::sasl::Step::Success { token, user }) => {
                 info!(conn, user, "SASL DIGEST-MD5 authentication succeeded");
                 if users.super_user.as_deref() == Some(user.as_str()) {
-                    c.auth.push(Id::new(ringkeeper_engine::acl::SUPER_SCHEME, ""));
+                    c.auth.push(Id::new(SUPER_SCHEME, ""));
                 }
                 let id = Id::new("sasl", user);
                 if !c.auth.contains(&id) {
@@ -582,7 +582,7 @@ impl ShardState {
                 reply(Some(token), ErrorCode::Ok)
             }
             Err(e) => {
-                info!(conn, error = %e, "SASL authentication failed; closing the connection");
+                info!(conn, error = %e, "SASL authentication failed; closing");
                 let frame = reply(None, ErrorCode::AuthFailed);
                 self.send_frame(conn, frame);
                 self.close_conn(conn);
