@@ -414,8 +414,9 @@ fn watches_by_path(text: &str) -> Json {
 }
 
 /// `dump`: sessions by expiry time and ephemeral paths by session. Apache
-/// keys the first map by the expiry time in ms; the text only carries the
-/// time as a date, so the date text is the key here.
+/// keys the first map by the expiry time in ms since the epoch; the text
+/// carries it as a Java date, to the second, so the key is that second in
+/// ms (or the date text itself, should it not parse).
 fn dump(text: &str) -> Json {
     let (sessions, ephemerals) = text
         .split_once("ephemeral nodes dump:")
@@ -431,7 +432,9 @@ fn dump(text: &str) -> Json {
             .filter_map(|id| id.parse::<i64>().ok())
             .map(Json::Int)
             .collect();
-        expiry.push(when.trim_end_matches(':'), Json::Array(ids));
+        let when = when.trim_end_matches(':');
+        let key = java_date_ms(when).map_or_else(|| when.to_owned(), |ms| ms.to_string());
+        expiry.push(key, Json::Array(ids));
     }
     let mut owners = Json::object();
     for (head, paths) in groups(ephemerals) {
@@ -444,6 +447,44 @@ fn dump(text: &str) -> Json {
     o.push("expiry_time_to_session_ids", expiry);
     o.push("session_id_to_ephemeral_paths", owners);
     o
+}
+
+/// Reads Java's `Date.toString` in UTC (`Thu Jan 01 00:00:00 UTC 1970`, as
+/// `dump` prints expiry times) back to ms since the epoch.
+fn java_date_ms(text: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let [_weekday, month, day, time, "UTC", year] = words[..] else {
+        return None;
+    };
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let day: i64 = day.parse().ok()?;
+    let year: i64 = year.parse().ok()?;
+    let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (Some(Some(h)), Some(Some(m)), Some(Some(sec)), None) =
+        (hms.next(), hms.next(), hms.next(), hms.next())
+    else {
+        return None;
+    };
+    if !(1..=31).contains(&day)
+        || !(0..24).contains(&h)
+        || !(0..60).contains(&m)
+        || !(0..61).contains(&sec)
+        || !(-100_000..=100_000).contains(&year)
+    {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil, the inverse of what `dump` used.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400) + h * 3600 + m * 60 + sec) * 1000)
 }
 
 /// `isro`: `read_only`, as Apache's `IsroCommand` names it.

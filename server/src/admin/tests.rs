@@ -178,3 +178,22 @@ fn bad_requests_are_refused_within_the_limits() {
     assert_eq!(get(addr, "/health").0, 200);
     admin.stop();
 }
+
+#[test]
+fn ready_says_stopping_once_the_server_stops() {
+    let shared = Shared {
+        settings: AdminSettings {
+            listen: "127.0.0.1:0".parse().expect("listen"),
+            command_url: "/commands".to_owned(),
+            client_addr: "127.0.0.1:1".parse().expect("client"),
+        },
+        serving: AtomicBool::new(true),
+        stopping: AtomicBool::new(false),
+        active: AtomicUsize::new(0),
+        requests: AtomicU64::new(0),
+    };
+    assert_eq!(ready(&shared).status, 200);
+    shared.stopping.store(true, Ordering::Relaxed);
+    let answer = ready(&shared);
+    assert_eq!((answer.status, answer.body.as_str()), (503, "stopping\n"));
+}

@@ -200,11 +200,41 @@ fn dump_lists_expiry_sets_and_ephemerals() {
     };
     assert_eq!(expiry.len(), 1);
     assert_eq!(expiry[0].1, Json::Array(vec![Json::Int(1), Json::Int(2)]));
-    assert!(expiry[0].0.contains("1970"), "{}", expiry[0].0);
+    assert_eq!(expiry[0].0, "0");
     assert_eq!(
         o.get("session_id_to_ephemeral_paths").map(Json::render),
         Some(r#"{"1":["/e"]}"#.to_owned())
     );
+}
+
+#[test]
+fn java_dates_read_back_to_the_second() {
+    for ms in [
+        0,
+        1_700_000_123_000,
+        951_782_400_000,
+        -86_400_000,
+        4_102_444_800_000,
+    ] {
+        // The date as `dump` prints it, for a bucket expiring at `ms`.
+        let info = DumpInfo {
+            session_buckets: vec![ExpiryBucket {
+                expires_at_ms: ms,
+                session_ids: vec![1],
+            }],
+            ephemerals: Vec::new(),
+        };
+        let dumped = render_dump(&info);
+        let text = dumped
+            .lines()
+            .find_map(|l| l.strip_prefix("1 expire at "))
+            .and_then(|l| l.strip_suffix(':'))
+            .expect("a bucket line");
+        assert_eq!(java_date_ms(text), Some(ms), "{text}");
+    }
+    assert_eq!(java_date_ms("Thu Jan 01 00:00:00 GMT 1970"), None);
+    assert_eq!(java_date_ms("Thu Foo 01 00:00:00 UTC 1970"), None);
+    assert_eq!(java_date_ms("Thu Jan 01 00:00 UTC 1970"), None);
 }
 
 #[test]
