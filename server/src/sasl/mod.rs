@@ -80,12 +80,13 @@ impl SaslServerConfig {
     }
 }
 
-/// Sixteen random bytes as 32 hex digits, for a DIGEST-MD5 nonce. The nonce only has to be
-/// unpredictable, so the kernel's random source is enough; failing to read it fails the
-/// exchange rather than falling back to something guessable.
+/// Thirty random bytes in base64 (40 characters), the shape of Java's DIGEST-MD5 nonces.
+/// The nonce only has to be unpredictable, so the kernel's random source is enough;
+/// failing to read it fails the exchange rather than falling back to something guessable.
 pub fn random_nonce() -> std::io::Result<String> {
+    use base64::Engine as _;
     use std::io::Read as _;
-    let mut bytes = [0u8; 16];
+    let mut bytes = [0u8; 30];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
