@@ -148,6 +148,27 @@ pub fn write_response(stream: &mut TcpStream, response: &Response, head_only: bo
     let _ = stream.flush();
 }
 
+/// Ends the connection politely: the answer is followed by a FIN, and what
+/// the client still sends (an unread request, say) is read and dropped for
+/// at most `linger` and 64 KiB. Closing a socket with unread input would
+/// send a reset instead, and the client could lose the answer with it.
+pub fn finish(stream: &mut TcpStream, linger: Duration) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let deadline = Instant::now() + linger;
+    let mut buf = [0u8; 4096];
+    let mut drained = 0usize;
+    while drained < 64 * 1024 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => drained += n,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -150,24 +150,36 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// How long the accept thread lingers over a connection it turns away; it
+/// serves no one meanwhile, so this stays short.
+const BUSY_LINGER: Duration = Duration::from_millis(50);
+/// How long a request thread lingers over a finished connection.
+const LINGER: Duration = Duration::from_millis(500);
+
 fn busy(stream: &mut TcpStream) {
     let response = Response::text(503, "too many admin requests in flight\n");
     http::write_response(stream, &response, false);
+    http::finish(stream, BUSY_LINGER);
 }
 
 fn serve(stream: &mut TcpStream, shared: &Shared) {
+    if let Some(response) = answer(stream, shared) {
+        let head_only = response.1;
+        http::write_response(stream, &response.0, head_only);
+        http::finish(stream, LINGER);
+    }
+}
+
+/// Reads the request and works out the answer, and whether it is for a
+/// `HEAD` (no body); `None` when the client went away.
+fn answer(stream: &mut TcpStream, shared: &Shared) -> Option<(Response, bool)> {
     let request = match http::read_request(stream) {
         Ok(r) => r,
-        Err(RequestError::Gone) => return,
+        Err(RequestError::Gone) => return None,
         Err(RequestError::TooLarge) => {
-            let response = Response::text(431, "request head too large\n");
-            http::write_response(stream, &response, false);
-            return;
+            return Some((Response::text(431, "request head too large\n"), false))
         }
-        Err(RequestError::Malformed) => {
-            http::write_response(stream, &Response::text(400, "bad request\n"), false);
-            return;
-        }
+        Err(RequestError::Malformed) => return Some((Response::text(400, "bad request\n"), false)),
     };
     shared.requests.fetch_add(1, Ordering::Relaxed);
     let head_only = request.method == "HEAD";
@@ -176,7 +188,7 @@ fn serve(stream: &mut TcpStream, shared: &Shared) {
     } else {
         Response::text(405, "only GET and HEAD are served\n")
     };
-    http::write_response(stream, &response, head_only);
+    Some((response, head_only))
 }
 
 fn route(request: &Request, shared: &Shared) -> Response {

@@ -197,3 +197,25 @@ fn ready_says_stopping_once_the_server_stops() {
     let answer = ready(&shared);
     assert_eq!((answer.status, answer.body.as_str()), (503, "stopping\n"));
 }
+
+#[test]
+fn requests_beyond_the_connection_limit_are_turned_away_at_once() {
+    let admin = server(fake_client_port(answers));
+    let addr = admin.local_addr();
+    // Silent clients hold every slot; connections are accepted in order, so
+    // all of them are counted before the next one arrives.
+    let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect();
+    let (status, answer) = get(addr, "/health");
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(body(&answer), "too many admin requests in flight\n");
+    // Closing them frees the slots.
+    drop(idle);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while get(addr, "/health").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "slots never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    admin.stop();
+}
