@@ -15,6 +15,7 @@ use md5::{Digest as _, Md5};
 
 const SASL: i32 = 102;
 const GET_ACL_OP: i32 = 6;
+const SET_ACL_OP: i32 = 7;
 const AUTH_FAILED: i32 = -115;
 const NO_AUTH: i32 = -102;
 const PERMS_ALL: i32 = 31;
@@ -136,6 +137,23 @@ fn start(extra: Vec<String>) -> (TestServer, std::path::PathBuf) {
 
 #[test]
 fn digest_md5_exchange_identity_acls_failure_and_super_user() {
+    // First a server without a JAAS file (before `start` sets JAVA_TOOL_OPTIONS).
+    {
+        let plain = TestServer::start_default();
+        let (mut conn, _) = RawConn::new_session(&plain, 10_000);
+        let reply = conn.request(SASL, sasl_token(b""));
+        if Flavor::from_env() == Flavor::Apache {
+            // Apache answers Ok with a null token, which leaves a SASL client nothing to
+            // do but ask again.
+            assert_eq!(reply.err, err::OK);
+            assert_eq!(reply.reader().buffer(), None);
+        } else {
+            // ringkeeper refuses clearly instead (docs/compatibility.md).
+            assert_eq!(reply.err, err::UNIMPLEMENTED);
+        }
+        // Either way the connection goes on serving.
+        assert_eq!(get_data(&mut conn, "/"), err::OK);
+    }
     let (server, dir) = start(vec!["superUser=super".into()]);
     let timeout = 10_000;
 
@@ -194,6 +212,56 @@ fn digest_md5_exchange_identity_acls_failure_and_super_user() {
         assert_eq!(reply.err, AUTH_FAILED);
     }
     assert!(junk.closed_by_server(Duration::from_secs(5)));
+
+    // Each permission bit of a `sasl:jaasuser` entry allows exactly its operations, as
+    // for every other scheme (server/tests/acl_audit.rs has the full matrix).
+    let checks: [(&str, i32, fn(&mut RawConn, &str) -> i32); 6] = [
+        ("getData", 1, |c, n| get_data(c, n)),
+        ("setData", 2, |c, n| {
+            c.request(op::SET_DATA, Out::new().string(n).buffer(b"y").int(-1))
+                .err
+        }),
+        ("create child", 4, |c, n| {
+            create(c, &format!("{n}/new"), &[(PERMS_ALL, "world", "anyone")])
+        }),
+        ("delete child", 8, |c, n| {
+            c.request(op::DELETE, Out::new().string(&format!("{n}/child")).int(-1))
+                .err
+        }),
+        ("getACL", 1 | 16, |c, n| {
+            c.request(GET_ACL_OP, Out::new().string(n)).err
+        }),
+        ("setACL", 16, |c, n| {
+            let body = Out::new()
+                .string(n)
+                .acls(&[(PERMS_ALL, "sasl", "jaasuser")])
+                .int(-1);
+            c.request(SET_ACL_OP, body).err
+        }),
+    ];
+    let mut differences = Vec::new();
+    for bit in [1, 2, 4, 8, 16] {
+        for (name, needs, run) in checks {
+            let node = format!("/bit{bit}-{}", name.replace(' ', "_"));
+            assert_eq!(
+                create(&mut root, &node, &[(bit, "sasl", "jaasuser")]),
+                err::OK
+            );
+            let child = format!("{node}/child");
+            assert_eq!(
+                create(&mut root, &child, &[(PERMS_ALL, "world", "anyone")]),
+                err::OK
+            );
+            let expected = if needs & bit != 0 { err::OK } else { NO_AUTH };
+            let got = run(&mut alice, &node);
+            if got != expected {
+                differences.push(format!(
+                    "only bit {bit}: {name} answered {got}, not {expected}"
+                ));
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{differences:#?}");
 
     // The server still serves after all that.
     assert_eq!(get_data(&mut alice, "/s"), err::OK);
