@@ -59,6 +59,10 @@ fn client_response(user: &str, password: &str, realm: &str, nonce: &str) -> (Str
     (text, kd(&format!(":{uri}")))
 }
 
+/// An operation's name, the permission bits any one of which allows it, and how to run it
+/// on a node.
+type Check = (&'static str, i32, fn(&mut RawConn, &str) -> i32);
+
 fn sasl_token(token: &[u8]) -> Out {
     Out::new().buffer(token)
 }
@@ -215,7 +219,7 @@ fn digest_md5_exchange_identity_acls_failure_and_super_user() {
 
     // Each permission bit of a `sasl:jaasuser` entry allows exactly its operations, as
     // for every other scheme (server/tests/acl_audit.rs has the full matrix).
-    let checks: [(&str, i32, fn(&mut RawConn, &str) -> i32); 6] = [
+    let checks: [Check; 6] = [
         ("getData", 1, |c, n| get_data(c, n)),
         ("setData", 2, |c, n| {
             c.request(op::SET_DATA, Out::new().string(n).buffer(b"y").int(-1))
