@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod config;
 pub mod fourlw;
+pub mod latency;
 pub mod messages;
 pub mod net;
 pub mod runtime;

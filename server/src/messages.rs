@@ -78,6 +78,9 @@ pub struct ShardReport {
     pub apache_watch_count: u64,
     pub packets_received: u64,
     pub packets_sent: u64,
+    /// Requests received by this shard and not yet answered.
+    pub outstanding: u64,
+    pub latency: crate::latency::RequestLatency,
 }
 
 /// Every shard's report plus the sequencer's session table, for one four-letter word.
@@ -87,6 +90,9 @@ pub struct Gathered {
     pub session_count: u64,
     /// Expiry deadline (ms since the epoch) and the sessions due then.
     pub session_buckets: Vec<(i64, Vec<SessionId>)>,
+    /// Group commit: the time of each batch's write + fdatasync (µs), and its transactions.
+    pub fsync_us: crate::latency::Distribution,
+    pub batch_txns: crate::latency::Distribution,
 }
 
 /// Sequencer -> shard, in one ordered stream per shard.

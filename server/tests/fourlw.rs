@@ -191,3 +191,43 @@ fn an_unknown_word_is_not_a_command() {
     assert_eq!(answer, "");
     assert_eq!(server.four_letter_word("ruok"), "imok");
 }
+
+/// ringkeeper's own `mntr` lines: request latency per operation, the group commit's
+/// fdatasync latency and batch size, and per-shard load (Apache has none of these).
+#[tokio::test]
+async fn mntr_reports_latency_per_operation_and_group_commit() {
+    if common::server::Flavor::from_env() == common::server::Flavor::Apache {
+        return;
+    }
+    let server = TestServer::start_default();
+    let client = connect(&server).await;
+    client.create("/lat", b"x", &persistent()).await.unwrap();
+    client.get_data("/lat").await.unwrap();
+    let answer = server.four_letter_word("mntr");
+    let value = |key: &str| -> i64 {
+        answer
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}\t")))
+            .unwrap_or_else(|| panic!("{key} missing from mntr:\n{answer}"))
+            .parse()
+            .unwrap()
+    };
+    // Clients create with opcode create or create2; either is an operation of its own.
+    let create = ["create", "create2"]
+        .into_iter()
+        .find(|op| answer.contains(&format!("zk_ringkeeper_request_latency_us_{op}_count\t")))
+        .unwrap_or_else(|| panic!("no create latency in mntr:\n{answer}"));
+    assert!(value(&format!("zk_ringkeeper_request_latency_us_{create}_count")) >= 1);
+    assert!(value(&format!("zk_ringkeeper_request_latency_us_{create}_p99")) > 0);
+    assert!(value("zk_ringkeeper_request_latency_us_getData_count") >= 1);
+    assert!(
+        value("zk_ringkeeper_fsync_latency_us_count") >= 1,
+        "the create's batch was synced"
+    );
+    assert!(value("zk_ringkeeper_commit_batch_txns_max") >= 1);
+    assert_eq!(value("zk_ringkeeper_shard_0_outstanding_requests"), 0);
+    assert!(
+        answer.contains("zk_ringkeeper_shard_0_connections\t"),
+        "per-shard load is reported:\n{answer}"
+    );
+}

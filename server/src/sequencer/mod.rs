@@ -174,7 +174,13 @@ async fn commit_loop(
             let batch = state.borrow_mut().take_batch();
             let Some(batch) = batch else { break };
             if batch.txns > 0 {
-                if let Err(e) = log.append(batch.bytes, batch.first_zxid).await {
+                let started = std::time::Instant::now();
+                let appended = log.append(batch.bytes, batch.first_zxid).await;
+                if appended.is_ok() {
+                    let micros = started.elapsed().as_micros() as u64;
+                    state.borrow_mut().record_batch(micros, batch.txns);
+                }
+                if let Err(e) = appended {
                     match e {
                         LogError::DiskFull { .. } => {
                             tracing::error!(error = %e, "transaction log stopped: no more writes are accepted; reads go on until shutdown");

@@ -57,6 +57,9 @@ pub struct SequencerState {
     /// The group-commit batch being gathered while the previous one is written.
     open: Batch,
     poisoned: bool,
+    /// Group-commit statistics for `mntr`.
+    fsync_us: crate::latency::Distribution,
+    batch_txns: crate::latency::Distribution,
 }
 
 /// One group-commit batch: the encoded log records of its transactions and every message
@@ -103,6 +106,8 @@ impl SequencerState {
             gathers: HashMap::new(),
             open: Batch::default(),
             poisoned: false,
+            fsync_us: Default::default(),
+            batch_txns: Default::default(),
         })
     }
 
@@ -148,6 +153,12 @@ impl SequencerState {
         if let Some(z) = top {
             self.settings.released.raise(z);
         }
+    }
+
+    /// Records one durable batch: its write + fdatasync time and its size.
+    pub fn record_batch(&mut self, micros: u64, txns: usize) {
+        self.fsync_us.record(micros);
+        self.batch_txns.record(txns as u64);
     }
 
     /// The log failed: refuse every write from now on; reads go on being served.
@@ -249,6 +260,8 @@ impl SequencerState {
                         reports,
                         session_count: self.sessions.len() as u64,
                         session_buckets: self.sessions.expiry_buckets(),
+                        fsync_us: self.fsync_us.clone(),
+                        batch_txns: self.batch_txns.clone(),
                     };
                     self.send(origin, ToShard::Gathered { token, gathered });
                 }

@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Instant;
 
 use glommio::channels::local_channel::LocalSender;
 use ringkeeper_engine::acl::{check_perm, SUPER_SCHEME};
@@ -66,7 +67,12 @@ pub struct Handshake {
 /// A request waiting for its turn to be answered, so that replies leave in request order.
 enum Pending {
     /// Forwarded to the sequencer; answered when its commit (or refusal) arrives.
-    Write { xid: i32, kinds: Vec<OpCode> },
+    Write {
+        xid: i32,
+        kinds: Vec<OpCode>,
+        /// When the request arrived, for its latency.
+        started: Instant,
+    },
     /// A read that arrived behind a pending write: it must see that write's effect.
     Read {
         header: RequestHeader,
@@ -74,6 +80,7 @@ enum Pending {
         /// The shard must have applied this zxid before answering: every write
         /// acknowledged anywhere before the read arrived.
         fence: Zxid,
+        started: Instant,
     },
     /// An error answer (e.g. an unknown opcode) waiting behind a pending write.
     Error { xid: i32, err: ErrorCode },
@@ -115,6 +122,8 @@ pub struct ShardState {
     next_gather: u64,
     /// Connections whose next read waits for this shard to catch up with a fence.
     fenced: std::collections::BTreeSet<ConnId>,
+    /// Request latency per operation, from arrival in this shard to the answer.
+    pub(super) latency: crate::latency::RequestLatency,
 }
 
 impl ShardState {
@@ -131,6 +140,7 @@ impl ShardState {
             gather_waiters: HashMap::new(),
             next_gather: 1,
             fenced: Default::default(),
+            latency: Default::default(),
         }
     }
 
@@ -256,6 +266,11 @@ impl ShardState {
         }
     }
 
+    /// Requests of every connection of this shard not yet answered.
+    pub fn outstanding_total(&self) -> usize {
+        self.conns.values().map(|c| c.pending.len()).sum()
+    }
+
     /// Requests of a connection not yet answered.
     pub fn outstanding(&self, conn: ConnId) -> usize {
         self.conns.get(&conn).map_or(0, |c| c.pending.len())
@@ -369,6 +384,7 @@ impl ShardState {
                     Pending::Write {
                         xid: header.xid,
                         kinds: vec![op],
+                        started: Instant::now(),
                     },
                 );
                 return Ok(Some(ToSequencer::Sync {
@@ -396,6 +412,7 @@ impl ShardState {
             Pending::Write {
                 xid: header.xid,
                 kinds,
+                started: Instant::now(),
             },
         );
         Ok(Some(ToSequencer::Write {
@@ -404,6 +421,12 @@ impl ShardState {
             auth,
             write,
         }))
+    }
+
+    fn record_latency(&mut self, op: i32, started: Instant) {
+        let name = OpCode::from_code(op).map_or("unknown", OpCode::name);
+        self.latency
+            .record(name, started.elapsed().as_micros() as u64);
     }
 
     /// Answers a request with an error in its turn: now if nothing is ahead of it,
@@ -434,15 +457,19 @@ impl ShardState {
                 header,
                 request,
                 fence,
+                started: Instant::now(),
             });
             if !caught_up {
                 self.fenced.insert(conn);
             }
             return;
         }
+        let started = Instant::now();
+        let op = header.op;
         if let Some(frame) = replies::answer_read(self, conn, &header, request) {
             self.send_frame(conn, frame);
         }
+        self.record_latency(op, started);
     }
 
     /// After a write's answer went out, answers the reads that were waiting behind it.
@@ -464,11 +491,16 @@ impl ShardState {
             }
             match c.pending.pop_front() {
                 Some(Pending::Read {
-                    header, request, ..
+                    header,
+                    request,
+                    started,
+                    ..
                 }) => {
+                    let op = header.op;
                     if let Some(frame) = replies::answer_read(self, conn, &header, request) {
                         self.send_frame(conn, frame);
                     }
+                    self.record_latency(op, started);
                 }
                 Some(Pending::Error { xid, err }) => {
                     let frame = records::encode_reply(xid, self.last_zxid, err, &Response::Empty);
@@ -485,9 +517,15 @@ impl ShardState {
         let Some(c) = self.conns.get_mut(&origin.conn) else {
             return;
         };
-        match c.pending.front() {
-            Some(Pending::Write { xid, .. }) if *xid == origin.xid => {
+        let op = match c.pending.front() {
+            Some(Pending::Write {
+                xid,
+                kinds,
+                started,
+            }) if *xid == origin.xid => {
+                let done = (kinds.first().copied(), *started);
                 c.pending.pop_front();
+                done
             }
             _ => {
                 warn!(
@@ -497,14 +535,18 @@ impl ShardState {
                 );
                 return;
             }
-        }
+        };
         self.send_frame(origin.conn, frame);
+        if let (Some(kind), started) = op {
+            self.latency
+                .record(kind.name(), started.elapsed().as_micros() as u64);
+        }
         self.drain_reads(origin.conn);
     }
 
     fn pending_kinds(&self, origin: Origin) -> Option<Vec<OpCode>> {
         match self.conns.get(&origin.conn)?.pending.front()? {
-            Pending::Write { xid, kinds } if *xid == origin.xid => Some(kinds.clone()),
+            Pending::Write { xid, kinds, .. } if *xid == origin.xid => Some(kinds.clone()),
             _ => None,
         }
     }

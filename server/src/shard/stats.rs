@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::fourlw::{
-    self, Command, ConnectionInfo, DumpInfo, ExpiryBucket, PathWatches, ServerStats,
+    self, Command, ConnectionInfo, DumpInfo, ExpiryBucket, MetricValue, PathWatches, ServerStats,
     SessionEphemerals, SessionWatches, Whitelist,
 };
 use crate::messages::{Gathered, ShardReport};
@@ -172,6 +172,8 @@ pub(super) fn report(state: &ShardState) -> ShardReport {
         apache_watch_count: state.watches.apache_watch_count() as u64,
         packets_received: state.counters.packets_received,
         packets_sent: state.counters.packets_sent,
+        outstanding: state.outstanding_total() as u64,
+        latency: state.latency.clone(),
     }
 }
 
@@ -195,6 +197,8 @@ fn merged(state: &ShardState, gathered: Option<&Gathered>) -> (ShardReport, Opti
         out.apache_watch_count += r.apache_watch_count;
         out.packets_received += r.packets_received;
         out.packets_sent += r.packets_sent;
+        out.outstanding += r.outstanding;
+        out.latency.merge(&r.latency);
     }
     out.connections.sort_by_key(|c| c.remote);
     out.watches_by_session.sort_by_key(|w| w.session_id);
@@ -205,7 +209,52 @@ fn merged(state: &ShardState, gathered: Option<&Gathered>) -> (ShardReport, Opti
     (out, Some(g.session_count))
 }
 
-fn server_stats(state: &ShardState, all: &ShardReport, session_count: Option<u64>) -> ServerStats {
+/// ringkeeper's own `mntr` lines (after Apache's): request latency per operation, the group
+/// commit's fdatasync latency and batch size, and each shard's load. The admin endpoint
+/// turns every one of them into a Prometheus gauge.
+fn extra_metrics(all: &ShardReport, gathered: Option<&Gathered>) -> Vec<(String, MetricValue)> {
+    let mut out = Vec::new();
+    let mut dist = |prefix: &str, d: &crate::latency::Distribution| {
+        out.push((
+            format!("{prefix}_count"),
+            MetricValue::Int(d.count() as i64),
+        ));
+        for (name, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
+            out.push((
+                format!("{prefix}_{name}"),
+                MetricValue::Int(d.quantile(q) as i64),
+            ));
+        }
+        out.push((format!("{prefix}_max"), MetricValue::Int(d.max() as i64)));
+    };
+    for (op, d) in &all.latency.by_op {
+        dist(&format!("ringkeeper_request_latency_us_{op}"), d);
+    }
+    if let Some(g) = gathered {
+        dist("ringkeeper_fsync_latency_us", &g.fsync_us);
+        dist("ringkeeper_commit_batch_txns", &g.batch_txns);
+        for (i, r) in g.reports.iter().enumerate() {
+            out.push((
+                format!("ringkeeper_shard_{i}_connections"),
+                MetricValue::Int(r.connections.len() as i64),
+            ));
+            out.push((
+                format!("ringkeeper_shard_{i}_outstanding_requests"),
+                MetricValue::Int(r.outstanding as i64),
+            ));
+        }
+    }
+    out
+}
+
+fn server_stats(
+    state: &ShardState,
+    all: &ShardReport,
+    gathered: Option<&Gathered>,
+    session_count: Option<u64>,
+) -> ServerStats {
+    let latency = all.latency.all();
+    let ms = |us: u64| (us / 1000) as i64;
     let ctx = &state.settings.four_letter;
     let mut sessions: Vec<i64> = all
         .connections
@@ -230,6 +279,11 @@ fn server_stats(state: &ShardState, all: &ShardReport, session_count: Option<u64
         uptime_ms: (crate::sequencer::now_ms() - ctx.started_ms).max(0) as u64,
         open_file_descriptor_count: open_fds(),
         max_file_descriptor_count: max_fds(),
+        latency_min_ms: ms(latency.min()),
+        latency_avg_ms: latency.mean() / 1000.0,
+        latency_max_ms: ms(latency.max()),
+        outstanding_requests: all.outstanding,
+        extra_metrics: extra_metrics(all, gathered),
         ..Default::default()
     }
 }
@@ -255,11 +309,12 @@ pub(super) fn four_letter_word(
     };
     match cmd {
         Command::Ruok => fourlw::render_ruok().to_owned(),
-        Command::Srvr => fourlw::render_srvr(&server_stats(state, &all, session_count)),
-        Command::Stat => {
-            fourlw::render_stat(&server_stats(state, &all, session_count), &all.connections)
-        }
-        Command::Mntr => fourlw::render_mntr(&server_stats(state, &all, session_count)),
+        Command::Srvr => fourlw::render_srvr(&server_stats(state, &all, gathered, session_count)),
+        Command::Stat => fourlw::render_stat(
+            &server_stats(state, &all, gathered, session_count),
+            &all.connections,
+        ),
+        Command::Mntr => fourlw::render_mntr(&server_stats(state, &all, gathered, session_count)),
         Command::Cons => fourlw::render_cons(&all.connections),
         Command::Conf => ctx.conf_text.clone(),
         Command::Envi => fourlw::render_envi(&fourlw::Environment::collect(&ctx.version)),
@@ -296,6 +351,7 @@ pub(super) fn four_letter_word(
         Command::Crst | Command::Srst => {
             if cmd == Command::Srst {
                 state.counters = ServerCounters::default();
+                state.latency = Default::default();
             } else {
                 for c in state.conns.values_mut() {
                     c.stats.packets_received = 0;

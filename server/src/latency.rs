@@ -1,0 +1,123 @@
+//! Latency and size distributions the server keeps for `mntr`, the admin `/metrics`
+//! endpoint and `srvr`: request latency per operation (kept by each shard), and the group
+//! commit's fdatasync latency and batch size (kept by the sequencer). They are plain values
+//! that cross threads only inside a four-letter-word gather, where they are merged.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+/// Microseconds up to an hour, three significant digits.
+const MAX_MICROS: u64 = 3_600_000_000;
+
+/// A mergeable distribution of values (microseconds, or counts).
+#[derive(Debug, Clone)]
+pub struct Distribution(Histogram<u64>);
+
+impl Default for Distribution {
+    fn default() -> Self {
+        // Constant bounds that hdrhistogram documents as valid: no input reaches this.
+        Self(
+            Histogram::new_with_bounds(1, MAX_MICROS, 3)
+                .expect("constant histogram bounds are valid"),
+        )
+    }
+}
+
+impl Distribution {
+    pub fn record(&mut self, value: u64) {
+        let _ = self.0.record(value.clamp(1, MAX_MICROS));
+    }
+
+    pub fn merge(&mut self, other: &Distribution) {
+        let _ = self.0.add(&other.0);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    pub fn quantile(&self, q: f64) -> u64 {
+        if self.0.is_empty() {
+            0
+        } else {
+            self.0.value_at_quantile(q)
+        }
+    }
+
+    pub fn min(&self) -> u64 {
+        if self.0.is_empty() {
+            0
+        } else {
+            self.0.min()
+        }
+    }
+
+    pub fn max(&self) -> u64 {
+        self.0.max()
+    }
+
+    pub fn mean(&self) -> f64 {
+        if self.0.is_empty() {
+            0.0
+        } else {
+            self.0.mean()
+        }
+    }
+}
+
+/// Request latency per operation name (from the request's arrival to its answer).
+#[derive(Debug, Clone, Default)]
+pub struct RequestLatency {
+    pub by_op: BTreeMap<&'static str, Distribution>,
+}
+
+impl RequestLatency {
+    pub fn record(&mut self, op: &'static str, micros: u64) {
+        self.by_op.entry(op).or_default().record(micros);
+    }
+
+    pub fn merge(&mut self, other: &RequestLatency) {
+        for (op, d) in &other.by_op {
+            self.by_op.entry(op).or_default().merge(d);
+        }
+    }
+
+    /// Every operation together.
+    pub fn all(&self) -> Distribution {
+        let mut all = Distribution::default();
+        for d in self.by_op.values() {
+            all.merge(d);
+        }
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distributions_record_merge_and_report() {
+        let mut a = RequestLatency::default();
+        for v in 1..=100 {
+            a.record("getData", v);
+        }
+        let mut b = RequestLatency::default();
+        b.record("setData", 5000);
+        b.record("getData", 1000);
+        a.merge(&b);
+        let get = &a.by_op["getData"];
+        assert_eq!(get.count(), 101);
+        assert_eq!(get.max(), 1000);
+        assert!((49..=51).contains(&get.quantile(0.5)));
+        let all = a.all();
+        assert_eq!(all.count(), 102);
+        assert_eq!(all.max(), 5000);
+        assert_eq!(
+            Distribution::default().quantile(0.99),
+            0,
+            "an empty distribution reports 0"
+        );
+    }
+}
