@@ -205,6 +205,7 @@ fn runtime_settings(
             max_client_cnxns: config.max_client_cnxns_per_host as usize,
             limiter: Default::default(),
             max_outstanding_per_conn: config.global_outstanding_limit as usize,
+            handshake_timeout_ms: config.handshake_timeout_ms,
             super_digest,
             max_queued_bytes: MAX_QUEUED_BYTES_PER_CONN,
             max_watches_per_conn: config.max_watches_per_session as usize,

@@ -60,6 +60,8 @@ pub const DEFAULT_MAX_SESSIONS: u64 = 100_000;
 pub const DEFAULT_BATCH_BYTES_MAX: u64 = 4 << 20;
 /// Transactions one group-commit batch carries at most.
 pub const DEFAULT_BATCH_TXNS_MAX: u64 = 10_000;
+/// Time a connection has for its handshake: Apache's sessionlessCnxnTimeout (10 s).
+pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 /// The largest server id when extended types (TTL nodes) are on: Apache
 /// keeps the top byte of an ephemeral owner for the node type.
 pub const MAX_SERVER_ID_WITH_EXTENDED_TYPES: u64 = 254;
@@ -149,6 +151,8 @@ pub struct Config {
     /// Group-commit batch limits: bytes of log records and transactions per fdatasync.
     pub batch_bytes_max: u64,
     pub batch_txns_max: u64,
+    /// Milliseconds a new connection has to complete its handshake.
+    pub handshake_timeout_ms: u64,
     /// The version string reported to clients (`srvr`, `mntr`, `envi`).
     pub reported_version: String,
     /// SASL DIGEST-MD5 users from the JAAS file, when one with a server section is named.
@@ -320,6 +324,9 @@ impl Config {
         let batch_txns_max = settings
             .u64_in(keys::BATCH_TXNS_MAX, 1, 1 << 24)?
             .unwrap_or(DEFAULT_BATCH_TXNS_MAX);
+        let handshake_timeout_ms = settings
+            .u64_in(keys::HANDSHAKE_TIMEOUT, 100, 3_600_000)?
+            .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT_MS);
         let reported_version = match settings.get(keys::REPORTED_VERSION) {
             Some(s) => {
                 if !starts_with_three_numbers(&s.value) {
@@ -379,6 +386,7 @@ impl Config {
             max_sessions,
             batch_bytes_max,
             batch_txns_max,
+            handshake_timeout_ms,
             reported_version,
             sasl,
             admin,

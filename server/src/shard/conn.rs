@@ -50,21 +50,29 @@ pub async fn serve(
     let queued = Rc::new(std::cell::Cell::new(0usize));
     glommio::spawn_local(write_loop(writer_stream, out_rx, queued.clone())).detach();
 
-    let (limit, max_cnxns, limiter) = {
+    let (limit, max_cnxns, limiter, handshake_timeout) = {
         let s = state.borrow();
         (
             s.settings.packet_limit,
             s.settings.max_client_cnxns,
             s.settings.limiter.clone(),
+            Duration::from_millis(s.settings.handshake_timeout_ms),
         )
     };
     let mut reader = futures_lite::io::BufReader::with_capacity(64 * 1024, stream);
 
     // The first four bytes tell a four-letter word from a ZooKeeper handshake: a real
     // handshake starts with a length far below the smallest four-letter word read as an int.
-    let prefix = match frame::read_len(&mut reader).await {
+    // A connection must complete its handshake (or four-letter word) in time: one that
+    // trickles bytes or says nothing would otherwise hold a descriptor forever (slowloris).
+    let deadline = std::time::Instant::now() + handshake_timeout;
+    let prefix = match before(deadline, frame::read_len(&mut reader)).await {
         Ok(p) => p,
-        Err(_) => return,
+        Err(e) => {
+            debug!(?peer, error = %e, "no request before the handshake deadline; closing");
+            let _ = out_tx.try_send(Out::Close);
+            return;
+        }
     };
     if let Some(cmd) = crate::fourlw::parse_command(&prefix) {
         let gathered = if super::stats::needs_gather(cmd) {
@@ -91,9 +99,7 @@ pub async fn serve(
     };
     let mut buf = Vec::new();
     let handshake = match frame::check_len(prefix, limit) {
-        Ok(len) => frame::read_body(&mut reader, len, &mut buf)
-            .await
-            .map(|_| ()),
+        Ok(len) => before(deadline, frame::read_body(&mut reader, len, &mut buf)).await,
         Err(e) => Err(e),
     };
     if let Err(e) = handshake {
@@ -179,6 +185,22 @@ pub async fn serve(
     if let Some(msg) = gone {
         let _ = to_seq.send(msg).await;
     }
+}
+
+/// Runs `f` until `deadline`; past it, a timed-out error.
+async fn before<T>(
+    deadline: std::time::Instant,
+    f: impl std::future::Future<Output = Result<T, FrameError>>,
+) -> Result<T, FrameError> {
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    future::or(f, async {
+        glommio::timer::sleep(left).await;
+        Err(FrameError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "handshake not completed in time",
+        )))
+    })
+    .await
 }
 
 /// How long a four-letter word waits for the other shards' reports.

@@ -34,6 +34,8 @@ pub struct ShardSettings {
     pub max_session_timeout_ms: i32,
     /// Connections allowed from one client address (0: no limit), as maxClientCnxns.
     pub max_client_cnxns: usize,
+    /// Time a new connection has to send its whole handshake (or four-letter word).
+    pub handshake_timeout_ms: u64,
     /// Requests one connection may have unanswered before the server stops reading it.
     pub max_outstanding_per_conn: usize,
     /// Counts connections per client address across every shard.
