@@ -109,11 +109,12 @@ mod tests {
         a.merge(&b);
         let get = &a.by_op["getData"];
         assert_eq!(get.count(), 101);
-        assert_eq!(get.max(), 1000);
+        assert!((1000..=1001).contains(&get.max()), "max {}", get.max());
         assert!((49..=51).contains(&get.quantile(0.5)));
         let all = a.all();
         assert_eq!(all.count(), 102);
-        assert_eq!(all.max(), 5000);
+        // Values are kept to three significant digits, so 5000 reads back within 0.1%.
+        assert!((5000..=5005).contains(&all.max()), "max {}", all.max());
         assert_eq!(
             Distribution::default().quantile(0.99),
             0,
