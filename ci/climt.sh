@@ -43,47 +43,6 @@ rk_header "cli_mt stage (target: $RK_TARGET)"
 ADDR="$("$RK_ROOT/ci/server.sh" start "$WORK/server")"
 rk_log "server listening on $ADDR"
 
-PASSED=0
-FAILED=0
-FAILED_NAMES=()
-
-pass() {
-    PASSED=$((PASSED + 1))
-    printf 'PASS  %s\n' "$1"
-}
-
-fail() {
-    FAILED=$((FAILED + 1))
-    FAILED_NAMES+=("$1")
-    printf 'FAIL  %s\n' "$1"
-    printf '      %s\n' "$2"
-    if [[ -n "${3:-}" ]]; then
-        printf '      client output was:\n'
-        local line
-        while IFS= read -r line; do
-            printf '      | %s\n' "$line"
-        done <<<"$3"
-    fi
-}
-
-expect() {
-    local name="$1" regex="$2" out="$3"
-    if grep -Eq -- "$regex" <<<"$out"; then
-        pass "$name"
-    else
-        fail "$name" "expected a line matching /$regex/" "$out"
-    fi
-}
-
-expect_not() {
-    local name="$1" regex="$2" out="$3"
-    if grep -Eq -- "$regex" <<<"$out"; then
-        fail "$name" "expected no line matching /$regex/" "$out"
-    else
-        pass "$name"
-    fi
-}
-
 # batch CMD runs one command in a session of its own.
 batch() {
     timeout "$RK_CLI_TIMEOUT" "$RK_CLI_MT" -h "$ADDR" -c "$1" 2>&1 || true
@@ -275,10 +234,4 @@ done
 expect "delete of an empty node answers rc 0" "^$R: rc = 0\$" "$(batch "delete $R")"
 expect_not "the deleted node is gone" "^	rk-climt\$" "$(batch "ls /")"
 
-echo
-echo "climt: $PASSED passed, $FAILED failed"
-if ((FAILED > 0)); then
-    printf 'failed cli_mt checks:\n'
-    printf '  - %s\n' "${FAILED_NAMES[@]}"
-    exit 1
-fi
+rk_checks_summary climt "cli_mt"

@@ -103,3 +103,66 @@ rk_pid_alive() {
     state="$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1 || true)"
     [[ "$state" != "Z" ]]
 }
+
+# ---- Checks that assert on a client's printed output (zkcli and climt stages) ----
+# Each check prints PASS/FAIL with its name; rk_checks_summary STAGE LABEL prints
+# "STAGE: N passed, N failed", lists the failures and returns non-zero if any failed.
+# RK_CHECK_OUTPUT_FILTER, if set, is a regex of output lines left out when a
+# failure quotes what the client printed (zkCli's SLF4J complaints, say).
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+
+pass() {
+    PASSED=$((PASSED + 1))
+    printf 'PASS  %s\n' "$1"
+}
+
+# fail NAME WHY [OUTPUT]
+fail() {
+    FAILED=$((FAILED + 1))
+    FAILED_NAMES+=("$1")
+    printf 'FAIL  %s\n' "$1"
+    printf '      %s\n' "$2"
+    if [[ -n "${3:-}" ]]; then
+        printf '      client output was:\n'
+        local line
+        while IFS= read -r line; do
+            if [[ -n "${RK_CHECK_OUTPUT_FILTER:-}" && "$line" =~ $RK_CHECK_OUTPUT_FILTER ]]; then
+                continue
+            fi
+            printf '      | %s\n' "$line"
+        done <<<"$3"
+    fi
+}
+
+# expect NAME REGEX OUTPUT passes when some output line matches REGEX.
+expect() {
+    local name="$1" regex="$2" out="$3"
+    if grep -Eq -- "$regex" <<<"$out"; then
+        pass "$name"
+    else
+        fail "$name" "expected a line matching /$regex/" "$out"
+    fi
+}
+
+# expect_not NAME REGEX OUTPUT passes when no output line matches REGEX.
+expect_not() {
+    local name="$1" regex="$2" out="$3"
+    if grep -Eq -- "$regex" <<<"$out"; then
+        fail "$name" "expected no line matching /$regex/" "$out"
+    else
+        pass "$name"
+    fi
+}
+
+rk_checks_summary() {
+    local stage="$1" label="$2"
+    echo
+    echo "$stage: $PASSED passed, $FAILED failed"
+    if ((FAILED > 0)); then
+        printf 'failed %s checks:\n' "$label"
+        printf '  - %s\n' "${FAILED_NAMES[@]}"
+        return 1
+    fi
+}

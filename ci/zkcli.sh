@@ -32,30 +32,11 @@ trap cleanup EXIT
 # A stage killed by its timeout still stops its server: exiting runs the EXIT trap.
 trap 'exit 143' TERM INT
 
+# SLF4J's complaints about missing bindings are noise in every run.
+RK_CHECK_OUTPUT_FILTER='^SLF4J'
 rk_header "zkCli stage (target: $RK_TARGET)"
 ADDR="$("$RK_ROOT/ci/server.sh" start "$WORK/server")"
 rk_log "server listening on $ADDR"
-
-PASSED=0
-FAILED=0
-FAILED_NAMES=()
-
-pass() {
-    PASSED=$((PASSED + 1))
-    printf 'PASS  %s\n' "$1"
-}
-
-fail() {
-    FAILED=$((FAILED + 1))
-    FAILED_NAMES+=("$1")
-    printf 'FAIL  %s\n' "$1"
-    printf '      %s\n' "$2"
-    if [[ -n "${3:-}" ]]; then
-        printf '      client output was:\n'
-        # SLF4J's complaints about missing bindings are noise in every run.
-        grep -v '^SLF4J' <<<"$3" | sed 's/^/      | /'
-    fi
-}
 
 # cli ARGS... runs one non-interactive zkCli command and prints its output.
 cli() {
@@ -66,26 +47,6 @@ cli() {
 # commands which depend on the session (auth, ephemerals) share it.
 cli_session() {
     timeout "$RK_CLI_TIMEOUT" "$RK_ZKCLI" -server "$ADDR" 2>&1 || true
-}
-
-# expect NAME REGEX OUTPUT passes when an output line matches REGEX.
-expect() {
-    local name="$1" regex="$2" out="$3"
-    if grep -Eq -- "$regex" <<<"$out"; then
-        pass "$name"
-    else
-        fail "$name" "expected a line matching /$regex/" "$out"
-    fi
-}
-
-# expect_not NAME REGEX OUTPUT passes when no output line matches REGEX.
-expect_not() {
-    local name="$1" regex="$2" out="$3"
-    if grep -Eq -- "$regex" <<<"$out"; then
-        fail "$name" "expected no line matching /$regex/" "$out"
-    else
-        pass "$name"
-    fi
 }
 
 # watch_check NAME WATCH_CMD TRIGGER_CMD EVENT_REGEX keeps one session open
@@ -204,10 +165,4 @@ cli deleteall $R >/dev/null
 expect_not "deleteall removes the whole subtree" "rk-zkcli" "$(cli ls /)"
 expect "the /zookeeper system node is listed" "^\[.*zookeeper.*\]\$" "$(cli ls /)"
 
-echo
-echo "zkcli: $PASSED passed, $FAILED failed"
-if ((FAILED > 0)); then
-    printf 'failed zkCli checks:\n'
-    printf '  - %s\n' "${FAILED_NAMES[@]}"
-    exit 1
-fi
+rk_checks_summary zkcli "zkCli"
