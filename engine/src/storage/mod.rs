@@ -13,6 +13,7 @@ mod log_writer;
 mod purge;
 mod record;
 mod recover;
+mod replica;
 mod segment;
 mod sim;
 mod snapshot;
@@ -29,6 +30,7 @@ pub use record::{
     RecordType, RECORD_HEADER_LEN, RECORD_MAGIC, RECORD_PAYLOAD_MAX_BYTES, RECORD_VERSION,
 };
 pub use recover::{inspect, recover, Recovered, SegmentPosition};
+pub use replica::{load_for_replication, replace_with_snapshot, truncate_after, ReplicaStart};
 pub use segment::{
     parse_segment_name, scan_segment, segment_name, zxid_follows, ScanOutcome, ScannedRecord,
     SegmentPolicy, SegmentTail, SEGMENT_PREFIX,
