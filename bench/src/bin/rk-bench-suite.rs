@@ -1,6 +1,7 @@
 //! rk-bench-suite: starts ringkeeper (and with `--compare apache` Apache ZooKeeper 3.8),
-//! runs the standard scenarios through rk-load's engine, and writes report.md, report.json
-//! and throughput.svg.
+//! runs the standard scenarios through rk-load's engine (with `--ensemble N` also on
+//! N-member ensembles, with leader failover), and writes report.md, report.json and SVG
+//! charts.
 
 use clap::Parser;
 use ringkeeper_bench::options::parse_duration;
@@ -31,12 +32,30 @@ struct Args {
     /// Znodes of 100 bytes for the memory and restart scenario (default 1M, 100k with --quick).
     #[arg(long)]
     znodes: Option<u64>,
-    /// Skip the memory and restart scenario.
+    /// Skip the memory and restart scenario (and the snapshot scenario, which reuses its
+    /// population).
     #[arg(long)]
     skip_memory: bool,
-    /// Scenario groups to run, from serial,throughput,fanout,memory (default all).
+    /// Scenario groups to run, from serial,throughput,fanout,memory,snapshot (the default
+    /// set) and ensemble,failover (added by --ensemble).
     #[arg(long, value_delimiter = ',')]
     scenarios: Option<Vec<String>>,
+    /// Also run the ensemble scenarios (10:1 throughput over the members, leader failover)
+    /// on ensembles of this many members (odd, 3 to 7).
+    #[arg(long)]
+    ensemble: Option<usize>,
+    /// Leader kills per target in the failover scenario (default 5, 3 with --quick).
+    #[arg(long)]
+    failover_rounds: Option<usize>,
+    /// Seconds an ensemble may take to elect a leader, at start and after a kill.
+    #[arg(long)]
+    election_timeout: Option<String>,
+    /// `snapCount` of the snapshot scenario (default 1000, 500 with --quick).
+    #[arg(long)]
+    snap_count: Option<u32>,
+    /// Snapshots timed per target (default 5, 3 with --quick).
+    #[arg(long)]
+    snapshot_rounds: Option<usize>,
     /// Measured time per load point (overrides the preset).
     #[arg(long)]
     duration: Option<String>,
@@ -97,6 +116,35 @@ fn main() -> ExitCode {
     if let Some(r) = args.fanout_rounds {
         settings.fanout_rounds = r;
     }
+    if let Some(r) = args.failover_rounds {
+        settings.failover_rounds = r.max(1);
+    }
+    if let Some(r) = args.snapshot_rounds {
+        settings.snapshot_rounds = r.max(1);
+    }
+    if let Some(c) = args.snap_count {
+        if c < 2 {
+            eprintln!("rk-bench-suite: --snap-count must be at least 2 (as zoo.cfg's snapCount)");
+            return ExitCode::from(2);
+        }
+        settings.snap_count = c;
+    }
+    if let Some(t) = &args.election_timeout {
+        match parse_duration(t) {
+            Ok(t) => settings.election_timeout = t,
+            Err(e) => {
+                eprintln!("rk-bench-suite: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(n) = args.ensemble {
+        if !(3..=7).contains(&n) || n % 2 == 0 {
+            eprintln!("rk-bench-suite: --ensemble takes an odd member count from 3 to 7, not {n}");
+            return ExitCode::from(2);
+        }
+        settings.ensemble_size = n;
+    }
     let apache_classpath = match args.compare.as_deref() {
         None => None,
         Some("apache") => Some(args.apache_classpath.clone()),
@@ -111,18 +159,20 @@ fn main() -> ExitCode {
         Some(list) => list.clone(),
         None => suite::SCENARIOS.iter().map(|s| s.to_string()).collect(),
     };
-    if let Some(bad) = scenarios
-        .iter()
-        .find(|s| !suite::SCENARIOS.contains(&s.as_str()))
-    {
+    let known = |s: &str| suite::SCENARIOS.contains(&s) || suite::ENSEMBLE_SCENARIOS.contains(&s);
+    if let Some(bad) = scenarios.iter().find(|s| !known(s)) {
         eprintln!(
-            "rk-bench-suite: unknown scenario {bad}; choose from {}",
-            suite::SCENARIOS.join(",")
+            "rk-bench-suite: unknown scenario {bad}; choose from {},{}",
+            suite::SCENARIOS.join(","),
+            suite::ENSEMBLE_SCENARIOS.join(",")
         );
         return ExitCode::from(2);
     }
+    if args.ensemble.is_some() && args.scenarios.is_none() {
+        scenarios.extend(suite::ENSEMBLE_SCENARIOS.iter().map(|s| s.to_string()));
+    }
     if args.skip_memory {
-        scenarios.retain(|s| s != "memory");
+        scenarios.retain(|s| s != "memory" && s != "snapshot");
     }
     let ringkeeper_bin = args.ringkeeper_bin.clone().unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/ringkeeper")
@@ -177,9 +227,19 @@ fn main() -> ExitCode {
         let p = args.out.join(name);
         std::fs::write(&p, text).map_err(|e| format!("write {}: {e}", p.display()))
     };
+    let mut charts = vec![("throughput.svg", report::throughput_svg(&rep))];
+    if !rep.snapshot.is_empty() {
+        charts.push(("snapshot.svg", report::snapshot_svg(&rep)));
+    }
+    if !rep.ensemble_throughput.is_empty() {
+        charts.push(("ensemble.svg", report::ensemble_svg(&rep)));
+    }
+    if !rep.failover.is_empty() {
+        charts.push(("failover.svg", report::failover_svg(&rep)));
+    }
     let written = write("report.md", &md)
         .and_then(|()| write("report.json", &(json + "\n")))
-        .and_then(|()| write("throughput.svg", &report::throughput_svg(&rep)));
+        .and_then(|()| charts.iter().try_for_each(|(name, svg)| write(name, svg)));
     if let Err(e) = written {
         eprintln!("rk-bench-suite: {e}");
         return ExitCode::from(1);

@@ -1,15 +1,19 @@
 //! The benchmark suite: starts the servers itself, runs the standard scenarios through the
 //! load generator, and writes a Markdown + JSON + SVG report with the machine's facts.
 
+pub mod ensemble;
 pub mod machine;
 pub mod report;
 pub mod scenarios;
 pub mod server;
+pub mod snapshot;
 
+use ensemble::{Ensemble, FailoverRow};
 use machine::MachineInfo;
 use scenarios::{FanoutRow, MemoryRow, SerialRow, ThroughputRow};
 use serde::Serialize;
 use server::{pick_addr, Server, ServerKind};
+use snapshot::SnapshotRow;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -36,6 +40,18 @@ pub struct SuiteSettings {
     pub fsync_rounds: u32,
     /// Loopback round trips.
     pub rtt_rounds: u32,
+    /// `snapCount` of the snapshot scenario's server.
+    pub snap_count: u32,
+    /// Snapshots timed per target.
+    pub snapshot_rounds: usize,
+    /// Members of the ensemble scenarios.
+    pub ensemble_size: usize,
+    /// Leader kills per target in the failover scenario.
+    pub failover_rounds: usize,
+    /// Serial writers running during a failover.
+    pub failover_writers: usize,
+    /// How long an ensemble may take to elect a leader, at start and after a kill.
+    pub election_timeout: Duration,
 }
 
 impl SuiteSettings {
@@ -52,6 +68,12 @@ impl SuiteSettings {
             znodes: 1_000_000,
             fsync_rounds: 500,
             rtt_rounds: 20_000,
+            snap_count: 1000,
+            snapshot_rounds: 5,
+            ensemble_size: 3,
+            failover_rounds: 5,
+            failover_writers: 6,
+            election_timeout: ensemble::ELECTION_TIMEOUT,
         }
     }
 
@@ -68,6 +90,12 @@ impl SuiteSettings {
             znodes: 100_000,
             fsync_rounds: 100,
             rtt_rounds: 5000,
+            snap_count: 500,
+            snapshot_rounds: 3,
+            ensemble_size: 3,
+            failover_rounds: 3,
+            failover_writers: 3,
+            election_timeout: ensemble::ELECTION_TIMEOUT,
         }
     }
 }
@@ -93,6 +121,12 @@ pub struct SuiteReport {
     pub fanout: Vec<FanoutRow>,
     /// Memory and restart.
     pub memory: Vec<MemoryRow>,
+    /// Snapshot time.
+    pub snapshot: Vec<SnapshotRow>,
+    /// The 10:1 mix on ensembles, clients spread over the members.
+    pub ensemble_throughput: Vec<ThroughputRow>,
+    /// Leader failover.
+    pub failover: Vec<FailoverRow>,
     /// CPU seconds (user + system) the suite process itself used: the load generator's
     /// share of the machine, which it takes away from the server under test.
     pub generator_cpu_seconds: f64,
@@ -113,7 +147,7 @@ pub struct SuiteOptions {
     pub apache_classpath: Option<String>,
     /// Scratch directory for the servers' data.
     pub work_dir: PathBuf,
-    /// Which scenario groups to run: `serial`, `throughput`, `fanout`, `memory`.
+    /// Which scenario groups to run: any of [`SCENARIOS`] and [`ENSEMBLE_SCENARIOS`].
     pub scenarios: Vec<String>,
 }
 
@@ -123,8 +157,10 @@ impl SuiteOptions {
     }
 }
 
-/// Every scenario group, in run order.
-pub const SCENARIOS: [&str; 4] = ["serial", "throughput", "fanout", "memory"];
+/// The standalone scenario groups, in run order (the default set).
+pub const SCENARIOS: [&str; 5] = ["serial", "throughput", "fanout", "memory", "snapshot"];
+/// The ensemble scenario groups, run after the standalone ones when asked for (`--ensemble`).
+pub const ENSEMBLE_SCENARIOS: [&str; 2] = ["ensemble", "failover"];
 
 /// Runs the whole suite.
 pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
@@ -171,13 +207,77 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
     // ringkeeper holds memory at a time.
     drop(servers);
     let mut memory = Vec::new();
-    if opts.wants("memory") && s.znodes > 0 {
+    let mut snapshot = Vec::new();
+    let (want_memory, want_snapshot) = (opts.wants("memory"), opts.wants("snapshot"));
+    if (want_memory || want_snapshot) && s.znodes > 0 {
+        // The snapshot scenario reuses the memory scenario's population: filling the tree
+        // is the expensive part of both.
         for (i, kind) in kinds.iter().enumerate() {
             let dir = opts.work_dir.join(format!("{}-memory", kind.name()));
             let addr = pick_addr(100 + i as u32).map_err(|e| format!("pick address: {e}"))?;
-            match scenarios::memory_and_restart(s, kind.clone(), &dir, &addr).await {
-                Ok(row) => memory.push(row),
+            let snap = want_snapshot.then_some((s.snap_count, s.snapshot_rounds));
+            match scenarios::memory_and_restart(s, kind.clone(), &dir, &addr, snap).await {
+                Ok((row, snap)) => {
+                    if want_memory {
+                        memory.push(row);
+                    }
+                    match snap {
+                        Some(Ok(row)) => snapshot.push(row),
+                        Some(Err(e)) => failures.push(format!("snapshot on {}: {e}", kind.name())),
+                        None => {}
+                    }
+                }
                 Err(e) => failures.push(format!("memory on {}: {e}", kind.name())),
+            }
+        }
+    }
+    let mut ensemble_throughput = Vec::new();
+    let mut failover = Vec::new();
+    if opts.wants("ensemble") || opts.wants("failover") {
+        let mut ensembles = Vec::new();
+        for (i, kind) in kinds.iter().enumerate() {
+            let dir = opts.work_dir.join(format!("{}-ensemble", kind.name()));
+            eprintln!(
+                "suite: starting a {}-member {} ensemble",
+                s.ensemble_size,
+                kind.name()
+            );
+            match Ensemble::start(
+                kind,
+                &dir,
+                s.ensemble_size,
+                200 + 10 * i as u32,
+                s.election_timeout,
+            ) {
+                Ok(e) => ensembles.push(e),
+                Err(e) => failures.push(format!("ensemble of {}: {e}", kind.name())),
+            }
+        }
+        if opts.wants("ensemble") {
+            ensemble_throughput = scenarios::ensemble_throughput(s, &ensembles, &mut n).await;
+        }
+        if opts.wants("failover") {
+            n += 1;
+            let order: Vec<usize> = if n % 2 == 1 {
+                (0..ensembles.len()).rev().collect()
+            } else {
+                (0..ensembles.len()).collect()
+            };
+            for i in order {
+                let e = &mut ensembles[i];
+                let name = e.members[0].kind.name();
+                eprintln!("suite: leader failover on the {name} ensemble");
+                match ensemble::failover(
+                    e,
+                    s.failover_writers,
+                    s.failover_rounds,
+                    s.election_timeout,
+                )
+                .await
+                {
+                    Ok(row) => failover.push(row),
+                    Err(err) => failures.push(format!("failover on {name}: {err}")),
+                }
             }
         }
     }
@@ -192,6 +292,9 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
         throughput,
         fanout,
         memory,
+        snapshot,
+        ensemble_throughput,
+        failover,
         generator_cpu_seconds: own_cpu_seconds(),
         checks: Vec::new(),
         failures,

@@ -1,6 +1,7 @@
 //! The suite's report: the issue's targets checked against the measurements, and the
 //! Markdown and SVG renderings (the JSON is the serialised [`SuiteReport`]).
 
+use super::snapshot::Spread;
 use super::SuiteReport;
 use crate::stats::Summary;
 use serde::Serialize;
@@ -269,6 +270,120 @@ pub fn markdown(r: &SuiteReport) -> String {
             x.restart_seconds
         );
     }
+    if !r.snapshot.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n## Snapshot time: reply to the newest write a snapshot holds until its final file name appears, milliseconds\n"
+        );
+        let _ = writeln!(
+            o,
+            "| target | znodes | snapCount | snapshots | min | median | max | server's own median | snapshot size |\n|---|---|---|---|---|---|---|---|---|"
+        );
+        for x in &r.snapshot {
+            let reported: Vec<f64> = x
+                .rounds
+                .iter()
+                .filter_map(|r| r.server_reported_ms)
+                .collect();
+            let size = x.rounds.last().map_or(0, |r| r.bytes);
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.1} MiB |",
+                x.target,
+                x.znodes,
+                x.snap_count,
+                x.rounds.len(),
+                x.external_ms.min,
+                x.external_ms.median,
+                x.external_ms.max,
+                Spread::of(&reported).map_or("-".into(), |s| format!("{:.1}", s.median)),
+                size as f64 / 1048576.0
+            );
+        }
+    }
+    if !r.ensemble_throughput.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n## Ensemble of {}: 10:1 mix, clients spread over the members ({} in flight each), latency in microseconds\n",
+            r.settings.ensemble_size, r.settings.in_flight
+        );
+        let _ = writeln!(
+            o,
+            "| clients | target | ops/s | read p50 | read p99 | read p99.9 | write p50 | write p99 | write p99.9 | errors | throughput ratio (this/other) |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for t in &r.ensemble_throughput {
+            let ratio = other(r, &t.target)
+                .and_then(|o| {
+                    r.ensemble_throughput
+                        .iter()
+                        .find(|x| x.target == o && x.clients == t.clients)
+                })
+                .map_or(String::new(), |x| {
+                    format!("{:.2}", t.ops_per_s / x.ops_per_s.max(0.001))
+                });
+            let _ = writeln!(
+                o,
+                "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                t.clients,
+                t.target,
+                t.ops_per_s,
+                cell(&t.read, "p50"),
+                cell(&t.read, "p99"),
+                cell(&t.read, "p99.9"),
+                cell(&t.write, "p50"),
+                cell(&t.write, "p99"),
+                cell(&t.write, "p99.9"),
+                t.errors,
+                ratio
+            );
+        }
+    }
+    if !r.failover.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n## Leader failover: SIGKILL of the leader under a write load, milliseconds\n"
+        );
+        let _ = writeln!(
+            o,
+            "| target | members | writers | rounds | kill to write acked min | median | max | kill to new leader min | median | max |\n|---|---|---|---|---|---|---|---|---|---|"
+        );
+        let sp = |s: &Option<Spread>| {
+            s.map_or("- | - | -".to_string(), |s| {
+                format!("{:.0} | {:.0} | {:.0}", s.min, s.median, s.max)
+            })
+        };
+        for f in &r.failover {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} |",
+                f.target,
+                f.members,
+                f.writers,
+                f.rounds.len(),
+                sp(&f.write_ms),
+                sp(&f.leader_ms)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "\n| target | round | killed | new leader | kill to write acked | kill to new leader | writes in the second before |\n|---|---|---|---|---|---|---|"
+        );
+        for f in &r.failover {
+            for (i, x) in f.rounds.iter().enumerate() {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | server.{} | server.{} | {:.0} | {:.0} | {} |",
+                    f.target,
+                    i + 1,
+                    x.killed,
+                    x.new_leader,
+                    x.write_ms,
+                    x.leader_ms,
+                    x.writes_before
+                );
+            }
+        }
+    }
     if !r.failures.is_empty() {
         let _ = writeln!(o, "\n## Failures\n");
         for f in &r.failures {
@@ -278,13 +393,39 @@ pub fn markdown(r: &SuiteReport) -> String {
     o
 }
 
+const COLOURS: [&str; 3] = ["#1f77b4", "#ff7f0e", "#2ca02c"];
+
 /// A grouped bar chart of throughput per client count, one group per mix, one bar per
 /// target: enough to see the shape at a glance without a plotting dependency.
 pub fn throughput_svg(r: &SuiteReport) -> String {
-    let colours = ["#1f77b4", "#ff7f0e", "#2ca02c"];
+    bars_svg(
+        &r.throughput,
+        &r.targets,
+        "Throughput (ops/s) by mix and client count",
+    )
+}
+
+/// [`throughput_svg`] for the ensemble's 10:1 points.
+pub fn ensemble_svg(r: &SuiteReport) -> String {
+    bars_svg(
+        &r.ensemble_throughput,
+        &r.targets,
+        &format!(
+            "{}-member ensemble, 10:1 throughput (ops/s) by client count",
+            r.settings.ensemble_size
+        ),
+    )
+}
+
+fn bars_svg(rows: &[super::scenarios::ThroughputRow], targets: &[String], title: &str) -> String {
+    let colours = COLOURS;
+    let find = |target: &str, mix: &str, clients: usize| {
+        rows.iter()
+            .find(|t| t.target == target && t.mix == mix && t.clients == clients)
+    };
     let groups: Vec<(String, usize)> = {
         let mut g: Vec<(String, usize)> = Vec::new();
-        for t in &r.throughput {
+        for t in rows {
             let k = (t.mix.clone(), t.clients);
             if !g.contains(&k) {
                 g.push(k);
@@ -292,14 +433,10 @@ pub fn throughput_svg(r: &SuiteReport) -> String {
         }
         g
     };
-    let max = r
-        .throughput
-        .iter()
-        .map(|t| t.ops_per_s)
-        .fold(1.0f64, f64::max);
+    let max = rows.iter().map(|t| t.ops_per_s).fold(1.0f64, f64::max);
     let bar = 18.0;
     let gap = 14.0;
-    let per_group = bar * r.targets.len().max(1) as f64 + gap;
+    let per_group = bar * targets.len().max(1) as f64 + gap;
     let (left, top, height) = (60.0, 30.0, 240.0);
     let width = left + per_group * groups.len() as f64 + 20.0;
     let mut s = String::new();
@@ -311,9 +448,9 @@ pub fn throughput_svg(r: &SuiteReport) -> String {
     );
     let _ = writeln!(
         s,
-        r#"<text x="{left}" y="16" font-size="13">Throughput (ops/s) by mix and client count; max {max:.0}</text>"#
+        r#"<text x="{left}" y="16" font-size="13">{title}; max {max:.0}</text>"#
     );
-    for (i, name) in r.targets.iter().enumerate() {
+    for (i, name) in targets.iter().enumerate() {
         let _ = writeln!(
             s,
             r#"<rect x="{:.0}" y="20" width="10" height="8" fill="{}"/><text x="{:.0}" y="28">{name}</text>"#,
@@ -324,8 +461,8 @@ pub fn throughput_svg(r: &SuiteReport) -> String {
     }
     for (gi, (mix, clients)) in groups.iter().enumerate() {
         let x0 = left + gi as f64 * per_group;
-        for (ti, name) in r.targets.iter().enumerate() {
-            if let Some(t) = throughput_row(r, name, mix, *clients) {
+        for (ti, name) in targets.iter().enumerate() {
+            if let Some(t) = find(name, mix, *clients) {
                 let h = t.ops_per_s / max * height;
                 let _ = writeln!(
                     s,
@@ -356,4 +493,88 @@ pub fn throughput_svg(r: &SuiteReport) -> String {
     );
     s.push_str("</svg>\n");
     s
+}
+
+/// Horizontal bars from min to max with a tick at the median, one per labelled spread, on a
+/// shared millisecond axis starting at zero.
+fn spread_svg(title: &str, rows: &[(String, usize, Spread)]) -> String {
+    let max = rows.iter().map(|r| r.2.max).fold(0.001f64, f64::max);
+    let (left, top, width, row_h) = (230.0, 40.0, 420.0, 26.0);
+    let height = top + row_h * rows.len() as f64 + 30.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{:.0}" height="{height:.0}" font-family="sans-serif" font-size="10">"#,
+        left + width + 80.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="16" font-size="13">{title}; bar min to max, tick median; axis 0 to {max:.1} ms</text>"#
+    );
+    for (i, (label, colour, sp)) in rows.iter().enumerate() {
+        let y = top + i as f64 * row_h;
+        let x = |v: f64| left + v / max * width;
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.0}">{label}</text><rect x="{:.1}" y="{:.0}" width="{:.1}" height="12" fill="{}" opacity="0.6"><title>{label}: min {:.1}, median {:.1}, max {:.1} ms</title></rect><line x1="{:.1}" y1="{:.0}" x2="{:.1}" y2="{:.0}" stroke="black" stroke-width="2"/><text x="{:.1}" y="{:.0}">{:.1} ms</text>"#,
+            y + 10.0,
+            x(sp.min),
+            y,
+            (x(sp.max) - x(sp.min)).max(1.0),
+            COLOURS[colour % COLOURS.len()],
+            sp.min,
+            sp.median,
+            sp.max,
+            x(sp.median),
+            y - 2.0,
+            x(sp.median),
+            y + 14.0,
+            x(sp.max) + 4.0,
+            y + 10.0,
+            sp.median
+        );
+    }
+    let base = top + row_h * rows.len() as f64;
+    let _ = writeln!(
+        s,
+        r#"<line x1="{left}" y1="{base:.0}" x2="{:.0}" y2="{base:.0}" stroke="black"/>"#,
+        left + width
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+fn colour_of(r: &SuiteReport, target: &str) -> usize {
+    r.targets.iter().position(|t| t == target).unwrap_or(0)
+}
+
+/// Snapshot time per target: min, median and max.
+pub fn snapshot_svg(r: &SuiteReport) -> String {
+    let rows: Vec<(String, usize, Spread)> = r
+        .snapshot
+        .iter()
+        .map(|x| {
+            (
+                format!("{} ({} znodes)", x.target, x.znodes),
+                colour_of(r, &x.target),
+                x.external_ms,
+            )
+        })
+        .collect();
+    spread_svg("Snapshot time", &rows)
+}
+
+/// Failover times per target: to the first acknowledged write and to the new leader.
+pub fn failover_svg(r: &SuiteReport) -> String {
+    let mut rows = Vec::new();
+    for f in &r.failover {
+        let c = colour_of(r, &f.target);
+        if let Some(sp) = f.write_ms {
+            rows.push((format!("{}: kill to write acked", f.target), c, sp));
+        }
+        if let Some(sp) = f.leader_ms {
+            rows.push((format!("{}: kill to new leader", f.target), c, sp));
+        }
+    }
+    spread_svg("Leader failover", &rows)
 }

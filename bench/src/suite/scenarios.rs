@@ -2,7 +2,9 @@
 //! scenario starts, and the order of the targets flips from one scenario to the next, so
 //! that drift in the machine's load hits both servers alike.
 
-use super::server::{Server, ServerKind};
+use super::ensemble::Ensemble;
+use super::server::{Launch, Server, ServerKind};
+use super::snapshot::{self, SnapshotRow};
 use super::SuiteSettings;
 use crate::fanout::{self, FanoutReport};
 use crate::keys::key_path;
@@ -208,6 +210,52 @@ pub async fn throughput(
     rows
 }
 
+/// The 10:1 mix on each ensemble for each client count, connection i starting on member
+/// i mod N (rk-load's host list), so the clients are spread over the members.
+pub async fn ensemble_throughput(
+    s: &SuiteSettings,
+    ensembles: &[Ensemble],
+    n: &mut usize,
+) -> Vec<ThroughputRow> {
+    let mut rows = Vec::new();
+    let (name, mix) = mixes().swap_remove(0);
+    for &clients in &s.clients {
+        *n += 1;
+        let mut order: Vec<&Ensemble> = ensembles.iter().collect();
+        if *n % 2 == 1 {
+            order.reverse();
+        }
+        for ens in order {
+            let target = ens.members[0].kind.name();
+            let cfg = LoadConfig {
+                hosts: ens.hosts(),
+                connections: clients,
+                in_flight: s.in_flight,
+                mix: mix.clone(),
+                ..base_config(s, &ens.members[0].addr)
+            };
+            eprintln!("suite: ensemble throughput {name} x{clients} on {target}");
+            match load::run(&cfg).await {
+                Ok(r) => {
+                    let total = r.total();
+                    rows.push(ThroughputRow {
+                        target: target.into(),
+                        mix: name.into(),
+                        clients,
+                        in_flight: s.in_flight,
+                        ops_per_s: total.throughput,
+                        read: r.op(OpKind::GetData),
+                        write: r.op(OpKind::SetData),
+                        errors: total.errors + r.unanswered,
+                    });
+                }
+                Err(e) => eprintln!("suite: ensemble throughput on {target} failed: {e}"),
+            }
+        }
+    }
+    rows
+}
+
 /// Watch fan-out for each watcher count.
 pub async fn fanout(s: &SuiteSettings, servers: &[Server], n: &mut usize) -> Vec<FanoutRow> {
     let mut rows = Vec::new();
@@ -230,13 +278,16 @@ pub async fn fanout(s: &SuiteSettings, servers: &[Server], n: &mut usize) -> Vec
     rows
 }
 
-/// Memory per znode and restart time on a fresh server of `kind` in `dir`.
+/// Memory per znode and restart time on a fresh server of `kind` in `dir`; with
+/// `snapshot = Some((snap_count, rounds))` the restart uses that `snapCount` and the
+/// snapshot scenario then runs on the restarted, populated server.
 pub async fn memory_and_restart(
     s: &SuiteSettings,
     kind: ServerKind,
     dir: &std::path::Path,
     addr: &str,
-) -> Result<MemoryRow, String> {
+    snapshot: Option<(u32, usize)>,
+) -> Result<(MemoryRow, Option<Result<SnapshotRow, String>>), String> {
     let _ = std::fs::remove_dir_all(dir);
     let name = kind.name().to_string();
     let mut srv = Server::start(kind.clone(), dir, addr)?;
@@ -253,13 +304,27 @@ pub async fn memory_and_restart(
     let after = srv.rss_bytes().ok_or("cannot read RSS")?;
     srv.stop();
     eprintln!("suite: restarting {name} with {} znodes", s.znodes);
+    let launch = Launch {
+        extra_cfg: snapshot.map_or(String::new(), |(c, _)| format!("snapCount={c}\n")),
+        myid: None,
+    };
     let t = Instant::now();
-    let srv = Server::start(kind, dir, addr)?;
+    let srv = Server::start_with(kind, dir, addr, &launch)?;
     first_read(addr, &key_path("/rk-mem", s.znodes.saturating_sub(1))).await?;
     let restart_seconds = t.elapsed().as_secs_f64();
+    let snap = match snapshot {
+        Some((snap_count, rounds)) => {
+            eprintln!(
+                "suite: timing {rounds} snapshots of {} znodes on {name}",
+                s.znodes
+            );
+            Some(snapshot::measure(&srv, "/rk-mem", s.znodes, snap_count, rounds).await)
+        }
+        None => None,
+    };
     drop(srv);
     let _ = std::fs::remove_dir_all(dir.join("data"));
-    Ok(MemoryRow {
+    let row = MemoryRow {
         target: name,
         znodes: s.znodes,
         value_size: 100,
@@ -268,7 +333,8 @@ pub async fn memory_and_restart(
         bytes_per_znode: (after as f64 - before as f64) / s.znodes.max(1) as f64,
         populate_seconds,
         restart_seconds,
-    })
+    };
+    Ok((row, snap))
 }
 
 /// Retries a getData of `path` until it succeeds (the server may still be loading).

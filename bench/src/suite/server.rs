@@ -43,6 +43,8 @@ pub struct Server {
     pub dir: PathBuf,
     /// `host:port` of the client port.
     pub addr: String,
+    /// Ensemble member id, if it is one.
+    pub myid: Option<u32>,
     child: Option<Child>,
 }
 
@@ -55,50 +57,118 @@ pub fn pick_addr(salt: u32) -> std::io::Result<String> {
     Ok(format!("{ip}:{}", l.local_addr()?.port()))
 }
 
+/// How a server is configured beyond its client address: extra zoo.cfg lines and, for an
+/// ensemble member, its id (written to `dataDir/myid`; Apache then runs `QuorumPeerMain`).
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Lines appended to zoo.cfg, each ending in a newline.
+    pub extra_cfg: String,
+    /// This member's id, for an ensemble.
+    pub myid: Option<u32>,
+}
+
 impl Server {
     /// Writes zoo.cfg into `dir` (keeping an existing data directory) and starts the
     /// server on `addr`; returns once it serves.
     pub fn start(kind: ServerKind, dir: &Path, addr: &str) -> Result<Server, String> {
+        Server::start_with(kind, dir, addr, &Launch::default())
+    }
+
+    /// [`Server::start`] with extra configuration.
+    pub fn start_with(
+        kind: ServerKind,
+        dir: &Path,
+        addr: &str,
+        launch: &Launch,
+    ) -> Result<Server, String> {
+        let mut server = Server::spawn(kind, dir, addr, launch)?;
+        server.wait_serving()?;
+        Ok(server)
+    }
+
+    /// Writes the configuration and starts the process without waiting for it to serve:
+    /// an ensemble member cannot serve before a quorum of its peers runs too.
+    pub fn spawn(
+        kind: ServerKind,
+        dir: &Path,
+        addr: &str,
+        launch: &Launch,
+    ) -> Result<Server, String> {
         let (host, port) = addr
             .rsplit_once(':')
             .ok_or_else(|| format!("bad address {addr}"))?;
         let data = dir.join("data");
         std::fs::create_dir_all(&data).map_err(|e| format!("create {}: {e}", data.display()))?;
+        if let Some(id) = launch.myid {
+            std::fs::write(data.join("myid"), format!("{id}\n"))
+                .map_err(|e| format!("write myid: {e}"))?;
+        }
         let cfg = format!(
             "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\n\
              clientPortAddress={host}\nmaxClientCnxns=0\nadmin.enableServer=false\n\
-             4lw.commands.whitelist=*\nforceSync=yes\n",
-            data.display()
+             4lw.commands.whitelist=*\nforceSync=yes\n{}",
+            data.display(),
+            launch.extra_cfg
         );
         let cfg_path = dir.join("zoo.cfg");
         std::fs::write(&cfg_path, cfg).map_err(|e| format!("write zoo.cfg: {e}"))?;
-        let log = std::fs::File::create(dir.join("server.log"))
-            .map_err(|e| format!("create server.log: {e}"))?;
+        let mut server = Server {
+            kind,
+            dir: dir.to_path_buf(),
+            addr: addr.to_string(),
+            myid: launch.myid,
+            child: None,
+        };
+        server.respawn()?;
+        Ok(server)
+    }
+
+    /// Starts the process again from the zoo.cfg already in its directory (after
+    /// [`Server::stop`] or [`Server::kill`]); does not wait for it to serve. The log is
+    /// appended to, so lines of earlier runs stay readable.
+    pub fn respawn(&mut self) -> Result<(), String> {
+        if self.child.is_some() {
+            return Err(format!("{} is still running", self.kind.name()));
+        }
+        let cfg_path = self.dir.join("zoo.cfg");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .map_err(|e| format!("open server.log: {e}"))?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
-        let mut cmd = match &kind {
+        let mut cmd = match &self.kind {
             ServerKind::Ringkeeper(bin) => {
                 let mut c = Command::new(bin);
                 c.arg(&cfg_path).env("NO_COLOR", "1");
                 c
             }
             ServerKind::Apache(cp) => {
-                let props = dir.join("log4j.properties");
+                let props = self.dir.join("log4j.properties");
+                // ZooKeeperServer at INFO for its "Snapshot taken in N ms" line, which the
+                // snapshot scenario reads as Apache's own account of a snapshot.
                 std::fs::write(
                     &props,
                     format!(
-                        "log4j.rootLogger=WARN, FILE\nlog4j.appender.FILE=org.apache.log4j.FileAppender\n\
+                        "log4j.rootLogger=WARN, FILE\nlog4j.logger.org.apache.zookeeper.server.ZooKeeperServer=INFO\n\
+                         log4j.appender.FILE=org.apache.log4j.FileAppender\n\
                          log4j.appender.FILE.File={}\nlog4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n\
                          log4j.appender.FILE.layout.ConversionPattern=%d %-5p %m%n\n",
-                        dir.join("server.log").display()
+                        self.dir.join("server.log").display()
                     ),
                 )
                 .map_err(|e| format!("write log4j.properties: {e}"))?;
+                let main = if self.myid.is_some() {
+                    "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+                } else {
+                    "org.apache.zookeeper.server.ZooKeeperServerMain"
+                };
                 let mut c = Command::new("java");
                 c.arg("-cp")
                     .arg(cp)
                     .arg(format!("-Dlog4j.configuration=file:{}", props.display()))
                     .arg("-Dzookeeper.forceSync=yes")
-                    .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+                    .arg(main)
                     .arg(&cfg_path);
                 c
             }
@@ -111,15 +181,25 @@ impl Server {
             .process_group(0);
         let child = cmd
             .spawn()
-            .map_err(|e| format!("start {}: {e}", kind.name()))?;
-        let mut server = Server {
-            kind,
-            dir: dir.to_path_buf(),
-            addr: addr.to_string(),
-            child: Some(child),
-        };
-        server.wait_serving()?;
-        Ok(server)
+            .map_err(|e| format!("start {}: {e}", self.kind.name()))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Whether the process has been started and has not exited.
+    pub fn running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// SIGKILL and reap: a crash, as the failover scenario needs it. Idempotent.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// The server's process id.
@@ -136,7 +216,8 @@ impl Server {
         Some(kib * 1024)
     }
 
-    fn wait_serving(&mut self) -> Result<(), String> {
+    /// Waits until the server answers `ruok` and serves, or fails after [`START_TIMEOUT`].
+    pub fn wait_serving(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Some(child) = self.child.as_mut() {
@@ -194,6 +275,24 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Picks a free port on `ip` (bound and released: another process could take it in
+/// between, which on a loopback address of its own is unlikely).
+pub fn free_port(ip: &str) -> std::io::Result<u16> {
+    let l = TcpListener::bind((ip, 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+/// The `Mode:` line of a `srvr` answer: `leader`, `follower`, `standalone`, ..., or
+/// `not serving` when the server says it is not serving requests.
+pub fn srvr_mode(srvr: &str) -> Option<String> {
+    if srvr.contains("not currently serving") {
+        return Some("not serving".to_string());
+    }
+    srvr.lines()
+        .find_map(|l| l.strip_prefix("Mode:"))
+        .map(|m| m.trim().to_string())
 }
 
 /// Sends a four-letter word and returns the trimmed answer, or `None` on any failure.
