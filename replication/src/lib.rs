@@ -15,6 +15,7 @@ mod log;
 pub mod message;
 mod peer;
 pub mod sim;
+pub mod wire;
 pub mod zxid;
 
 pub use command::{Command, EpochState, Role};
