@@ -53,7 +53,8 @@ fn snapshot_rounds_are_snap_count_transactions_apart_and_match_the_servers_log()
     let rt = runtime();
     let row = rt
         .block_on(async {
-            ringkeeper_bench::populate::populate(&[addr.clone()], "/snap", 200, 100, 2).await?;
+            ringkeeper_bench::populate::populate(std::slice::from_ref(&addr), "/snap", 200, 100, 2)
+                .await?;
             snapshot::measure(&srv, "/snap", 200, snap_count, 3).await
         })
         .expect("snapshot scenario");
