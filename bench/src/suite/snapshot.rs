@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 pub const POLL_INTERVAL: Duration = Duration::from_millis(1);
 /// How long one round may take, writes and snapshot together.
 pub const ROUND_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a round waits for its snapshot without writing before it writes again.
+pub const IDLE_WAIT: Duration = Duration::from_secs(5);
 /// How long one setData may take before the scenario gives up.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -292,9 +294,27 @@ async fn write_rounds(
     for round in 0..rounds {
         let deadline = Instant::now() + ROUND_TIMEOUT;
         acks.clear();
+        // After snapCount writes in a round the threshold has been crossed (ringkeeper
+        // counts from its last snapshot, which is at most the previous round's), so the
+        // writes pause and the round waits for the snapshot: a round's snapshot then
+        // starts on a server that has caught up, not behind a backlog of the previous one.
+        // If none comes (Apache skips a snapshot due while one is running) writing resumes.
+        let mut pause_at = u64::from(snap_count);
         let (snap, seen_at, bytes) = loop {
             if let Ok(found) = snapshots.try_recv() {
                 break found;
+            }
+            if acks.len() as u64 >= pause_at {
+                let idle_until = Instant::now() + IDLE_WAIT;
+                let mut found = None;
+                while found.is_none() && Instant::now() < idle_until {
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                    found = snapshots.try_recv().ok();
+                }
+                if let Some(found) = found {
+                    break found;
+                }
+                pause_at += u64::from(snap_count / 2).max(1);
             }
             if acks.len() as u64 >= writes_max || Instant::now() > deadline {
                 return Err(format!(
