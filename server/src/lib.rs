@@ -6,6 +6,7 @@ pub mod fourlw;
 pub mod latency;
 pub mod messages;
 pub mod net;
+pub mod peer;
 pub mod runtime;
 pub mod sasl;
 pub mod sequencer;

@@ -1,0 +1,368 @@
+//! Two transports in one executor on 127.0.0.x ports: every message kind, a snapshot larger
+//! than a frame, reconnection after the listening side restarts, and garbage on the port.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::channels::local_channel::LocalReceiver;
+use glommio::net::TcpStream;
+use glommio::{LocalExecutorBuilder, Placement};
+use ringkeeper_replication::wire::{self, Hello, OutFrame, PROTOCOL_VERSION};
+use ringkeeper_replication::{Entry, Message, SyncMode, Vote, VoterState};
+
+use super::*;
+
+/// A loopback address of its own per test process and test, so that parallel runs on one
+/// machine do not meet; the ports come from the kernel.
+fn free_addrs(test: u8, n: usize) -> Vec<String> {
+    let host = format!("127.{}.{}.{}", 1 + std::process::id() % 200, test, 1);
+    let socks: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind(format!("{host}:0")).expect("bind a free port"))
+        .collect();
+    socks
+        .iter()
+        .map(|s| s.local_addr().unwrap().to_string())
+        .collect()
+}
+
+fn settings(me: u64, own: &[String], other_id: u64, other: &[String]) -> TransportSettings {
+    TransportSettings {
+        me,
+        listen_quorum: own[0].clone(),
+        listen_election: own[1].clone(),
+        peers: vec![PeerEndpoint {
+            id: other_id,
+            quorum: other[0].clone(),
+            election: other[1].clone(),
+        }],
+        frame_bytes_max: 256 * 1024,
+        snapshot_bytes_max: 8 << 20,
+        send_queue_max: 1024,
+        connect_retry: Duration::from_millis(20),
+    }
+}
+
+fn run<F, Fut>(test: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .spawn(test)
+        .expect("executor")
+        .join()
+        .expect("test executor");
+}
+
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn recv(rx: &LocalReceiver<Inbound>) -> Inbound {
+    let got = futures_lite::future::or(async { rx.recv().await }, async {
+        glommio::timer::sleep(Duration::from_secs(10)).await;
+        None
+    })
+    .await;
+    got.expect("an inbound message within 10 s")
+}
+
+fn entries(n: usize) -> Vec<Entry> {
+    (0..n)
+        .map(|i| Entry {
+            zxid: (5 << 32) + i as i64,
+            payload: Arc::from(vec![i as u8; 100]),
+        })
+        .collect()
+}
+
+fn every_message() -> Vec<Message> {
+    vec![
+        Message::FollowerInfo {
+            attempt: (3 << 32) + 1,
+            accepted_epoch: 4,
+            accepted_leader: Some(2),
+            last_zxid: 77,
+        },
+        Message::FollowerInfo {
+            attempt: 1,
+            accepted_epoch: 0,
+            accepted_leader: None,
+            last_zxid: 0,
+        },
+        Message::NewEpoch {
+            epoch: 5,
+            attempt: 9,
+        },
+        Message::AckEpoch {
+            epoch: 5,
+            attempt: 9,
+            current_epoch: 4,
+            last_zxid: -1,
+        },
+        Message::Snapshot {
+            epoch: 5,
+            attempt: 9,
+            zxid: 1234,
+            data: Arc::from(vec![7u8; 10]),
+        },
+        Message::Sync {
+            epoch: 5,
+            attempt: 9,
+            mode: SyncMode::Trunc,
+            prev: 1234,
+            entries: entries(16),
+            committed: 1240,
+        },
+        Message::UpToDate {
+            epoch: 5,
+            committed: 1240,
+        },
+        Message::Proposal {
+            epoch: 5,
+            entries: entries(128),
+        },
+        Message::Ack { epoch: 5, zxid: 9 },
+        Message::Commit { epoch: 5, zxid: 9 },
+        Message::Ping {
+            epoch: 5,
+            committed: 9,
+            last_zxid: 10,
+        },
+        Message::Resync { epoch: 5 },
+    ]
+}
+
+#[test]
+fn exchange_every_kind_and_a_large_snapshot() {
+    run(|| async {
+        let a_addrs = free_addrs(1, 2);
+        let b_addrs = free_addrs(2, 2);
+        let (a, a_rx) = Transport::start(settings(1, &a_addrs, 2, &b_addrs))
+            .await
+            .unwrap();
+        let (b, b_rx) = Transport::start(settings(2, &b_addrs, 1, &a_addrs))
+            .await
+            .unwrap();
+        wait_for("links up", || {
+            a.stats().links_up == 2 && b.stats().links_up == 2
+        })
+        .await;
+
+        let vote = Message::Vote {
+            round: 3,
+            vote: Vote {
+                epoch: 4,
+                zxid: 5,
+                leader: 2,
+            },
+            state: VoterState::Leading,
+        };
+        a.send(2, &vote);
+        assert_eq!(
+            recv(&b_rx).await,
+            Inbound::Protocol {
+                from: 1,
+                message: vote
+            }
+        );
+        // Everything else shares the quorum link, so it arrives in order.
+        for m in every_message() {
+            a.send(2, &m);
+        }
+        a.send_app(2, b"forwarded request".to_vec());
+        for m in every_message() {
+            assert_eq!(
+                recv(&b_rx).await,
+                Inbound::Protocol {
+                    from: 1,
+                    message: m
+                }
+            );
+        }
+        assert_eq!(
+            recv(&b_rx).await,
+            Inbound::App {
+                from: 1,
+                data: b"forwarded request".to_vec()
+            }
+        );
+
+        // A snapshot of 3 MiB crosses in chunks no larger than the 256 KiB frame limit.
+        let big: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let snap = Message::Snapshot {
+            epoch: 6,
+            attempt: 1,
+            zxid: 99,
+            data: Arc::from(big),
+        };
+        let sent_before = b.stats().frames_sent;
+        b.send(1, &snap);
+        assert_eq!(
+            recv(&a_rx).await,
+            Inbound::Protocol {
+                from: 2,
+                message: snap
+            }
+        );
+        assert!(b.stats().frames_sent - sent_before >= 12, "{:?}", b.stats());
+
+        // A message to an unknown peer, and one too large for a frame, are dropped and counted.
+        let dropped = a.stats().frames_dropped;
+        a.send(9, &Message::Resync { epoch: 1 });
+        a.send(
+            2,
+            &Message::Proposal {
+                epoch: 1,
+                entries: vec![Entry {
+                    zxid: 1,
+                    payload: Arc::from(vec![0u8; 300 * 1024]),
+                }],
+            },
+        );
+        a.send(2, &Message::Resync { epoch: 2 });
+        assert_eq!(
+            recv(&b_rx).await,
+            Inbound::Protocol {
+                from: 1,
+                message: Message::Resync { epoch: 2 }
+            }
+        );
+        assert_eq!(a.stats().frames_dropped, dropped + 2);
+        assert_eq!(b.stats().connection_errors, 0);
+
+        a.stop();
+        b.stop();
+        wait_for("inbound channels end", || true).await;
+        assert!(a_rx.recv().await.is_none());
+        assert!(b_rx.recv().await.is_none());
+    });
+}
+
+#[test]
+fn reconnects_after_the_listener_restarts() {
+    run(|| async {
+        let a_addrs = free_addrs(3, 2);
+        let b_addrs = free_addrs(4, 2);
+        let (a, _a_rx) = Transport::start(settings(1, &a_addrs, 2, &b_addrs))
+            .await
+            .unwrap();
+        let (b, b_rx) = Transport::start(settings(2, &b_addrs, 1, &a_addrs))
+            .await
+            .unwrap();
+        wait_for("links up", || a.stats().links_up == 2).await;
+        a.send(2, &Message::Ack { epoch: 1, zxid: 1 });
+        assert!(matches!(recv(&b_rx).await, Inbound::Protocol { .. }));
+
+        b.stop();
+        assert!(b_rx.recv().await.is_none());
+        // The EOF watcher notices the closed connections without a write being lost to them.
+        wait_for("links down", || a.stats().links_up == 0).await;
+        a.send(2, &Message::Ack { epoch: 1, zxid: 2 });
+        assert!(a.stats().frames_dropped >= 1);
+
+        let (b2, b2_rx) = Transport::start(settings(2, &b_addrs, 1, &a_addrs))
+            .await
+            .unwrap();
+        wait_for("links up again", || a.stats().links_up == 2).await;
+        a.send(2, &Message::Ack { epoch: 1, zxid: 3 });
+        assert_eq!(
+            recv(&b2_rx).await,
+            Inbound::Protocol {
+                from: 1,
+                message: Message::Ack { epoch: 1, zxid: 3 }
+            }
+        );
+        a.stop();
+        b2.stop();
+    });
+}
+
+#[test]
+fn garbage_closes_only_that_connection() {
+    run(|| async {
+        let a_addrs = free_addrs(5, 2);
+        let b_addrs = free_addrs(6, 2);
+        let (a, _a_rx) = Transport::start(settings(1, &a_addrs, 2, &b_addrs))
+            .await
+            .unwrap();
+        let (b, b_rx) = Transport::start(settings(2, &b_addrs, 1, &a_addrs))
+            .await
+            .unwrap();
+        wait_for("links up", || a.stats().links_up == 2).await;
+
+        // Garbage instead of a Hello.
+        let mut raw = TcpStream::connect(b.local_addrs().0).await.unwrap();
+        raw.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(raw.read(&mut buf).await.unwrap_or(0), 0, "closed");
+
+        // A well-formed Hello from a server that is not a peer.
+        let mut raw = TcpStream::connect(b.local_addrs().1).await.unwrap();
+        let hello = wire::encode(&OutFrame::Hello(Hello {
+            server_id: 77,
+            protocol_version: PROTOCOL_VERSION,
+        }))
+        .unwrap();
+        raw.write_all(&hello).await.unwrap();
+        assert_eq!(raw.read(&mut buf).await.unwrap_or(0), 0, "closed");
+
+        // A valid Hello, then a frame with a corrupted crc.
+        let mut raw = TcpStream::connect(b.local_addrs().0).await.unwrap();
+        let hello = wire::encode(&OutFrame::Hello(Hello {
+            server_id: 1,
+            protocol_version: PROTOCOL_VERSION,
+        }))
+        .unwrap();
+        let mut bad = wire::encode(&OutFrame::Message(&Message::Resync { epoch: 1 })).unwrap();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        raw.write_all(&hello).await.unwrap();
+        raw.write_all(&bad).await.unwrap();
+        assert_eq!(raw.read(&mut buf).await.unwrap_or(0), 0, "closed");
+
+        wait_for("three connection errors", || {
+            b.stats().connection_errors == 3
+        })
+        .await;
+        // The real link from A was not affected.
+        a.send(2, &Message::Commit { epoch: 3, zxid: 4 });
+        assert_eq!(
+            recv(&b_rx).await,
+            Inbound::Protocol {
+                from: 1,
+                message: Message::Commit { epoch: 3, zxid: 4 }
+            }
+        );
+        assert_eq!(a.stats().links_up, 2);
+        a.stop();
+        b.stop();
+    });
+}
+
+#[test]
+fn bad_settings_and_busy_ports_are_errors() {
+    run(|| async {
+        let a_addrs = free_addrs(7, 2);
+        let b_addrs = free_addrs(8, 2);
+        let mut s = settings(1, &a_addrs, 2, &b_addrs);
+        s.peers[0].id = 1;
+        assert!(Transport::start(s).await.is_err());
+        let mut s = settings(1, &a_addrs, 2, &b_addrs);
+        s.frame_bytes_max = 10;
+        assert!(Transport::start(s).await.is_err());
+        let (a, _rx) = Transport::start(settings(1, &a_addrs, 2, &b_addrs))
+            .await
+            .unwrap();
+        // The same ports again: refused, not silently shared.
+        assert!(Transport::start(settings(1, &a_addrs, 2, &b_addrs))
+            .await
+            .is_err());
+        a.stop();
+    });
+}

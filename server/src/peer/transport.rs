@@ -1,0 +1,733 @@
+//! Connections between ensemble members: frames of `ringkeeper_replication::wire` over TCP on
+//! the quorum and election ports of `server.N` lines. Everything runs on the executor that
+//! calls [`Transport::start`] (the sequencer's); the protocol state machine never sees a socket.
+//!
+//! Connection model (docs/peer-protocol.md has the full description):
+//! - Each server dials its own outbound connections, two per peer: one to the peer's election
+//!   port carrying `Vote`, one to its quorum port carrying every other message and `App`
+//!   frames. The first frame on each is `Hello { server_id, protocol_version }`.
+//! - Inbound connections are read-only: the acceptor reads the Hello, checks the id is a
+//!   configured peer and the version is ours, then decodes frames and pushes [`Inbound`].
+//!   Nothing is ever written back, so there is no tie-breaking between two servers dialing
+//!   each other at once (ZooKeeper's QuorumCnxManager needs one because it shares a socket).
+//! - The protocol tolerates loss, so the transport never retries a message: a link that is
+//!   down drops what is sent to it (counted) and redials every `connect_retry`; a full link
+//!   queue drops too. A frame error closes that connection (logged with the peer id); the
+//!   sender reconnects.
+//! - Everything is bounded: frame size (`frame_bytes_max`, both directions), per-link queue
+//!   (`send_queue_max` messages), snapshot size on receipt (`snapshot_bytes_max`), inbound
+//!   connections ([`INBOUND_PER_PEER_MAX`] per configured peer), the inbound channel
+//!   ([`INBOUND_QUEUE_MAX`]; a full channel stops the readers, and TCP pushes back on the
+//!   senders, whose queues then drop).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use glommio::net::{TcpListener, TcpStream};
+use glommio::sync::Semaphore;
+use ringkeeper_replication::wire::{
+    self, Encoder, FrameDecoder, FrameKind, Hello, OutFrame, SnapshotAssembler, PROTOCOL_VERSION,
+};
+use ringkeeper_replication::{Message, ServerId};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tracing::{debug, info, warn};
+
+/// Inbound connections accepted per configured peer (over both ports): enough for a
+/// reconnect to overlap a connection the kernel has not yet reported closed.
+pub const INBOUND_PER_PEER_MAX: usize = 4;
+/// Messages waiting in the channel returned by [`Transport::start`].
+pub const INBOUND_QUEUE_MAX: usize = 4096;
+/// How long a dial may take before it counts as failed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an inbound connection may take to send its Hello.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one socket write may stall (peer not reading) before the link is redialed.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes asked of the socket per read.
+const READ_BYTES: usize = 64 * 1024;
+/// Frames are coalesced into one write up to about this many bytes.
+const WRITE_BATCH_BYTES: usize = 256 * 1024;
+/// Smallest accepted `frame_bytes_max`: a snapshot chunk needs room beyond its header.
+pub const FRAME_BYTES_MIN: usize = 4096;
+/// Bytes of a chunk frame that are not snapshot data, with a wide margin.
+const CHUNK_OVERHEAD_BYTES: usize = 1024;
+
+/// One other member of the ensemble.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerEndpoint {
+    pub id: u64,
+    /// host:port of its quorum port.
+    pub quorum: String,
+    /// host:port of its election port.
+    pub election: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TransportSettings {
+    pub me: u64,
+    pub listen_quorum: String,
+    pub listen_election: String,
+    /// Every other member (not `me`).
+    pub peers: Vec<PeerEndpoint>,
+    /// The largest frame sent or accepted, its 8 header bytes included.
+    pub frame_bytes_max: usize,
+    /// The largest snapshot accepted (reassembled from chunks).
+    pub snapshot_bytes_max: usize,
+    /// Messages queued per outbound link before new ones are dropped.
+    pub send_queue_max: usize,
+    /// Pause between dials of a link that is down.
+    pub connect_retry: Duration,
+}
+
+impl TransportSettings {
+    fn validate(&self) -> io::Result<()> {
+        let bad = |m: String| Err(io::Error::new(io::ErrorKind::InvalidInput, m));
+        if self.frame_bytes_max < FRAME_BYTES_MIN || self.frame_bytes_max > wire::FRAME_BYTES_LIMIT
+        {
+            return bad(format!(
+                "peer frame_bytes_max {} is outside {FRAME_BYTES_MIN} ..= {}",
+                self.frame_bytes_max,
+                wire::FRAME_BYTES_LIMIT
+            ));
+        }
+        if self.send_queue_max == 0 {
+            return bad("peer send_queue_max must be greater than zero".into());
+        }
+        if self.connect_retry.is_zero() {
+            return bad("peer connect_retry must be greater than zero".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.peers {
+            if p.id == self.me {
+                return bad(format!("peer list includes this server ({})", p.id));
+            }
+            if !seen.insert(p.id) {
+                return bad(format!("peer {} is listed twice", p.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What arrives from peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    Protocol { from: u64, message: Message },
+    App { from: u64, data: Vec<u8> },
+}
+
+/// Counters since start; `links_up` and `inbound_connections` are current values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    /// Frames written to sockets (a snapshot counts once per chunk), and their bytes.
+    pub frames_sent: u64,
+    pub bytes_sent: u64,
+    /// Frames read and verified, and the bytes read from inbound sockets.
+    pub frames_received: u64,
+    pub bytes_received: u64,
+    /// Messages `send`/`send_app` dropped: unknown peer, link down, queue full, too large for
+    /// a frame, transport stopped, or queued on a link that then broke.
+    pub frames_dropped: u64,
+    /// Partially received snapshots dropped (out of order, too large, another snapshot).
+    pub snapshots_dropped: u64,
+    /// Inbound connections closed for a bad frame, a bad Hello or a Hello timeout.
+    pub connection_errors: u64,
+    /// Inbound connections refused because the limit was reached.
+    pub inbound_refused: u64,
+    /// Outbound links connected now (at most two per peer).
+    pub links_up: u64,
+    /// Inbound connections open now.
+    pub inbound_connections: u64,
+}
+
+/// The peer transport. Cheap to clone (one `Rc`); every clone is the same transport.
+#[derive(Clone)]
+pub struct Transport {
+    inner: Rc<Inner>,
+}
+
+enum Outgoing {
+    Message(Message),
+    App(Vec<u8>),
+}
+
+/// One outbound connection (to one port of one peer) and its queue.
+struct Link {
+    peer: ServerId,
+    port: &'static str,
+    addr: String,
+    queue: RefCell<VecDeque<Outgoing>>,
+    up: Cell<bool>,
+    /// The connection generation the EOF watcher found closed.
+    broken: Cell<u64>,
+    kick: LocalSender<()>,
+}
+
+impl Link {
+    fn wake(&self) {
+        // A full kick channel already holds a wake-up; nothing is lost.
+        let _ = self.kick.try_send(());
+    }
+}
+
+struct Inner {
+    settings: TransportSettings,
+    /// Per peer: (election link, quorum link).
+    links: HashMap<ServerId, (Rc<Link>, Rc<Link>)>,
+    /// Never has permits; closed by stop(), which wakes every task waiting on it.
+    stop: Semaphore,
+    stopped: Cell<bool>,
+    inbound_tx: RefCell<Option<Rc<LocalSender<Inbound>>>>,
+    chunk_bytes: Cell<usize>,
+    local: (SocketAddr, SocketAddr),
+    stats: RefCell<TransportStats>,
+}
+
+impl Inner {
+    /// Runs `f` unless the transport stops first (then `None`).
+    async fn until_stop<T>(&self, f: impl Future<Output = T>) -> Option<T> {
+        if self.stopped.get() {
+            return None;
+        }
+        future::or(async { Some(f.await) }, async {
+            let _ = self.stop.acquire(1).await;
+            None
+        })
+        .await
+    }
+
+    fn count(&self, f: impl FnOnce(&mut TransportStats)) {
+        f(&mut self.stats.borrow_mut());
+    }
+}
+
+fn resolve(addr: &str) -> io::Result<SocketAddr> {
+    addr.to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{addr} resolves to no address"),
+        )
+    })
+}
+
+/// A listener without SO_REUSEPORT (glommio's own bind sets it), so that a port already in
+/// use is an error instead of a silently shared port.
+fn bind(addr: &str) -> io::Result<TcpListener> {
+    let addr = resolve(addr)?;
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    sock.bind(&SockAddr::from(addr))
+        .map_err(|e| io::Error::new(e.kind(), format!("binding peer port {addr}: {e}")))?;
+    sock.listen(128)?;
+    Ok(crate::net::listener::into_glommio(sock.into()))
+}
+
+impl Transport {
+    /// Binds both listeners (error if they cannot be bound), spawns the accept and link tasks
+    /// on the current executor.
+    pub async fn start(
+        settings: TransportSettings,
+    ) -> io::Result<(Transport, LocalReceiver<Inbound>)> {
+        settings.validate()?;
+        let quorum = bind(&settings.listen_quorum)?;
+        let election = bind(&settings.listen_election)?;
+        let local = (quorum.local_addr()?, election.local_addr()?);
+        let (tx, rx) = local_channel::new_bounded(INBOUND_QUEUE_MAX);
+        let mut links = HashMap::new();
+        let mut kicks = Vec::new();
+        for p in &settings.peers {
+            let mut make = |port: &'static str, addr: &str| {
+                let (kick, kick_rx) = local_channel::new_bounded(1);
+                let link = Rc::new(Link {
+                    peer: p.id,
+                    port,
+                    addr: addr.to_owned(),
+                    queue: RefCell::new(VecDeque::new()),
+                    up: Cell::new(false),
+                    broken: Cell::new(0),
+                    kick,
+                });
+                kicks.push((link.clone(), kick_rx));
+                link
+            };
+            let e = make("election", &p.election);
+            let q = make("quorum", &p.quorum);
+            links.insert(p.id, (e, q));
+        }
+        let chunk_bytes =
+            wire::SNAPSHOT_CHUNK_BYTES_DEFAULT.min(settings.frame_bytes_max - CHUNK_OVERHEAD_BYTES);
+        let inner = Rc::new(Inner {
+            settings,
+            links,
+            stop: Semaphore::new(0),
+            stopped: Cell::new(false),
+            inbound_tx: RefCell::new(Some(Rc::new(tx))),
+            chunk_bytes: Cell::new(chunk_bytes),
+            local,
+            stats: RefCell::new(TransportStats::default()),
+        });
+        info!(
+            me = inner.settings.me,
+            quorum = %local.0,
+            election = %local.1,
+            peers = inner.settings.peers.len(),
+            "peer transport listening"
+        );
+        glommio::spawn_local(run_acceptor(inner.clone(), quorum, "quorum")).detach();
+        glommio::spawn_local(run_acceptor(inner.clone(), election, "election")).detach();
+        for (link, kick_rx) in kicks {
+            glommio::spawn_local(run_link(inner.clone(), link, kick_rx)).detach();
+        }
+        Ok((Transport { inner }, rx))
+    }
+
+    /// Never blocks: queues the message on the outbound link to `to` (Vote on the election
+    /// link, everything else on the quorum link). Dropped, and counted, if `to` is unknown,
+    /// the link is down or its queue is full.
+    pub fn send(&self, to: u64, message: &Message) {
+        let election = matches!(message, Message::Vote { .. });
+        self.enqueue(to, election, || Outgoing::Message(message.clone()));
+    }
+
+    /// As [`Self::send`], for the server's own messages (quorum link).
+    pub fn send_app(&self, to: u64, data: Vec<u8>) {
+        self.enqueue(to, false, || Outgoing::App(data));
+    }
+
+    fn enqueue(&self, to: ServerId, election: bool, item: impl FnOnce() -> Outgoing) {
+        let inner = &self.inner;
+        let link = inner
+            .links
+            .get(&to)
+            .map(|(e, q)| if election { e } else { q });
+        let Some(link) = link.filter(|_| !inner.stopped.get()) else {
+            inner.count(|s| s.frames_dropped += 1);
+            return;
+        };
+        let mut queue = link.queue.borrow_mut();
+        if !link.up.get() || queue.len() >= inner.settings.send_queue_max {
+            drop(queue);
+            inner.count(|s| s.frames_dropped += 1);
+            return;
+        }
+        queue.push_back(item());
+        drop(queue);
+        link.wake();
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        *self.inner.stats.borrow()
+    }
+
+    /// The bound (quorum, election) addresses; useful when a port was given as 0.
+    pub fn local_addrs(&self) -> (SocketAddr, SocketAddr) {
+        self.inner.local
+    }
+
+    /// Data bytes per snapshot chunk frame (default 1 MiB, capped by `frame_bytes_max`).
+    pub fn set_snapshot_chunk_bytes(&self, bytes: usize) {
+        let cap = self.inner.settings.frame_bytes_max - CHUNK_OVERHEAD_BYTES;
+        self.inner.chunk_bytes.set(bytes.clamp(1, cap));
+    }
+
+    /// Closes everything: listeners, links and inbound connections; the tasks end, and the
+    /// inbound channel ends once the readers have. Messages still queued are dropped.
+    pub fn stop(&self) {
+        let inner = &self.inner;
+        if inner.stopped.replace(true) {
+            return;
+        }
+        inner.stop.close();
+        inner.inbound_tx.borrow_mut().take();
+        for (e, q) in inner.links.values() {
+            e.wake();
+            q.wake();
+        }
+    }
+}
+
+async fn run_acceptor(inner: Rc<Inner>, listener: TcpListener, port: &'static str) {
+    let limit = INBOUND_PER_PEER_MAX * inner.settings.peers.len().max(1);
+    while let Some(accepted) = inner.until_stop(listener.accept()).await {
+        match accepted {
+            Ok(stream) => {
+                if inner.stats.borrow().inbound_connections >= limit as u64 {
+                    inner.count(|s| s.inbound_refused += 1);
+                    warn!(
+                        port,
+                        "peer connection refused: {limit} inbound connections open"
+                    );
+                    continue;
+                }
+                let Some(tx) = inner.inbound_tx.borrow().clone() else {
+                    break;
+                };
+                inner.count(|s| s.inbound_connections += 1);
+                glommio::spawn_local(run_inbound(inner.clone(), tx, stream, port)).detach();
+            }
+            Err(e) => {
+                // EMFILE and the like: do not spin on a listener that keeps failing.
+                warn!(port, "peer accept failed: {e}");
+                inner
+                    .until_stop(glommio::timer::sleep(Duration::from_millis(100)))
+                    .await;
+            }
+        }
+    }
+    debug!(port, "peer acceptor stopped");
+}
+
+/// What one verified frame asks the reader to do, owned so that the decoder can be used
+/// again while it is delivered.
+enum Step {
+    Deliver(Inbound),
+    Nothing,
+    Close(String),
+}
+
+/// Decrements the open inbound count however the reader ends.
+struct InboundGuard(Rc<Inner>);
+
+impl Drop for InboundGuard {
+    fn drop(&mut self) {
+        self.0.count(|s| s.inbound_connections -= 1);
+    }
+}
+
+async fn run_inbound(
+    inner: Rc<Inner>,
+    tx: Rc<LocalSender<Inbound>>,
+    mut stream: TcpStream,
+    port: &'static str,
+) {
+    let _guard = InboundGuard(inner.clone());
+    let remote = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "?".into());
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(HELLO_TIMEOUT));
+    let settings = &inner.settings;
+    let mut decoder = FrameDecoder::new(settings.frame_bytes_max);
+    let mut snapshots = SnapshotAssembler::new(settings.snapshot_bytes_max);
+    let mut from: Option<ServerId> = None;
+    let close = |from: Option<ServerId>, why: &str| {
+        inner.count(|s| s.connection_errors += 1);
+        warn!(peer = ?from, %remote, port, "closing peer connection: {why}");
+    };
+    'conn: loop {
+        loop {
+            let step = match decoder.next_frame() {
+                Ok(None) => break,
+                Err(e) => Step::Close(format!("frame error: {e}")),
+                Ok(Some(view)) => {
+                    inner.count(|s| s.frames_received += 1);
+                    match (from, view.kind()) {
+                        (None, FrameKind::Hello) => {
+                            let hello = view.hello().unwrap_or(Hello {
+                                server_id: 0,
+                                protocol_version: 0,
+                            });
+                            accept_hello(settings, &hello).map_or_else(Step::Close, |()| {
+                                from = Some(hello.server_id);
+                                Step::Nothing
+                            })
+                        }
+                        (None, kind) => Step::Close(format!("{kind:?} before Hello")),
+                        (Some(_), FrameKind::Hello) => Step::Close("second Hello".into()),
+                        (Some(id), FrameKind::App) => Step::Deliver(Inbound::App {
+                            from: id,
+                            data: view.app_data().unwrap_or_default().to_vec(),
+                        }),
+                        (Some(id), FrameKind::SnapshotChunk) => {
+                            match view.snapshot_chunk().map(|c| snapshots.push(&c)) {
+                                Some(Ok(Some(message))) => {
+                                    Step::Deliver(Inbound::Protocol { from: id, message })
+                                }
+                                Some(Ok(None)) | None => Step::Nothing,
+                                Some(Err(e)) => {
+                                    // The protocol recovers as from a lost snapshot.
+                                    inner.count(|s| s.snapshots_dropped += 1);
+                                    debug!(peer = id, "snapshot dropped: {e}");
+                                    Step::Nothing
+                                }
+                            }
+                        }
+                        (Some(id), _) => match view.to_message() {
+                            Some(message) => Step::Deliver(Inbound::Protocol { from: id, message }),
+                            None => Step::Nothing,
+                        },
+                    }
+                }
+            };
+            match step {
+                Step::Nothing => {
+                    if from.is_some() {
+                        let _ = stream.set_read_timeout(None);
+                    }
+                }
+                Step::Close(why) => {
+                    close(from, &why);
+                    break 'conn;
+                }
+                Step::Deliver(item) => match inner.until_stop(tx.send(item)).await {
+                    Some(Ok(())) => {}
+                    // Stopped, or the receiver is gone: nobody wants the messages.
+                    _ => break 'conn,
+                },
+            }
+        }
+        let buf = decoder.spare(READ_BYTES);
+        match inner.until_stop(stream.read(buf)).await {
+            None => break,
+            Some(Ok(0)) => {
+                debug!(peer = ?from, %remote, port, "peer connection closed by the sender");
+                break;
+            }
+            Some(Ok(n)) => {
+                decoder.filled(n);
+                inner.count(|s| s.bytes_received += n as u64);
+            }
+            Some(Err(e)) => {
+                if from.is_none() && e.kind() == io::ErrorKind::TimedOut {
+                    close(from, "no Hello in time");
+                } else {
+                    debug!(peer = ?from, %remote, port, "peer connection read error: {e}");
+                }
+                break;
+            }
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both).await;
+}
+
+fn accept_hello(settings: &TransportSettings, hello: &Hello) -> Result<(), String> {
+    if hello.protocol_version != PROTOCOL_VERSION {
+        return Err(format!(
+            "server {} speaks protocol version {}, ours is {PROTOCOL_VERSION}",
+            hello.server_id, hello.protocol_version
+        ));
+    }
+    if !settings.peers.iter().any(|p| p.id == hello.server_id) {
+        return Err(format!(
+            "Hello from server {}, which is not a configured peer",
+            hello.server_id
+        ));
+    }
+    Ok(())
+}
+
+async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
+    let mut encoder = Encoder::new();
+    let mut out = Vec::with_capacity(WRITE_BATCH_BYTES);
+    let mut generation = 0u64;
+    let mut logged_down = false;
+    while !inner.stopped.get() {
+        match inner.until_stop(dial(&link.addr)).await {
+            None => break,
+            Some(Err(e)) => {
+                // One line per outage, not one per retry.
+                if !logged_down {
+                    info!(peer = link.peer, port = link.port, addr = %link.addr, "peer link down: {e}");
+                    logged_down = true;
+                }
+            }
+            Some(Ok(mut stream)) => {
+                logged_down = false;
+                generation += 1;
+                match crate::net::split::duplicate(&stream) {
+                    Ok(watch) => {
+                        glommio::spawn_local(watch_eof(
+                            inner.clone(),
+                            link.clone(),
+                            watch,
+                            generation,
+                        ))
+                        .detach();
+                    }
+                    Err(e) => warn!(peer = link.peer, "peer link: no EOF watcher: {e}"),
+                }
+                out.clear();
+                let hello = OutFrame::Hello(Hello {
+                    server_id: inner.settings.me,
+                    protocol_version: PROTOCOL_VERSION,
+                });
+                let written =
+                    match encoder.encode_into(&hello, inner.settings.frame_bytes_max, &mut out) {
+                        Ok(_) => write_out(&inner, &mut stream, &mut out, 1).await,
+                        Err(e) => Err(io::Error::other(e)),
+                    };
+                if written.is_ok() {
+                    info!(peer = link.peer, port = link.port, addr = %link.addr, "peer link up");
+                    link.up.set(true);
+                    inner.count(|s| s.links_up += 1);
+                    let why = pump(
+                        &inner,
+                        &link,
+                        &kick,
+                        &mut stream,
+                        &mut encoder,
+                        &mut out,
+                        generation,
+                    )
+                    .await;
+                    link.up.set(false);
+                    inner.count(|s| s.links_up -= 1);
+                    if let Some(why) = why {
+                        info!(peer = link.peer, port = link.port, "peer link lost: {why}");
+                    }
+                }
+                let dropped = link.queue.borrow_mut().drain(..).count() as u64;
+                inner.count(|s| s.frames_dropped += dropped);
+                let _ = stream.shutdown(std::net::Shutdown::Both).await;
+            }
+        }
+        inner
+            .until_stop(glommio::timer::sleep(inner.settings.connect_retry))
+            .await;
+    }
+    debug!(peer = link.peer, port = link.port, "peer link stopped");
+}
+
+async fn dial(addr: &str) -> io::Result<TcpStream> {
+    // Resolved here (and again on every dial) so that a peer whose name moves is found.
+    let addr = resolve(addr)?;
+    let stream = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT).await?;
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    Ok(stream)
+}
+
+/// Writes queued messages while the connection lasts. Returns why it ended (`None` on stop).
+async fn pump(
+    inner: &Inner,
+    link: &Link,
+    kick: &LocalReceiver<()>,
+    stream: &mut TcpStream,
+    encoder: &mut Encoder,
+    out: &mut Vec<u8>,
+    generation: u64,
+) -> Option<String> {
+    loop {
+        if inner.stopped.get() {
+            return None;
+        }
+        if link.broken.get() == generation {
+            return Some("closed by the peer".into());
+        }
+        let next = link.queue.borrow_mut().pop_front();
+        let Some(item) = next else {
+            inner.until_stop(kick.recv()).await?;
+            continue;
+        };
+        out.clear();
+        let mut frames = 0u64;
+        let mut item = Some(item);
+        // Coalesce whatever is queued into one write of about WRITE_BATCH_BYTES.
+        while let Some(it) = item.take() {
+            frames += encode_item(inner, link, encoder, &it, out);
+            if out.len() < WRITE_BATCH_BYTES {
+                item = link.queue.borrow_mut().pop_front();
+            }
+        }
+        if let Err(e) = write_out(inner, stream, out, frames).await {
+            return Some(format!("write failed: {e}"));
+        }
+    }
+}
+
+/// Appends the frames of one message to `out`; returns how many. A message that cannot be a
+/// frame within `frame_bytes_max` is dropped here rather than sent to be refused.
+fn encode_item(
+    inner: &Inner,
+    link: &Link,
+    encoder: &mut Encoder,
+    item: &Outgoing,
+    out: &mut Vec<u8>,
+) -> u64 {
+    let max = inner.settings.frame_bytes_max;
+    let result = match item {
+        Outgoing::App(data) => encoder
+            .encode_into(&OutFrame::App(data), max, out)
+            .map(|_| 1),
+        Outgoing::Message(Message::Snapshot {
+            epoch,
+            attempt,
+            zxid,
+            data,
+        }) => {
+            let mut n = 0;
+            let mut result = Ok(0);
+            for c in wire::snapshot_chunks(*epoch, *attempt, *zxid, data, inner.chunk_bytes.get()) {
+                if let Err(e) = encoder.encode_into(&OutFrame::SnapshotChunk(c), max, out) {
+                    result = Err(e);
+                    break;
+                }
+                n += 1;
+            }
+            result.map(|_: u64| n)
+        }
+        Outgoing::Message(m) => encoder
+            .encode_into(&OutFrame::Message(m), max, out)
+            .map(|_| 1),
+    };
+    match result {
+        Ok(n) => n,
+        Err(e) => {
+            inner.count(|s| s.frames_dropped += 1);
+            warn!(
+                peer = link.peer,
+                port = link.port,
+                "peer message dropped: {e}"
+            );
+            0
+        }
+    }
+}
+
+async fn write_out(
+    inner: &Inner,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    frames: u64,
+) -> io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    match inner.until_stop(stream.write_all(out)).await {
+        None => Err(io::Error::other("transport stopped")),
+        Some(Err(e)) => Err(e),
+        Some(Ok(())) => {
+            let bytes = out.len() as u64;
+            inner.count(|s| {
+                s.frames_sent += frames;
+                s.bytes_sent += bytes;
+            });
+            out.clear();
+            Ok(())
+        }
+    }
+}
+
+/// Reads the outbound connection, on which the peer never writes, to notice at once when the
+/// peer closes it (a restart), instead of at the next write, which would be lost.
+async fn watch_eof(inner: Rc<Inner>, link: Rc<Link>, mut stream: TcpStream, generation: u64) {
+    let mut buf = [0u8; 64];
+    loop {
+        match inner.until_stop(stream.read(&mut buf)).await {
+            None => return,
+            // Bytes from a read-only peer are ignored (none are expected).
+            Some(Ok(n)) if n > 0 => continue,
+            Some(_) => break,
+        }
+    }
+    link.broken.set(generation);
+    link.wake();
+}
