@@ -7,6 +7,8 @@ pub mod latency;
 pub mod messages;
 pub mod net;
 pub mod peer;
+pub mod replica;
+pub mod peer;
 pub mod runtime;
 pub mod sasl;
 pub mod sequencer;

@@ -37,9 +37,6 @@ fn main() {
     for w in config.warnings() {
         warn!("config: {w}");
     }
-    if config.is_ensemble() {
-        warn!("server.N lines found: ringkeeper does not replicate yet and runs this member standalone");
-    }
     if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
         error!(dir = %config.data_dir.display(), error = %e, "cannot create the data directory");
         std::process::exit(1);
@@ -68,12 +65,33 @@ fn main() {
         sessions = recovered.sessions.len(),
         "recovered"
     );
-    let secret = match session_secret(&config.data_dir) {
-        Ok(s) => s,
-        Err(e) => {
-            error!(error = %e, "cannot read or create the session secret");
-            std::process::exit(1);
+    let ensemble = if config.is_ensemble() {
+        match ringkeeper_server::replica::startup::prepare(
+            &config,
+            &store_dir,
+            config.replication_log_window,
+        ) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                error!("{e}");
+                eprintln!("ringkeeper: {e}");
+                std::process::exit(1);
+            }
         }
+    } else {
+        None
+    };
+    let secret = match &ensemble {
+        // Every member must derive the same password for a session, so that a client can
+        // resume it on any of them.
+        Some(e) => e.secret.clone(),
+        None => match session_secret(&config.data_dir) {
+            Ok(s) => s,
+            Err(e) => {
+                error!(error = %e, "cannot read or create the session secret");
+                std::process::exit(1);
+            }
+        },
     };
 
     // A panic is a bug; whatever thread it hits, the server stops as a whole (exit code 1)
@@ -103,14 +121,28 @@ fn main() {
             file: store_dir.join(&p.name),
             offset: p.offset,
         });
-    let released = ringkeeper_server::watermark::Watermark::new(recovered.last_zxid);
-    let settings = runtime_settings(&config, store_dir, position, secret, released);
-    let initial = InitialState {
-        tree: recovered.tree,
-        sessions: recovered.sessions,
-        last_zxid: recovered.last_zxid,
+    // An ensemble member starts from its snapshot alone: the log tail after it may hold
+    // proposals that were never committed, and the protocol applies what is.
+    let (initial, ensemble) = match ensemble {
+        Some(e) => {
+            // Until an election settles, this member serves no client.
+            ringkeeper_server::replica::role::set(
+                ringkeeper_server::replica::role::ServingRole::Looking,
+            );
+            (e.initial, Some(e.settings))
+        }
+        None => (
+            InitialState {
+                tree: recovered.tree,
+                sessions: recovered.sessions,
+                last_zxid: recovered.last_zxid,
+            },
+            None,
+        ),
     };
-    let rt = match runtime::start(settings, initial) {
+    let released = ringkeeper_server::watermark::Watermark::new(initial.last_zxid);
+    let settings = runtime_settings(&config, store_dir, position, secret, released);
+    let rt = match runtime::start(settings, initial, ensemble) {
         Ok(rt) => rt,
         Err(e) => {
             error!("{e}");

@@ -20,7 +20,7 @@ pub struct Origin {
 }
 
 /// A write a client asked for, as the sequencer needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     Op(WriteOp),
     /// Each operation with the opcode it came under (it decides the shape of its result).
@@ -133,4 +133,18 @@ pub enum ToShard {
     Gathered { token: u64, gathered: Gathered },
     /// The server is shutting down.
     Shutdown,
+    /// Ensemble member without a quorum: close every connection and accept none until
+    /// `Resume` (clients move to another member, as with Apache).
+    Suspend,
+    /// Serving again, as leader or follower.
+    Resume,
+    /// Replace the whole tree with a snapshot (a follower synchronized by the leader's
+    /// snapshot). Arrives only while suspended. The bytes are immutable and shared by
+    /// every receiver, each of which decodes its own copy of the tree.
+    Reset {
+        snapshot: std::sync::Arc<[u8]>,
+        zxid: Zxid,
+    },
+    /// Close this connection without an answer (a handshake the server cannot take now).
+    CloseConn { conn: ConnId },
 }

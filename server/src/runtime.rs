@@ -66,7 +66,11 @@ pub fn cores() -> usize {
         .unwrap_or(1)
 }
 
-pub fn start(settings: RuntimeSettings, initial: InitialState) -> Result<Runtime, StartError> {
+pub fn start(
+    settings: RuntimeSettings,
+    initial: InitialState,
+    ensemble: Option<sequencer::EnsembleSettings>,
+) -> Result<Runtime, StartError> {
     let addr = settings.client_addr;
     crate::net::listener::probe_free(addr)
         .map_err(|source| StartError::PortInUse { addr, source })?;
@@ -128,7 +132,7 @@ pub fn start(settings: RuntimeSettings, initial: InitialState) -> Result<Runtime
                 (inbound, outbound)
             })
             .await;
-            sequencer::run(seq_settings, storage, initial, inbound, outbound).await;
+            sequencer::run(seq_settings, storage, initial, inbound, outbound, ensemble).await;
         })
         .map_err(|source| StartError::Executor {
             name: name.clone(),

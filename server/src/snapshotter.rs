@@ -70,6 +70,23 @@ impl Snapshotter {
         self.since_snapshot >= self.settings.snap_count
     }
 
+    /// Replaces the state with a leader's snapshot (a follower synchronized by SNAP). The
+    /// bytes were checked by the sequencer before they were sent here.
+    pub fn reset(&mut self, snapshot: &[u8], zxid: Zxid) {
+        match ringkeeper_engine::storage::decode_snapshot(snapshot) {
+            Ok(snap) => {
+                self.tree = snap.tree;
+                self.sessions = snap.sessions.into_iter().collect();
+                self.last_zxid = zxid;
+                self.since_snapshot = 0;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot decode the leader's snapshot; stopping");
+                crate::shutdown::request();
+            }
+        }
+    }
+
     /// Encodes and writes a snapshot of the current state, then purges.
     pub fn snapshot(&mut self) {
         self.since_snapshot = 0;
@@ -102,6 +119,7 @@ pub async fn run(mut snapshotter: Snapshotter, from_seq: ConnectedReceiver<ToSha
             ToShard::Commit { txn, .. } if snapshotter.apply(&txn) => snapshotter.snapshot(),
             ToShard::Commit { .. } => {}
             ToShard::Shutdown => break,
+            ToShard::Reset { snapshot, zxid } => snapshotter.reset(&snapshot, zxid),
             _ => {}
         }
     }

@@ -220,6 +220,9 @@ fn is_ready(shared: &Shared) -> Result<(), &'static str> {
         Err("stopping")
     } else if !shared.serving.load(Ordering::Relaxed) {
         Err("starting")
+    } else if !crate::replica::role::serving() {
+        // An ensemble member without a quorum serves no client.
+        Err("no quorum")
     } else {
         Ok(())
     }

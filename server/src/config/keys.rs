@@ -106,6 +106,7 @@ pub const MAX_WATCHES_PER_SESSION: &str = "ringkeeper.maxWatchesPerSession";
 pub const MAX_SESSIONS: &str = "ringkeeper.maxSessions";
 pub const BATCH_BYTES_MAX: &str = "ringkeeper.batchBytesMax";
 pub const BATCH_TXNS_MAX: &str = "ringkeeper.batchTxnsMax";
+pub const REPLICATION_LOG_WINDOW: &str = "ringkeeper.replication.logWindow";
 pub const HANDSHAKE_TIMEOUT: &str = "ringkeeper.handshakeTimeoutMs";
 pub const REPORTED_VERSION: &str = "ringkeeper.reportedVersion";
 pub const ADMIN_ENABLE_SERVER: &str = "admin.enableServer";
@@ -170,6 +171,7 @@ pub const KEYS: &[KeySpec] = &[
     used(MAX_SESSIONS),
     used(BATCH_BYTES_MAX),
     used(BATCH_TXNS_MAX),
+    used(REPLICATION_LOG_WINDOW),
     used(HANDSHAKE_TIMEOUT),
     used(REPORTED_VERSION),
     used(ADMIN_ENABLE_SERVER),

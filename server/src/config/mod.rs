@@ -60,6 +60,9 @@ pub const DEFAULT_MAX_SESSIONS: u64 = 100_000;
 pub const DEFAULT_BATCH_BYTES_MAX: u64 = 4 << 20;
 /// Transactions one group-commit batch carries at most.
 pub const DEFAULT_BATCH_TXNS_MAX: u64 = 10_000;
+/// Committed proposals a leader keeps in memory to bring a follower up to date by diff;
+/// a follower further behind gets a snapshot.
+pub const DEFAULT_REPLICATION_LOG_WINDOW: u64 = 10_000;
 /// Time a connection has for its handshake: Apache's sessionlessCnxnTimeout (10 s).
 pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 /// The largest server id when extended types (TTL nodes) are on: Apache
@@ -151,6 +154,8 @@ pub struct Config {
     /// Group-commit batch limits: bytes of log records and transactions per fdatasync.
     pub batch_bytes_max: u64,
     pub batch_txns_max: u64,
+    /// `ringkeeper.replication.logWindow`.
+    pub replication_log_window: u64,
     /// Milliseconds a new connection has to complete its handshake.
     pub handshake_timeout_ms: u64,
     /// The version string reported to clients (`srvr`, `mntr`, `envi`).
@@ -324,6 +329,9 @@ impl Config {
         let batch_txns_max = settings
             .u64_in(keys::BATCH_TXNS_MAX, 1, 1 << 24)?
             .unwrap_or(DEFAULT_BATCH_TXNS_MAX);
+        let replication_log_window = settings
+            .u64_in(keys::REPLICATION_LOG_WINDOW, 1, 1 << 24)?
+            .unwrap_or(DEFAULT_REPLICATION_LOG_WINDOW);
         let handshake_timeout_ms = settings
             .u64_in(keys::HANDSHAKE_TIMEOUT, 100, 3_600_000)?
             .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT_MS);
@@ -386,6 +394,7 @@ impl Config {
             max_sessions,
             batch_bytes_max,
             batch_txns_max,
+            replication_log_window,
             handshake_timeout_ms,
             reported_version,
             sasl,

@@ -9,7 +9,7 @@
 
 mod state;
 
-pub use state::{InitialState, SequencerSettings, SequencerState};
+pub use state::{InitialState, Replica, SequencerSettings, SequencerState};
 
 use std::path::PathBuf;
 
@@ -44,6 +44,13 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// What an ensemble member's sequencer starts with.
+pub struct EnsembleSettings {
+    pub replica: crate::replica::ReplicaSettings,
+    pub start: crate::replica::ReplicaStart,
+    pub transport: crate::peer::TransportSettings,
+}
+
 /// Runs the sequencer until every shard has hung up.
 pub async fn run(
     settings: SequencerSettings,
@@ -51,6 +58,7 @@ pub async fn run(
     initial: InitialState,
     inbound: Vec<ConnectedReceiver<ToSequencer>>,
     outbound: Vec<ConnectedSender<ToShard>>,
+    ensemble: Option<EnsembleSettings>,
 ) {
     // Each shard's stream must stay in zxid order even though several tasks produce
     // messages: every producer pushes into an unbounded local queue synchronously (in the
@@ -99,6 +107,17 @@ pub async fn run(
     // remembered by the channel's single slot, so no batch is ever left behind.
     let (kick_tx, kick_rx) = local_channel::new_bounded::<()>(1);
     let kick = Rc::new(kick_tx);
+
+    let mut peer_tasks = Vec::new();
+    if let Some(ensemble) = ensemble {
+        match start_ensemble(&state, ensemble, &kick).await {
+            Ok(tasks) => peer_tasks = tasks,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot join the ensemble");
+                crate::shutdown::request();
+            }
+        }
+    }
     let committer = glommio::spawn_local(commit_loop(state.clone(), log, kick_rx));
 
     let ticker = {
@@ -149,6 +168,7 @@ pub async fn run(
         r.await;
     }
     debug!("all shards hung up; sequencer stopping");
+    drop(peer_tasks);
     state.borrow_mut().shutdown();
     drop(ticker);
     drop(committer);
@@ -172,10 +192,17 @@ async fn commit_loop(
     while kick.recv().await.is_some() {
         loop {
             let batch = state.borrow_mut().take_batch();
-            let Some(batch) = batch else { break };
+            let Some(mut batch) = batch else { break };
+            if let Err(e) = replicated_log_changes(&mut log, &mut batch).await {
+                tracing::error!(error = %e, "cannot change the transaction log as the leader asked; stopping");
+                state.borrow_mut().poison();
+                crate::shutdown::request();
+                continue;
+            }
             if batch.txns > 0 {
                 let started = std::time::Instant::now();
-                let appended = log.append(batch.bytes, batch.first_zxid).await;
+                let bytes = std::mem::take(&mut batch.bytes);
+                let appended = log.append(bytes, batch.first_zxid).await;
                 if appended.is_ok() {
                     let micros = started.elapsed().as_micros() as u64;
                     state.borrow_mut().record_batch(micros, batch.txns);
@@ -199,7 +226,91 @@ async fn commit_loop(
                     continue;
                 }
             }
-            state.borrow_mut().release(batch.msgs);
+            let mut st = state.borrow_mut();
+            if st.is_replicated() {
+                // Persist, then acknowledge: the protocol hears of durability only now.
+                if let Some(zxid) = batch.last_zxid() {
+                    st.on_log_durable(batch.generation, zxid, now_ms());
+                }
+            }
+            st.release(batch.msgs);
         }
     }
+}
+
+/// The log changes an ensemble member's protocol asks for, which must reach the disk
+/// before the batch's own records: installing the leader's snapshot, cutting the log.
+async fn replicated_log_changes(
+    log: &mut LogWriter,
+    batch: &mut state::Batch,
+) -> Result<(), LogError> {
+    if let Some((zxid, data)) = batch.install.take() {
+        log.replace_with_snapshot(zxid, &data).await?;
+    }
+    if let Some(after) = batch.truncate_after.take() {
+        log.truncate_after(after).await?;
+    }
+    Ok(())
+}
+
+/// Starts the peer transport and the protocol, and the tasks that feed the protocol its
+/// messages and ticks. The returned tasks stop when dropped.
+async fn start_ensemble(
+    state: &Rc<RefCell<SequencerState>>,
+    ensemble: EnsembleSettings,
+    kick: &Rc<glommio::channels::local_channel::LocalSender<()>>,
+) -> Result<Vec<glommio::Task<()>>, String> {
+    let (transport, inbound) = crate::peer::Transport::start(ensemble.transport)
+        .await
+        .map_err(|e| format!("peer ports: {e}"))?;
+    let transport = Rc::new(transport);
+    let config = ensemble.replica.protocol.clone();
+    let peer_tick = ensemble.replica.peer_tick;
+    let (peer, commands) = ringkeeper_replication::Peer::restore(config, ensemble.start.restored)
+        .map_err(|e| format!("ensemble configuration: {e}"))?;
+    let sink: Rc<dyn crate::replica::PeerSink> = transport.clone();
+    let replica = Replica::new(ensemble.replica, peer, sink);
+    state
+        .borrow_mut()
+        .start_replica(replica, commands, now_ms());
+    let _ = kick.try_send(());
+
+    let mut tasks = Vec::new();
+    {
+        let state = state.clone();
+        let kick = kick.clone();
+        tasks.push(glommio::spawn_local(async move {
+            while let Some(msg) = inbound.recv().await {
+                match msg {
+                    crate::peer::Inbound::Protocol { from, message } => {
+                        state.borrow_mut().on_peer_message(from, message, now_ms())
+                    }
+                    crate::peer::Inbound::App { from, data } => {
+                        state.borrow_mut().on_peer_app(from, &data, now_ms())
+                    }
+                }
+                let _ = kick.try_send(());
+            }
+        }));
+    }
+    {
+        let state = state.clone();
+        let kick = kick.clone();
+        let transport = transport.clone();
+        tasks.push(glommio::spawn_local(async move {
+            let mut next = std::time::Instant::now() + peer_tick;
+            loop {
+                glommio::timer::sleep(next.saturating_duration_since(std::time::Instant::now()))
+                    .await;
+                next += peer_tick;
+                if crate::shutdown::requested() {
+                    transport.stop();
+                    break;
+                }
+                state.borrow_mut().peer_tick(now_ms());
+                let _ = kick.try_send(());
+            }
+        }));
+    }
+    Ok(tasks)
 }

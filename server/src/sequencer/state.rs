@@ -13,6 +13,13 @@ use tracing::{info, warn};
 
 use crate::messages::{ConnId, Origin, ShardId, ToSequencer, ToShard, Write};
 
+#[path = "replicated.rs"]
+mod replicated;
+#[cfg(test)]
+#[path = "replicated_tests.rs"]
+mod replicated_tests;
+pub use replicated::Replica;
+
 /// What the sequencer needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct SequencerSettings {
@@ -60,6 +67,8 @@ pub struct SequencerState {
     /// Group-commit statistics for `mntr`.
     fsync_us: crate::latency::Distribution,
     batch_txns: crate::latency::Distribution,
+    /// Set on an ensemble member: the replication protocol decides what is committed.
+    replica: Option<Box<Replica>>,
 }
 
 /// One group-commit batch: the encoded log records of its transactions and every message
@@ -70,6 +79,21 @@ pub struct Batch {
     pub first_zxid: Zxid,
     pub txns: usize,
     pub msgs: Vec<(ShardId, ToShard)>,
+    /// Each record's zxid and where it ends in `bytes`, so a truncation can cut the batch.
+    pub ends: Vec<(Zxid, usize)>,
+    /// Ensemble: cut the log after this zxid before writing `bytes` (Zab's TRUNC).
+    pub truncate_after: Option<Zxid>,
+    /// Ensemble: replace the log with the leader's snapshot before writing `bytes`.
+    pub install: Option<(Zxid, std::sync::Arc<[u8]>)>,
+    /// Ensemble: the log generation the batch belongs to (see `Replica`).
+    pub generation: u64,
+}
+
+impl Batch {
+    /// The zxid of the last record, if any.
+    pub fn last_zxid(&self) -> Option<Zxid> {
+        self.ends.last().map(|(z, _)| *z)
+    }
 }
 
 impl SequencerState {
@@ -108,6 +132,7 @@ impl SequencerState {
             poisoned: false,
             fsync_us: Default::default(),
             batch_txns: Default::default(),
+            replica: None,
         })
     }
 
@@ -118,7 +143,33 @@ impl SequencerState {
     /// Queues a message for a shard behind everything already decided: it leaves with the
     /// batch being gathered, once that batch is durable (persist, then send).
     fn send(&mut self, shard: ShardId, msg: ToShard) {
+        if self.replica.is_some() {
+            // In an ensemble, what a message waits for (a commit) is decided by the
+            // protocol, not by this server's log: it goes out when it is decided.
+            if let Some(q) = self.queues.get(shard) {
+                let _ = q.try_send(msg);
+            }
+            return;
+        }
         self.open.msgs.push((shard, msg));
+    }
+
+    pub fn is_replicated(&self) -> bool {
+        self.replica.is_some()
+    }
+
+    pub fn replica(&self) -> Option<&Replica> {
+        self.replica.as_deref()
+    }
+
+    /// Appends a transaction's log record to the open batch.
+    fn log_txn(&mut self, txn: &Txn) {
+        if self.open.txns == 0 {
+            self.open.first_zxid = txn.zxid;
+        }
+        ringkeeper_engine::storage::encode_record(txn, self.open.first_zxid, &mut self.open.bytes);
+        self.open.txns += 1;
+        self.open.ends.push((txn.zxid, self.open.bytes.len()));
     }
 
     /// Whether the open batch is full: readers then wait until the committer takes it,
@@ -126,14 +177,22 @@ impl SequencerState {
     pub fn batch_full(&self) -> bool {
         self.open.bytes.len() >= self.settings.batch_bytes_max
             || self.open.txns >= self.settings.batch_txns_max
+            || self.replica.as_ref().is_some_and(|r| r.outstanding_full())
     }
 
     /// Takes the batch gathered so far for the committer, or None if there is nothing.
     pub fn take_batch(&mut self) -> Option<Batch> {
-        if self.open.msgs.is_empty() && self.open.bytes.is_empty() {
+        if self.open.msgs.is_empty()
+            && self.open.bytes.is_empty()
+            && self.open.truncate_after.is_none()
+            && self.open.install.is_none()
+        {
             return None;
         }
-        let batch = std::mem::take(&mut self.open);
+        let mut batch = std::mem::take(&mut self.open);
+        // Every record still in the batch belongs to the current generation: a truncation
+        // cuts the open batch as well as the log.
+        batch.generation = self.replica.as_ref().map_or(0, |r| r.log_generation);
         Some(batch)
     }
 
@@ -186,11 +245,7 @@ impl SequencerState {
         // The sequencer's own tree must move first so the next request is validated
         // against the state this transaction leaves behind.
         let _ = self.tree.apply(&txn);
-        if self.open.txns == 0 {
-            self.open.first_zxid = txn.zxid;
-        }
-        ringkeeper_engine::storage::encode_record(&txn, self.open.first_zxid, &mut self.open.bytes);
-        self.open.txns += 1;
+        self.log_txn(&txn);
         let n = self.queues.len();
         for shard in 0..n {
             let origin = origin.filter(|o| o.shard == shard);
@@ -205,6 +260,32 @@ impl SequencerState {
     }
 
     pub fn handle(&mut self, msg: ToSequencer, now_ms: i64) {
+        if self.replica.is_some() {
+            match msg {
+                ToSequencer::Connect {
+                    shard,
+                    conn,
+                    session,
+                    passwd,
+                    timeout_ms,
+                } => {
+                    return self.replica_connect(shard, conn, session, &passwd, timeout_ms, now_ms)
+                }
+                ToSequencer::Write {
+                    origin,
+                    session,
+                    auth,
+                    write,
+                } => return self.replica_write(origin, session, &auth, write, now_ms),
+                ToSequencer::Sync { origin, path } => return self.replica_sync(origin, path),
+                ToSequencer::Touch { sessions } => return self.replica_touch(sessions, now_ms),
+                other => return self.handle_common(other, now_ms),
+            }
+        }
+        self.handle_common(msg, now_ms)
+    }
+
+    fn handle_common(&mut self, msg: ToSequencer, now_ms: i64) {
         match msg {
             ToSequencer::Connect {
                 shard,
@@ -405,6 +486,10 @@ impl SequencerState {
     pub fn tick(&mut self, now_ms: i64) -> bool {
         if crate::shutdown::requested() {
             return false;
+        }
+        if self.replica.is_some() {
+            self.replica_tick(now_ms);
+            return true;
         }
         for session in self.sessions.expired(now_ms) {
             info!(session = format_args!("0x{session:x}"), "session expired");

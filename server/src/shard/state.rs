@@ -118,6 +118,8 @@ pub struct ShardState {
     pub(super) conns: HashMap<ConnId, Conn>,
     next_conn: ConnId,
     last_zxid: Zxid,
+    /// An ensemble member without a quorum takes no connections.
+    suspended: bool,
     pub(super) counters: ServerCounters,
     /// Four-letter words waiting for a server-wide gather, by token.
     gather_waiters: HashMap<u64, LocalSender<crate::messages::Gathered>>,
@@ -138,6 +140,7 @@ impl ShardState {
             conns: HashMap::new(),
             next_conn: 1,
             last_zxid,
+            suspended: false,
             counters: Default::default(),
             gather_waiters: HashMap::new(),
             next_gather: 1,
@@ -148,6 +151,23 @@ impl ShardState {
 
     pub fn last_zxid(&self) -> Zxid {
         self.last_zxid
+    }
+
+    /// Takes the leader's snapshot as this shard's tree. It arrives while the server is
+    /// suspended, so no connection (and so no watch) is left to tell.
+    fn reset(&mut self, snapshot: &[u8], zxid: Zxid) {
+        self.close_all();
+        match ringkeeper_engine::storage::decode_snapshot(snapshot) {
+            Ok(snap) => {
+                self.tree = snap.tree;
+                self.last_zxid = zxid;
+                self.watches = WatchManager::new(self.settings.max_watches_per_conn);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot decode the leader's snapshot; stopping");
+                crate::shutdown::request();
+            }
+        }
     }
 
     /// Queues a frame for a connection, closing it if the client has stopped reading.
@@ -201,6 +221,9 @@ impl ShardState {
         queued: Rc<Cell<usize>>,
         handshake: LocalSender<HandshakeOutcome>,
     ) -> Result<Handshake, String> {
+        if self.suspended || !crate::replica::role::serving() {
+            return Err("this ensemble member has no quorum and serves no clients".to_owned());
+        }
         let mut r = Reader::new(frame);
         let req =
             ConnectRequest::decode(&mut r).map_err(|e| format!("malformed ConnectRequest: {e}"))?;
@@ -530,11 +553,32 @@ impl ShardState {
                 done
             }
             _ => {
-                warn!(
-                    conn = origin.conn,
-                    xid = origin.xid,
-                    "answer for a write this connection is not waiting for"
-                );
+                // In an ensemble an answer can overtake an earlier write's: the leader
+                // refuses a request at once, while the write before it waits for a quorum.
+                // The answer then waits in that write's place, so replies keep their order.
+                let place = c
+                    .pending
+                    .iter()
+                    .position(|p| matches!(p, Pending::Write { xid, .. } if *xid == origin.xid));
+                match place {
+                    Some(i) => {
+                        if let Some(Pending::Write { kinds, started, .. }) = c.pending.get(i) {
+                            let (kind, started) = (kinds.first().copied(), *started);
+                            if let Some(kind) = kind {
+                                self.latency
+                                    .record(kind.name(), started.elapsed().as_micros() as u64);
+                            }
+                        }
+                        if let Some(slot) = c.pending.get_mut(i) {
+                            *slot = Pending::Frame(frame);
+                        }
+                    }
+                    None => warn!(
+                        conn = origin.conn,
+                        xid = origin.xid,
+                        "answer for a write this connection is not waiting for"
+                    ),
+                }
                 return;
             }
         };
@@ -547,10 +591,14 @@ impl ShardState {
     }
 
     fn pending_kinds(&self, origin: Origin) -> Option<Vec<OpCode>> {
-        match self.conns.get(&origin.conn)?.pending.front()? {
-            Pending::Write { xid, kinds, .. } if *xid == origin.xid => Some(kinds.clone()),
-            _ => None,
-        }
+        self.conns
+            .get(&origin.conn)?
+            .pending
+            .iter()
+            .find_map(|p| match p {
+                Pending::Write { xid, kinds, .. } if *xid == origin.xid => Some(kinds.clone()),
+                _ => None,
+            })
     }
 
     fn authenticate(&mut self, conn: ConnId, scheme: &str, auth: &[u8]) -> bool {
@@ -768,6 +816,19 @@ impl ShardState {
                 }
             }
             ToShard::Shutdown => self.close_all(),
+            ToShard::Suspend => {
+                self.suspended = true;
+                self.close_all();
+            }
+            ToShard::Resume => self.suspended = false,
+            ToShard::Reset { snapshot, zxid } => self.reset(&snapshot, zxid),
+            ToShard::CloseConn { conn } => {
+                let h = self.conns.get_mut(&conn).and_then(|c| c.handshake.take());
+                self.close_conn(conn);
+                if let Some(h) = h {
+                    let _ = h.try_send(HandshakeOutcome::Refused);
+                }
+            }
         }
         None
     }

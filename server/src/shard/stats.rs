@@ -266,7 +266,7 @@ fn server_stats(
     sessions.dedup();
     ServerStats {
         version: ctx.version.clone(),
-        server_state: "standalone".to_owned(),
+        server_state: crate::replica::role::state_name().to_owned(),
         packets_received: all.packets_received,
         packets_sent: all.packets_sent,
         alive_connections: all.connections.len() as u64,
@@ -301,6 +301,10 @@ pub(super) fn four_letter_word(
     let ctx = state.settings.four_letter.clone();
     if !fourlw::whitelist_allows(&ctx.whitelist, cmd) {
         return fourlw::refusal(cmd);
+    }
+    // An ensemble member without a quorum answers as Apache's does while it is not running.
+    if !crate::replica::role::serving() && cmd.needs_running_server() {
+        return fourlw::render_not_serving(cmd);
     }
     let (all, session_count) = if needs_gather(cmd) {
         merged(state, gathered)

@@ -188,6 +188,97 @@ impl LogWriter {
     }
 }
 
+impl LogWriter {
+    /// Closes the open segment so that the directory can be changed underneath.
+    async fn close_current(&mut self) -> Result<(), LogError> {
+        if let Some((file, path)) = self.current.take() {
+            file.close()
+                .await
+                .map_err(|e| io_error("closing", &path, e))?;
+        }
+        self.len = 0;
+        Ok(())
+    }
+
+    async fn reopen(
+        &mut self,
+        position: Option<ringkeeper_engine::storage::SegmentPosition>,
+    ) -> Result<(), LogError> {
+        if let Some(pos) = position {
+            let path = self.dir.join(&pos.name);
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .buffered_open(&path)
+                .await
+                .map_err(|e| io_error("opening", &path, e))?;
+            self.current = Some((file, path));
+            self.len = pos.offset;
+        }
+        Ok(())
+    }
+
+    fn storage_error(
+        &self,
+        op: &'static str,
+        e: ringkeeper_engine::storage::StorageError,
+    ) -> LogError {
+        LogError::Io {
+            op,
+            path: self.dir.clone(),
+            source: std::io::Error::other(e.to_string()),
+        }
+    }
+
+    /// Cuts every record after `after`, durably (replication: the leader's TRUNC). Rare, so
+    /// it uses blocking file calls.
+    pub async fn truncate_after(&mut self, after: Zxid) -> Result<(), LogError> {
+        if self.poisoned {
+            return Err(LogError::Poisoned);
+        }
+        self.close_current().await?;
+        let result = ringkeeper_engine::storage::FsDir::open(&self.dir)
+            .and_then(|mut d| ringkeeper_engine::storage::truncate_after(&mut d, after));
+        let position = match result {
+            Ok(p) => p,
+            Err(e) => {
+                self.poisoned = true;
+                return Err(self.storage_error("truncating the log in", e));
+            }
+        };
+        info!(after = format_args!("0x{after:x}"), "log truncated");
+        self.reopen(position)
+            .await
+            .inspect_err(|_| self.poisoned = true)
+    }
+
+    /// Replaces the whole log with a leader's snapshot (replication: SNAP); the next append
+    /// starts a new segment.
+    pub async fn replace_with_snapshot(
+        &mut self,
+        zxid: Zxid,
+        bytes: &[u8],
+    ) -> Result<(), LogError> {
+        if self.poisoned {
+            return Err(LogError::Poisoned);
+        }
+        self.close_current().await?;
+        let result = ringkeeper_engine::storage::FsDir::open(&self.dir).and_then(|mut d| {
+            ringkeeper_engine::storage::replace_with_snapshot(&mut d, zxid, bytes)
+        });
+        if let Err(e) = result {
+            self.poisoned = true;
+            return Err(self.storage_error("installing a snapshot in", e));
+        }
+        info!(
+            zxid = format_args!("0x{zxid:x}"),
+            bytes = bytes.len(),
+            "installed the leader's snapshot"
+        );
+        Ok(())
+    }
+}
+
 /// fsyncs a directory so that a created or renamed entry survives power loss.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()

@@ -1,0 +1,106 @@
+//! Ensemble membership: what the sequencer needs to run the `replication` protocol.
+//!
+//! The protocol itself (`ringkeeper_replication::Peer`) is a pure state machine; the
+//! sequencer (`crate::sequencer`) feeds it client writes, peer messages, ticks and log
+//! durability, and carries out its commands (log appends and truncations, epoch file,
+//! applying committed transactions, sending messages and snapshots). This module holds the
+//! pieces around that: the server's own peer messages (`app`), the epoch file (`epochs`),
+//! the serving role other executors read (`role`), and the start-up state.
+
+pub mod app;
+pub mod epochs;
+pub mod role;
+pub mod startup;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ringkeeper_replication::{Message, Restored, ServerId};
+
+/// Where the sequencer's peer messages go: the peer transport, or a test's recorder. Both
+/// calls queue and return at once; a message that cannot be delivered is dropped, which
+/// the protocol tolerates.
+pub trait PeerSink {
+    fn send(&self, to: ServerId, message: &Message);
+    fn send_app(&self, to: ServerId, data: Vec<u8>);
+}
+
+impl PeerSink for crate::peer::Transport {
+    fn send(&self, to: ServerId, message: &Message) {
+        crate::peer::Transport::send(self, to, message)
+    }
+    fn send_app(&self, to: ServerId, data: Vec<u8>) {
+        crate::peer::Transport::send_app(self, to, data)
+    }
+}
+
+/// An ensemble member's settings, from zoo.cfg.
+#[derive(Debug, Clone)]
+pub struct ReplicaSettings {
+    pub protocol: ringkeeper_replication::Config,
+    /// One protocol tick (heartbeats, timeouts and election retries count in these).
+    pub peer_tick: Duration,
+    /// The data directory's store, where the epoch file lives.
+    pub dir: PathBuf,
+}
+
+/// What the protocol starts from: the epoch file and the log tail after the snapshot.
+pub struct ReplicaStart {
+    pub restored: Restored,
+}
+
+/// The protocol's timing, from zoo.cfg's tickTime, initLimit and syncLimit, as Apache uses
+/// them: a follower that hears nothing from its leader for syncLimit ticks gives up on it
+/// (and a leader on a quorum), and synchronization must finish within initLimit ticks. The
+/// protocol's own tick is finer than tickTime so that heartbeats are frequent.
+pub fn protocol_timing(
+    tick_time_ms: u64,
+    init_limit: u64,
+    sync_limit: u64,
+) -> (Duration, [u32; 3]) {
+    let peer_tick_ms = (tick_time_ms / 4).clamp(10, 100);
+    let ticks = |ms: u64| u32::try_from(ms / peer_tick_ms).unwrap_or(u32::MAX);
+    let sync_ticks = ticks(sync_limit.max(1) * tick_time_ms).max(4);
+    let init_ticks = ticks(init_limit.max(1) * tick_time_ms).max(sync_ticks + 2);
+    (
+        Duration::from_millis(peer_tick_ms),
+        [sync_ticks, sync_ticks, init_ticks],
+    )
+}
+
+/// The session-password key every member derives alike, so that a client can resume its
+/// session on any member. Apache derives passwords from the session id and a constant; we
+/// key them with the ensemble's membership instead, which every member's zoo.cfg shares.
+pub fn ensemble_secret(members: &[(u64, String)]) -> Vec<u8> {
+    let mut sorted: Vec<&(u64, String)> = members.iter().collect();
+    sorted.sort();
+    let mut text = String::from("ringkeeper-ensemble-session-key-v1");
+    for (id, addr) in sorted {
+        text.push_str(&format!("\n{id}={addr}"));
+    }
+    // SHA-1 via the digest helper the ACL code already uses; 20 bytes, base64 in the text.
+    ringkeeper_engine::acl::digest(&text).into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timing_follows_tick_time_and_limits() {
+        let (tick, [follower, leader, init]) = protocol_timing(2000, 10, 5);
+        assert_eq!(tick, Duration::from_millis(100));
+        assert_eq!((follower, leader, init), (100, 100, 200));
+        let (tick, [follower, _, init]) = protocol_timing(100, 2, 2);
+        assert_eq!(tick, Duration::from_millis(25));
+        assert_eq!((follower, init), (8, 10));
+    }
+
+    #[test]
+    fn every_member_derives_the_same_secret() {
+        let a = ensemble_secret(&[(1, "h:1:2".into()), (2, "h:3:4".into())]);
+        let b = ensemble_secret(&[(2, "h:3:4".into()), (1, "h:1:2".into())]);
+        assert_eq!(a, b);
+        assert_ne!(a, ensemble_secret(&[(1, "h:1:2".into())]));
+    }
+}

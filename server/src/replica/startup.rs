@@ -1,0 +1,143 @@
+//! Turning zoo.cfg's ensemble lines and the data directory into what an ensemble member's
+//! sequencer starts from.
+
+use std::path::Path;
+
+use ringkeeper_engine::jute::Encode;
+use ringkeeper_engine::storage::{load_for_replication, FsDir};
+use ringkeeper_replication::{Entry, Restored};
+
+use super::{ensemble_secret, epochs, protocol_timing, ReplicaSettings, ReplicaStart};
+use crate::config::{Config, PeerType};
+use crate::peer::{PeerEndpoint, TransportSettings};
+use crate::sequencer::{EnsembleSettings, InitialState};
+
+/// Largest frame a peer may send: a proposal batch or a snapshot chunk, with room to spare
+/// above the largest client packet.
+pub const PEER_FRAME_BYTES_MAX: usize = 64 << 20;
+/// Largest snapshot a follower accepts from its leader.
+pub const PEER_SNAPSHOT_BYTES_MAX: usize = 8 << 30;
+/// Frames queued for one peer before more are dropped (the protocol resends).
+pub const PEER_SEND_QUEUE_MAX: usize = 65_536;
+
+pub struct Prepared {
+    pub secret: Vec<u8>,
+    pub initial: InitialState,
+    pub settings: EnsembleSettings,
+}
+
+/// Reads the epoch file and the snapshot plus log tail, and works out the peers.
+pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Prepared, String> {
+    let me = config
+        .my_id
+        .ok_or_else(|| "an ensemble member needs dataDir/myid".to_owned())?;
+    if config
+        .servers
+        .iter()
+        .any(|s| s.peer_type == PeerType::Observer)
+    {
+        return Err(
+            "observers are not supported yet: every server.N line must be a participant".to_owned(),
+        );
+    }
+    let own = config
+        .own_member()
+        .ok_or_else(|| format!("myid is {me} but there is no server.{me} line"))?;
+    let own_addr = own
+        .addresses
+        .first()
+        .ok_or_else(|| format!("server.{me} has no address"))?;
+    let peers: Vec<PeerEndpoint> = config
+        .servers
+        .iter()
+        .filter(|s| s.id != me)
+        .filter_map(|s| {
+            s.addresses.first().map(|a| PeerEndpoint {
+                id: s.id,
+                quorum: format!("{}:{}", a.host, a.quorum_port),
+                election: format!("{}:{}", a.host, a.election_port),
+            })
+        })
+        .collect();
+    let voters: Vec<u64> = config.servers.iter().map(|s| s.id).collect();
+    let members: Vec<(u64, String)> = config
+        .servers
+        .iter()
+        .map(|s| {
+            let a = s.addresses.first();
+            (
+                s.id,
+                a.map(|a| format!("{}:{}:{}", a.host, a.quorum_port, a.election_port))
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+
+    let tick = u64::from(config.tick_time_ms);
+    let (peer_tick, [follower, leader, init]) = protocol_timing(
+        tick,
+        u64::from(config.init_limit_ticks.unwrap_or(10)),
+        u64::from(config.sync_limit_ticks.unwrap_or(5)),
+    );
+    let mut protocol = ringkeeper_replication::Config::new(me, voters);
+    protocol.follower_timeout_ticks = follower;
+    protocol.leader_timeout_ticks = leader;
+    protocol.init_timeout_ticks = init;
+    protocol.log_window_entries_max = log_window as usize;
+    protocol.retransmit_entries_max = (log_window as usize).min(10_000);
+    protocol
+        .validate()
+        .map_err(|e| format!("ensemble configuration: {e}"))?;
+
+    let epochs = epochs::load(store_dir).map_err(|e| e.to_string())?;
+    let dir = FsDir::open(store_dir).map_err(|e| format!("{}: {e}", store_dir.display()))?;
+    let start = load_for_replication(&dir)
+        .map_err(|e| format!("loading {} for replication: {e}", store_dir.display()))?;
+    let entries: Vec<Entry> = start
+        .tail
+        .iter()
+        .map(|t| Entry {
+            zxid: t.zxid,
+            payload: t.to_bytes().into(),
+        })
+        .collect();
+    tracing::info!(
+        me,
+        snapshot = format_args!("0x{:x}", start.snapshot_zxid),
+        tail = entries.len(),
+        accepted_epoch = epochs.accepted_epoch,
+        current_epoch = epochs.current_epoch,
+        "joining the ensemble"
+    );
+    let restored = Restored {
+        epochs,
+        snapshot_zxid: start.snapshot_zxid,
+        entries,
+    };
+    Ok(Prepared {
+        secret: ensemble_secret(&members),
+        initial: InitialState {
+            tree: start.tree,
+            sessions: start.sessions,
+            last_zxid: start.snapshot_zxid,
+        },
+        settings: EnsembleSettings {
+            replica: ReplicaSettings {
+                protocol,
+                peer_tick,
+                dir: store_dir.to_owned(),
+            },
+            start: ReplicaStart { restored },
+            transport: TransportSettings {
+                me,
+                listen_quorum: format!("{}:{}", own_addr.host, own_addr.quorum_port),
+                listen_election: format!("{}:{}", own_addr.host, own_addr.election_port),
+                peers,
+                frame_bytes_max: PEER_FRAME_BYTES_MAX,
+                snapshot_bytes_max: PEER_SNAPSHOT_BYTES_MAX,
+                send_queue_max: PEER_SEND_QUEUE_MAX,
+                connect_retry: std::time::Duration::from_millis(100),
+            },
+        },
+    })
+}

@@ -1,0 +1,1009 @@
+//! The sequencer of an ensemble member: the same owner of every write as in a standalone
+//! server, with the `replication` protocol (`Peer`) deciding what is committed.
+//!
+//! - **Leader.** A client write (local, or forwarded by a follower) is validated against the
+//!   leader's *ahead* tree, which holds every proposed transaction, and proposed; the
+//!   protocol gives it its zxid, logs it (group commit, as standalone) and sends it to the
+//!   followers. The leader applies it to its committed tree and hands it to the shards only
+//!   when the protocol says a quorum has it durable (`Command::Apply`). If leadership is
+//!   lost, the ahead tree is simply dropped: nothing uncommitted ever reached the committed
+//!   tree, the shards or the snapshotter.
+//! - **Follower.** Writes and new sessions are forwarded to the leader; the follower logs
+//!   the leader's proposals and applies them on commit, answering its own clients when their
+//!   transaction is applied. Reads never leave the shards.
+//! - **Looking.** No quorum: the shards close their connections and take no new ones, so
+//!   clients move to a member that can serve them.
+//!
+//! Sessions are global: every member tracks the committed session table (from the
+//! CreateSession and CloseSession transactions); only the leader expires sessions, and
+//! followers report their clients' activity to it.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use ringkeeper_engine::jute::{Decode, Encode};
+use ringkeeper_engine::prep::{self, PrepContext};
+use ringkeeper_engine::session::{SessionSettings, SessionTracker};
+use ringkeeper_engine::tree::DataTree;
+use ringkeeper_engine::txn::{Txn, TxnBody};
+use ringkeeper_engine::{ErrorCode, Id, SessionId, Zxid};
+use ringkeeper_replication::{Command, Entry, Event, Message, Peer, Role, ServerId};
+use tracing::{error, info, warn};
+
+use super::SequencerState;
+use crate::messages::{ConnId, Origin, ShardId, ToShard, Write};
+use crate::replica::app::AppMessage;
+use crate::replica::role::{self, ServingRole};
+use crate::replica::{PeerSink, ReplicaSettings};
+
+/// A request of this server's clients waiting for its transaction to be applied.
+#[derive(Debug, Clone)]
+enum Waiting {
+    Write(Origin),
+    Connect {
+        shard: ShardId,
+        conn: ConnId,
+        timeout_ms: i32,
+    },
+}
+
+/// Something to do once the committed history reaches a zxid.
+enum Gated {
+    Shard(ShardId, ToShard),
+    App(ServerId, AppMessage),
+}
+
+/// The protocol and everything the sequencer keeps for it.
+pub struct Replica {
+    settings: ReplicaSettings,
+    peer: Peer,
+    sink: Rc<dyn PeerSink>,
+    role: Role,
+    /// Leader only: the committed tree plus every proposed transaction, for validation.
+    ahead: Option<DataTree>,
+    /// The committed session table (id -> timeout), as in snapshots.
+    committed_sessions: BTreeMap<SessionId, i32>,
+    applied: Zxid,
+    last_proposed: Zxid,
+    waiting: HashMap<(SessionId, i32), Waiting>,
+    gated: VecDeque<(Zxid, Gated)>,
+    /// Follower: sessions with activity since the last report to the leader.
+    touched: HashSet<SessionId>,
+    /// Follower: syncs forwarded to the leader, by token.
+    syncs: HashMap<u64, (Origin, String)>,
+    next_token: u64,
+    /// Bumped by every truncation or snapshot install: durability reports of batches
+    /// written before one must not reach the protocol.
+    pub(super) log_generation: u64,
+    /// Counters for `mntr`.
+    pub forwarded: u64,
+    pub proposals: u64,
+}
+
+impl Replica {
+    pub fn new(settings: ReplicaSettings, peer: Peer, sink: Rc<dyn PeerSink>) -> Replica {
+        let applied = peer.applied_zxid();
+        Replica {
+            settings,
+            peer,
+            sink,
+            role: Role::Looking,
+            ahead: None,
+            committed_sessions: BTreeMap::new(),
+            applied,
+            last_proposed: applied,
+            waiting: HashMap::new(),
+            gated: VecDeque::new(),
+            touched: HashSet::new(),
+            syncs: HashMap::new(),
+            next_token: 1,
+            log_generation: 0,
+            forwarded: 0,
+            proposals: 0,
+        }
+    }
+
+    fn my_id(&self) -> ServerId {
+        self.settings.protocol.id
+    }
+
+    fn leader_id(&self) -> Option<ServerId> {
+        match self.role {
+            Role::Following { leader, .. } => Some(leader),
+            _ => None,
+        }
+    }
+
+    fn send_app(&self, to: ServerId, m: &AppMessage) {
+        self.sink.send_app(to, m.encode());
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn committed_session_count(&self) -> usize {
+        self.committed_sessions.len()
+    }
+
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    pub fn outstanding_full(&self) -> bool {
+        let max = self.settings.protocol.proposals_outstanding_max as i64;
+        matches!(self.role, Role::Leading { .. })
+            && (self.last_proposed - self.applied) >= max.saturating_sub(1)
+            && ringkeeper_replication::zxid::epoch_of(self.last_proposed)
+                == ringkeeper_replication::zxid::epoch_of(self.applied)
+    }
+}
+
+/// A transaction's payload in a proposal: the transaction's own encoding. The zxid inside
+/// is a placeholder when the leader encodes it (the protocol assigns the zxid); every
+/// reader takes the entry's zxid instead.
+fn txn_of(entry: &Entry) -> Option<Txn> {
+    match Txn::from_bytes(&entry.payload) {
+        Ok(mut txn) => {
+            txn.zxid = entry.zxid;
+            Some(txn)
+        }
+        Err(e) => {
+            error!(zxid = format_args!("0x{:x}", entry.zxid), error = %e, "undecodable proposal");
+            None
+        }
+    }
+}
+
+impl SequencerState {
+    fn replica_mut(&mut self) -> &mut Replica {
+        self.replica
+            .as_deref_mut()
+            .expect("replicated path taken on a standalone server")
+    }
+
+    /// Feeds the protocol's start-up commands (save the bumped boot counter, first votes).
+    pub fn start_replica(&mut self, replica: Replica, commands: Vec<Command>, now_ms: i64) {
+        let mut replica = Box::new(replica);
+        replica.committed_sessions = self.sessions.iter().map(|s| (s.id, s.timeout_ms)).collect();
+        self.replica = Some(replica);
+        role::set(ServingRole::Looking);
+        self.exec(commands, now_ms);
+    }
+
+    /// One protocol tick, plus the leader's session expiry and a follower's activity report.
+    pub fn peer_tick(&mut self, now_ms: i64) {
+        let commands = self.replica_mut().peer.step(Event::Tick);
+        self.exec(commands, now_ms);
+        let r = self.replica_mut();
+        if let Some(leader) = r.leader_id() {
+            if !r.touched.is_empty() {
+                let sessions: Vec<SessionId> = r.touched.drain().collect();
+                for chunk in sessions.chunks(crate::replica::app::TOUCH_SESSIONS_MAX) {
+                    r.send_app(
+                        leader,
+                        &AppMessage::Touch {
+                            sessions: chunk.to_vec(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// The replicated counterpart of `tick`: only the leader expires sessions and reaps
+    /// containers, by proposing the transactions that do it.
+    pub(super) fn replica_tick(&mut self, now_ms: i64) {
+        if !matches!(self.replica_mut().role, Role::Leading { .. }) {
+            return;
+        }
+        for session in self.sessions.expired(now_ms) {
+            info!(session = format_args!("0x{session:x}"), "session expired");
+            self.sessions.close(session);
+            let body = {
+                let tree = self.prep_tree();
+                prep::prep_close_session(tree, session)
+            };
+            self.propose(session, 0, body, now_ms, None, None);
+        }
+        if now_ms >= self.next_container_check_ms {
+            self.next_container_check_ms = now_ms + self.settings.container_check_ms;
+            let candidates = self.prep_tree().reap_candidates(now_ms);
+            for path in candidates {
+                let ctx = PrepContext::new(0, &[]);
+                let op = prep::WriteOp::DeleteContainer { path };
+                if let Ok(body) = prep::prep(self.prep_tree(), &ctx, &op) {
+                    self.propose(0, 0, body, now_ms, None, None);
+                }
+            }
+        }
+    }
+
+    fn prep_tree(&self) -> &DataTree {
+        self.replica
+            .as_deref()
+            .and_then(|r| r.ahead.as_ref())
+            .unwrap_or(&self.tree)
+    }
+
+    /// A message from another member.
+    pub fn on_peer_message(&mut self, from: ServerId, message: Message, now_ms: i64) {
+        let commands = self
+            .replica_mut()
+            .peer
+            .step(Event::Message { from, message });
+        self.exec(commands, now_ms);
+    }
+
+    /// One of the server's own messages from another member.
+    pub fn on_peer_app(&mut self, from: ServerId, data: &[u8], now_ms: i64) {
+        let m = match AppMessage::decode(data) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(from, error = %e, "dropping a malformed message from a peer");
+                return;
+            }
+        };
+        let leading = matches!(self.replica_mut().role, Role::Leading { .. });
+        let from_leader = self.replica_mut().leader_id() == Some(from);
+        match m {
+            AppMessage::Forward {
+                session,
+                cxid,
+                auth,
+                write,
+            } if leading => self.lead_write(session, cxid, &auth, write, now_ms, None, Some(from)),
+            AppMessage::CreateSession {
+                session,
+                timeout_ms,
+            } if leading => {
+                self.sessions.restore(session, timeout_ms, now_ms);
+                let _ = self.sessions.set_owner(session, from as u32);
+                let body = TxnBody::CreateSession { timeout_ms };
+                self.propose(session, 0, body, now_ms, None, Some(from));
+            }
+            AppMessage::Revalidate { session } if leading => {
+                if self.sessions.touch(session, now_ms) {
+                    let _ = self.sessions.set_owner(session, from as u32);
+                }
+            }
+            AppMessage::Touch { sessions } if leading => {
+                for s in sessions {
+                    self.sessions.touch(s, now_ms);
+                }
+            }
+            AppMessage::Sync { token } if leading => {
+                let r = self.replica_mut();
+                let zxid = r.last_proposed;
+                let reply = AppMessage::SyncDone { token, zxid };
+                self.gate(zxid, Gated::App(from, reply));
+            }
+            AppMessage::Refused {
+                session,
+                cxid,
+                err,
+                zxid,
+            } if from_leader => match self.replica_mut().waiting.remove(&(session, cxid)) {
+                Some(Waiting::Write(origin)) => {
+                    self.send(origin.shard, ToShard::Refused { origin, err, zxid })
+                }
+                Some(Waiting::Connect { shard, conn, .. }) => {
+                    self.sessions.close(session);
+                    self.send(shard, ToShard::ConnectRefused { conn })
+                }
+                None => {}
+            },
+            AppMessage::SyncDone { token, zxid } if from_leader => {
+                if let Some((origin, path)) = self.replica_mut().syncs.remove(&token) {
+                    self.gate(
+                        zxid,
+                        Gated::Shard(origin.shard, ToShard::SyncDone { origin, path, zxid }),
+                    );
+                }
+            }
+            other => {
+                // A leader's message after it lost leadership, or a forward to a member
+                // that is no longer leading: the sender's clients are being disconnected.
+                tracing::debug!(from, message = ?other, "peer message for another role; ignored");
+            }
+        }
+    }
+
+    /// The log is durable up to `zxid` (a batch of generation `generation` was written).
+    pub fn on_log_durable(&mut self, generation: u64, zxid: Zxid, now_ms: i64) {
+        let r = self.replica_mut();
+        if generation != r.log_generation {
+            return;
+        }
+        let commands = r.peer.step(Event::Durable { zxid });
+        self.exec(commands, now_ms);
+    }
+
+    /// Does `msg` after the committed history reaches `zxid` (at once if it has).
+    fn gate(&mut self, zxid: Zxid, what: Gated) {
+        let r = self.replica_mut();
+        if zxid <= r.applied {
+            self.release_gated(what);
+        } else {
+            r.gated.push_back((zxid, what));
+        }
+    }
+
+    fn release_gated(&mut self, what: Gated) {
+        match what {
+            Gated::Shard(shard, msg) => self.send(shard, msg),
+            Gated::App(to, m) => self.replica_mut().send_app(to, &m),
+        }
+    }
+
+    /// Carries out the protocol's commands, in order.
+    fn exec(&mut self, commands: Vec<Command>, now_ms: i64) {
+        for command in commands {
+            match command {
+                Command::SaveEpochs(epochs) => {
+                    let dir = self.replica_mut().settings.dir.clone();
+                    if let Err(e) = crate::replica::epochs::save(&dir, &epochs) {
+                        // The protocol's promises must be durable before anyone hears of
+                        // them; without the file this member cannot take part safely.
+                        error!(error = %e, "cannot save the epoch file; stopping");
+                        self.poisoned = true;
+                        crate::shutdown::request();
+                        return;
+                    }
+                }
+                Command::Append { entries } => self.append_entries(&entries),
+                Command::Truncate { after } => self.truncate_log(after),
+                Command::Send { to, message } => self.replica_mut().sink.send(to, &message),
+                Command::Apply { entries } => self.apply_entries(&entries, now_ms),
+                Command::SendSnapshot {
+                    to,
+                    epoch,
+                    attempt,
+                    zxid,
+                } => self.send_snapshot(to, epoch, attempt, zxid),
+                Command::InstallSnapshot { zxid, data } => self.install_snapshot(zxid, data),
+                Command::Role(role) => self.change_role(role, now_ms),
+                Command::Rejected { payloads, error } => {
+                    warn!(count = payloads.len(), error = ?error, "proposals rejected");
+                }
+            }
+        }
+    }
+
+    fn append_entries(&mut self, entries: &[Entry]) {
+        for entry in entries {
+            let Some(txn) = txn_of(entry) else {
+                // A proposal we cannot read cannot be logged faithfully; leave the ensemble.
+                self.poisoned = true;
+                crate::shutdown::request();
+                return;
+            };
+            self.log_txn(&txn);
+        }
+    }
+
+    /// Cuts the open batch and has the committer cut the log before its next write.
+    fn truncate_log(&mut self, after: Zxid) {
+        let cut = self
+            .open
+            .ends
+            .iter()
+            .take_while(|(z, _)| *z <= after)
+            .last()
+            .map_or(0, |(_, end)| *end);
+        if cut == 0 {
+            self.open.bytes.clear();
+            self.open.ends.clear();
+            self.open.txns = 0;
+        } else {
+            self.open.bytes.truncate(cut);
+            self.open.ends.retain(|(z, _)| *z <= after);
+            self.open.txns = self.open.ends.len();
+        }
+        self.replica_mut().log_generation += 1;
+        self.open.truncate_after = Some(self.open.truncate_after.map_or(after, |t| t.min(after)));
+    }
+
+    fn send_snapshot(&mut self, to: ServerId, epoch: u32, attempt: u64, zxid: Zxid) {
+        let applied = self.replica_mut().applied;
+        if zxid != applied {
+            // The protocol names the applied point, which is where the committed tree is.
+            error!(
+                zxid = format_args!("0x{zxid:x}"),
+                applied = format_args!("0x{applied:x}"),
+                "snapshot requested at a point the committed tree is not at; not sent"
+            );
+            return;
+        }
+        let sessions: Vec<(SessionId, i32)> = self
+            .replica_mut()
+            .committed_sessions
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        let started = std::time::Instant::now();
+        let data: Arc<[u8]> =
+            ringkeeper_engine::storage::encode_snapshot(&self.tree, &sessions, zxid).into();
+        info!(
+            to,
+            zxid = format_args!("0x{zxid:x}"),
+            bytes = data.len(),
+            encode_ms = started.elapsed().as_millis() as u64,
+            "sending a snapshot to a follower"
+        );
+        self.replica_mut().sink.send(
+            to,
+            &Message::Snapshot {
+                epoch,
+                attempt,
+                zxid,
+                data,
+            },
+        );
+    }
+
+    fn install_snapshot(&mut self, zxid: Zxid, data: Arc<[u8]>) {
+        let snap = match ringkeeper_engine::storage::decode_snapshot(&data) {
+            Ok(s) if s.zxid == zxid => s,
+            Ok(s) => {
+                error!(
+                    zxid = format_args!("0x{zxid:x}"),
+                    found = format_args!("0x{:x}", s.zxid),
+                    "the leader's snapshot is not at the zxid it names; stopping"
+                );
+                self.poisoned = true;
+                crate::shutdown::request();
+                return;
+            }
+            Err(e) => {
+                error!(error = %e, "cannot decode the leader's snapshot; stopping");
+                self.poisoned = true;
+                crate::shutdown::request();
+                return;
+            }
+        };
+        info!(
+            zxid = format_args!("0x{zxid:x}"),
+            nodes = snap.tree.node_count(),
+            "installing the leader's snapshot"
+        );
+        self.tree = snap.tree;
+        self.last_zxid = zxid;
+        self.open.bytes.clear();
+        self.open.ends.clear();
+        self.open.txns = 0;
+        self.open.truncate_after = None;
+        let r = self.replica_mut();
+        r.committed_sessions = snap.sessions.iter().copied().collect();
+        r.applied = zxid;
+        r.last_proposed = zxid;
+        r.log_generation += 1;
+        self.open.install = Some((zxid, data.clone()));
+        self.rebuild_sessions(snap.sessions.iter().copied(), crate::sequencer::now_ms());
+        for shard in 0..self.queues.len() {
+            self.send(
+                shard,
+                ToShard::Reset {
+                    snapshot: data.clone(),
+                    zxid,
+                },
+            );
+        }
+        self.settings.released.raise(zxid);
+    }
+
+    fn rebuild_sessions(&mut self, sessions: impl Iterator<Item = (SessionId, i32)>, now_ms: i64) {
+        match SessionTracker::new(
+            self.settings.server_id,
+            now_ms,
+            &self.settings.session_secret,
+            SessionSettings {
+                tick_time_ms: self.settings.tick_ms as i32,
+                sessions_max: self.settings.max_sessions,
+            },
+        ) {
+            Ok(mut t) => {
+                for (id, timeout) in sessions {
+                    t.restore(id, timeout, now_ms);
+                }
+                self.sessions = t;
+            }
+            Err(e) => error!(error = %e, "cannot rebuild the session table"),
+        }
+    }
+
+    fn change_role(&mut self, new: Role, now_ms: i64) {
+        let old = self.replica_mut().role;
+        if old == new {
+            return;
+        }
+        info!(from = ?old, to = ?new, "ensemble role");
+        self.replica_mut().role = new;
+        match new {
+            Role::Leading { .. } => {
+                // Validation runs against everything proposed; it starts as the committed
+                // tree, since an established leader has committed its whole history.
+                let ahead = self.tree.independent_copy();
+                let r = self.replica_mut();
+                r.ahead = Some(ahead);
+                r.last_proposed = r.last_proposed.max(r.applied);
+                // Every session gets a whole timeout from now, as Apache's new leader gives:
+                // their clients may be reconnecting at this moment.
+                let sessions: Vec<(SessionId, i32)> =
+                    r.committed_sessions.iter().map(|(k, v)| (*k, *v)).collect();
+                self.rebuild_sessions(sessions.into_iter(), now_ms);
+                self.next_container_check_ms = now_ms + self.settings.container_check_ms;
+                role::set(ServingRole::Leading);
+                self.resume_shards();
+            }
+            Role::Following { .. } => {
+                let r = self.replica_mut();
+                r.ahead = None;
+                // Sessions this member created that the old leader never committed are gone.
+                let sessions: Vec<(SessionId, i32)> =
+                    r.committed_sessions.iter().map(|(k, v)| (*k, *v)).collect();
+                self.rebuild_sessions(sessions.into_iter(), now_ms);
+                role::set(ServingRole::Following);
+                self.resume_shards();
+            }
+            Role::Looking => {
+                role::set(ServingRole::Looking);
+                let r = self.replica_mut();
+                r.ahead = None;
+                r.last_proposed = r.applied;
+                r.waiting.clear();
+                r.syncs.clear();
+                r.touched.clear();
+                // Replies waiting for a commit go nowhere now: their connections close.
+                r.gated.clear();
+                self.owners.clear();
+                for shard in 0..self.settings.shard_count {
+                    self.send(shard, ToShard::Suspend);
+                }
+            }
+        }
+    }
+
+    fn resume_shards(&mut self) {
+        for shard in 0..self.settings.shard_count {
+            self.send(shard, ToShard::Resume);
+        }
+    }
+
+    /// Applies committed transactions: the committed tree, the session table, the shards
+    /// (with the requesting connection's origin), then what waited for them.
+    fn apply_entries(&mut self, entries: &[Entry], now_ms: i64) {
+        for entry in entries {
+            let Some(txn) = txn_of(entry) else {
+                self.poisoned = true;
+                crate::shutdown::request();
+                return;
+            };
+            let _ = self.tree.apply(&txn);
+            self.last_zxid = self.last_zxid.max(txn.zxid);
+            let leading = matches!(self.replica_mut().role, Role::Leading { .. });
+            match &txn.body {
+                TxnBody::CreateSession { timeout_ms } => {
+                    self.replica_mut()
+                        .committed_sessions
+                        .insert(txn.session, *timeout_ms);
+                    if !leading {
+                        self.sessions.restore(txn.session, *timeout_ms, now_ms);
+                    }
+                }
+                TxnBody::CloseSession { .. } => {
+                    self.replica_mut().committed_sessions.remove(&txn.session);
+                    self.sessions.close(txn.session);
+                    self.owners.remove(&txn.session);
+                }
+                _ => {}
+            }
+            let waiting = self.replica_mut().waiting.remove(&(txn.session, txn.cxid));
+            let origin = match &waiting {
+                Some(Waiting::Write(o)) => Some(*o),
+                _ => None,
+            };
+            for shard in 0..self.queues.len() {
+                let origin = origin.filter(|o| o.shard == shard);
+                self.send(
+                    shard,
+                    ToShard::Commit {
+                        txn: txn.clone(),
+                        origin,
+                    },
+                );
+            }
+            if let Some(Waiting::Connect {
+                shard,
+                conn,
+                timeout_ms,
+            }) = waiting
+            {
+                self.owners.insert(txn.session, (shard, conn));
+                let passwd = self.sessions.password(txn.session);
+                self.send(
+                    shard,
+                    ToShard::ConnectAccepted {
+                        conn,
+                        session: txn.session,
+                        passwd,
+                        timeout_ms,
+                    },
+                );
+            }
+            self.replica_mut().applied = txn.zxid;
+        }
+        let applied = self.replica_mut().applied;
+        self.settings.released.raise(applied);
+        loop {
+            let r = self.replica_mut();
+            match r.gated.front() {
+                Some((z, _)) if *z <= applied => {
+                    if let Some((_, what)) = r.gated.pop_front() {
+                        self.release_gated(what);
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Proposes one transaction (leader only). `waiting` is this server's client waiting
+    /// for it; `from` the follower that forwarded it, told if it cannot be proposed.
+    fn propose(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        body: TxnBody,
+        now_ms: i64,
+        waiting: Option<Waiting>,
+        from: Option<ServerId>,
+    ) {
+        let mut txn = Txn {
+            zxid: 0,
+            time_ms: now_ms,
+            session,
+            cxid,
+            body,
+        };
+        let payload: Arc<[u8]> = txn.to_bytes().into();
+        let r = self.replica_mut();
+        let commands = match r.peer.propose(vec![payload]) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = ?e, "cannot propose");
+                let zxid = r.last_proposed;
+                self.refuse(
+                    session,
+                    cxid,
+                    waiting,
+                    from,
+                    ErrorCode::ConnectionLoss,
+                    zxid,
+                );
+                return;
+            }
+        };
+        let zxid = commands.iter().find_map(|c| match c {
+            Command::Append { entries } => entries.first().map(|e| e.zxid),
+            _ => None,
+        });
+        let Some(zxid) = zxid else {
+            error!("the protocol accepted a proposal without logging it");
+            return;
+        };
+        txn.zxid = zxid;
+        r.last_proposed = zxid;
+        r.proposals += 1;
+        if let Some(ahead) = r.ahead.as_mut() {
+            let _ = ahead.apply(&txn);
+        }
+        if let Some(w) = waiting {
+            r.waiting.insert((session, cxid), w);
+        }
+        self.exec(commands, now_ms);
+    }
+
+    fn refuse(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        waiting: Option<Waiting>,
+        from: Option<ServerId>,
+        err: ErrorCode,
+        zxid: Zxid,
+    ) {
+        match waiting {
+            Some(Waiting::Write(origin)) => {
+                self.send(origin.shard, ToShard::Refused { origin, err, zxid })
+            }
+            Some(Waiting::Connect { shard, conn, .. }) => {
+                self.send(shard, ToShard::ConnectRefused { conn })
+            }
+            None => {}
+        }
+        if let Some(to) = from {
+            self.replica_mut().send_app(
+                to,
+                &AppMessage::Refused {
+                    session,
+                    cxid,
+                    err,
+                    zxid,
+                },
+            );
+        }
+    }
+
+    /// The leader's handling of a client write, local (`waiting`) or forwarded (`from`).
+    #[allow(clippy::too_many_arguments)]
+    fn lead_write(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        auth: &[Id],
+        write: Write,
+        now_ms: i64,
+        waiting: Option<Waiting>,
+        from: Option<ServerId>,
+    ) {
+        if self.poisoned {
+            let zxid = self.replica_mut().last_proposed;
+            self.refuse(session, cxid, waiting, from, ErrorCode::SystemError, zxid);
+            return;
+        }
+        if !self.sessions.touch(session, now_ms) {
+            let zxid = self.replica_mut().last_proposed;
+            self.refuse(
+                session,
+                cxid,
+                waiting,
+                from,
+                ErrorCode::SessionExpired,
+                zxid,
+            );
+            return;
+        }
+        // The member the session's client is on now owns it; a request from its old member
+        // (a connection the client left) is refused, as Apache's leader does.
+        let owner = from.unwrap_or(self.replica_mut().my_id()) as u32;
+        if let Err(err) = self.sessions.check_session(session, owner) {
+            let zxid = self.replica_mut().last_proposed;
+            self.refuse(session, cxid, waiting, from, err, zxid);
+            return;
+        }
+        let ctx = PrepContext {
+            session,
+            auth,
+            extended_types: self.settings.extended_types,
+            ttl_max_ms: ringkeeper_engine::txn::TTL_MAX_MS,
+        };
+        let body = match write {
+            Write::Op(op) => prep::prep(self.prep_tree(), &ctx, &op).unwrap_or_else(TxnBody::Error),
+            Write::Multi(ops) => {
+                let ops: Vec<prep::WriteOp> = ops.into_iter().map(|(_, op)| op).collect();
+                prep::prep_multi(self.prep_tree(), &ctx, &ops)
+            }
+            Write::Invalid(err) => TxnBody::Error(err),
+            Write::CloseSession => {
+                self.sessions.close(session);
+                prep::prep_close_session(self.prep_tree(), session)
+            }
+        };
+        self.propose(session, cxid, body, now_ms, waiting, from);
+    }
+
+    /// A client write arriving at this member's sequencer.
+    pub(super) fn replica_write(
+        &mut self,
+        origin: Origin,
+        session: SessionId,
+        auth: &[Id],
+        write: Write,
+        now_ms: i64,
+    ) {
+        let role = self.replica_mut().role;
+        let zxid = self.replica_mut().applied;
+        if matches!(role, Role::Looking) {
+            self.send(
+                origin.shard,
+                ToShard::Refused {
+                    origin,
+                    err: ErrorCode::ConnectionLoss,
+                    zxid,
+                },
+            );
+            return;
+        }
+        if self.owners.get(&session) != Some(&(origin.shard, origin.conn)) {
+            self.send(
+                origin.shard,
+                ToShard::Refused {
+                    origin,
+                    err: ErrorCode::SessionMoved,
+                    zxid,
+                },
+            );
+            return;
+        }
+        if matches!(write, Write::CloseSession) {
+            self.owners.remove(&session);
+        }
+        match role {
+            Role::Leading { .. } => {
+                self.lead_write(
+                    session,
+                    origin.xid,
+                    auth,
+                    write,
+                    now_ms,
+                    Some(Waiting::Write(origin)),
+                    None,
+                );
+            }
+            Role::Following { leader, .. } => {
+                let r = self.replica_mut();
+                if !r.committed_sessions.contains_key(&session) {
+                    self.send(
+                        origin.shard,
+                        ToShard::Refused {
+                            origin,
+                            err: ErrorCode::SessionExpired,
+                            zxid,
+                        },
+                    );
+                    return;
+                }
+                r.waiting
+                    .insert((session, origin.xid), Waiting::Write(origin));
+                r.forwarded += 1;
+                r.send_app(
+                    leader,
+                    &AppMessage::Forward {
+                        session,
+                        cxid: origin.xid,
+                        auth: auth.to_vec(),
+                        write,
+                    },
+                );
+            }
+            Role::Looking => {}
+        }
+    }
+
+    /// A handshake at this member.
+    pub(super) fn replica_connect(
+        &mut self,
+        shard: ShardId,
+        conn: ConnId,
+        session: SessionId,
+        passwd: &[u8],
+        timeout_ms: i32,
+        now_ms: i64,
+    ) {
+        let role = self.replica_mut().role;
+        if matches!(role, Role::Looking) {
+            self.send(shard, ToShard::CloseConn { conn });
+            return;
+        }
+        if session == 0 {
+            let Ok((id, _)) = self.sessions.create(timeout_ms, now_ms) else {
+                warn!("session limit reached; refusing a new session");
+                self.send(shard, ToShard::ConnectRefused { conn });
+                return;
+            };
+            let waiting = Waiting::Connect {
+                shard,
+                conn,
+                timeout_ms,
+            };
+            match role {
+                Role::Leading { .. } => {
+                    let me = self.replica_mut().my_id() as u32;
+                    let _ = self.sessions.set_owner(id, me);
+                    let body = TxnBody::CreateSession { timeout_ms };
+                    self.propose(id, 0, body, now_ms, Some(waiting), None);
+                }
+                Role::Following { leader, .. } => {
+                    let r = self.replica_mut();
+                    r.waiting.insert((id, 0), waiting);
+                    r.send_app(
+                        leader,
+                        &AppMessage::CreateSession {
+                            session: id,
+                            timeout_ms,
+                        },
+                    );
+                }
+                Role::Looking => {}
+            }
+            return;
+        }
+        let known = self.replica_mut().committed_sessions.contains_key(&session);
+        let alive = match role {
+            Role::Leading { .. } => self.sessions.touch(session, now_ms),
+            _ => known,
+        };
+        if !known || !alive || !self.sessions.check_password(session, passwd) {
+            self.send(shard, ToShard::ConnectRefused { conn });
+            return;
+        }
+        match role {
+            Role::Following { leader, .. } => {
+                let r = self.replica_mut();
+                r.touched.insert(session);
+                r.send_app(leader, &AppMessage::Revalidate { session });
+            }
+            Role::Leading { .. } => {
+                let me = self.replica_mut().my_id() as u32;
+                let _ = self.sessions.set_owner(session, me);
+            }
+            Role::Looking => {}
+        }
+        if let Some(old) = self.owners.insert(session, (shard, conn)) {
+            if old != (shard, conn) {
+                self.send(
+                    old.0,
+                    ToShard::SessionMoved {
+                        session,
+                        new_owner: (shard, conn),
+                    },
+                );
+            }
+        }
+        let passwd = self.sessions.password(session);
+        self.send(
+            shard,
+            ToShard::ConnectAccepted {
+                conn,
+                session,
+                passwd,
+                timeout_ms,
+            },
+        );
+    }
+
+    /// A client's `sync`: answered once this member has applied everything the leader had
+    /// proposed when the sync reached it.
+    pub(super) fn replica_sync(&mut self, origin: Origin, path: String) {
+        let r = self.replica_mut();
+        match r.role {
+            Role::Leading { .. } => {
+                let zxid = r.last_proposed;
+                self.gate(
+                    zxid,
+                    Gated::Shard(origin.shard, ToShard::SyncDone { origin, path, zxid }),
+                );
+            }
+            Role::Following { leader, .. } => {
+                let token = r.next_token;
+                r.next_token += 1;
+                r.syncs.insert(token, (origin, path));
+                r.send_app(leader, &AppMessage::Sync { token });
+            }
+            Role::Looking => {
+                let zxid = r.applied;
+                self.send(
+                    origin.shard,
+                    ToShard::Refused {
+                        origin,
+                        err: ErrorCode::ConnectionLoss,
+                        zxid,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Session activity from a shard.
+    pub(super) fn replica_touch(&mut self, sessions: Vec<SessionId>, now_ms: i64) {
+        let following = matches!(self.replica_mut().role, Role::Following { .. });
+        for s in sessions {
+            self.sessions.touch(s, now_ms);
+            if following {
+                self.replica_mut().touched.insert(s);
+            }
+        }
+    }
+}

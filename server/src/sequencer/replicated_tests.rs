@@ -1,0 +1,613 @@
+//! Three sequencers wired by an in-memory network, driven step by step: the server-side
+//! half of replication (forwarding, global sessions, commit-time replies, sync, leader
+//! change) without sockets, disks or clocks. The protocol itself is tested by the
+//! `replication` crate's simulator; this checks what the sequencer builds on it.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
+
+use glommio::channels::local_channel::{self, LocalReceiver};
+use ringkeeper_engine::prep::WriteOp;
+use ringkeeper_engine::tree::DataTree;
+use ringkeeper_engine::txn::TxnBody;
+use ringkeeper_engine::{Acl, CreateMode};
+use ringkeeper_replication::{Message, Peer, Role, ServerId};
+
+use super::*;
+use crate::messages::{Origin, ToSequencer, ToShard, Write};
+use crate::replica::{PeerSink, ReplicaSettings};
+
+/// A message in flight: from, to, and a protocol message or a server message's bytes.
+type InFlight = (ServerId, ServerId, Result<Message, Vec<u8>>);
+
+#[derive(Default)]
+struct Net {
+    queue: RefCell<VecDeque<InFlight>>,
+    /// Members cut off from everyone.
+    down: RefCell<Vec<ServerId>>,
+}
+
+struct Sink {
+    me: ServerId,
+    net: Rc<Net>,
+}
+
+impl PeerSink for Sink {
+    fn send(&self, to: ServerId, message: &Message) {
+        self.net
+            .queue
+            .borrow_mut()
+            .push_back((self.me, to, Ok(message.clone())));
+    }
+    fn send_app(&self, to: ServerId, data: Vec<u8>) {
+        self.net
+            .queue
+            .borrow_mut()
+            .push_back((self.me, to, Err(data)));
+    }
+}
+
+struct Node {
+    id: ServerId,
+    state: SequencerState,
+    shard: LocalReceiver<ToShard>,
+    received: Vec<ToShard>,
+}
+
+const NOW: i64 = 1_000_000;
+
+fn node(id: ServerId, net: &Rc<Net>, dir: &std::path::Path, window: usize) -> Node {
+    let (tx, rx) = local_channel::new_unbounded();
+    let settings = SequencerSettings {
+        server_id: id as u8,
+        session_secret: b"shared".to_vec(),
+        tick_ms: 100,
+        extended_types: false,
+        max_sessions: 1000,
+        container_check_ms: 60_000,
+        shard_count: 1,
+        batch_bytes_max: 1 << 20,
+        batch_txns_max: 1000,
+        released: crate::watermark::Watermark::new(0),
+    };
+    let initial = InitialState {
+        tree: DataTree::new(),
+        sessions: vec![],
+        last_zxid: 0,
+    };
+    let mut state = SequencerState::new(settings, initial, vec![tx], NOW).unwrap();
+    let dir = dir.join(format!("n{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut protocol = ringkeeper_replication::Config::new(id, vec![1, 2, 3]);
+    protocol.log_window_entries_max = window;
+    protocol.retransmit_entries_max = window;
+    let (peer, commands) = Peer::new(protocol.clone()).unwrap();
+    let settings = ReplicaSettings {
+        protocol,
+        peer_tick: Duration::from_millis(10),
+        dir,
+    };
+    let sink: Rc<dyn PeerSink> = Rc::new(Sink {
+        me: id,
+        net: net.clone(),
+    });
+    state.start_replica(Replica::new(settings, peer, sink), commands, NOW);
+    Node {
+        id,
+        state,
+        shard: rx,
+        received: Vec::new(),
+    }
+}
+
+struct Cluster {
+    net: Rc<Net>,
+    nodes: Vec<Node>,
+    now: i64,
+    dir: std::path::PathBuf,
+}
+
+impl Cluster {
+    fn new(name: &str) -> Cluster {
+        Cluster::with_window(name, 500)
+    }
+
+    fn with_window(name: &str, window: usize) -> Cluster {
+        let dir = std::env::temp_dir().join(format!("rk-repl-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let net = Rc::new(Net::default());
+        let nodes = (1..=3).map(|id| node(id, &net, &dir, window)).collect();
+        Cluster {
+            net,
+            nodes,
+            now: NOW,
+            dir,
+        }
+    }
+
+    fn idx(&self, id: ServerId) -> usize {
+        (id - 1) as usize
+    }
+
+    /// One round: deliver every message, make every batch "durable", tick, drain shards.
+    fn step(&mut self) {
+        loop {
+            let next = self.net.queue.borrow_mut().pop_front();
+            let Some((from, to, m)) = next else { break };
+            let down = self.net.down.borrow();
+            if down.contains(&from) || down.contains(&to) {
+                continue;
+            }
+            drop(down);
+            let i = self.idx(to);
+            match m {
+                Ok(message) => self.nodes[i].state.on_peer_message(from, message, self.now),
+                Err(data) => self.nodes[i].state.on_peer_app(from, &data, self.now),
+            }
+        }
+        for n in &mut self.nodes {
+            while let Some(batch) = n.state.take_batch() {
+                if let Some(z) = batch.last_zxid() {
+                    n.state.on_log_durable(batch.generation, z, self.now);
+                }
+                n.state.release(batch.msgs);
+            }
+        }
+        self.now += 10;
+        for n in &mut self.nodes {
+            n.state.peer_tick(self.now);
+            n.state.tick(self.now);
+        }
+        for n in &mut self.nodes {
+            while let Some(Some(m)) =
+                futures_lite::future::block_on(futures_lite::future::poll_once(n.shard.recv()))
+            {
+                n.received.push(m);
+            }
+        }
+    }
+
+    fn run_until(&mut self, what: &str, mut done: impl FnMut(&Cluster) -> bool) {
+        for _ in 0..3000 {
+            if done(self) {
+                return;
+            }
+            self.step();
+        }
+        panic!("never happened: {what}");
+    }
+
+    fn leader(&self) -> Option<ServerId> {
+        self.nodes
+            .iter()
+            .find(|n| {
+                matches!(
+                    n.state.replica().map(|r| r.role()),
+                    Some(Role::Leading { .. })
+                )
+            })
+            .map(|n| n.id)
+    }
+
+    fn serving(&self) -> bool {
+        self.nodes.iter().all(|n| {
+            let down = self.net.down.borrow().contains(&n.id);
+            down || !matches!(n.state.replica().map(|r| r.role()), Some(Role::Looking))
+        })
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn accepted_session(received: &[ToShard], conn: u64) -> Option<i64> {
+    received.iter().find_map(|m| match m {
+        ToShard::ConnectAccepted {
+            conn: c, session, ..
+        } if *c == conn => Some(*session),
+        _ => None,
+    })
+}
+
+fn reply_for(received: &[ToShard], xid: i32) -> Option<&ToShard> {
+    received.iter().find(|m| match m {
+        ToShard::Commit {
+            origin: Some(o), ..
+        } => o.xid == xid,
+        ToShard::Refused { origin, .. } | ToShard::SyncDone { origin, .. } => origin.xid == xid,
+        _ => false,
+    })
+}
+
+fn create(path: &str, mode: CreateMode) -> Write {
+    Write::Op(WriteOp::Create {
+        path: path.into(),
+        data: Some(b"v".to_vec()),
+        acl: Acl::open_unsafe(),
+        mode,
+        ttl_ms: None,
+    })
+}
+
+fn committed_paths(received: &[ToShard]) -> Vec<String> {
+    received
+        .iter()
+        .filter_map(|m| match m {
+            ToShard::Commit { txn, .. } => match &txn.body {
+                TxnBody::Create { path, .. } => Some(path.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_follower_forwards_sessions_writes_and_syncs_and_every_member_applies_them() {
+    let mut c = Cluster::new("forward");
+    c.run_until("a leader and two followers", |c| {
+        c.leader().is_some() && c.serving()
+    });
+    let leader = c.leader().unwrap();
+    let follower = if leader == 1 { 2 } else { 1 };
+    let f = c.idx(follower);
+
+    // Shards were told to serve.
+    assert!(c.nodes[f]
+        .received
+        .iter()
+        .any(|m| matches!(m, ToShard::Resume)));
+
+    // A new session on the follower becomes global through the leader.
+    c.nodes[f].state.handle(
+        ToSequencer::Connect {
+            shard: 0,
+            conn: 7,
+            session: 0,
+            passwd: vec![0; 16],
+            timeout_ms: 4000,
+        },
+        c.now,
+    );
+    c.run_until("the session is accepted", |c| {
+        accepted_session(&c.nodes[f].received, 7).is_some()
+    });
+    let session = accepted_session(&c.nodes[f].received, 7).unwrap();
+    assert_eq!(
+        (session as u64 >> 56) as ServerId,
+        follower,
+        "ids come from the follower's space"
+    );
+
+    // A write forwarded by the follower: answered on the follower, applied everywhere.
+    let origin = Origin {
+        shard: 0,
+        conn: 7,
+        xid: 1,
+    };
+    c.nodes[f].state.handle(
+        ToSequencer::Write {
+            origin,
+            session,
+            auth: vec![],
+            write: create("/e", CreateMode::Ephemeral),
+        },
+        c.now,
+    );
+    c.run_until("the write is answered", |c| {
+        reply_for(&c.nodes[f].received, 1).is_some()
+    });
+    assert!(matches!(
+        reply_for(&c.nodes[f].received, 1),
+        Some(ToShard::Commit { .. })
+    ));
+    c.run_until("every member applied it", |c| {
+        c.nodes
+            .iter()
+            .all(|n| committed_paths(&n.received) == vec!["/e".to_string()])
+    });
+
+    // A write that fails validation is still answered, with its error transaction.
+    let origin2 = Origin { xid: 2, ..origin };
+    c.nodes[f].state.handle(
+        ToSequencer::Write {
+            origin: origin2,
+            session,
+            auth: vec![],
+            write: create("/e", CreateMode::Persistent),
+        },
+        c.now,
+    );
+    c.run_until("the failed write is answered", |c| {
+        reply_for(&c.nodes[f].received, 2).is_some()
+    });
+    match reply_for(&c.nodes[f].received, 2) {
+        Some(ToShard::Commit { txn, .. }) => {
+            assert!(matches!(
+                txn.body,
+                TxnBody::Error(ringkeeper_engine::ErrorCode::NodeExists)
+            ))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // sync through the follower.
+    let origin3 = Origin { xid: 3, ..origin };
+    c.nodes[f].state.handle(
+        ToSequencer::Sync {
+            origin: origin3,
+            path: "/".into(),
+        },
+        c.now,
+    );
+    c.run_until("sync answered", |c| {
+        reply_for(&c.nodes[f].received, 3).is_some()
+    });
+
+    // A stranger's session is refused, and a write from a connection that does not own the
+    // session is refused as moved.
+    c.nodes[f].state.handle(
+        ToSequencer::Write {
+            origin: Origin {
+                conn: 99,
+                xid: 4,
+                ..origin
+            },
+            session,
+            auth: vec![],
+            write: create("/x", CreateMode::Persistent),
+        },
+        c.now,
+    );
+    c.step();
+    assert!(matches!(
+        reply_for(&c.nodes[f].received, 4),
+        Some(ToShard::Refused {
+            err: ringkeeper_engine::ErrorCode::SessionMoved,
+            ..
+        })
+    ));
+
+    // The session resumes on the leader with the same password.
+    let passwd = c.nodes[c.idx(leader)]
+        .state
+        .sessions
+        .password(session)
+        .to_vec();
+    let l = c.idx(leader);
+    c.nodes[l].state.handle(
+        ToSequencer::Connect {
+            shard: 0,
+            conn: 8,
+            session,
+            passwd,
+            timeout_ms: 4000,
+        },
+        c.now,
+    );
+    c.step();
+    assert_eq!(accepted_session(&c.nodes[l].received, 8), Some(session));
+
+    // The connection the client left on the follower can no longer write for it.
+    c.nodes[f].state.handle(
+        ToSequencer::Write {
+            origin: Origin { xid: 6, ..origin },
+            session,
+            auth: vec![],
+            write: create("/late", CreateMode::Persistent),
+        },
+        c.now,
+    );
+    c.run_until("the old connection's write is refused", |c| {
+        reply_for(&c.nodes[f].received, 6).is_some()
+    });
+    assert!(matches!(
+        reply_for(&c.nodes[f].received, 6),
+        Some(ToShard::Refused {
+            err: ringkeeper_engine::ErrorCode::SessionMoved,
+            ..
+        })
+    ));
+
+    // Closing it on the leader removes the ephemeral everywhere.
+    c.nodes[l].state.handle(
+        ToSequencer::Write {
+            origin: Origin {
+                shard: 0,
+                conn: 8,
+                xid: 5,
+            },
+            session,
+            auth: vec![],
+            write: Write::CloseSession,
+        },
+        c.now,
+    );
+    c.run_until("every member closed the session", |c| {
+        c.nodes.iter().all(|n| {
+            n.received.iter().any(|m| matches!(m, ToShard::Commit { txn, .. } if matches!(txn.body, TxnBody::CloseSession { .. })))
+        })
+    });
+    for n in &c.nodes {
+        assert!(
+            n.state.tree.get_data_or_null("/e").is_none(),
+            "member {}",
+            n.id
+        );
+    }
+}
+
+#[test]
+fn a_new_leader_keeps_every_acknowledged_write_and_the_old_one_rejoins() {
+    let mut c = Cluster::new("failover");
+    c.run_until("a leader", |c| c.leader().is_some() && c.serving());
+    let first = c.leader().unwrap();
+    let l = c.idx(first);
+    c.nodes[l].state.handle(
+        ToSequencer::Connect {
+            shard: 0,
+            conn: 1,
+            session: 0,
+            passwd: vec![0; 16],
+            timeout_ms: 30_000,
+        },
+        c.now,
+    );
+    c.run_until("session", |c| {
+        accepted_session(&c.nodes[l].received, 1).is_some()
+    });
+    let session = accepted_session(&c.nodes[l].received, 1).unwrap();
+    for xid in 1..=20 {
+        c.nodes[l].state.handle(
+            ToSequencer::Write {
+                origin: Origin {
+                    shard: 0,
+                    conn: 1,
+                    xid,
+                },
+                session,
+                auth: vec![],
+                write: create(&format!("/n{xid}"), CreateMode::Persistent),
+            },
+            c.now,
+        );
+    }
+    c.run_until("all acknowledged", |c| {
+        (1..=20).all(|x| reply_for(&c.nodes[l].received, x).is_some())
+    });
+    // The leader is cut off; the other two elect a new one.
+    c.net.down.borrow_mut().push(first);
+    c.run_until("a new leader", |c| c.leader().is_some_and(|id| id != first));
+    assert!(
+        c.nodes[l]
+            .received
+            .iter()
+            .any(|m| matches!(m, ToShard::Suspend)),
+        "the old leader stops serving"
+    );
+    let second = c.leader().unwrap();
+    let n2 = c.idx(second);
+    for x in 1..=20 {
+        assert!(
+            c.nodes[n2]
+                .state
+                .tree
+                .get_data_or_null(&format!("/n{x}"))
+                .is_some(),
+            "/n{x} lost"
+        );
+    }
+    // The session survives the change of leader and can write through the new one.
+    let passwd = c.nodes[n2].state.sessions.password(session).to_vec();
+    c.nodes[n2].state.handle(
+        ToSequencer::Connect {
+            shard: 0,
+            conn: 2,
+            session,
+            passwd,
+            timeout_ms: 30_000,
+        },
+        c.now,
+    );
+    c.step();
+    assert_eq!(accepted_session(&c.nodes[n2].received, 2), Some(session));
+    c.nodes[n2].state.handle(
+        ToSequencer::Write {
+            origin: Origin {
+                shard: 0,
+                conn: 2,
+                xid: 21,
+            },
+            session,
+            auth: vec![],
+            write: create("/after", CreateMode::Persistent),
+        },
+        c.now,
+    );
+    c.run_until("write through the new leader", |c| {
+        reply_for(&c.nodes[n2].received, 21).is_some()
+    });
+    // The old leader comes back and catches up.
+    c.net.down.borrow_mut().clear();
+    c.run_until("the old leader follows and has the new write", |c| {
+        c.nodes[l].state.tree.get_data_or_null("/after").is_some()
+    });
+    c.run_until("all three serve again", |c| c.serving());
+    assert_eq!(c.leader(), Some(second));
+}
+
+#[test]
+fn a_follower_far_behind_is_brought_up_to_date_by_a_snapshot() {
+    let mut c = Cluster::with_window("snap", 10);
+    c.run_until("a leader", |c| c.leader().is_some() && c.serving());
+    let leader = c.leader().unwrap();
+    let l = c.idx(leader);
+    let lagging = if leader == 3 { 2 } else { 3 };
+    let g = c.idx(lagging);
+    c.net.down.borrow_mut().push(lagging);
+    c.nodes[l].state.handle(
+        ToSequencer::Connect {
+            shard: 0,
+            conn: 1,
+            session: 0,
+            passwd: vec![0; 16],
+            timeout_ms: 30_000,
+        },
+        c.now,
+    );
+    c.run_until("session", |c| {
+        accepted_session(&c.nodes[l].received, 1).is_some()
+    });
+    let session = accepted_session(&c.nodes[l].received, 1).unwrap();
+    for xid in 1..=60 {
+        c.nodes[l].state.handle(
+            ToSequencer::Write {
+                origin: Origin {
+                    shard: 0,
+                    conn: 1,
+                    xid,
+                },
+                session,
+                auth: vec![],
+                write: create(&format!("/s{xid}"), CreateMode::Persistent),
+            },
+            c.now,
+        );
+        c.step();
+    }
+    c.run_until("all acknowledged", |c| {
+        (1..=60).all(|x| reply_for(&c.nodes[l].received, x).is_some())
+    });
+    c.net.down.borrow_mut().clear();
+    c.run_until("the lagging member has every node", |c| {
+        (1..=60).all(|x| {
+            c.nodes[g]
+                .state
+                .tree
+                .get_data_or_null(&format!("/s{x}"))
+                .is_some()
+        })
+    });
+    // It came by snapshot: its shards were reset, and it knows the session.
+    assert!(
+        c.nodes[g]
+            .received
+            .iter()
+            .any(|m| matches!(m, ToShard::Reset { .. })),
+        "no snapshot was installed"
+    );
+    assert!(
+        c.nodes[g]
+            .state
+            .replica()
+            .unwrap()
+            .committed_session_count()
+            >= 1
+    );
+    c.run_until("serving", |c| c.serving());
+}
