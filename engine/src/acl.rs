@@ -14,6 +14,10 @@ use crate::types::{Acl, ErrorCode, Id};
 /// configured super digest).
 pub const SUPER_SCHEME: &str = "super";
 
+/// The scheme of a client named by its TLS certificate's subject (Apache's
+/// X509AuthenticationProvider): the id is the subject in Java's RFC 2253 form.
+pub const X509_SCHEME: &str = "x509";
+
 /// Whether a session authenticated as `ids` holds `perm` on a node guarded by `acl`.
 ///
 /// An empty ACL grants everything, as in Apache (only the initial nodes can have one).
@@ -33,7 +37,11 @@ pub fn check_perm(acl: &[Acl], perm: i32, ids: &[Id]) -> bool {
 }
 
 /// One provider's `matches(id, aclExpr)`: the `ip` provider matches addresses and networks;
-/// `digest` (and the SASL and x509 providers, should we add them) compare ids for equality.
+/// `digest` and `x509` compare ids for equality.
+///
+/// Apache's x509 provider also lets the configured x509 super user match every `x509` entry;
+/// that user's connection holds a `super` id as well (given at the TLS handshake), which
+/// passes every check before this function is reached, so equality is all that is left.
 fn matches(scheme: &str, auth_id: &str, acl_id: &str) -> bool {
     match scheme {
         "ip" => ip_matches(auth_id, acl_id),
@@ -75,6 +83,8 @@ enum Provider {
     Ip,
     /// Registered by Apache only through `authProvider.N`; ringkeeper always accepts it.
     Sasl,
+    /// Registered by Apache whenever TLS is configured; ringkeeper always accepts it.
+    X509,
 }
 
 impl Provider {
@@ -83,13 +93,14 @@ impl Provider {
             "digest" => Some(Provider::Digest),
             "ip" => Some(Provider::Ip),
             "sasl" => Some(Provider::Sasl),
+            X509_SCHEME => Some(Provider::X509),
             _ => None,
         }
     }
 
     /// Whether ids of this scheme name a user and so may stand in for the `auth` scheme.
     fn is_authenticated(self) -> bool {
-        matches!(self, Provider::Digest | Provider::Sasl)
+        matches!(self, Provider::Digest | Provider::Sasl | Provider::X509)
     }
 
     fn is_valid(self, id: &str) -> bool {
@@ -98,6 +109,7 @@ impl Provider {
             Provider::Digest => java_split_len(id, ':') == 2,
             Provider::Ip => ip_is_valid(id),
             Provider::Sasl => kerberos_name_is_valid(id),
+            Provider::X509 => x500_name_is_valid(id),
         }
     }
 }
@@ -140,6 +152,130 @@ pub fn fix_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
         }
     }
     Ok(out)
+}
+
+/// Apache's x509 provider accepts any id `new X500Principal(id)` parses: a distinguished
+/// name in RFC 2253 or RFC 1779 form (`,` or `;` between RDNs, `+` inside one, attribute
+/// types as Java's keywords or OIDs, values plain with escapes, quoted, or `#hex`), or the
+/// empty name.
+pub fn x500_name_is_valid(id: &str) -> bool {
+    let mut avas = Vec::new();
+    let mut current = String::new();
+    let mut chars = id.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                current.push(c);
+                match chars.next() {
+                    Some(n) => current.push(n),
+                    None => return false,
+                }
+            }
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' | ';' | '+' if !quoted => avas.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    if quoted {
+        return false;
+    }
+    if avas.is_empty() && current.trim().is_empty() {
+        return true;
+    }
+    avas.push(current);
+    avas.iter().all(|ava| ava_is_valid(ava))
+}
+
+/// The attribute type keywords `X500Principal` knows (besides OIDs).
+const X500_KEYWORDS: &[&str] = &[
+    "CN",
+    "C",
+    "L",
+    "S",
+    "ST",
+    "O",
+    "OU",
+    "T",
+    "IP",
+    "STREET",
+    "DC",
+    "DNQUALIFIER",
+    "DNQ",
+    "SURNAME",
+    "GIVENNAME",
+    "INITIALS",
+    "GENERATION",
+    "EMAIL",
+    "EMAILADDRESS",
+    "UID",
+    "SERIALNUMBER",
+];
+
+fn ava_is_valid(ava: &str) -> bool {
+    let Some((ty, value)) = split_unescaped_eq(ava) else {
+        return false;
+    };
+    let ty = ty.trim();
+    let oid = ty
+        .strip_prefix("OID.")
+        .or_else(|| ty.strip_prefix("oid."))
+        .unwrap_or(ty);
+    let oid_ok = !oid.is_empty()
+        && oid
+            .split('.')
+            .all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()))
+        && oid.contains('.');
+    if !oid_ok && !X500_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(ty)) {
+        return false;
+    }
+    let value = value.trim_start();
+    if let Some(hex) = value.strip_prefix('#') {
+        let hex = hex.trim_end();
+        return !hex.is_empty() && hex.len() % 2 == 0 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    if value.starts_with('"') {
+        let v = value.trim_end();
+        return v.len() >= 2 && v.ends_with('"');
+    }
+    let b = value.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            match b.get(i + 1) {
+                Some(c) if b",=+<>#;\"\\ ".contains(c) => i += 2,
+                Some(c) if c.is_ascii_hexdigit() => {
+                    if !b.get(i + 2).is_some_and(u8::is_ascii_hexdigit) {
+                        return false;
+                    }
+                    i += 3;
+                }
+                _ => return false,
+            }
+        } else if b[i] == b'"' {
+            return false;
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+/// Splits `type=value` at the first `=` that is not escaped.
+fn split_unescaped_eq(ava: &str) -> Option<(&str, &str)> {
+    let b = ava.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'=' => return Some((&ava[..i], &ava[i + 1..])),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Apache's SASL provider accepts any id its `KerberosName` parses: `name[/host][@realm]`
@@ -483,6 +619,88 @@ mod sasl_tests {
         assert_eq!(
             fix_acl(&auth, &ids),
             Ok(vec![Acl::new(perms::READ, Id::new("sasl", "jaasuser"))])
+        );
+    }
+}
+
+#[cfg(test)]
+mod x509_tests {
+    use super::*;
+    use crate::types::perms;
+
+    #[test]
+    fn x509_ids_match_exactly() {
+        let subject = "CN=client,OU=Eng,O=Example";
+        let acl = [Acl::new(perms::READ, Id::new(X509_SCHEME, subject))];
+        assert!(check_perm(
+            &acl,
+            perms::READ,
+            &[Id::new(X509_SCHEME, subject)]
+        ));
+        assert!(!check_perm(
+            &acl,
+            perms::WRITE,
+            &[Id::new(X509_SCHEME, subject)]
+        ));
+        // Apache compares the strings: another spacing or case is another client.
+        for other in [
+            "CN=client, OU=Eng, O=Example",
+            "cn=client,OU=Eng,O=Example",
+            "CN=client",
+        ] {
+            assert!(!check_perm(
+                &acl,
+                perms::READ,
+                &[Id::new(X509_SCHEME, other)]
+            ));
+        }
+        assert!(!check_perm(
+            &acl,
+            perms::READ,
+            &[Id::new("digest", subject)]
+        ));
+        // The super user's connection also holds a super id, which passes every check.
+        assert!(check_perm(
+            &acl,
+            perms::READ,
+            &[
+                Id::new(SUPER_SCHEME, "CN=admin"),
+                Id::new(X509_SCHEME, "CN=admin")
+            ]
+        ));
+    }
+
+    #[test]
+    fn fix_acl_accepts_x500_names_and_auth_expands_to_x509() {
+        for good in [
+            "CN=client,OU=Eng,O=Example",
+            "CN=a\\,b;O=x",
+            "CN=\"quoted, name\"",
+            "1.2.840.113549.1.9.1=#1603614062+CN=x",
+            "OID.2.5.4.3=x",
+            "cn = spaced , o = x",
+            "",
+        ] {
+            let acl = [Acl::new(perms::ALL, Id::new(X509_SCHEME, good))];
+            assert_eq!(fix_acl(&acl, &[]), Ok(acl.to_vec()), "{good:?}");
+        }
+        for bad in [
+            "client",
+            "CN=a,",
+            "XX=a",
+            "CN=\\",
+            "CN=#abc",
+            "CN=\"open",
+            "=x",
+        ] {
+            let acl = [Acl::new(perms::ALL, Id::new(X509_SCHEME, bad))];
+            assert_eq!(fix_acl(&acl, &[]), Err(ErrorCode::InvalidAcl), "{bad:?}");
+        }
+        let auth = [Acl::new(perms::READ, Id::new("auth", ""))];
+        let ids = [Id::new("ip", "127.0.0.1"), Id::new(X509_SCHEME, "CN=c")];
+        assert_eq!(
+            fix_acl(&auth, &ids),
+            Ok(vec![Acl::new(perms::READ, Id::new(X509_SCHEME, "CN=c"))])
         );
     }
 }

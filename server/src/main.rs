@@ -142,6 +142,26 @@ fn main() {
     };
     let released = ringkeeper_server::watermark::Watermark::new(initial.last_zxid);
     let settings = runtime_settings(&config, store_dir, position, secret, released);
+    if let Some(secure) = &config.secure_client {
+        // Bound before the shards start, so each finds its listener; a busy port stops
+        // the server as a busy client port does.
+        let tls = secure.server.clone();
+        match ringkeeper_server::net::tls::bind_secure_listeners(
+            secure.address,
+            settings.shards,
+            tls,
+        ) {
+            Ok(addr) => info!(address = %addr, "TLS client port listening"),
+            Err(e) => {
+                error!(address = %secure.address, error = %e, "cannot listen on the secure client port");
+                eprintln!(
+                    "ringkeeper: cannot listen on the secure client port {}: {e}",
+                    secure.address
+                );
+                std::process::exit(1);
+            }
+        }
+    }
     let rt = match runtime::start(settings, initial, ensemble) {
         Ok(rt) => rt,
         Err(e) => {
@@ -218,7 +238,7 @@ fn runtime_settings(
     let conf_text = config.render_conf(&ConfRuntime {
         data_dir_size: 0,
         data_log_size: 0,
-        secure_client_port: None,
+        secure_client_port: config.secure_client.as_ref().map(|s| s.address.port()),
     });
     let super_digest = config
         .super_digest

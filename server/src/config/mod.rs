@@ -16,6 +16,7 @@ mod render;
 mod sasl;
 mod servers;
 mod settings;
+mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ pub use cli::Cli;
 pub use error::{ConfigError, Origin};
 pub use render::ConfRuntime;
 pub use servers::{ClientAddress, PeerAddress, PeerType, ServerMember};
+pub use tls::SecureClientConfig;
 
 use crate::fourlw::Whitelist;
 use settings::Settings;
@@ -104,6 +106,9 @@ pub struct Config {
     pub client_port_listen_backlog: Option<u32>,
     /// The TLS client port, when configured.
     pub secure_client_port: Option<u16>,
+    /// The TLS listener (address, key and trust stores), present exactly when
+    /// `secure_client_port` is.
+    pub secure_client: Option<SecureClientConfig>,
     /// Connections allowed from one IP address; 0 means no limit.
     pub max_client_cnxns_per_host: u32,
     /// Connections allowed in total; 0 means no limit.
@@ -349,6 +354,7 @@ impl Config {
 
         let admin = AdminConfig::from_settings(&settings)?;
         let sasl = sasl::sasl_from_settings(&settings)?;
+        let secure_client = tls::tls_from_settings(&settings, &mut warnings)?;
 
         let servers = settings.servers(multi_address_enabled)?;
         let my_id = read_my_id(&data_dir, extended_types)?;
@@ -363,6 +369,7 @@ impl Config {
             client_address: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_CLIENT_PORT),
             client_port_listen_backlog,
             secure_client_port,
+            secure_client,
             max_client_cnxns_per_host,
             max_cnxns,
             min_session_timeout_ms,

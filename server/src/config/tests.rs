@@ -67,10 +67,11 @@ fn addr(text: &str) -> SocketAddr {
 }
 
 /// The zoo.cfg kazoo 2.11's harness writes for one member (kazoo/testing/common.py),
-/// with the entries its harness adds for ZooKeeper >= 3.5.
+/// with the entries its harness adds for ZooKeeper >= 3.5, after ci/kazoo/shim/java has
+/// converted its JKS stores to PEM (`keystore.pem`, `truststore.pem`; see `load_kazoo`).
 fn kazoo_zoo_cfg(data_dir: &str, base: u16) -> String {
     format!(
-        "\ntickTime=2000\ndataDir={data_dir}\nclientPort={}\nsecureClientPort={}\nmaxClientCnxns=0\nadmin.serverPort={}\nserverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\nauthProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nssl.keyStore.location={data_dir}/../keystore.jks\nssl.keyStore.password=apassword\nssl.trustStore.location={data_dir}/../truststore.jks\nssl.trustStore.password=apassword\n4lw.commands.whitelist=*\nreconfigEnabled=true\nlocalSessionsEnabled=false\nlocalSessionsUpgradingEnabled=false\n",
+        "\ntickTime=2000\ndataDir={data_dir}\nclientPort={}\nsecureClientPort={}\nmaxClientCnxns=0\nadmin.serverPort={}\nserverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\nauthProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nssl.keyStore.location={data_dir}/../keystore.pem\nssl.keyStore.password=apassword\nssl.trustStore.location={data_dir}/../truststore.pem\nssl.trustStore.password=apassword\n4lw.commands.whitelist=*\nreconfigEnabled=true\nlocalSessionsEnabled=false\nlocalSessionsUpgradingEnabled=false\n",
         base,
         base + 4,
         base + 3
@@ -100,9 +101,26 @@ fn kazoo_properties(scratch: &Scratch, jaas: &str) -> Vec<String> {
 }
 
 fn load_kazoo(scratch: &Scratch, cfg: &Path, jaas: &str) -> Result<Config, ConfigError> {
+    write_pem_stores(scratch);
     let props = kazoo_properties(scratch, jaas);
     let props: Vec<&str> = props.iter().map(String::as_str).collect();
     load_file(cfg, &props)
+}
+
+/// A CA (`truststore.pem`) and a server key and certificate it signed (`keystore.pem`).
+fn write_pem_stores(scratch: &Scratch) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    let cert = params.signed_by(&key, &ca, &ca_key).expect("server cert");
+    scratch.write(
+        "keystore.pem",
+        &format!("{}{}", key.serialize_pem(), cert.pem()),
+    );
+    scratch.write("truststore.pem", &ca.pem());
 }
 
 #[test]
@@ -150,8 +168,6 @@ fn kazoo_standalone_member() {
     for key in [
         "serverCnxnFactory",
         "authProvider.1",
-        "ssl.keyStore.location",
-        "ssl.trustStore.password",
         "file.encoding",
         "log.dir",
         "root.logger",
@@ -161,6 +177,11 @@ fn kazoo_standalone_member() {
     }
     assert!(!warnings.contains("tickTime"));
     assert!(!warnings.contains("superDigest"));
+    // The (converted) key and trust stores serve the TLS port.
+    assert!(!warnings.contains("ssl."), "{warnings}");
+    let secure = config.secure_client.as_ref().expect("a TLS port");
+    assert_eq!(secure.address, addr("0.0.0.0:20004"));
+    assert_eq!(secure.server.client_auth, crate::net::tls::ClientAuth::Need);
     // The JAAS file carries the SASL users, so it is used, not warned about.
     assert!(!warnings.contains("java.security.auth.login.config"));
 }
@@ -942,4 +963,79 @@ fn sasl_users_come_from_the_jaas_file() {
     let bad = scratch.write("bad.conf", "Server { m required user_a=\"x\"");
     let arg = format!("-Djava.security.auth.login.config={}", bad.display());
     assert!(load_file(&cfg, &[&arg]).is_err());
+}
+
+/// The TLS keys: a Java store is refused with the commands that convert it, a missing
+/// key store or an unknown protocol stops the server, ciphers and versions are read.
+#[test]
+fn tls_keys_are_validated() {
+    let scratch = Scratch::new();
+    write_pem_stores(&scratch);
+    let ks = scratch.path("keystore.pem").display().to_string();
+    let ts = scratch.path("truststore.pem").display().to_string();
+    let base = format!(
+        "secureClientPort=2281\nssl.keyStore.location={ks}\nssl.trustStore.location={ts}\n"
+    );
+    let config = load_with(&format!(
+        "{base}ssl.clientAuth=want\nssl.enabledProtocols=TLSv1.3\nssl.ciphersuites=TLS_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_CBC_SHA\nsecureClientPortAddress=127.0.0.1\n"
+    ))
+    .expect("loads");
+    let secure = config.secure_client.expect("TLS");
+    assert_eq!(secure.address, addr("127.0.0.1:2281"));
+    assert_eq!(
+        secure.options.client_auth,
+        crate::net::tls::ClientAuth::Want
+    );
+    assert_eq!(
+        secure.options.versions,
+        vec![crate::net::tls::TlsVersion::V13]
+    );
+    assert!(config
+        .warnings
+        .iter()
+        .any(|w| w.contains("TLS_RSA_WITH_AES_128_CBC_SHA")));
+
+    let jks = scratch.write("keystore.jks", "not really");
+    let e = load_with(&format!(
+        "secureClientPort=2281\nssl.keyStore.location={}\n",
+        jks.display()
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("keytool -importkeystore") && e.contains("openssl pkcs12"),
+        "{e}"
+    );
+    let e = load_with(&format!("{base}ssl.trustStore.type=JKS\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("keytool -list -rfc"), "{e}");
+    let e = load_with("secureClientPort=2281\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ssl.keyStore.location"), "{e}");
+    let e = load_with(&format!("{base}ssl.protocol=TLSv1.1\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ssl.protocol"), "{e}");
+    let e = load_with(&format!("{base}ssl.clientAuth=maybe\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ssl.clientAuth"), "{e}");
+    let e = load_with(&format!("{base}ssl.ciphersuites=NOPE\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("TLS_AES_128_GCM_SHA256"), "{e}");
+    let e = load_with(&format!(
+        "secureClientPort=2281\nssl.keyStore.location={ks}\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("ssl.trustStore.location"),
+        "need without a trust store: {e}"
+    );
+    // ssl.* keys without a secure port configure nothing and read no file.
+    let config = load_with("ssl.keyStore.location=/nonexistent.pem\n").expect("loads");
+    assert!(config.secure_client.is_none());
 }

@@ -9,21 +9,52 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_lite::{future, AsyncWriteExt};
-use glommio::channels::local_channel::{self, LocalReceiver};
+use futures_lite::{future, AsyncRead, AsyncWrite, AsyncWriteExt};
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::ConnectedSender;
 use glommio::net::TcpStream;
-use tracing::{debug, info};
+use ringkeeper_engine::acl::{SUPER_SCHEME, X509_SCHEME};
+use ringkeeper_engine::types::Id;
+use tracing::{debug, info, warn};
 
 use super::state::{Handshake, HandshakeOutcome, ShardState};
 use crate::messages::ToSequencer;
 use crate::net::frame::{self, FrameError};
+use crate::net::tls::stream::{self as tls_stream, TlsReader, TlsWriter};
+use crate::net::tls::{dn, TlsServer};
 
 /// What the writer task is asked to do.
 pub enum Out {
     Frame(Vec<u8>),
     /// Flush what is queued, then close the socket.
     Close,
+    /// Write out what the transport holds (a TLS connection's alerts and answers to the
+    /// peer's control messages); only TLS connections send it.
+    Flush,
+}
+
+/// The writing side of a connection's transport.
+pub(super) trait Sink: AsyncWrite + Unpin {
+    /// Whether written bytes may stay inside the transport until flushed (TLS encrypts
+    /// into its own buffer); plain sockets write straight through and never flush.
+    const FLUSH_EACH_BATCH: bool;
+    /// Ends the connection for both directions.
+    async fn close(&mut self);
+}
+
+impl Sink for TcpStream {
+    const FLUSH_EACH_BATCH: bool = false;
+    async fn close(&mut self) {
+        let _ = self.flush().await;
+        let _ = self.shutdown(std::net::Shutdown::Both).await;
+    }
+}
+
+impl Sink for TlsWriter {
+    const FLUSH_EACH_BATCH: bool = true;
+    async fn close(&mut self) {
+        TlsWriter::close(self).await;
+    }
 }
 
 /// How long a handshake whose lastZxidSeen is ahead of this shard waits for the shard to
@@ -49,23 +80,158 @@ pub async fn serve(
     let out_tx = Rc::new(out_tx);
     let queued = Rc::new(std::cell::Cell::new(0usize));
     glommio::spawn_local(write_loop(writer_stream, out_rx, queued.clone())).detach();
+    let deadline = std::time::Instant::now() + handshake_timeout(&state);
+    let reader = futures_lite::io::BufReader::with_capacity(64 * 1024, stream);
+    serve_client(
+        state,
+        to_seq,
+        reader,
+        peer,
+        out_tx,
+        queued,
+        deadline,
+        Vec::new(),
+    )
+    .await;
+}
 
-    let (limit, max_cnxns, limiter, handshake_timeout) = {
+fn handshake_timeout(state: &Rc<RefCell<ShardState>>) -> Duration {
+    Duration::from_millis(state.borrow().settings.handshake_timeout_ms)
+}
+
+/// Accepts connections on a shard's secure listener until shutdown.
+pub(super) async fn accept_secure(
+    state: Rc<RefCell<ShardState>>,
+    to_seq: Rc<ConnectedSender<ToSequencer>>,
+    listener: glommio::net::TcpListener,
+    tls: TlsServer,
+) {
+    loop {
+        let accepted = future::or(async { Some(listener.accept().await) }, async {
+            while !crate::shutdown::requested() {
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+            }
+            None
+        })
+        .await;
+        match accepted {
+            None => break,
+            Some(Ok(stream)) => {
+                glommio::spawn_local(serve_tls(
+                    state.clone(),
+                    to_seq.clone(),
+                    stream,
+                    tls.clone(),
+                ))
+                .detach();
+            }
+            Some(Err(e)) => {
+                // Running out of descriptors must not stop the listener; back off and retry.
+                warn!(error = %e, "secure accept failed");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// A connection on the secure port: the TLS handshake, then the same client protocol as a
+/// plain connection, over a TLS connection shared by the reader and the writer task.
+///
+/// The handshake deadline covers the TLS handshake and the ZooKeeper handshake together,
+/// so a client that stalls in either is closed as a slowloris plain connection is.
+pub async fn serve_tls(
+    state: Rc<RefCell<ShardState>>,
+    to_seq: Rc<ConnectedSender<ToSequencer>>,
+    mut stream: TcpStream,
+    tls: TlsServer,
+) {
+    let peer = stream.peer_addr().ok();
+    let _ = stream.set_nodelay(true);
+    let deadline = std::time::Instant::now() + handshake_timeout(&state);
+    let mut conn = match rustls::ServerConnection::new(tls.config.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            info!(?peer, error = %e, "cannot start a TLS connection; dropping it");
+            return;
+        }
+    };
+    let shaken = before(deadline, async {
+        tls_stream::handshake(&mut stream, &mut conn)
+            .await
+            .map_err(FrameError::Io)
+    })
+    .await;
+    if let Err(e) = shaken {
+        debug!(?peer, error = %e, "TLS handshake failed; closing");
+        let _ = stream.shutdown(std::net::Shutdown::Both).await;
+        return;
+    }
+    // The verifier already checked the chain against the trust store; what is left is
+    // naming the client (Apache's X509AuthenticationProvider.handleAuthentication).
+    let mut ids = Vec::new();
+    if let Some(leaf) = conn.peer_certificates().and_then(|c| c.first()) {
+        let Some(subject) = dn::subject_rfc2253(leaf) else {
+            info!(?peer, "client certificate subject unreadable; closing");
+            let _ = stream.shutdown(std::net::Shutdown::Both).await;
+            return;
+        };
+        if tls.super_user.as_deref() == Some(subject.as_str()) {
+            ids.push(Id::new(SUPER_SCHEME, subject.clone()));
+        }
+        debug!(?peer, %subject, "client authenticated by certificate");
+        ids.push(Id::new(X509_SCHEME, subject));
+    }
+    let writer_stream = match crate::net::split::duplicate(&stream) {
+        Ok(s) => s,
+        Err(e) => {
+            info!(error = %e, "cannot duplicate socket; dropping connection");
+            return;
+        }
+    };
+    let shared = Rc::new(RefCell::new(conn));
+    let (out_tx, out_rx) = local_channel::new_unbounded::<Out>();
+    let out_tx = Rc::new(out_tx);
+    let queued = Rc::new(std::cell::Cell::new(0usize));
+    let writer = TlsWriter::new(writer_stream, shared.clone());
+    glommio::spawn_local(write_loop(writer, out_rx, queued.clone())).detach();
+    let kick = {
+        let out_tx = out_tx.clone();
+        Box::new(move || {
+            let _ = out_tx.try_send(Out::Flush);
+        })
+    };
+    let reader =
+        futures_lite::io::BufReader::with_capacity(64 * 1024, TlsReader::new(stream, shared, kick));
+    serve_client(state, to_seq, reader, peer, out_tx, queued, deadline, ids).await;
+}
+
+/// The client protocol on an established byte stream, plain or TLS: the four-letter word
+/// or handshake, then requests until the client goes away. `ids` are authenticated ids the
+/// transport established (a client certificate's), given to the connection up front.
+#[allow(clippy::too_many_arguments)]
+async fn serve_client<R: AsyncRead + Unpin>(
+    state: Rc<RefCell<ShardState>>,
+    to_seq: Rc<ConnectedSender<ToSequencer>>,
+    mut reader: R,
+    peer: Option<std::net::SocketAddr>,
+    out_tx: Rc<LocalSender<Out>>,
+    queued: Rc<std::cell::Cell<usize>>,
+    deadline: std::time::Instant,
+    ids: Vec<Id>,
+) {
+    let (limit, max_cnxns, limiter) = {
         let s = state.borrow();
         (
             s.settings.packet_limit,
             s.settings.max_client_cnxns,
             s.settings.limiter.clone(),
-            Duration::from_millis(s.settings.handshake_timeout_ms),
         )
     };
-    let mut reader = futures_lite::io::BufReader::with_capacity(64 * 1024, stream);
 
     // The first four bytes tell a four-letter word from a ZooKeeper handshake: a real
     // handshake starts with a length far below the smallest four-letter word read as an int.
-    // A connection must complete its handshake (or four-letter word) in time: one that
+    // A connection must complete its handshake (or four-letter word) by `deadline`: one that
     // trickles bytes or says nothing would otherwise hold a descriptor forever (slowloris).
-    let deadline = std::time::Instant::now() + handshake_timeout;
     let prefix = match before(deadline, frame::read_len(&mut reader)).await {
         Ok(p) => p,
         Err(e) => {
@@ -118,6 +284,15 @@ pub async fn serve(
             conn,
             last_zxid_seen,
         }) => {
+            if !ids.is_empty() {
+                if let Some(c) = state.borrow_mut().conns.get_mut(&conn) {
+                    for id in ids {
+                        if !c.auth.contains(&id) {
+                            c.auth.push(id);
+                        }
+                    }
+                }
+            }
             if !wait_caught_up(&state, last_zxid_seen).await {
                 info!(
                     ?peer,
@@ -242,14 +417,15 @@ async fn wait_caught_up(state: &Rc<RefCell<ShardState>>, zxid: i64) -> bool {
 }
 
 /// Drains the outgoing queue, coalescing whatever is already queued into one write.
-async fn write_loop(
-    mut stream: TcpStream,
+async fn write_loop<S: Sink>(
+    mut stream: S,
     rx: LocalReceiver<Out>,
     queued: Rc<std::cell::Cell<usize>>,
 ) {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     'outer: while let Some(first) = rx.recv().await {
         let mut close = false;
+        let mut flush = false;
         let mut next = Some(first);
         while let Some(item) = next.take() {
             match item {
@@ -261,6 +437,7 @@ async fn write_loop(
                     close = true;
                     break;
                 }
+                Out::Flush => flush = true,
             }
             if batch.len() >= 256 * 1024 {
                 break;
@@ -272,11 +449,14 @@ async fn write_loop(
                 break 'outer;
             }
             batch.clear();
+            flush |= S::FLUSH_EACH_BATCH;
+        }
+        if flush && stream.flush().await.is_err() {
+            break 'outer;
         }
         if close {
             break;
         }
     }
-    let _ = stream.flush().await;
-    let _ = stream.shutdown(std::net::Shutdown::Both).await;
+    stream.close().await;
 }

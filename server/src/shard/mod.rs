@@ -79,6 +79,11 @@ pub async fn run(
         })
     };
 
+    // The secure client port, when configured: its own accept loop, same state.
+    let secure = crate::net::tls::take_secure_listener(id).map(|(listener, tls)| {
+        let listener = crate::net::listener::into_glommio(listener);
+        glommio::spawn_local(conn::accept_secure(state.clone(), to_seq.clone(), listener, tls))
+    });
     info!(shard = id, "shard serving");
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
@@ -104,6 +109,9 @@ pub async fn run(
     }
     debug!(shard = id, "shard stopping");
     drop(listener);
+    if let Some(secure) = secure {
+        secure.await;
+    }
     state.borrow_mut().close_all();
     toucher.await;
     drop(to_seq);
