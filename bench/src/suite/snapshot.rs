@@ -32,6 +32,8 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(1);
 pub const ROUND_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long a round waits for its snapshot without writing before it writes again.
 pub const IDLE_WAIT: Duration = Duration::from_secs(5);
+/// How long the server's log may lag behind its last snapshot.
+pub const LOG_WAIT: Duration = Duration::from_secs(10);
 /// How long one setData may take before the scenario gives up.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -239,27 +241,36 @@ pub async fn measure(
     let _ = watcher.join();
     let mut rows = result?;
     // The server's own accounts: ringkeeper's name their zxid; Apache's are matched by
-    // order (the last `rounds` lines, since start-up may have logged one more).
-    let log = std::fs::read(&log_path).unwrap_or_default();
-    let log = String::from_utf8_lossy(log.get(log_from as usize..).unwrap_or_default());
-    let reported = reported_snapshot_ms(&srv.kind, &log);
-    match srv.kind {
-        ServerKind::Ringkeeper(_) => {
-            for r in &mut rows {
-                r.server_reported_ms = reported
-                    .iter()
-                    .find(|(z, _)| *z == Some(r.zxid))
-                    .map(|(_, ms)| *ms);
+    // order (the last `rounds` lines, since start-up may have logged one more). A line is
+    // written after the rename (ringkeeper logs once the purge is done too), so the log is
+    // read again for a while until every round has its line.
+    let deadline = Instant::now() + LOG_WAIT;
+    loop {
+        let log = std::fs::read(&log_path).unwrap_or_default();
+        let log = String::from_utf8_lossy(log.get(log_from as usize..).unwrap_or_default());
+        let reported = reported_snapshot_ms(&srv.kind, &log);
+        match srv.kind {
+            ServerKind::Ringkeeper(_) => {
+                for r in &mut rows {
+                    r.server_reported_ms = reported
+                        .iter()
+                        .find(|(z, _)| *z == Some(r.zxid))
+                        .map(|(_, ms)| *ms);
+                }
             }
-        }
-        ServerKind::Apache(_) => {
-            if reported.len() >= rows.len() {
-                let tail = &reported[reported.len() - rows.len()..];
-                for (r, (_, ms)) in rows.iter_mut().zip(tail) {
-                    r.server_reported_ms = Some(*ms);
+            ServerKind::Apache(_) => {
+                if reported.len() >= rows.len() {
+                    let tail = &reported[reported.len() - rows.len()..];
+                    for (r, (_, ms)) in rows.iter_mut().zip(tail) {
+                        r.server_reported_ms = Some(*ms);
+                    }
                 }
             }
         }
+        if rows.iter().all(|r| r.server_reported_ms.is_some()) || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let samples: Vec<f64> = rows.iter().map(|r| r.external_ms).collect();
     let external_ms = Spread::of(&samples).ok_or_else(|| format!("no snapshot on {name}"))?;
