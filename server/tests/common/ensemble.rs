@@ -29,6 +29,8 @@ use super::server::four_letter_word;
 const LISTEN_WAIT: Duration = Duration::from_secs(30);
 /// How long a member may take to exit after SIGTERM before it is killed.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+/// How long the client port of an exited member may keep accepting (see `wait_port_closed`).
+const PORT_CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// How often the proxy threads look at their link's state; a cut takes effect within this.
 const PROXY_POLL: Duration = Duration::from_millis(50);
 /// How many lines of each member's log a failure message shows.
@@ -229,6 +231,23 @@ impl Ensemble {
         if let Some(mut child) = self.members[index].child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            self.wait_port_closed(index);
+        }
+    }
+
+    /// Waits (a bounded while) until the member's client port refuses connections. The kernel
+    /// tears an exited process's io_uring instance down asynchronously, and the sockets it
+    /// holds, the listener included, can outlive the process for a moment: a test must not
+    /// take "killed" to mean "unreachable", nor start the member again, before they are gone.
+    fn wait_port_closed(&self, index: usize) {
+        let deadline = Instant::now() + PORT_CLOSE_WAIT;
+        while Instant::now() < deadline {
+            if TcpStream::connect_timeout(&self.members[index].client, Duration::from_millis(200))
+                .is_err()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -245,6 +264,7 @@ impl Ensemble {
         let deadline = Instant::now() + SHUTDOWN_WAIT;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
+                self.wait_port_closed(index);
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -528,6 +548,8 @@ impl Ensemble {
         let log_err = log.try_clone().expect("cloning the member log handle");
         let child = Command::new(server_binary())
             .arg(member.dir.join("zoo.cfg"))
+            // Plain text logs: they are read by people and quoted in failure messages.
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
