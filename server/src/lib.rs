@@ -8,7 +8,6 @@ pub mod messages;
 pub mod net;
 pub mod peer;
 pub mod replica;
-pub mod peer;
 pub mod runtime;
 pub mod sasl;
 pub mod sequencer;
