@@ -70,13 +70,16 @@ pub fn protocol_timing(
 
 /// The session-password key every member derives alike, so that a client can resume its
 /// session on any member. Apache derives passwords from the session id and a constant; we
-/// key them with the ensemble's membership instead, which every member's zoo.cfg shares.
-pub fn ensemble_secret(members: &[(u64, String)]) -> Vec<u8> {
-    let mut sorted: Vec<&(u64, String)> = members.iter().collect();
-    sorted.sort();
+/// key them with the ensemble's member ids, which every member's zoo.cfg shares. Not the
+/// addresses: members may see each other at different addresses (NAT, proxies). Like
+/// Apache's, such a password guards against mistakes, not against an attacker who knows
+/// the configuration; ACLs and authentication are what protect data.
+pub fn ensemble_secret(member_ids: &[u64]) -> Vec<u8> {
+    let mut sorted = member_ids.to_vec();
+    sorted.sort_unstable();
     let mut text = String::from("ringkeeper-ensemble-session-key-v1");
-    for (id, addr) in sorted {
-        text.push_str(&format!("\n{id}={addr}"));
+    for id in sorted {
+        text.push_str(&format!("\n{id}"));
     }
     // SHA-1 via the digest helper the ACL code already uses; 20 bytes, base64 in the text.
     ringkeeper_engine::acl::digest(&text).into_bytes()
@@ -98,9 +101,8 @@ mod tests {
 
     #[test]
     fn every_member_derives_the_same_secret() {
-        let a = ensemble_secret(&[(1, "h:1:2".into()), (2, "h:3:4".into())]);
-        let b = ensemble_secret(&[(2, "h:3:4".into()), (1, "h:1:2".into())]);
-        assert_eq!(a, b);
-        assert_ne!(a, ensemble_secret(&[(1, "h:1:2".into())]));
+        let a = ensemble_secret(&[1, 2, 3]);
+        assert_eq!(a, ensemble_secret(&[3, 1, 2]));
+        assert_ne!(a, ensemble_secret(&[1, 2]));
     }
 }

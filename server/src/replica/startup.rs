@@ -60,18 +60,6 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         })
         .collect();
     let voters: Vec<u64> = config.servers.iter().map(|s| s.id).collect();
-    let members: Vec<(u64, String)> = config
-        .servers
-        .iter()
-        .map(|s| {
-            let a = s.addresses.first();
-            (
-                s.id,
-                a.map(|a| format!("{}:{}:{}", a.host, a.quorum_port, a.election_port))
-                    .unwrap_or_default(),
-            )
-        })
-        .collect();
 
     let tick = u64::from(config.tick_time_ms);
     let (peer_tick, [follower, leader, init]) = protocol_timing(
@@ -79,7 +67,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         u64::from(config.init_limit_ticks.unwrap_or(10)),
         u64::from(config.sync_limit_ticks.unwrap_or(5)),
     );
-    let mut protocol = ringkeeper_replication::Config::new(me, voters);
+    let mut protocol = ringkeeper_replication::Config::new(me, voters.clone());
     protocol.follower_timeout_ticks = follower;
     protocol.leader_timeout_ticks = leader;
     protocol.init_timeout_ticks = init;
@@ -115,7 +103,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         entries,
     };
     Ok(Prepared {
-        secret: ensemble_secret(&members),
+        secret: ensemble_secret(&voters),
         initial: InitialState {
             tree: start.tree,
             sessions: start.sessions,
