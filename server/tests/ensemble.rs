@@ -722,6 +722,10 @@ async fn a_follower_beyond_the_log_window_catches_up_by_snapshot() {
     )
     .await;
     blocking(|| wait_same_zxid(&mut ensemble, &[0, 1, 2]));
+    // Which sync mode was used is not visible to clients; the log says, for whoever reads a
+    // failure (a diagnostic, not a check: log wording is no contract).
+    let installed = ensemble.log(follower).contains("snapshot");
+    eprintln!("the follower's log mentions a snapshot: {installed}");
     // It keeps following: a write after the snapshot sync reaches it too.
     let client = connect(&mut ensemble, &up).await;
     client
@@ -841,6 +845,65 @@ async fn an_isolated_minority_refuses_and_catches_up_after_healing() {
         !root.contains("minority"),
         "a write refused on the isolated side appeared: {root:?}"
     );
+}
+
+/// Five members split 2 | 3, the old leader on the small side: both minority members stop
+/// serving and take no write, the three elect a leader and go on; healed, the two catch up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_members_split_two_three_and_heal() {
+    let _serial = SERIAL.lock().await;
+    let mut options = options();
+    options.proxies = true;
+    let (mut ensemble, leader) = blocking(|| start_with_leader(5, options));
+    let others = followers(&mut ensemble, leader);
+    let minority = vec![leader, others[0]];
+    let majority: Vec<usize> = others[1..].to_vec();
+    let client = connect(&mut ensemble, &majority).await;
+    client
+        .create("/split", b"", &persistent())
+        .await
+        .expect("create /split");
+    drop(client);
+
+    ensemble.partition(&minority, &majority);
+    for &member in &minority {
+        blocking(|| ensemble.wait_not_serving(member, REFUSE_WAIT));
+    }
+    let new_leader = blocking(|| ensemble.wait_for_leader(LEADER_WAIT));
+    assert!(
+        majority.contains(&new_leader),
+        "member {new_leader} leads from the side of two"
+    );
+    first_write(&mut ensemble, &majority, "/split/first", FAILOVER_BOUND * 2).await;
+    let client = connect(&mut ensemble, &majority).await;
+    let mut created = create_many(&client, "/split", 50).await;
+    created.insert("first".to_string());
+    drop(client);
+    no_write(
+        &mut ensemble,
+        &minority,
+        "/split/minority",
+        Duration::from_secs(3),
+        "the side of two",
+    )
+    .await;
+
+    ensemble.heal_all();
+    for &member in &minority {
+        blocking(|| ensemble.wait_serving(member, SERVE_WAIT));
+    }
+    for member in 0..5 {
+        converge(
+            &mut ensemble,
+            member,
+            "/split",
+            &created,
+            Some(&created),
+            "after the 2 | 3 split healed",
+        )
+        .await;
+    }
+    blocking(|| wait_same_zxid(&mut ensemble, &[0, 1, 2, 3, 4]));
 }
 
 /// Sessions stay global when members list each other at different addresses, as they do
