@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Short fuzz runs of every cargo-fuzz target (engine/fuzz): the client request and
-# handshake decoders and the log/snapshot reader. Each target runs for
+# handshake decoders, the log/snapshot reader, zoo.cfg and the peer frame decoder
+# (peer_frame). Each target runs for
 # RK_FUZZ_SECONDS (default 20) seconds; a crash fails the stage and leaves its input
 # under engine/fuzz/artifacts/<target>/ to become a regression test.
 #
