@@ -78,6 +78,8 @@ pub struct ShardReport {
     pub apache_watch_count: u64,
     pub packets_received: u64,
     pub packets_sent: u64,
+    /// Read replies refused for exceeding `ringkeeper.replyBytesMax`.
+    pub replies_too_large: u64,
     /// Requests received by this shard and not yet answered.
     pub outstanding: u64,
     pub latency: crate::latency::RequestLatency,

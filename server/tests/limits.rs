@@ -99,3 +99,46 @@ fn a_pipelining_client_is_throttled_not_dropped() {
         );
     }
 }
+
+#[test]
+fn a_read_reply_over_the_reply_limit_is_an_error_not_a_dropped_connection() {
+    // A getChildren whose reply exceeds ringkeeper.replyBytesMax is answered with
+    // MarshallingError (-5): a client whose jute.maxbuffer is that small would otherwise
+    // drop the connection, reconnect and ask again for ever. Smaller replies still flow, on
+    // the same connection.
+    const MARSHALLING_ERROR: i32 = -5;
+    let server = TestServer::start(ServerOptions {
+        extra_config: vec!["ringkeeper.replyBytesMax=4096".to_string()],
+        ..Default::default()
+    });
+    let (mut conn, _) = RawConn::new_session(&server, 6000);
+    let create = |path: &str| Out::new().string(path).buffer(b"x").open_acl().int(0);
+    assert_eq!(conn.request(op::CREATE, create("/dir")).err, err::OK);
+    assert_eq!(conn.request(op::CREATE, create("/dir/a")).err, err::OK);
+    let list = |conn: &mut RawConn| {
+        conn.request(op::GET_CHILDREN, Out::new().string("/dir").boolean(false))
+    };
+    assert_eq!(list(&mut conn).err, err::OK, "a small listing is answered");
+    // 200 children of 40-byte names: about 9 KiB of names.
+    for i in 0..200 {
+        let path = format!("/dir/child-with-a-fairly-long-name-{i:05}");
+        assert_eq!(conn.request(op::CREATE, create(&path)).err, err::OK);
+    }
+    let big = list(&mut conn);
+    assert_eq!(
+        big.err, MARSHALLING_ERROR,
+        "the oversized listing is refused"
+    );
+    assert!(
+        big.body.is_empty(),
+        "the refusal carries no partial listing"
+    );
+    // The connection is intact and the data is readable in smaller pieces.
+    let data = conn.request(op::GET_DATA, Out::new().string("/dir/a").boolean(false));
+    assert_eq!(data.err, err::OK);
+    let stats = server.four_letter_word("mntr");
+    assert!(
+        stats.contains("zk_ringkeeper_replies_too_large\t1"),
+        "mntr counts the refusal:\n{stats}"
+    );
+}

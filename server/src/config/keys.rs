@@ -107,6 +107,7 @@ pub const MAX_SESSIONS: &str = "ringkeeper.maxSessions";
 pub const BATCH_BYTES_MAX: &str = "ringkeeper.batchBytesMax";
 pub const BATCH_TXNS_MAX: &str = "ringkeeper.batchTxnsMax";
 pub const REPLICATION_LOG_WINDOW: &str = "ringkeeper.replication.logWindow";
+pub const REPLY_BYTES_MAX: &str = "ringkeeper.replyBytesMax";
 pub const HANDSHAKE_TIMEOUT: &str = "ringkeeper.handshakeTimeoutMs";
 pub const REPORTED_VERSION: &str = "ringkeeper.reportedVersion";
 pub const ADMIN_ENABLE_SERVER: &str = "admin.enableServer";
@@ -172,6 +173,7 @@ pub const KEYS: &[KeySpec] = &[
     used(BATCH_BYTES_MAX),
     used(BATCH_TXNS_MAX),
     used(REPLICATION_LOG_WINDOW),
+    used(REPLY_BYTES_MAX),
     used(HANDSHAKE_TIMEOUT),
     used(REPORTED_VERSION),
     used(ADMIN_ENABLE_SERVER),

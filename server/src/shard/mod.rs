@@ -82,7 +82,12 @@ pub async fn run(
     // The secure client port, when configured: its own accept loop, same state.
     let secure = crate::net::tls::take_secure_listener(id).map(|(listener, tls)| {
         let listener = crate::net::listener::into_glommio(listener);
-        glommio::spawn_local(conn::accept_secure(state.clone(), to_seq.clone(), listener, tls))
+        glommio::spawn_local(conn::accept_secure(
+            state.clone(),
+            to_seq.clone(),
+            listener,
+            tls,
+        ))
     });
     info!(shard = id, "shard serving");
     loop {

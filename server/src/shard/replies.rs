@@ -483,10 +483,32 @@ pub(super) fn answer_read(
     for e in events {
         state.send_frame(conn, e);
     }
-    Some(match result {
+    let frame = match result {
         Ok(resp) => records::encode_reply(xid_out, zxid, ErrorCode::Ok, &resp),
         Err(e) => records::encode_reply(xid_out, zxid, e, &Response::Empty),
-    })
+    };
+    // A reply larger than a client's jute.maxbuffer makes the client drop the connection,
+    // reconnect and ask again, for ever (a getChildren of a huge directory is the usual
+    // case). Answering MarshallingError instead ends that loop with an error the
+    // application sees; the limit is `ringkeeper.replyBytesMax`.
+    let body = frame.len().saturating_sub(4);
+    if body > state.settings.reply_bytes_max {
+        tracing::warn!(
+            conn,
+            op = header.op,
+            bytes = body,
+            limit = state.settings.reply_bytes_max,
+            "reply larger than ringkeeper.replyBytesMax; answering MarshallingError"
+        );
+        state.counters.replies_too_large += 1;
+        return Some(records::encode_reply(
+            xid_out,
+            zxid,
+            ErrorCode::MarshallingError,
+            &Response::Empty,
+        ));
+    }
+    Some(frame)
 }
 
 fn children(

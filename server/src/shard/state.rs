@@ -29,6 +29,8 @@ use crate::messages::{ConnId, Origin, ShardId, ToSequencer, ToShard, Write};
 pub struct ShardSettings {
     pub id: ShardId,
     pub packet_limit: usize,
+    /// Largest read reply sent (`ringkeeper.replyBytesMax`); larger ones become errors.
+    pub reply_bytes_max: usize,
     pub tick_ms: i64,
     pub min_session_timeout_ms: i32,
     pub max_session_timeout_ms: i32,

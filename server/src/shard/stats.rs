@@ -51,6 +51,8 @@ impl ConnStats {
 pub struct ServerCounters {
     pub packets_received: u64,
     pub packets_sent: u64,
+    /// Read replies refused for exceeding `ringkeeper.replyBytesMax`.
+    pub replies_too_large: u64,
 }
 
 /// Apache's four-letter abbreviation of the last operation, as `cons` prints it.
@@ -172,6 +174,7 @@ pub(super) fn report(state: &ShardState) -> ShardReport {
         apache_watch_count: state.watches.apache_watch_count() as u64,
         packets_received: state.counters.packets_received,
         packets_sent: state.counters.packets_sent,
+        replies_too_large: state.counters.replies_too_large,
         outstanding: state.outstanding_total() as u64,
         latency: state.latency.clone(),
     }
@@ -197,6 +200,7 @@ fn merged(state: &ShardState, gathered: Option<&Gathered>) -> (ShardReport, Opti
         out.apache_watch_count += r.apache_watch_count;
         out.packets_received += r.packets_received;
         out.packets_sent += r.packets_sent;
+        out.replies_too_large += r.replies_too_large;
         out.outstanding += r.outstanding;
         out.latency.merge(&r.latency);
     }
@@ -213,7 +217,10 @@ fn merged(state: &ShardState, gathered: Option<&Gathered>) -> (ShardReport, Opti
 /// commit's fdatasync latency and batch size, and each shard's load. The admin endpoint
 /// turns every one of them into a Prometheus gauge.
 fn extra_metrics(all: &ShardReport, gathered: Option<&Gathered>) -> Vec<(String, MetricValue)> {
-    let mut out = Vec::new();
+    let mut out = vec![(
+        "ringkeeper_replies_too_large".to_owned(),
+        MetricValue::Int(all.replies_too_large as i64),
+    )];
     let mut dist = |prefix: &str, d: &crate::latency::Distribution| {
         out.push((
             format!("{prefix}_count"),
@@ -230,6 +237,7 @@ fn extra_metrics(all: &ShardReport, gathered: Option<&Gathered>) -> Vec<(String,
     for (op, d) in &all.latency.by_op {
         dist(&format!("ringkeeper_request_latency_us_{op}"), d);
     }
+
     if let Some(g) = gathered {
         dist("ringkeeper_fsync_latency_us", &g.fsync_us);
         dist("ringkeeper_commit_batch_txns", &g.batch_txns);
