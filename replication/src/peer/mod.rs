@@ -30,6 +30,11 @@ pub enum Event {
     /// Every entry the server was asked to append, up to `zxid`, is durable. After a
     /// [`Command::Truncate`] the server must not report writes issued before it.
     Durable { zxid: Zxid },
+    /// The server's connection from this peer broke (its process died, or the network
+    /// reset the connection). A follower whose leader this is stops following at once
+    /// instead of waiting `follower_timeout_ticks`, as a ZooKeeper follower does when its
+    /// socket to the leader fails. Only ever a hint: going back to looking is always safe.
+    PeerDisconnected { from: ServerId },
 }
 
 /// What the server found on its disk at startup.
@@ -54,6 +59,8 @@ pub struct Stats {
     pub syncs_snap: u64,
     pub handshakes: u64,
     pub stale_messages: u64,
+    /// Times a follower stopped following because its connection from the leader broke.
+    pub leader_disconnects: u64,
     /// Messages that contradict the protocol's invariants (for example a truncation below the
     /// applied point). They are refused; the simulator requires this to stay zero.
     pub violations: u64,
@@ -142,6 +149,12 @@ impl Peer {
                 }
             }
             Event::Message { from, message } => self.on_message(from, message),
+            Event::PeerDisconnected { from } => {
+                if matches!(&self.state, State::Following(f) if f.leader == from) {
+                    self.stats.leader_disconnects += 1;
+                    self.become_looking();
+                }
+            }
         }
         std::mem::take(&mut self.out)
     }

@@ -327,6 +327,15 @@ impl Simulation {
                 let i = self.rng.below(self.nodes.len() as u64) as usize;
                 if self.nodes[i].peer.is_some() {
                     self.crash_node(i);
+                    // The others' connections from it break; those that notice in time
+                    // (not across a partition) hear of it, as a server's transport does.
+                    let crashed = self.nodes[i].id;
+                    for j in 0..self.nodes.len() {
+                        if j != i && self.group[j] == self.group[i] && self.nodes[j].peer.is_some()
+                        {
+                            self.step(j, Event::PeerDisconnected { from: crashed })?;
+                        }
+                    }
                     let down = self.rng.between(20, 500);
                     self.schedule(down, SimEvent::Restart(i));
                 }
@@ -739,6 +748,7 @@ fn add(a: Stats, b: Stats) -> Stats {
         syncs_snap: a.syncs_snap + b.syncs_snap,
         handshakes: a.handshakes + b.handshakes,
         stale_messages: a.stale_messages + b.stale_messages,
+        leader_disconnects: a.leader_disconnects + b.leader_disconnects,
         violations: a.violations + b.violations,
         last_violation: b.last_violation.or(a.last_violation),
     }

@@ -330,6 +330,9 @@ fn garbage_closes_only_that_connection() {
             b.stats().connection_errors == 3
         })
         .await;
+        // The connection that said it was server 1 and then broke is reported, so that a
+        // follower of server 1 would stop waiting for it.
+        assert_eq!(recv(&b_rx).await, Inbound::Disconnected { from: 1 });
         // The real link from A was not affected.
         a.send(2, &Message::Commit { epoch: 3, zxid: 4 });
         assert_eq!(

@@ -119,8 +119,19 @@ impl TransportSettings {
 /// What arrives from peers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inbound {
-    Protocol { from: u64, message: Message },
-    App { from: u64, data: Vec<u8> },
+    Protocol {
+        from: u64,
+        message: Message,
+    },
+    App {
+        from: u64,
+        data: Vec<u8>,
+    },
+    /// A peer's quorum connection to us ended (EOF, reset or a frame error): the peer died,
+    /// restarted or the network broke. A follower uses it to stop waiting for a dead leader.
+    Disconnected {
+        from: u64,
+    },
 }
 
 /// Counters since start; `links_up` and `inbound_connections` are current values.
@@ -506,6 +517,12 @@ async fn run_inbound(
         }
     }
     let _ = stream.shutdown(std::net::Shutdown::Both).await;
+    if let (Some(id), "quorum") = (from, port) {
+        if !inner.stopped.get() {
+            // Best effort: a full queue means the sequencer is busy and will notice by timeout.
+            let _ = tx.try_send(Inbound::Disconnected { from: id });
+        }
+    }
 }
 
 fn accept_hello(settings: &TransportSettings, hello: &Hello) -> Result<(), String> {

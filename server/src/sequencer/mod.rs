@@ -288,6 +288,9 @@ async fn start_ensemble(
                     crate::peer::Inbound::App { from, data } => {
                         state.borrow_mut().on_peer_app(from, &data, now_ms())
                     }
+                    crate::peer::Inbound::Disconnected { from } => {
+                        state.borrow_mut().on_peer_disconnected(from, now_ms())
+                    }
                 }
                 let _ = kick.try_send(());
             }

@@ -236,6 +236,16 @@ impl SequencerState {
         self.exec(commands, now_ms);
     }
 
+    /// A member's quorum connection to this one broke: a follower whose leader it is stops
+    /// following at once (the protocol decides), so failover does not wait for syncLimit.
+    pub fn on_peer_disconnected(&mut self, from: ServerId, now_ms: i64) {
+        let commands = self
+            .replica_mut()
+            .peer
+            .step(Event::PeerDisconnected { from });
+        self.exec(commands, now_ms);
+    }
+
     /// One of the server's own messages from another member.
     pub fn on_peer_app(&mut self, from: ServerId, data: &[u8], now_ms: i64) {
         let m = match AppMessage::decode(data) {
