@@ -167,7 +167,7 @@ impl TlsServer {
             (auth, None) => return Err(TlsError::NoTrustStore(auth)),
             (auth, Some(path)) => {
                 let roots = Arc::new(load_trust_store(path)?);
-                let b = WebPkiClientVerifier::builder_with_provider(roots, provider);
+                let b = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
                 let b = if auth == ClientAuth::Want {
                     b.allow_unauthenticated()
                 } else {
@@ -176,9 +176,21 @@ impl TlsServer {
                 b.build().map_err(|e| TlsError::Verifier(e.to_string()))?
             }
         };
+        let signing = provider.key_provider.load_private_key(key)?;
+        let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, signing));
+        // The key must belong to the certificate. webpki cannot parse an X.509 v1
+        // certificate (old tooling, kazoo's test CA among them, still makes them) and Java
+        // serves those, so such a certificate is served without the check, with a warning.
+        match certified.keys_match() {
+            Ok(()) => {}
+            Err(rustls::Error::InvalidCertificate(e)) => warnings.push(format!(
+                "the key store's certificate cannot be checked against its key ({e:?}); serving it unchecked"
+            )),
+            Err(e) => return Err(e.into()),
+        }
         let mut config = builder
             .with_client_cert_verifier(verifier)
-            .with_single_cert(chain, key)?;
+            .with_cert_resolver(Arc::new(SingleCert(certified)));
         // ZooKeeper clients reconnect by session id, not by TLS session: resumption tickets
         // would only add post-handshake writes.
         config.send_tls13_tickets = 0;
@@ -187,6 +199,19 @@ impl TlsServer {
             client_auth: options.client_auth,
             super_user,
         })
+    }
+}
+
+/// Serves the one configured certificate to every client.
+#[derive(Debug)]
+struct SingleCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for SingleCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
     }
 }
 
