@@ -517,3 +517,39 @@ fn a_follower_that_misses_a_proposal_starts_a_new_handshake() {
     };
     assert!(next > attempt);
 }
+
+#[test]
+fn a_follower_whose_leader_connection_breaks_looks_for_a_new_leader_at_once() {
+    // Peer 1 joins leader 2 (as in phase 1 above).
+    let mut f = peer(1, Restored::default());
+    let vote = Vote {
+        epoch: 0,
+        zxid: 0,
+        leader: 2,
+    };
+    let state = VoterState::Leading;
+    deliver(
+        &mut f,
+        2,
+        Message::Vote {
+            round: 1,
+            vote,
+            state,
+        },
+    );
+    assert_eq!(f.leader(), Some(2));
+    // Another member's connection breaking changes nothing.
+    let commands = f.step(Event::PeerDisconnected { from: 3 });
+    assert!(commands.is_empty(), "{commands:?}");
+    assert_eq!(f.leader(), Some(2));
+    // The leader's does: back to looking, with a new vote broadcast, no tick needed.
+    let commands = f.step(Event::PeerDisconnected { from: 2 });
+    assert_eq!(f.leader(), None);
+    assert!(
+        sends(&commands)
+            .iter()
+            .any(|(_, m)| matches!(m, Message::Vote { .. })),
+        "a new election starts at once: {commands:?}"
+    );
+    assert_eq!(f.stats().leader_disconnects, 1);
+}
