@@ -19,6 +19,9 @@ use crate::sequencer::{self, InitialState, SequencerSettings, StorageSettings};
 use crate::shard::{self, ShardSettings};
 use crate::snapshotter::{self, SnapshotSettings, Snapshotter};
 
+/// How long start-up waits for a busy client port to be released.
+const PORT_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Requests a shard may have in flight to the sequencer before its connections wait.
 pub const TO_SEQUENCER_CAPACITY: usize = 4096;
 /// Committed transactions the sequencer may have in flight to one shard before it waits.
@@ -72,8 +75,23 @@ pub fn start(
     ensemble: Option<sequencer::EnsembleSettings>,
 ) -> Result<Runtime, StartError> {
     let addr = settings.client_addr;
-    crate::net::listener::probe_free(addr)
-        .map_err(|source| StartError::PortInUse { addr, source })?;
+    // A server restarted at once may find the port still held for a moment by its previous
+    // process (io_uring closes an exited process's sockets a little later). Sharing the port
+    // with that dying listener (SO_REUSEPORT) would hand it some new connections, so wait
+    // for it to go, a bounded time.
+    let deadline = std::time::Instant::now() + PORT_PATIENCE;
+    loop {
+        match crate::net::listener::probe_free(addr) {
+            Ok(()) => break,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(source) => return Err(StartError::PortInUse { addr, source }),
+        }
+    }
     // Bind every listener before any executor starts, so that a bind error is reported
     // before anything runs, and so that the port accepts connections as soon as we return.
     let mut listeners = Vec::new();

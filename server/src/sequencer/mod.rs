@@ -253,6 +253,9 @@ async fn replicated_log_changes(
     Ok(())
 }
 
+/// How long a member waits for its peer ports to become free at start-up.
+const PEER_BIND_PATIENCE: Duration = Duration::from_secs(30);
+
 /// Starts the peer transport and the protocol, and the tasks that feed the protocol its
 /// messages and ticks. The returned tasks stop when dropped.
 async fn start_ensemble(
@@ -260,9 +263,23 @@ async fn start_ensemble(
     ensemble: EnsembleSettings,
     kick: &Rc<glommio::channels::local_channel::LocalSender<()>>,
 ) -> Result<Vec<glommio::Task<()>>, String> {
-    let (transport, inbound) = crate::peer::Transport::start(ensemble.transport)
-        .await
-        .map_err(|e| format!("peer ports: {e}"))?;
+    // A member restarted at once may find its peer ports still held by its previous
+    // process for a moment (io_uring closes that process's sockets a little after it
+    // exits): retry for a while rather than leave the ensemble.
+    let deadline = std::time::Instant::now() + PEER_BIND_PATIENCE;
+    let (transport, inbound) = loop {
+        match crate::peer::Transport::start(ensemble.transport.clone()).await {
+            Ok(started) => break started,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                debug!(error = %e, "peer port busy; retrying");
+                glommio::timer::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(format!("peer ports: {e}")),
+        }
+    };
     let transport = Rc::new(transport);
     let config = ensemble.replica.protocol.clone();
     let peer_tick = ensemble.replica.peer_tick;
