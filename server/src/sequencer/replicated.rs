@@ -951,27 +951,7 @@ impl SequencerState {
             }
             Role::Looking => {}
         }
-        if let Some(old) = self.owners.insert(session, (shard, conn)) {
-            if old != (shard, conn) {
-                self.send(
-                    old.0,
-                    ToShard::SessionMoved {
-                        session,
-                        new_owner: (shard, conn),
-                    },
-                );
-            }
-        }
-        let passwd = self.sessions.password(session);
-        self.send(
-            shard,
-            ToShard::ConnectAccepted {
-                conn,
-                session,
-                passwd,
-                timeout_ms,
-            },
-        );
+        self.accept_resume(shard, conn, session, timeout_ms);
     }
 
     /// A client's `sync`: answered once this member has applied everything the leader had

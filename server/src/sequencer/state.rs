@@ -394,6 +394,12 @@ impl SequencerState {
             self.send(shard, ToShard::ConnectRefused { conn });
             return;
         }
+        self.accept_resume(shard, conn, session, timeout_ms);
+    }
+
+    /// A checked resume: the session moves to this connection (the old one, wherever it is,
+    /// is closed) and the handshake is answered.
+    fn accept_resume(&mut self, shard: ShardId, conn: ConnId, session: SessionId, timeout_ms: i32) {
         if let Some(old) = self.owners.insert(session, (shard, conn)) {
             if old != (shard, conn) {
                 self.send(
@@ -405,13 +411,13 @@ impl SequencerState {
                 );
             }
         }
-        let pw = self.sessions.password(session);
+        let passwd = self.sessions.password(session);
         self.send(
             shard,
             ToShard::ConnectAccepted {
                 conn,
                 session,
-                passwd: pw,
+                passwd,
                 timeout_ms,
             },
         );
