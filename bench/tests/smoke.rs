@@ -167,3 +167,61 @@ fn rk_bench_suite_quick_writes_a_report() {
         .starts_with("<svg"));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn rk_bench_suite_compares_with_a_server_it_did_not_start() {
+    // `--compare HOST:PORT`: a server someone else runs gets the latency scenarios, and
+    // none of those that would restart it.
+    let Some((other, _dir)) = start_server("external") else {
+        return;
+    };
+    let Some(bin) = server_binary() else {
+        return;
+    };
+    let out = scratch("suite-external-out");
+    let status = Command::new(env!("CARGO_BIN_EXE_rk-bench-suite"))
+        .arg("--quick")
+        .arg("--ringkeeper-bin")
+        .arg(&bin)
+        .args(["--compare", &other.addr])
+        .args(["--scenarios", "serial,memory"])
+        .args([
+            "--duration",
+            "200ms",
+            "--warmup",
+            "100ms",
+            "--znodes",
+            "200",
+        ])
+        .arg("--work-dir")
+        .arg(scratch("suite-external-work"))
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("suite runs");
+    assert!(status.success(), "suite exit status {status}");
+    let v = json(&out.join("report.json"));
+    assert_eq!(
+        v["targets"],
+        serde_json::json!(["ringkeeper", "other"]),
+        "{v}"
+    );
+    let serial = v["serial"].as_array().expect("serial rows");
+    assert_eq!(serial.len(), 14, "7 operations on each target: {v}");
+    assert!(
+        serial.iter().any(|r| r.to_string().contains("\"other\"")),
+        "the external server was measured: {v}"
+    );
+    let memory = v["memory"].as_array().expect("memory rows");
+    assert_eq!(
+        memory.len(),
+        1,
+        "memory runs only on the server the suite starts: {v}"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_rk-bench-suite"))
+        .args(["--compare", "not-an-address"])
+        .status()
+        .expect("suite runs");
+    assert_eq!(bad.code(), Some(2), "a bad --compare is refused");
+}

@@ -20,7 +20,8 @@ struct Args {
     /// Short settings (2 s points, 1/4/16 clients, 100k znodes) for CI and shared machines.
     #[arg(long)]
     quick: bool,
-    /// Also run every scenario against `apache` (Debian's ZooKeeper 3.8, started here).
+    /// Also run every scenario against `apache` (Debian's ZooKeeper 3.8, started here), or
+    /// the serial, throughput and fan-out scenarios against a running server at HOST:PORT.
     #[arg(long)]
     compare: Option<String>,
     /// ringkeeper binary (default: target/release/ringkeeper of this workspace).
@@ -145,12 +146,21 @@ fn main() -> ExitCode {
         }
         settings.ensemble_size = n;
     }
-    let apache_classpath = match args.compare.as_deref() {
-        None => None,
-        Some("apache") => Some(args.apache_classpath.clone()),
+    // `apache`: the suite starts Debian's Apache ZooKeeper itself and runs every scenario
+    // on it; HOST:PORT: a server someone else runs, for the scenarios that need no restart.
+    let (apache_classpath, compare_external) = match args.compare.as_deref() {
+        None => (None, None),
+        Some("apache") => (Some(args.apache_classpath.clone()), None),
+        Some(addr)
+            if addr
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) =>
+        {
+            (None, Some(addr.to_owned()))
+        }
         Some(other) => {
             eprintln!(
-                "rk-bench-suite: --compare takes `apache` (the suite starts it), not {other}"
+                "rk-bench-suite: --compare takes `apache` (the suite starts it) or HOST:PORT of a running server, not {other}"
             );
             return ExitCode::from(2);
         }
@@ -188,6 +198,7 @@ fn main() -> ExitCode {
         settings,
         ringkeeper_bin,
         apache_classpath,
+        compare_external,
         work_dir: args.work_dir.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!("rk-bench-suite-{}", std::process::id()))
         }),

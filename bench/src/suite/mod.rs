@@ -145,6 +145,8 @@ pub struct SuiteOptions {
     pub ringkeeper_bin: PathBuf,
     /// Also run Apache ZooKeeper with this classpath.
     pub apache_classpath: Option<String>,
+    /// Also run the latency scenarios against a server already running here.
+    pub compare_external: Option<String>,
     /// Scratch directory for the servers' data.
     pub work_dir: PathBuf,
     /// Which scenario groups to run: any of [`SCENARIOS`] and [`ENSEMBLE_SCENARIOS`].
@@ -174,6 +176,9 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
     let mut kinds = vec![ServerKind::Ringkeeper(opts.ringkeeper_bin.clone())];
     if let Some(cp) = &opts.apache_classpath {
         kinds.push(ServerKind::Apache(cp.clone()));
+    }
+    if let Some(addr) = &opts.compare_external {
+        kinds.push(ServerKind::External(addr.clone()));
     }
     let mut failures = Vec::new();
     let mut servers = Vec::new();
@@ -212,7 +217,7 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
     if (want_memory || want_snapshot) && s.znodes > 0 {
         // The snapshot scenario reuses the memory scenario's population: filling the tree
         // is the expensive part of both.
-        for (i, kind) in kinds.iter().enumerate() {
+        for (i, kind) in kinds.iter().enumerate().filter(|(_, k)| k.managed()) {
             let dir = opts.work_dir.join(format!("{}-memory", kind.name()));
             let addr = pick_addr(100 + i as u32).map_err(|e| format!("pick address: {e}"))?;
             let snap = want_snapshot.then_some((s.snap_count, s.snapshot_rounds));
@@ -235,7 +240,7 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
     let mut failover = Vec::new();
     if opts.wants("ensemble") || opts.wants("failover") {
         let mut ensembles = Vec::new();
-        for (i, kind) in kinds.iter().enumerate() {
+        for (i, kind) in kinds.iter().enumerate().filter(|(_, k)| k.managed()) {
             let dir = opts.work_dir.join(format!("{}-ensemble", kind.name()));
             eprintln!(
                 "suite: starting a {}-member {} ensemble",

@@ -23,6 +23,9 @@ pub enum ServerKind {
     Ringkeeper(PathBuf),
     /// Apache ZooKeeper via `java`, with this classpath.
     Apache(String),
+    /// A server already running at this `host:port`, which the suite neither starts nor
+    /// restarts (`--compare HOST:PORT`): only the latency scenarios run against it.
+    External(String),
 }
 
 impl ServerKind {
@@ -31,7 +34,13 @@ impl ServerKind {
         match self {
             ServerKind::Ringkeeper(_) => "ringkeeper",
             ServerKind::Apache(_) => "apache",
+            ServerKind::External(_) => "other",
         }
+    }
+
+    /// Whether the suite starts (and may restart) this server itself.
+    pub fn managed(&self) -> bool {
+        !matches!(self, ServerKind::External(_))
     }
 }
 
@@ -71,7 +80,23 @@ impl Server {
     /// Writes zoo.cfg into `dir` (keeping an existing data directory) and starts the
     /// server on `addr`; returns once it serves.
     pub fn start(kind: ServerKind, dir: &Path, addr: &str) -> Result<Server, String> {
+        if let ServerKind::External(external) = &kind {
+            return Server::attach(external, dir);
+        }
         Server::start_with(kind, dir, addr, &Launch::default())
+    }
+
+    /// A server someone else runs: checked to answer, never started or stopped.
+    pub fn attach(addr: &str, dir: &Path) -> Result<Server, String> {
+        let mut server = Server {
+            kind: ServerKind::External(addr.to_owned()),
+            dir: dir.to_owned(),
+            addr: addr.to_owned(),
+            myid: None,
+            child: None,
+        };
+        server.wait_serving().map_err(|e| format!("{addr}: {e}"))?;
+        Ok(server)
     }
 
     /// [`Server::start`] with extra configuration.
@@ -138,6 +163,9 @@ impl Server {
             .map_err(|e| format!("open server.log: {e}"))?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
         let mut cmd = match &self.kind {
+            ServerKind::External(addr) => {
+                return Err(format!("{addr} is not started by the suite"));
+            }
             ServerKind::Ringkeeper(bin) => {
                 let mut c = Command::new(bin);
                 c.arg(&cfg_path).env("NO_COLOR", "1");

@@ -108,6 +108,7 @@ pub fn snapshot_dir(kind: &ServerKind, data_dir: &Path) -> PathBuf {
     match kind {
         ServerKind::Ringkeeper(_) => data_dir.join("ringkeeper-v1"),
         ServerKind::Apache(_) => data_dir.join("version-2"),
+        ServerKind::External(_) => data_dir.to_owned(),
     }
 }
 
@@ -258,6 +259,7 @@ pub async fn measure(
                         .map(|(_, ms)| *ms);
                 }
             }
+            ServerKind::External(_) => {}
             ServerKind::Apache(_) => {
                 if reported.len() >= rows.len() {
                     let tail = &reported[reported.len() - rows.len()..];
