@@ -21,6 +21,9 @@ as_root() {
 need_apt=()
 dpkg -s zookeeper >/dev/null 2>&1 || need_apt+=(zookeeper)
 dpkg -s zookeeper-bin >/dev/null 2>&1 || need_apt+=(zookeeper-bin)
+# openssl: the kazoo shim converts Java key stores with it, and the TLS tests make
+# version 1 certificates with it.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if ((${#need_apt[@]} > 0)); then
     echo "installing Debian packages: ${need_apt[*]}"
     as_root apt-get update -qq

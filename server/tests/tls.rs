@@ -511,3 +511,144 @@ fn config_file(pki: &Pki, key_store: &Path) -> PathBuf {
         ),
     )
 }
+
+/// An X.509 version 1 client certificate (no extensions), as old tooling and kazoo's test CA
+/// make, issued by `pki`'s CA with `openssl x509 -req`, which writes version 1.
+fn v1_client(pki: &Pki, name: &str, subject: &str) -> Identity {
+    use rustls::pki_types::pem::PemObject;
+    let ca_cert = pki.write(&format!("{name}-ca.pem"), &pki.ca_pem);
+    let ca_key = pki.write(&format!("{name}-ca.key"), &pki.ca_key.serialize_pem());
+    let key = pki.dir.join(format!("{name}.key"));
+    let csr = pki.dir.join(format!("{name}.csr"));
+    let cert = pki.dir.join(format!("{name}.pem"));
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    let s = |p: &Path| p.display().to_string();
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &s(&key),
+        "-out",
+        &s(&csr),
+        "-subj",
+        subject,
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &s(&csr),
+        "-CA",
+        &s(&ca_cert),
+        "-CAkey",
+        &s(&ca_key),
+        "-set_serial",
+        "7",
+        "-days",
+        "1",
+        "-out",
+        &s(&cert),
+    ]);
+    let der = CertificateDer::from_pem_file(&cert).unwrap();
+    // [0] EXPLICIT version is absent: the certificate really is version 1.
+    let tbs_start = if der[1] & 0x80 == 0 {
+        2
+    } else {
+        2 + (der[1] & 0x7f) as usize
+    };
+    let tbs = &der[tbs_start..];
+    let first_field = if tbs[1] & 0x80 == 0 {
+        2
+    } else {
+        2 + (tbs[1] & 0x7f) as usize
+    };
+    assert_ne!(
+        tbs[first_field], 0xa0,
+        "openssl made a version 3 certificate"
+    );
+    Identity {
+        chain: vec![der],
+        key: PrivateKeyDer::from_pem_file(&key).unwrap(),
+    }
+}
+
+/// Presents a certificate rustls's client cannot check against its key (version 1), as an
+/// OpenSSL-based client (Python's, Java's) presents it.
+#[derive(Debug)]
+struct UncheckedClientCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for UncheckedClientCert {
+    fn resolve(
+        &self,
+        _hints: &[&[u8]],
+        _schemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+fn v1_client_config(trusted_ca: &Pki, identity: Identity) -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let signing = provider
+        .key_provider
+        .load_private_key(identity.key)
+        .unwrap();
+    let certified = Arc::new(rustls::sign::CertifiedKey::new(identity.chain, signing));
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(trusted_ca.ca.der().to_vec()))
+        .unwrap();
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_cert_resolver(Arc::new(UncheckedClientCert(certified))),
+    )
+}
+
+#[test]
+fn a_version_1_client_certificate_from_the_trusted_ca_is_accepted() {
+    let pki = Pki::new("v1");
+    let (server, secure) = start_tls_server(&pki, "need", &[]);
+    let client = v1_client(&pki, "client-v1", "/O=Example/CN=v1client");
+    let mut c = session(secure, v1_client_config(&pki, client));
+    let (e, _) = c.request(
+        op::CREATE,
+        create(
+            "/v1",
+            b"ok",
+            &[(PERMS_ALL, "x509", "CN=v1client,O=Example")],
+        ),
+    );
+    assert_eq!(
+        e,
+        err::OK,
+        "the v1 certificate's subject is its x509 id: {}",
+        server.log()
+    );
+    let (e, body) = c.request(op::GET_DATA, get_data("/v1"));
+    assert_eq!(e, err::OK);
+    assert_eq!(In::new(&body).buffer().unwrap(), b"ok");
+    // A v1 certificate from a CA the server does not trust is refused.
+    let stranger = Pki::new("v1-stranger");
+    let foreign = v1_client(&stranger, "foreign-v1", "/CN=v1client");
+    let config = v1_client_config(&pki, foreign);
+    let mut refused = TlsConn::open(secure, config);
+    assert!(
+        refused.handshake().is_err(),
+        "a v1 certificate of an untrusted CA must not get a session"
+    );
+}

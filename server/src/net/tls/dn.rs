@@ -17,14 +17,14 @@
 //! the parser still refuses anything malformed rather than trust it.
 
 /// A DER element: its tag, its content and the whole encoding.
-struct Tlv<'a> {
-    tag: u8,
-    content: &'a [u8],
-    whole: &'a [u8],
+pub(super) struct Tlv<'a> {
+    pub(super) tag: u8,
+    pub(super) content: &'a [u8],
+    pub(super) whole: &'a [u8],
 }
 
 /// Reads one DER element from the front of `input`, returning it and the rest.
-fn next_tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
+pub(super) fn next_tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
     let tag = *input.first()?;
     if tag & 0x1f == 0x1f {
         // High tag numbers do not occur in a certificate's subject.

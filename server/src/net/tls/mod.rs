@@ -13,6 +13,7 @@
 
 pub mod dn;
 pub mod stream;
+mod v1;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -167,13 +168,19 @@ impl TlsServer {
             (auth, None) => return Err(TlsError::NoTrustStore(auth)),
             (auth, Some(path)) => {
                 let roots = Arc::new(load_trust_store(path)?);
-                let b = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+                let b =
+                    WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone());
                 let b = if auth == ClientAuth::Want {
                     b.allow_unauthenticated()
                 } else {
                     b
                 };
-                b.build().map_err(|e| TlsError::Verifier(e.to_string()))?
+                let inner = b.build().map_err(|e| TlsError::Verifier(e.to_string()))?;
+                Arc::new(V1Tolerant {
+                    inner,
+                    anchors: roots.roots.clone(),
+                    algorithms: provider.signature_verification_algorithms,
+                })
             }
         };
         let signing = provider.key_provider.load_private_key(key)?;
@@ -199,6 +206,86 @@ impl TlsServer {
             client_auth: options.client_auth,
             super_user,
         })
+    }
+}
+
+/// webpki's client verification, plus X.509 v1 client certificates issued directly by a
+/// trust anchor (see `v1.rs`), for TLS 1.3 handshakes.
+#[derive(Debug)]
+struct V1Tolerant {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    anchors: Vec<rustls::pki_types::TrustAnchor<'static>>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::server::danger::ClientCertVerifier for V1Tolerant {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        match self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)
+        {
+            Err(e) if intermediates.is_empty() && v1::is_v1(end_entity) => {
+                match v1::verify(end_entity, &self.anchors, &self.algorithms, now) {
+                    Ok(()) => Ok(rustls::server::danger::ClientCertVerified::assertion()),
+                    Err(why) => {
+                        tracing::debug!(why, "version 1 client certificate refused");
+                        Err(e)
+                    }
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        match self.inner.verify_tls13_signature(message, cert, dss) {
+            // webpki cannot read a v1 certificate's key; verify with the key itself.
+            Err(e) => match v1::spki(cert).filter(|_| v1::is_v1(cert)) {
+                Some(spki) => rustls::crypto::verify_tls13_signature_with_raw_key(
+                    message,
+                    &rustls::pki_types::SubjectPublicKeyInfoDer::from(spki),
+                    dss,
+                    &self.algorithms,
+                ),
+                None => Err(e),
+            },
+            ok => ok,
+        }
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
