@@ -623,7 +623,11 @@ fn v1_client_config(trusted_ca: &Pki, identity: Identity) -> Arc<rustls::ClientC
 fn a_version_1_client_certificate_from_the_trusted_ca_is_accepted() {
     let pki = Pki::new("v1");
     let (server, secure) = start_tls_server(&pki, "need", &[]);
-    let client = v1_client(&pki, "client-v1", "/O=Example/CN=v1client");
+    let mut client = v1_client(&pki, "client-v1", "/O=Example/CN=v1client");
+    // OpenSSL-based clients send the CA after their certificate; it must not get in the way.
+    client
+        .chain
+        .push(CertificateDer::from(pki.ca.der().to_vec()));
     let mut c = session(secure, v1_client_config(&pki, client));
     let (e, _) = c.request(
         op::CREATE,

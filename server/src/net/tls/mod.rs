@@ -241,7 +241,9 @@ impl rustls::server::danger::ClientCertVerifier for V1Tolerant {
             .inner
             .verify_client_cert(end_entity, intermediates, now)
         {
-            Err(e) if intermediates.is_empty() && v1::is_v1(end_entity) => {
+            // Whatever else the client sent (OpenSSL clients append the CA) is not used: a
+            // v1 certificate is accepted only when a trust anchor issued it directly.
+            Err(e) if v1::is_v1(end_entity) => {
                 match v1::verify(end_entity, &self.anchors, &self.algorithms, now) {
                     Ok(()) => Ok(rustls::server::danger::ClientCertVerified::assertion()),
                     Err(why) => {
