@@ -76,9 +76,6 @@ pub struct Replica {
     /// Bumped by every truncation or snapshot install: durability reports of batches
     /// written before one must not reach the protocol.
     pub(super) log_generation: u64,
-    /// Counters for `mntr`.
-    pub forwarded: u64,
-    pub proposals: u64,
 }
 
 impl Replica {
@@ -99,8 +96,6 @@ impl Replica {
             syncs: HashMap::new(),
             next_token: 1,
             log_generation: 0,
-            forwarded: 0,
-            proposals: 0,
         }
     }
 
@@ -125,10 +120,6 @@ impl Replica {
 
     pub fn committed_session_count(&self) -> usize {
         self.committed_sessions.len()
-    }
-
-    pub fn peer(&self) -> &Peer {
-        &self.peer
     }
 
     pub fn outstanding_full(&self) -> bool {
@@ -705,7 +696,6 @@ impl SequencerState {
         };
         txn.zxid = zxid;
         r.last_proposed = zxid;
-        r.proposals += 1;
         if let Some(ahead) = r.ahead.as_mut() {
             let _ = ahead.apply(&txn);
         }
@@ -783,24 +773,21 @@ impl SequencerState {
             self.refuse(session, cxid, waiting, from, err, zxid);
             return;
         }
-        let ctx = PrepContext {
+        // The ahead tree holds every proposed transaction: validation must see them all.
+        let tree = match self.replica.as_deref() {
+            Some(Replica {
+                ahead: Some(ahead), ..
+            }) => ahead,
+            _ => &self.tree,
+        };
+        let body = super::prep_write(
+            tree,
+            &mut self.sessions,
+            self.settings.extended_types,
             session,
             auth,
-            extended_types: self.settings.extended_types,
-            ttl_max_ms: ringkeeper_engine::txn::TTL_MAX_MS,
-        };
-        let body = match write {
-            Write::Op(op) => prep::prep(self.prep_tree(), &ctx, &op).unwrap_or_else(TxnBody::Error),
-            Write::Multi(ops) => {
-                let ops: Vec<prep::WriteOp> = ops.into_iter().map(|(_, op)| op).collect();
-                prep::prep_multi(self.prep_tree(), &ctx, &ops)
-            }
-            Write::Invalid(err) => TxnBody::Error(err),
-            Write::CloseSession => {
-                self.sessions.close(session);
-                prep::prep_close_session(self.prep_tree(), session)
-            }
-        };
+            write,
+        );
         self.propose(session, cxid, body, now_ms, waiting, from);
     }
 
@@ -867,7 +854,6 @@ impl SequencerState {
                 }
                 r.waiting
                     .insert((session, origin.xid), Waiting::Write(origin));
-                r.forwarded += 1;
                 r.send_app(
                     leader,
                     &AppMessage::Forward {

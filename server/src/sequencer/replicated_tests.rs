@@ -179,6 +179,42 @@ impl Cluster {
         panic!("never happened: {what}");
     }
 
+    /// Opens a new session on member index `i` for connection `conn` and waits until the
+    /// handshake is answered; returns the session id.
+    fn new_session(&mut self, i: usize, conn: u64, timeout_ms: i32) -> i64 {
+        self.nodes[i].state.handle(
+            ToSequencer::Connect {
+                shard: 0,
+                conn,
+                session: 0,
+                passwd: vec![0; 16],
+                timeout_ms,
+            },
+            self.now,
+        );
+        self.run_until("the session is accepted", |c| {
+            accepted_session(&c.nodes[i].received, conn).is_some()
+        });
+        accepted_session(&self.nodes[i].received, conn).unwrap()
+    }
+
+    /// Sends a persistent create of `path` from connection `conn` (shard 0) of member `i`.
+    fn create_at(&mut self, i: usize, conn: u64, xid: i32, session: i64, path: &str) {
+        self.nodes[i].state.handle(
+            ToSequencer::Write {
+                origin: Origin {
+                    shard: 0,
+                    conn,
+                    xid,
+                },
+                session,
+                auth: vec![],
+                write: create(path, CreateMode::Persistent),
+            },
+            self.now,
+        );
+    }
+
     fn leader(&self) -> Option<ServerId> {
         self.nodes
             .iter()
@@ -264,20 +300,7 @@ fn a_follower_forwards_sessions_writes_and_syncs_and_every_member_applies_them()
         .any(|m| matches!(m, ToShard::Resume)));
 
     // A new session on the follower becomes global through the leader.
-    c.nodes[f].state.handle(
-        ToSequencer::Connect {
-            shard: 0,
-            conn: 7,
-            session: 0,
-            passwd: vec![0; 16],
-            timeout_ms: 4000,
-        },
-        c.now,
-    );
-    c.run_until("the session is accepted", |c| {
-        accepted_session(&c.nodes[f].received, 7).is_some()
-    });
-    let session = accepted_session(&c.nodes[f].received, 7).unwrap();
+    let session = c.new_session(f, 7, 4000);
     assert_eq!(
         (session as u64 >> 56) as ServerId,
         follower,
@@ -448,34 +471,9 @@ fn a_new_leader_keeps_every_acknowledged_write_and_the_old_one_rejoins() {
     c.run_until("a leader", |c| c.leader().is_some() && c.serving());
     let first = c.leader().unwrap();
     let l = c.idx(first);
-    c.nodes[l].state.handle(
-        ToSequencer::Connect {
-            shard: 0,
-            conn: 1,
-            session: 0,
-            passwd: vec![0; 16],
-            timeout_ms: 30_000,
-        },
-        c.now,
-    );
-    c.run_until("session", |c| {
-        accepted_session(&c.nodes[l].received, 1).is_some()
-    });
-    let session = accepted_session(&c.nodes[l].received, 1).unwrap();
+    let session = c.new_session(l, 1, 30_000);
     for xid in 1..=20 {
-        c.nodes[l].state.handle(
-            ToSequencer::Write {
-                origin: Origin {
-                    shard: 0,
-                    conn: 1,
-                    xid,
-                },
-                session,
-                auth: vec![],
-                write: create(&format!("/n{xid}"), CreateMode::Persistent),
-            },
-            c.now,
-        );
+        c.create_at(l, 1, xid, session, &format!("/n{xid}"));
     }
     c.run_until("all acknowledged", |c| {
         (1..=20).all(|x| reply_for(&c.nodes[l].received, x).is_some())
@@ -550,34 +548,9 @@ fn a_follower_far_behind_is_brought_up_to_date_by_a_snapshot() {
     let lagging = if leader == 3 { 2 } else { 3 };
     let g = c.idx(lagging);
     c.net.down.borrow_mut().push(lagging);
-    c.nodes[l].state.handle(
-        ToSequencer::Connect {
-            shard: 0,
-            conn: 1,
-            session: 0,
-            passwd: vec![0; 16],
-            timeout_ms: 30_000,
-        },
-        c.now,
-    );
-    c.run_until("session", |c| {
-        accepted_session(&c.nodes[l].received, 1).is_some()
-    });
-    let session = accepted_session(&c.nodes[l].received, 1).unwrap();
+    let session = c.new_session(l, 1, 30_000);
     for xid in 1..=60 {
-        c.nodes[l].state.handle(
-            ToSequencer::Write {
-                origin: Origin {
-                    shard: 0,
-                    conn: 1,
-                    xid,
-                },
-                session,
-                auth: vec![],
-                write: create(&format!("/s{xid}"), CreateMode::Persistent),
-            },
-            c.now,
-        );
+        c.create_at(l, 1, xid, session, &format!("/s{xid}"));
         c.step();
     }
     c.run_until("all acknowledged", |c| {

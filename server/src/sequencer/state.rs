@@ -466,25 +466,17 @@ impl SequencerState {
             );
             return;
         }
-        let ctx = PrepContext {
+        if matches!(write, Write::CloseSession) {
+            self.owners.remove(&session);
+        }
+        let body = prep_write(
+            &self.tree,
+            &mut self.sessions,
+            self.settings.extended_types,
             session,
             auth,
-            extended_types: self.settings.extended_types,
-            ttl_max_ms: ringkeeper_engine::txn::TTL_MAX_MS,
-        };
-        let body = match write {
-            Write::Op(op) => prep::prep(&self.tree, &ctx, &op).unwrap_or_else(TxnBody::Error),
-            Write::Multi(ops) => {
-                let ops: Vec<prep::WriteOp> = ops.into_iter().map(|(_, op)| op).collect();
-                prep::prep_multi(&self.tree, &ctx, &ops)
-            }
-            Write::Invalid(err) => TxnBody::Error(err),
-            Write::CloseSession => {
-                self.sessions.close(session);
-                self.owners.remove(&session);
-                prep::prep_close_session(&self.tree, session)
-            }
-        };
+            write,
+        );
         self.commit(session, origin.xid, body, now_ms, Some(origin));
     }
 
@@ -526,6 +518,36 @@ impl SequencerState {
                 .collect();
             self.release(msgs);
             self.queues.clear();
+        }
+    }
+}
+
+/// Validates a client write against `tree` into its transaction, as Apache's
+/// PrepRequestProcessor does; a closeSession also closes the session in `sessions`.
+fn prep_write(
+    tree: &DataTree,
+    sessions: &mut SessionTracker,
+    extended_types: bool,
+    session: SessionId,
+    auth: &[Id],
+    write: Write,
+) -> TxnBody {
+    let ctx = PrepContext {
+        session,
+        auth,
+        extended_types,
+        ttl_max_ms: ringkeeper_engine::txn::TTL_MAX_MS,
+    };
+    match write {
+        Write::Op(op) => prep::prep(tree, &ctx, &op).unwrap_or_else(TxnBody::Error),
+        Write::Multi(ops) => {
+            let ops: Vec<prep::WriteOp> = ops.into_iter().map(|(_, op)| op).collect();
+            prep::prep_multi(tree, &ctx, &ops)
+        }
+        Write::Invalid(err) => TxnBody::Error(err),
+        Write::CloseSession => {
+            sessions.close(session);
+            prep::prep_close_session(tree, session)
         }
     }
 }
