@@ -239,6 +239,8 @@ impl Runtime {
             for (name, h) in self.handles {
                 if h.join().is_err() {
                     tracing::error!(executor = %name, "executor panicked");
+                } else {
+                    tracing::debug!(executor = %name, "executor stopped");
                 }
             }
             let _ = tx.send(());

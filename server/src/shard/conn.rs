@@ -62,6 +62,20 @@ impl Sink for TlsWriter {
 /// that moved from a shard that was further ahead is normally served after a short wait.
 const CATCH_UP_WAIT: Duration = Duration::from_millis(2000);
 
+/// Spawns a connection task that ends when the shard stops, wherever it is waiting.
+pub(super) fn spawn_conn<F: std::future::Future<Output = ()> + 'static>(
+    state: &Rc<RefCell<ShardState>>,
+    task: F,
+) {
+    let registration = state.borrow_mut().hangups.register();
+    let state = state.clone();
+    glommio::spawn_local(async move {
+        let registration = super::hangup::until_hangup(registration, task).await;
+        state.borrow_mut().hangups.forget(registration.id());
+    })
+    .detach();
+}
+
 pub async fn serve(
     state: Rc<RefCell<ShardState>>,
     to_seq: Rc<ConnectedSender<ToSequencer>>,
@@ -117,13 +131,10 @@ pub(super) async fn accept_secure(
         match accepted {
             None => break,
             Some(Ok(stream)) => {
-                glommio::spawn_local(serve_tls(
-                    state.clone(),
-                    to_seq.clone(),
-                    stream,
-                    tls.clone(),
-                ))
-                .detach();
+                spawn_conn(
+                    &state,
+                    serve_tls(state.clone(), to_seq.clone(), stream, tls.clone()),
+                );
             }
             Some(Err(e)) => {
                 // Running out of descriptors must not stop the listener; back off and retry.

@@ -4,6 +4,7 @@
 //! firing the watches of its own connections.
 
 mod conn;
+mod hangup;
 mod replies;
 mod state;
 mod stats;
@@ -103,7 +104,7 @@ pub async fn run(
             Some(Ok(stream)) => {
                 let state = state.clone();
                 let to_seq = to_seq.clone();
-                glommio::spawn_local(conn::serve(state, to_seq, stream)).detach();
+                conn::spawn_conn(&state, conn::serve(state.clone(), to_seq, stream));
             }
             Some(Err(e)) => {
                 // Running out of descriptors must not kill the shard; back off and retry.
@@ -118,6 +119,8 @@ pub async fn run(
         secure.await;
     }
     state.borrow_mut().close_all();
+    // Connections not yet registered (before or inside their handshake) end here too.
+    state.borrow_mut().hangups.hang_up_all();
     toucher.await;
     drop(to_seq);
     applier.await;

@@ -130,6 +130,8 @@ pub struct ShardState {
     fenced: std::collections::BTreeSet<ConnId>,
     /// Request latency per operation, from arrival in this shard to the answer.
     pub(super) latency: crate::latency::RequestLatency,
+    /// Every connection task, registered or not, so that stopping the shard ends them all.
+    pub(super) hangups: super::hangup::Hangups,
 }
 
 impl ShardState {
@@ -148,6 +150,7 @@ impl ShardState {
             next_gather: 1,
             fenced: Default::default(),
             latency: Default::default(),
+            hangups: Default::default(),
         }
     }
 
