@@ -553,3 +553,156 @@ fn a_follower_whose_leader_connection_breaks_looks_for_a_new_leader_at_once() {
     );
     assert_eq!(f.stats().leader_disconnects, 1);
 }
+
+/// Peer `id` of a fresh 3-server ensemble, following `leader` (its chosen leader answered a
+/// vote as leading), in Zab phase 1; with the attempt of the FollowerInfo it sent.
+fn follower_of(id: u64, leader: u64) -> (Peer, u64) {
+    let mut f = peer(id, Restored::default());
+    let vote = Vote {
+        epoch: 0,
+        zxid: 0,
+        leader,
+    };
+    let state = VoterState::Leading;
+    let commands = deliver(
+        &mut f,
+        leader,
+        Message::Vote {
+            round: 1,
+            vote,
+            state,
+        },
+    );
+    assert_eq!(f.leader(), Some(leader));
+    let attempt = match sends(&commands).as_slice() {
+        [(to, Message::FollowerInfo { attempt, .. })] if *to == leader => *attempt,
+        other => panic!("expected one FollowerInfo to {leader}: {other:?}"),
+    };
+    (f, attempt)
+}
+
+fn follower_info(attempt: u64) -> Message {
+    Message::FollowerInfo {
+        attempt,
+        accepted_epoch: 0,
+        accepted_leader: None,
+        last_zxid: 0,
+    }
+}
+
+#[test]
+fn election_race_a_non_leader_answers_follower_info_with_what_it_is() {
+    // Peer 2 follows 3; peer 1, which lost a race, sends it FollowerInfo.
+    let (mut f, _) = follower_of(2, 3);
+    let commands = deliver(&mut f, 1, follower_info(1));
+    let answer = sends(&commands);
+    assert!(
+        matches!(
+            answer.as_slice(),
+            [(
+                1,
+                Message::Vote {
+                    vote: Vote { leader: 3, .. },
+                    state: VoterState::Following,
+                    ..
+                }
+            )]
+        ),
+        "{commands:?}"
+    );
+    assert_eq!(
+        f.leader(),
+        Some(3),
+        "answering changes nothing for the follower"
+    );
+
+    // A looking peer answers with the vote it holds.
+    let mut l = peer(3, Restored::default());
+    l.step(Event::Tick);
+    let commands = deliver(&mut l, 1, follower_info(1));
+    assert!(
+        matches!(
+            sends(&commands).as_slice(),
+            [(
+                1,
+                Message::Vote {
+                    state: VoterState::Looking,
+                    ..
+                }
+            )]
+        ),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn election_race_a_follower_that_chose_a_follower_looks_again_at_once() {
+    // Peer 1 decided for peer 2, which meanwhile follows 3: without the answer, peer 1 would
+    // repeat FollowerInfo to 2 until its follower timeout.
+    let (mut f, _) = follower_of(1, 2);
+    let not_leading = Message::Vote {
+        round: 1,
+        vote: Vote {
+            epoch: 0,
+            zxid: 0,
+            leader: 3,
+        },
+        state: VoterState::Following,
+    };
+    let commands = deliver(&mut f, 2, not_leading);
+    assert_eq!(f.leader(), None, "back to the election");
+    assert_eq!(f.stats().wrong_leader_choices, 1);
+    assert!(
+        sends(&commands).iter().any(|(_, m)| matches!(
+            m,
+            Message::Vote {
+                state: VoterState::Looking,
+                ..
+            }
+        )),
+        "its vote goes out at once: {commands:?}"
+    );
+    // The real leader answers that vote; peer 1 joins it.
+    let leading = Message::Vote {
+        round: 1,
+        vote: Vote {
+            epoch: 0,
+            zxid: 0,
+            leader: 3,
+        },
+        state: VoterState::Leading,
+    };
+    let commands = deliver(&mut f, 3, leading);
+    assert_eq!(f.leader(), Some(3));
+    assert!(
+        matches!(
+            sends(&commands).as_slice(),
+            [(3, Message::FollowerInfo { .. })]
+        ),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn election_race_a_synchronizing_follower_ignores_an_old_following_vote() {
+    // Peer 1 follows 2 and is past phase 1 (2 answered with an epoch): a Following vote from
+    // 2 may predate its leadership, and must not undo the handshake.
+    let (mut f, attempt) = follower_of(1, 2);
+    let commands = deliver(&mut f, 2, Message::NewEpoch { epoch: 1, attempt });
+    assert!(
+        matches!(sends(&commands).as_slice(), [(2, Message::AckEpoch { .. })]),
+        "{commands:?}"
+    );
+    let old = Message::Vote {
+        round: 1,
+        vote: Vote {
+            epoch: 0,
+            zxid: 0,
+            leader: 3,
+        },
+        state: VoterState::Following,
+    };
+    deliver(&mut f, 2, old);
+    assert_eq!(f.leader(), Some(2));
+    assert_eq!(f.stats().wrong_leader_choices, 0);
+}

@@ -15,6 +15,7 @@ fn seeds() {
     let count = seeds_from_env(300);
     let mut failures = Vec::new();
     let (mut committed, mut crashes, mut snaps, mut truncs, mut worst_recovery) = (0, 0, 0, 0, 0);
+    let mut wrong_leaders = 0;
     for seed in 0..count {
         match sim::run(seed) {
             Ok(report) => {
@@ -22,6 +23,7 @@ fn seeds() {
                 crashes += report.crashes;
                 snaps += report.stats.syncs_snap;
                 truncs += report.stats.syncs_trunc;
+                wrong_leaders += report.stats.wrong_leader_choices;
                 worst_recovery = worst_recovery.max(report.recovery_ms);
             }
             Err(failure) => {
@@ -31,7 +33,7 @@ fn seeds() {
         }
     }
     eprintln!(
-        "{count} seeds: {committed} proposals committed, {crashes} crashes, {snaps} snapshot syncs, {truncs} truncating syncs, slowest recovery {worst_recovery} ms"
+        "{count} seeds: {committed} proposals committed, {crashes} crashes, {snaps} snapshot syncs, {truncs} truncating syncs, {wrong_leaders} lost election races undone, slowest recovery {worst_recovery} ms"
     );
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
 }

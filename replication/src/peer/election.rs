@@ -71,8 +71,40 @@ impl Peer {
                 };
                 self.send(from, message);
             }
+            // The peer we chose follows another: we lost an election race. A leader that was
+            // already answering us (phase 2 or 3) is not second-guessed by a vote that may be
+            // older than its leadership; its own messages and timeouts decide there.
+            (State::Following(f), VoterState::Following)
+                if f.leader == from && f.discovering() && vote.leader != from =>
+            {
+                self.stats.wrong_leader_choices += 1;
+                self.become_looking();
+            }
             _ => {}
         }
+    }
+
+    /// Answers a peer that took us for its leader with what we are doing: the vote we hold
+    /// while looking, or the leader we follow.
+    pub(super) fn answer_with_own_state(&mut self, to: ServerId) {
+        let mine = self.self_vote();
+        let (vote, state) = match &self.state {
+            State::Looking(l) => (l.vote.unwrap_or(mine), VoterState::Looking),
+            State::Following(f) => (
+                Vote {
+                    leader: f.leader,
+                    ..mine
+                },
+                VoterState::Following,
+            ),
+            State::Leading(_) => return,
+        };
+        let message = Message::Vote {
+            round: self.round,
+            vote,
+            state,
+        };
+        self.send(to, message);
     }
 
     fn on_looking_vote(&mut self, from: ServerId, round: u64, vote: Vote) {

@@ -41,6 +41,13 @@ pub(super) struct Following {
     last_sent: u64,
 }
 
+impl Following {
+    /// Still in Zab phase 1: the chosen leader has not answered with an epoch yet.
+    pub(super) fn discovering(&self) -> bool {
+        self.phase == Phase::Discovering
+    }
+}
+
 fn following(state: &mut State) -> Option<&mut Following> {
     match state {
         State::Following(f) => Some(f),

@@ -61,6 +61,9 @@ pub struct Stats {
     pub stale_messages: u64,
     /// Times a follower stopped following because its connection from the leader broke.
     pub leader_disconnects: u64,
+    /// Times a follower in discovery learned that the peer it chose follows another, and
+    /// went back to the election instead of waiting out its follower timeout.
+    pub wrong_leader_choices: u64,
     /// Messages that contradict the protocol's invariants (for example a truncation below the
     /// applied point). They are refused; the simulator requires this to stay zero.
     pub violations: u64,
@@ -241,6 +244,15 @@ impl Peer {
         }
         if let Message::Vote { round, vote, state } = message {
             self.on_vote(from, round, vote, state);
+            return;
+        }
+        if matches!(message, Message::FollowerInfo { .. })
+            && !matches!(self.state, State::Leading(_))
+        {
+            // The sender chose us as its leader, but we are not leading: an election race
+            // (it decided on a quorum it saw before a better vote reached it). Saying what
+            // we are sends it back to the election now, not after its follower timeout.
+            self.answer_with_own_state(from);
             return;
         }
         match self.state {

@@ -749,6 +749,7 @@ fn add(a: Stats, b: Stats) -> Stats {
         handshakes: a.handshakes + b.handshakes,
         stale_messages: a.stale_messages + b.stale_messages,
         leader_disconnects: a.leader_disconnects + b.leader_disconnects,
+        wrong_leader_choices: a.wrong_leader_choices + b.wrong_leader_choices,
         violations: a.violations + b.violations,
         last_violation: b.last_violation.or(a.last_violation),
     }

@@ -220,6 +220,7 @@ impl SequencerState {
 
     /// A message from another member.
     pub fn on_peer_message(&mut self, from: ServerId, message: Message, now_ms: i64) {
+        trace_message("in", from, &message);
         let commands = self
             .replica_mut()
             .peer
@@ -355,7 +356,10 @@ impl SequencerState {
                 }
                 Command::Append { entries } => self.append_entries(&entries),
                 Command::Truncate { after } => self.truncate_log(after),
-                Command::Send { to, message } => self.replica_mut().sink.send(to, &message),
+                Command::Send { to, message } => {
+                    trace_message("out", to, &message);
+                    self.replica_mut().sink.send(to, &message)
+                }
                 Command::Apply { entries } => self.apply_entries(&entries, now_ms),
                 Command::SendSnapshot {
                     to,
@@ -981,5 +985,25 @@ impl SequencerState {
                 self.replica_mut().touched.insert(s);
             }
         }
+    }
+}
+
+/// Protocol traffic at trace level (`RINGKEEPER_LOG=ringkeeper_server::sequencer=trace`):
+/// the kind of each message and its small fields, never its payloads.
+fn trace_message(direction: &str, peer: ServerId, message: &Message) {
+    if !tracing::enabled!(tracing::Level::TRACE) {
+        return;
+    }
+    match message {
+        Message::Vote { round, vote, state } => {
+            tracing::trace!(direction, peer, round, ?vote, ?state, "peer message Vote")
+        }
+        other => tracing::trace!(
+            direction,
+            peer,
+            kind = other.kind(),
+            epoch = ?other.leader_epoch(),
+            "peer message"
+        ),
     }
 }
