@@ -107,6 +107,11 @@ rk_log "deselecting $((${#DESELECT[@]} / 2)) tests listed in ci/kazoo/$(basename
 export RK_TARGET RK_BIN
 export RK_REAL_JAVA="$REAL_JAVA"
 export RK_SHIM_LOG="$WORK/shim.log"
+# Member logs outlive kazoo's temporary directories (see the shim); a failure
+# prints what kazoo's conftest logged about it, the members' last lines included.
+export RK_SHIM_MEMBER_LOGS="${RK_SHIM_MEMBER_LOGS:-$WORK/members}"
+# Store conversions (a JVM each) are done once per store, not at every start.
+export RK_SHIM_PEM_CACHE="$WORK/pem-cache"
 export PATH="$KAZOO_DIR_SELF/shim:$PATH"
 # test_build (run under CI) compares this with the version the server reports
 # in `envi`: Debian's Apache is 3.8.0, and ringkeeper reports 3.8.4 unless its
@@ -136,6 +141,8 @@ set +e
             --rootdir "$SITE" -p no:cacheprovider \
             --timeout "$RK_KAZOO_TEST_TIMEOUT" --maxfail "$RK_KAZOO_MAXFAIL" \
             -q -rfE --junitxml "$WORK/junit.xml" \
+            --log-file "$WORK/pytest.log" --log-file-level INFO \
+            "--log-file-format=%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s" \
             "${DESELECT[@]}" "$@"
 )
 rc=$?
@@ -161,6 +168,15 @@ case "$rc" in
 5) echo "kazoo: pytest collected no test" >&2 ;;
 *) echo "kazoo: pytest exited with $rc" >&2 ;;
 esac
+# kazoo's conftest logs each failing test's cluster logs (the last 100 lines of
+# every member) at ERROR; with the client's own INFO lines just before them they
+# are usually enough to tell a server fault from a client one. Bounded, so a run
+# with many failures cannot flood the CI log.
+if ((rc != 0)) && [[ -s "$WORK/pytest.log" ]]; then
+    echo "kazoo: client and member logs around each failure (from $WORK/pytest.log):" >&2
+    grep -B 40 -A 400 'kazoo.tests.conftest ERROR Zookeeper cluster logs:' "$WORK/pytest.log" |
+        head -n "${RK_KAZOO_FAILURE_LINES:-3000}" >&2 || true
+fi
 if ((rc != 0)) && [[ -s "$WORK/shim.log" ]]; then
     echo "last java shim decisions:" >&2
     tail -n 5 "$WORK/shim.log" >&2
