@@ -558,27 +558,26 @@ fn a_follower_whose_leader_connection_breaks_looks_for_a_new_leader_at_once() {
 /// vote as leading), in Zab phase 1; with the attempt of the FollowerInfo it sent.
 fn follower_of(id: u64, leader: u64) -> (Peer, u64) {
     let mut f = peer(id, Restored::default());
-    let vote = Vote {
-        epoch: 0,
-        zxid: 0,
-        leader,
-    };
-    let state = VoterState::Leading;
-    let commands = deliver(
-        &mut f,
-        leader,
-        Message::Vote {
-            round: 1,
-            vote,
-            state,
-        },
-    );
+    let commands = deliver(&mut f, leader, fresh_vote(leader, VoterState::Leading));
     assert_eq!(f.leader(), Some(leader));
     let attempt = match sends(&commands).as_slice() {
         [(to, Message::FollowerInfo { attempt, .. })] if *to == leader => *attempt,
         other => panic!("expected one FollowerInfo to {leader}: {other:?}"),
     };
     (f, attempt)
+}
+
+/// A round-1 vote for `leader` of a fresh ensemble (no epoch, no zxid yet).
+fn fresh_vote(leader: u64, state: VoterState) -> Message {
+    Message::Vote {
+        round: 1,
+        vote: Vote {
+            epoch: 0,
+            zxid: 0,
+            leader,
+        },
+        state,
+    }
 }
 
 fn follower_info(attempt: u64) -> Message {
@@ -640,15 +639,7 @@ fn election_race_a_follower_that_chose_a_follower_looks_again_at_once() {
     // Peer 1 decided for peer 2, which meanwhile follows 3: without the answer, peer 1 would
     // repeat FollowerInfo to 2 until its follower timeout.
     let (mut f, _) = follower_of(1, 2);
-    let not_leading = Message::Vote {
-        round: 1,
-        vote: Vote {
-            epoch: 0,
-            zxid: 0,
-            leader: 3,
-        },
-        state: VoterState::Following,
-    };
+    let not_leading = fresh_vote(3, VoterState::Following);
     let commands = deliver(&mut f, 2, not_leading);
     assert_eq!(f.leader(), None, "back to the election");
     assert_eq!(f.stats().wrong_leader_choices, 1);
@@ -663,15 +654,7 @@ fn election_race_a_follower_that_chose_a_follower_looks_again_at_once() {
         "its vote goes out at once: {commands:?}"
     );
     // The real leader answers that vote; peer 1 joins it.
-    let leading = Message::Vote {
-        round: 1,
-        vote: Vote {
-            epoch: 0,
-            zxid: 0,
-            leader: 3,
-        },
-        state: VoterState::Leading,
-    };
+    let leading = fresh_vote(3, VoterState::Leading);
     let commands = deliver(&mut f, 3, leading);
     assert_eq!(f.leader(), Some(3));
     assert!(
@@ -693,15 +676,7 @@ fn election_race_a_synchronizing_follower_ignores_an_old_following_vote() {
         matches!(sends(&commands).as_slice(), [(2, Message::AckEpoch { .. })]),
         "{commands:?}"
     );
-    let old = Message::Vote {
-        round: 1,
-        vote: Vote {
-            epoch: 0,
-            zxid: 0,
-            leader: 3,
-        },
-        state: VoterState::Following,
-    };
+    let old = fresh_vote(3, VoterState::Following);
     deliver(&mut f, 2, old);
     assert_eq!(f.leader(), Some(2));
     assert_eq!(f.stats().wrong_leader_choices, 0);
