@@ -141,7 +141,7 @@ fn main() {
         ),
     };
     let released = ringkeeper_server::watermark::Watermark::new(initial.last_zxid);
-    let settings = runtime_settings(&config, store_dir, position, secret, released);
+    let mut settings = runtime_settings(&config, store_dir, position, secret, released);
     if let Some(secure) = &config.secure_client {
         // Bound before the shards start, so each finds its listener; a busy port stops
         // the server as a busy client port does.
@@ -151,7 +151,10 @@ fn main() {
             settings.shards,
             tls,
         ) {
-            Ok(addr) => info!(address = %addr, "TLS client port listening"),
+            Ok(ports) => {
+                info!(address = %ports.local_addr, "TLS client port listening");
+                settings.secure = Some(ports);
+            }
             Err(e) => {
                 error!(address = %secure.address, error = %e, "cannot listen on the secure client port");
                 eprintln!(
@@ -246,6 +249,7 @@ fn runtime_settings(
         .map(|d| format!("{}:{}", d.user, d.digest));
     RuntimeSettings {
         client_addr: config.client_address,
+        secure: None,
         shards,
         sequencer_core: config.sequencer_core.map(|c| c as usize).unwrap_or(0),
         shard: ShardSettings {

@@ -27,9 +27,11 @@ pub const TO_SEQUENCER_CAPACITY: usize = 4096;
 /// Committed transactions the sequencer may have in flight to one shard before it waits.
 pub const TO_SHARD_CAPACITY: usize = 16384;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RuntimeSettings {
     pub client_addr: SocketAddr,
+    /// The secure client port's listeners, already bound (`net::tls::bind_secure_listeners`).
+    pub secure: Option<crate::net::tls::SecureListeners>,
     pub shards: usize,
     pub sequencer_core: usize,
     pub shard: ShardSettings,
@@ -133,6 +135,20 @@ pub fn start(
     let shard_trees: Vec<_> = (0..listeners.len())
         .map(|_| initial.tree.independent_copy())
         .collect();
+    // Each shard's secure listener, if there is a secure port, beside its plain one.
+    let mut secure: Vec<Option<(std::net::TcpListener, crate::net::tls::TlsServer)>> =
+        match settings.secure {
+            Some(ports) => {
+                let tls = ports.tls;
+                ports
+                    .listeners
+                    .into_iter()
+                    .map(|l| Some((l, tls.clone())))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+    secure.resize_with(listeners.len(), || None);
     let last_zxid = initial.last_zxid;
     let name = "rk-sequencer".to_string();
     let h = LocalExecutorBuilder::new(Placement::Fixed(seq_core))
@@ -159,8 +175,9 @@ pub fn start(
     handles.push((name, h));
     info!(core = seq_core, "sequencer started");
 
-    for (i, ((listener, (to_seq_tx, to_shard_rx)), tree)) in listeners
+    for (i, (((listener, secure), (to_seq_tx, to_shard_rx)), tree)) in listeners
         .into_iter()
+        .zip(secure)
         .zip(shard_ends)
         .zip(shard_trees)
         .enumerate()
@@ -178,7 +195,11 @@ pub fn start(
                     (to_seq, from_seq)
                 })
                 .await;
-                shard::run(shard_settings, tree, last_zxid, listener, to_seq, from_seq).await;
+                let listeners = shard::Listeners {
+                    plain: listener,
+                    secure,
+                };
+                shard::run(shard_settings, tree, last_zxid, listeners, to_seq, from_seq).await;
             })
             .map_err(|source| StartError::Executor {
                 name: name.clone(),

@@ -22,17 +22,23 @@ use tracing::{debug, info, warn};
 use crate::messages::{ToSequencer, ToShard};
 
 /// Runs one shard until shutdown.
+/// A shard's own listeners on the client port and, when configured, the secure client port.
+pub struct Listeners {
+    pub plain: std::net::TcpListener,
+    pub secure: Option<(std::net::TcpListener, crate::net::tls::TlsServer)>,
+}
+
 pub async fn run(
     settings: ShardSettings,
     tree: ringkeeper_engine::tree::DataTree,
     last_zxid: ringkeeper_engine::Zxid,
-    listener: std::net::TcpListener,
+    listeners: Listeners,
     to_seq: ConnectedSender<ToSequencer>,
     from_seq: ConnectedReceiver<ToShard>,
 ) {
     let id = settings.id;
     let tick_ms = settings.tick_ms;
-    let listener = crate::net::listener::into_glommio(listener);
+    let listener = crate::net::listener::into_glommio(listeners.plain);
     let state = Rc::new(RefCell::new(ShardState::new(settings, tree, last_zxid)));
     let to_seq = Rc::new(to_seq);
 
@@ -81,7 +87,7 @@ pub async fn run(
     };
 
     // The secure client port, when configured: its own accept loop, same state.
-    let secure = crate::net::tls::take_secure_listener(id).map(|(listener, tls)| {
+    let secure = listeners.secure.map(|(listener, tls)| {
         let listener = crate::net::listener::into_glommio(listener);
         glommio::spawn_local(conn::accept_secure(
             state.clone(),

@@ -18,7 +18,7 @@ mod v1;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{PemObject, SectionKind};
@@ -466,43 +466,40 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The secure listeners bound at start-up, one per shard, waiting for their shard.
-///
-/// `runtime::start` binds the plain listeners and hands each shard its own; the secure ones
-/// travel beside them through this hand-off (taken exactly once per shard at start-up,
-/// never on a request path) until `RuntimeSettings` carries them itself.
-struct SecurePorts {
-    tls: TlsServer,
-    listeners: Vec<Option<std::net::TcpListener>>,
+/// The secure client port's listeners, one per shard, bound before any executor starts so
+/// that a busy port stops the server as a busy client port does. `runtime::start` hands each
+/// shard its own, beside its plain listener.
+pub struct SecureListeners {
+    pub tls: TlsServer,
+    pub listeners: Vec<std::net::TcpListener>,
+    pub local_addr: SocketAddr,
 }
 
-static SECURE_PORTS: Mutex<Option<SecurePorts>> = Mutex::new(None);
+impl std::fmt::Debug for SecureListeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecureListeners")
+            .field("listeners", &self.listeners.len())
+            .field("local_addr", &self.local_addr)
+            .finish()
+    }
+}
 
-/// Binds one SO_REUSEPORT listener per shard on `addr` (after checking that nobody else
-/// serves it) and keeps them for [`take_secure_listener`]. Returns the bound address.
+/// Binds one SO_REUSEPORT listener per shard on `addr`, after checking that nobody else
+/// serves it.
 pub fn bind_secure_listeners(
     addr: SocketAddr,
     shards: usize,
     tls: TlsServer,
-) -> std::io::Result<SocketAddr> {
+) -> std::io::Result<SecureListeners> {
     super::listener::probe_free(addr)?;
     let mut listeners = Vec::new();
     for _ in 0..shards.max(1) {
-        listeners.push(Some(super::listener::bind_shared(addr)?));
+        listeners.push(super::listener::bind_shared(addr)?);
     }
-    let bound = listeners[0]
-        .as_ref()
-        .and_then(|l| l.local_addr().ok())
-        .unwrap_or(addr);
-    let mut slot = SECURE_PORTS.lock().unwrap_or_else(|p| p.into_inner());
-    *slot = Some(SecurePorts { tls, listeners });
-    Ok(bound)
-}
-
-/// The secure listener of shard `shard`, once; `None` when no secure port is configured.
-pub fn take_secure_listener(shard: usize) -> Option<(std::net::TcpListener, TlsServer)> {
-    let mut slot = SECURE_PORTS.lock().unwrap_or_else(|p| p.into_inner());
-    let ports = slot.as_mut()?;
-    let listener = ports.listeners.get_mut(shard)?.take()?;
-    Some((listener, ports.tls.clone()))
+    let local_addr = listeners[0].local_addr().unwrap_or(addr);
+    Ok(SecureListeners {
+        tls,
+        listeners,
+        local_addr,
+    })
 }
