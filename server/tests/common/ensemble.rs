@@ -128,8 +128,14 @@ impl Ensemble {
         fs::create_dir_all(&root).expect("creating the ensemble directory");
         let ips = pick_ips(n, instance);
         let mut members = Vec::with_capacity(n);
+        // The members' ports stay bound here until the proxies have theirs: a proxy listens
+        // on an ephemeral port of its target member's address and could otherwise be handed
+        // a port just picked for that member (which then found its client port in use).
+        let mut reserved = Vec::with_capacity(n);
         for (index, ip) in ips.iter().enumerate() {
-            let [client, quorum, election] = free_ports(*ip);
+            let (ports, held) = free_ports(*ip);
+            reserved.push(held);
+            let [client, quorum, election] = ports;
             let id = index as u64 + 1;
             let dir = root.join(format!("m{id}"));
             fs::create_dir_all(dir.join("data")).expect("creating a member's data directory");
@@ -159,6 +165,7 @@ impl Ensemble {
                 }
             }
         }
+        drop(reserved);
         let mut ensemble = Ensemble {
             options,
             root,
@@ -650,8 +657,9 @@ fn pick_ips(n: usize, instance: u32) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// Three ports that were free on `ip` a moment ago, all bound at once so they differ.
-fn free_ports(ip: Ipv4Addr) -> [SocketAddr; 3] {
+/// Three free ports on `ip`, all bound at once so they differ, with the listeners that hold
+/// them: the caller drops those when nothing else of the harness will bind on `ip`.
+fn free_ports(ip: Ipv4Addr) -> ([SocketAddr; 3], Vec<TcpListener>) {
     let listeners: Vec<TcpListener> = (0..3)
         .map(|_| TcpListener::bind((ip, 0)).unwrap_or_else(|err| panic!("binding {ip}:0: {err}")))
         .collect();
@@ -659,7 +667,7 @@ fn free_ports(ip: Ipv4Addr) -> [SocketAddr; 3] {
         .iter()
         .map(|l| l.local_addr().expect("a bound listener has an address"))
         .collect();
-    [addresses[0], addresses[1], addresses[2]]
+    ([addresses[0], addresses[1], addresses[2]], listeners)
 }
 
 /// The state of one proxy, shared by its threads.
