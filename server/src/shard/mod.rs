@@ -21,13 +21,13 @@ use tracing::{debug, info, warn};
 
 use crate::messages::{ToSequencer, ToShard};
 
-/// Runs one shard until shutdown.
 /// A shard's own listeners on the client port and, when configured, the secure client port.
 pub struct Listeners {
     pub plain: std::net::TcpListener,
     pub secure: Option<(std::net::TcpListener, crate::net::tls::TlsServer)>,
 }
 
+/// Runs one shard until shutdown.
 pub async fn run(
     settings: ShardSettings,
     tree: ringkeeper_engine::tree::DataTree,
@@ -108,9 +108,7 @@ pub async fn run(
         match accepted {
             None => break,
             Some(Ok(stream)) => {
-                let state = state.clone();
-                let to_seq = to_seq.clone();
-                conn::spawn_conn(&state, conn::serve(state.clone(), to_seq, stream));
+                conn::spawn_conn(&state, conn::serve(state.clone(), to_seq.clone(), stream));
             }
             Some(Err(e)) => {
                 // Running out of descriptors must not kill the shard; back off and retry.
