@@ -135,20 +135,10 @@ pub fn start(
     let shard_trees: Vec<_> = (0..listeners.len())
         .map(|_| initial.tree.independent_copy())
         .collect();
-    // Each shard's secure listener, if there is a secure port, beside its plain one.
-    let mut secure: Vec<Option<(std::net::TcpListener, crate::net::tls::TlsServer)>> =
-        match settings.secure {
-            Some(ports) => {
-                let tls = ports.tls;
-                ports
-                    .listeners
-                    .into_iter()
-                    .map(|l| Some((l, tls.clone())))
-                    .collect()
-            }
-            None => Vec::new(),
-        };
-    secure.resize_with(listeners.len(), || None);
+    // Each shard takes the next secure listener, if there is a secure port.
+    let mut secure = settings
+        .secure
+        .map(|ports| (ports.tls, ports.listeners.into_iter()));
     let last_zxid = initial.last_zxid;
     let name = "rk-sequencer".to_string();
     let h = LocalExecutorBuilder::new(Placement::Fixed(seq_core))
@@ -175,13 +165,15 @@ pub fn start(
     handles.push((name, h));
     info!(core = seq_core, "sequencer started");
 
-    for (i, (((listener, secure), (to_seq_tx, to_shard_rx)), tree)) in listeners
+    for (i, ((listener, (to_seq_tx, to_shard_rx)), tree)) in listeners
         .into_iter()
-        .zip(secure)
         .zip(shard_ends)
         .zip(shard_trees)
         .enumerate()
     {
+        let secure = secure
+            .as_mut()
+            .and_then(|(tls, ports)| ports.next().map(|l| (l, tls.clone())));
         let core = (seq_core + 1 + i) % ncores;
         let mut shard_settings = settings.shard.clone();
         shard_settings.id = i;

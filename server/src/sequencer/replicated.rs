@@ -212,10 +212,7 @@ impl SequencerState {
     }
 
     fn prep_tree(&self) -> &DataTree {
-        self.replica
-            .as_deref()
-            .and_then(|r| r.ahead.as_ref())
-            .unwrap_or(&self.tree)
+        prep_tree(self.replica.as_deref(), &self.tree)
     }
 
     /// A message from another member.
@@ -777,15 +774,9 @@ impl SequencerState {
             self.refuse(session, cxid, waiting, from, err, zxid);
             return;
         }
-        // The ahead tree holds every proposed transaction: validation must see them all.
-        let tree = match self.replica.as_deref() {
-            Some(Replica {
-                ahead: Some(ahead), ..
-            }) => ahead,
-            _ => &self.tree,
-        };
+        // Borrowed field by field: prep_write also needs the session tracker mutably.
         let body = super::prep_write(
-            tree,
+            prep_tree(self.replica.as_deref(), &self.tree),
             &mut self.sessions,
             self.settings.extended_types,
             session,
@@ -986,6 +977,12 @@ impl SequencerState {
             }
         }
     }
+}
+
+/// The tree a leader validates writes against: the ahead tree (committed plus proposed),
+/// since validation must see every proposed transaction; the committed tree otherwise.
+fn prep_tree<'a>(replica: Option<&'a Replica>, committed: &'a DataTree) -> &'a DataTree {
+    replica.and_then(|r| r.ahead.as_ref()).unwrap_or(committed)
 }
 
 /// Protocol traffic at trace level (`RINGKEEPER_LOG=ringkeeper_server::sequencer=trace`):

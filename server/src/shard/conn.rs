@@ -68,10 +68,11 @@ pub(super) fn spawn_conn<F: std::future::Future<Output = ()> + 'static>(
     task: F,
 ) {
     let registration = state.borrow_mut().hangups.register();
+    let id = registration.id();
     let state = state.clone();
     glommio::spawn_local(async move {
-        let registration = super::hangup::until_hangup(registration, task).await;
-        state.borrow_mut().hangups.forget(registration.id());
+        super::hangup::until_hangup(registration, task).await;
+        state.borrow_mut().hangups.forget(id);
     })
     .detach();
 }

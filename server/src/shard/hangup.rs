@@ -59,17 +59,13 @@ impl Hangups {
 
 /// Runs `task` until it ends or the shard hangs up, whichever is first. A hung-up task is
 /// dropped where it waits: whatever it held (sockets, the sequencer sender) is released.
-pub async fn until_hangup<F: Future<Output = ()>>(
-    registration: Registration,
-    task: F,
-) -> Registration {
-    let hangup = &registration.hangup;
+pub async fn until_hangup<F: Future<Output = ()>>(registration: Registration, task: F) {
+    let hangup = registration.hangup;
     future::or(task, async {
         // The channel carries nothing: recv returns None once the sender is dropped.
         while hangup.recv().await.is_some() {}
     })
     .await;
-    registration
 }
 
 impl Registration {
@@ -98,8 +94,9 @@ mod tests {
                     let hangups = hangups.clone();
                     tasks.push(glommio::spawn_local(async move {
                         // Stands for a client that never sends its handshake.
-                        let reg = until_hangup(reg, future::pending::<()>()).await;
-                        hangups.borrow_mut().forget(reg.id());
+                        let id = reg.id();
+                        until_hangup(reg, future::pending::<()>()).await;
+                        hangups.borrow_mut().forget(id);
                         finished.set(finished.get() + 1);
                     }));
                 }
@@ -128,10 +125,11 @@ mod tests {
                 let mut hangups = Hangups::default();
                 let reg = hangups.register();
                 let ran = Cell::new(false);
-                let reg = until_hangup(reg, async { ran.set(true) }).await;
+                let id = reg.id();
+                until_hangup(reg, async { ran.set(true) }).await;
                 assert!(ran.get());
                 assert_eq!(hangups.live(), 1);
-                hangups.forget(reg.id());
+                hangups.forget(id);
                 assert_eq!(hangups.live(), 0);
             })
             .unwrap()
