@@ -7,8 +7,8 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ringkeeper_engine::storage::{
-    decode_snapshot, encode_batch, encode_snapshot, recover, scan_segment, write_snapshot, FsDir,
-    SegmentPolicy, SimDir, SyncLog,
+    block_on, decode_snapshot, encode_batch, encode_snapshot, recover, scan_segment,
+    write_snapshot, FsDir, LogWriter, SegmentPolicy, SimDir,
 };
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::{NodeKind, Txn, TxnBody};
@@ -139,10 +139,10 @@ fn snapshot(c: &mut Criterion) {
     if write_snapshot(&mut dir, zxid, &bytes).is_err() {
         return;
     }
-    let mut log = SyncLog::new(SegmentPolicy::default(), None);
+    let mut log = LogWriter::new(SegmentPolicy::default(), true, None);
     let tail: Vec<Txn> = (zxid + 1..=zxid + 10_000).map(create).collect();
     for chunk in tail.chunks(100) {
-        if log.append(&mut dir, chunk).is_err() {
+        if block_on(log.append_txns(&mut dir, chunk)).is_err() {
             return;
         }
     }
@@ -169,14 +169,14 @@ fn append_fdatasync(c: &mut Criterion) {
         let dir = root.join(format!("rk-bench-append-{}-{size}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut fs = FsDir::create(&dir).expect("bench directory");
-        let mut log = SyncLog::new(SegmentPolicy::default(), None);
+        let mut log = LogWriter::new(SegmentPolicy::default(), true, None);
         let mut next = 1i64;
         g.throughput(Throughput::Elements(size as u64));
         g.bench_function(format!("{size}_txns"), |b| {
             b.iter(|| {
                 let batch: Vec<Txn> = (next..next + size as i64).map(create).collect();
                 next += size as i64;
-                log.append(&mut fs, &batch).expect("append");
+                block_on(log.append_txns(&mut fs, &batch)).expect("append");
             })
         });
         let _ = std::fs::remove_dir_all(&dir);

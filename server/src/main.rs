@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use ringkeeper_engine::storage::{parse_segment_name, recover, FsDir, SegmentPolicy};
+use ringkeeper_engine::storage::{recover, FsDir, SegmentPolicy, SegmentPosition};
 use ringkeeper_server::config::{ConfRuntime, Config};
 use ringkeeper_server::runtime::{self, RuntimeSettings};
 use ringkeeper_server::sequencer::{now_ms, InitialState, SequencerSettings, StorageSettings};
 use ringkeeper_server::shard::{FourLetterContext, ShardSettings};
 use ringkeeper_server::shutdown;
 use ringkeeper_server::snapshotter::SnapshotSettings;
-use ringkeeper_server::storage::log::LogPosition;
 use tracing::{error, info, warn};
 
 /// Bytes a connection may have waiting for a client that does not read.
@@ -109,18 +108,8 @@ fn main() {
     // After the signal mask, so that the admin threads inherit it too.
     let admin = start_admin(&config);
 
-    // An empty segment is only continued if its name promises the next zxid; otherwise
-    // (e.g. after the last segment's records were all torn away) a fresh segment named for
-    // the next zxid keeps the log's names truthful for recovery.
-    let next_zxid = recovered.last_zxid + 1;
-    let position = recovered
-        .next_segment
-        .as_ref()
-        .filter(|p| p.offset > 0 || parse_segment_name(&p.name) == Some(next_zxid))
-        .map(|p| LogPosition {
-            file: store_dir.join(&p.name),
-            offset: p.offset,
-        });
+    // Whether an empty segment is continued is the log writer's rule, not decided here.
+    let position = recovered.next_segment.clone();
     // An ensemble member starts from its snapshot alone: the log tail after it may hold
     // proposals that were never committed, and the protocol applies what is.
     let (initial, ensemble) = match ensemble {
@@ -232,7 +221,7 @@ fn open_store(dir: &std::path::Path) -> Result<ringkeeper_engine::storage::Recov
 fn runtime_settings(
     config: &Config,
     store_dir: std::path::PathBuf,
-    position: Option<LogPosition>,
+    position: Option<SegmentPosition>,
     session_secret: Vec<u8>,
     released: ringkeeper_server::watermark::Watermark,
 ) -> RuntimeSettings {
@@ -309,39 +298,14 @@ fn runtime_settings(
 /// Log segments are closed at this size (Apache rolls its logs at snapshots instead).
 const SEGMENT_BYTES_MAX: u64 = 64 << 20;
 
-/// The key for session passwords, kept in dataDir so that sessions recovered after a
-/// restart keep their passwords and their clients can resume them.
-fn session_secret(data_dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    use std::io::{Read, Write};
-    let path = data_dir.join("ringkeeper.secret");
-    match std::fs::read(&path) {
-        Ok(key) if key.len() == 32 => return Ok(key),
-        Ok(_) => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{} is not a 32-byte key", path.display()),
-            ))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let mut key = vec![0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
-    let tmp = data_dir.join("ringkeeper.secret.tmp");
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&key)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)?;
-    std::fs::File::open(data_dir)?.sync_all()?;
-    Ok(key)
+/// The key for session passwords (see `storage::secret`), in dataDir, readable by its
+/// owner only.
+fn session_secret(
+    data_dir: &std::path::Path,
+) -> Result<Vec<u8>, ringkeeper_server::storage::secret::SecretError> {
+    use ringkeeper_server::storage::secret;
+    let mut dir = FsDir::open(data_dir)?.owner_only();
+    secret::load_or_create(&mut dir, secret::random_key)
 }
 
 fn block_signals() -> libc::sigset_t {

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use ringkeeper_engine::storage::{
-    encode_snapshot, recover, scan_segment, segment_name, snapshot_name, write_snapshot, FsDir,
-    SegmentPolicy, StorageDir, SyncLog,
+    block_on, encode_snapshot, recover, scan_segment, segment_name, snapshot_name, write_snapshot,
+    FsDir, LogWriter, SegmentPolicy, StorageDir,
 };
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::{NodeKind, Txn, TxnBody};
@@ -20,7 +20,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 
 fn populate(root: &PathBuf) -> DataTree {
     let mut dir = FsDir::create(root).unwrap();
-    let mut log = SyncLog::new(SegmentPolicy::default(), None);
+    let mut log = LogWriter::new(SegmentPolicy::default(), true, None);
     let mut tree = DataTree::new();
     let txns: Vec<Txn> = (1..=20)
         .map(|z| Txn {
@@ -41,7 +41,7 @@ fn populate(root: &PathBuf) -> DataTree {
         for t in chunk {
             tree.apply(t);
         }
-        log.append(&mut dir, chunk).unwrap();
+        block_on(log.append_txns(&mut dir, chunk)).unwrap();
         if chunk[0].zxid == 6 {
             let z = chunk[4].zxid;
             write_snapshot(&mut dir, z, &encode_snapshot(&tree, &[(0x77, 5000)], z)).unwrap();

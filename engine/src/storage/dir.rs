@@ -8,7 +8,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::PathBuf;
 
 use super::error::StorageError;
@@ -37,10 +37,29 @@ pub trait StorageDir {
     fn sync_dir(&mut self) -> Result<(), StorageError>;
 }
 
+/// The suffix a file is written under before [`replace_file`] renames it into place.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// Replaces file `name` with `bytes` so that a crash at any point leaves either the old
+/// content or the new one: write a temp file and sync it, rename it over `name`, sync the
+/// directory. Returns when the new content is durable.
+pub fn replace_file(
+    dir: &mut dyn StorageDir,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), StorageError> {
+    let temp = format!("{name}{TEMP_SUFFIX}");
+    dir.write_file_synced(&temp, bytes)?;
+    dir.rename(&temp, name)?;
+    dir.sync_dir()
+}
+
 /// A [`StorageDir`] over a real directory.
 #[derive(Debug, Clone)]
 pub struct FsDir {
     root: PathBuf,
+    /// Whether files it creates are readable by their owner only (mode 0600), for keys.
+    owner_only: bool,
 }
 
 impl FsDir {
@@ -56,7 +75,25 @@ impl FsDir {
                 std::io::Error::new(ErrorKind::InvalidInput, "not a directory"),
             ));
         }
-        Ok(FsDir { root })
+        Ok(FsDir {
+            root,
+            owner_only: false,
+        })
+    }
+
+    /// Makes the files this creates from now on readable and writable by their owner
+    /// only, as a file holding a key must be.
+    pub fn owner_only(mut self) -> FsDir {
+        self.owner_only = true;
+        self
+    }
+
+    fn options(&self) -> OpenOptions {
+        let mut options = OpenOptions::new();
+        if self.owner_only {
+            options.mode(0o600);
+        }
+        options
     }
 
     /// Creates the directory (and its parents) if needed, then opens it.
@@ -77,7 +114,7 @@ impl FsDir {
     }
 
     fn open_for_write(&self, name: &str) -> Result<File, StorageError> {
-        OpenOptions::new()
+        self.options()
             .write(true)
             .create(true)
             .truncate(false)
@@ -128,7 +165,12 @@ impl StorageDir for FsDir {
     }
 
     fn write_file_synced(&mut self, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
-        let file = File::create(self.path(name))
+        let file = self
+            .options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(self.path(name))
             .map_err(|e| StorageError::io("create", self.shown(name), e))?;
         file.write_all_at(bytes, 0)
             .map_err(|e| StorageError::io("write", self.shown(name), e))?;

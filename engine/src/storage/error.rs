@@ -32,6 +32,12 @@ pub enum StorageError {
         after: Zxid,
         found: Zxid,
     },
+    /// The log writer was handed a batch that does not start where it was said to.
+    #[error("bad log batch: {why}")]
+    BadBatch { why: String },
+    /// An earlier write or sync failed, so nothing is known about what reached the disk.
+    #[error("the log is poisoned by an earlier failure; no further writes are possible")]
+    Poisoned,
 }
 
 impl StorageError {
@@ -42,6 +48,12 @@ impl StorageError {
             path: path.into(),
             source,
         }
+    }
+
+    /// Whether the disk (or a quota) is full: nothing acknowledged is lost and the log is
+    /// not corrupt (a torn tail is cut at the next start), but no more writes fit.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StorageError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull)
     }
 
     /// Whether recovery must refuse to start (as opposed to an I/O failure, which may be

@@ -3,12 +3,14 @@
 //!
 //! File access goes through the small synchronous [`StorageDir`] trait, with a std::fs
 //! implementation ([`FsDir`], for startup recovery and the tools) and an in-memory one
-//! that models power loss ([`SimDir`], for crash tests). The server's hot write path does
-//! its own io_uring I/O with the same encoders. Formats and the crash analysis are in
-//! docs/storage-format.md.
+//! that models power loss ([`SimDir`], for crash tests). The log's commit path is one
+//! [`LogWriter`] over the async [`LogDir`] seam: the server implements it with io_uring,
+//! and every `StorageDir` implements it too, so the crash tests drive the shipping
+//! writer. Formats and the crash analysis are in docs/storage-format.md.
 
 mod dir;
 mod error;
+mod log_dir;
 mod log_writer;
 mod purge;
 mod record;
@@ -21,9 +23,10 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
-pub use dir::{FsDir, StorageDir};
+pub use dir::{replace_file, FsDir, StorageDir, TEMP_SUFFIX};
 pub use error::StorageError;
-pub use log_writer::SyncLog;
+pub use log_dir::{block_on, LogDir};
+pub use log_writer::{LogWriter, Placement};
 pub use purge::purge_plan;
 pub use record::{
     decode_record, encode_batch, encode_record, read_header, Record, RecordError, RecordHeader,
@@ -35,7 +38,7 @@ pub use segment::{
     parse_segment_name, scan_segment, segment_name, zxid_follows, ScanOutcome, ScannedRecord,
     SegmentPolicy, SegmentTail, SEGMENT_PREFIX,
 };
-pub use sim::{CrashMode, SimDir, SimRng};
+pub use sim::{CrashMode, SimDir, SimRng, INJECTED_FAILURE};
 pub use snapshot::{
     decode_snapshot, encode_snapshot, parse_snapshot_name, read_snapshot_header, snapshot_name,
     snapshot_temp_name, write_snapshot, Snapshot, SnapshotHeader, SNAPSHOT_HEADER_LEN,

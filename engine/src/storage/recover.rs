@@ -11,8 +11,10 @@
 //! - A torn tail is accepted only in the last segment (a new segment is created only
 //!   after its predecessor's last batch was synced) and is truncated; corruption anywhere
 //!   refuses with the file and offset.
-//! - Leftover snapshot temp files are removed; a trailing segment without records whose
-//!   name does not match the next zxid is removed (it holds nothing).
+//! - Leftover snapshot temp files are removed; a segment without records is removed (it
+//!   holds nothing, and its name would block the writer from creating that segment) unless
+//!   it is the last one and its name is a zxid that may follow the state's last one, in
+//!   which case the writer continues in it.
 
 use std::collections::BTreeMap;
 
@@ -201,6 +203,14 @@ fn analyze(dir: &dyn StorageDir) -> Result<(Recovered, Vec<Repair>), StorageErro
                     len: *offset,
                 });
             }
+        }
+        if !is_last && scan.records.is_empty() && scan.tail == SegmentTail::Clean {
+            // A segment created for a batch that never reached the disk holds nothing, but
+            // its name would stop the writer from ever creating a segment for that zxid.
+            warnings.push(format!("{name}: segment without records; removed"));
+            repairs.push(Repair::Remove {
+                name: (*name).clone(),
+            });
         }
         if is_last {
             // Appending here keeps the segment's zxids consecutive only if its records end

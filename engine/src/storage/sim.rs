@@ -14,6 +14,9 @@ use super::error::StorageError;
 /// at all, but sectors of one write in any order.
 pub const SIM_SECTOR_BYTES: usize = 512;
 
+/// The message of every failure [`SimDir::fail_after`] injects.
+pub const INJECTED_FAILURE: &str = "injected I/O failure";
+
 /// A seeded xorshift64: every simulated run, and every failure, replays from its seed.
 #[derive(Debug, Clone)]
 pub struct SimRng(u64);
@@ -155,7 +158,7 @@ impl SimDir {
                 Err(StorageError::io(
                     op,
                     name,
-                    std::io::Error::other("injected I/O failure"),
+                    std::io::Error::other(INJECTED_FAILURE),
                 ))
             }
             Some(n) => {

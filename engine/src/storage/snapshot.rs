@@ -7,7 +7,7 @@
 use zerocopy::byteorder::little_endian::{I64, U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use super::dir::StorageDir;
+use super::dir::{replace_file, StorageDir, TEMP_SUFFIX};
 use super::error::StorageError;
 use super::segment::parse_hex_suffix;
 use crate::jute::{Reader, Writer};
@@ -21,7 +21,7 @@ pub const SNAPSHOT_HEADER_LEN: usize = 48;
 /// Snapshot files are `snapshot.` and the zxid as 16 lowercase hex digits.
 pub const SNAPSHOT_PREFIX: &str = "snapshot.";
 /// A snapshot is written under its name plus this suffix, then renamed.
-pub const SNAPSHOT_TEMP_SUFFIX: &str = ".tmp";
+pub const SNAPSHOT_TEMP_SUFFIX: &str = TEMP_SUFFIX;
 const CRC_LEN: usize = 4;
 /// Bytes one session takes: id (long) and timeout (int).
 const SESSION_BYTES: usize = 12;
@@ -192,10 +192,7 @@ pub fn write_snapshot(
     zxid: Zxid,
     bytes: &[u8],
 ) -> Result<String, StorageError> {
-    let temp = snapshot_temp_name(zxid);
     let name = snapshot_name(zxid);
-    dir.write_file_synced(&temp, bytes)?;
-    dir.rename(&temp, &name)?;
-    dir.sync_dir()?;
+    replace_file(dir, &name, bytes)?;
     Ok(name)
 }

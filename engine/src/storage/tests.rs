@@ -304,7 +304,7 @@ fn snapshot_damage_is_refused_never_panics() {
 /// Appends txns `from..=to` in batches of 4 through the reference commit path.
 fn append(
     dir: &mut SimDir,
-    log: &mut SyncLog,
+    log: &mut LogWriter,
     w: &mut Workload,
     tree: &mut DataTree,
     from: i64,
@@ -317,7 +317,7 @@ fn append(
         w.observe(&t);
         batch.push(t);
         if batch.len() == 4 || zxid == to {
-            log.append(dir, &batch).unwrap();
+            block_on(log.append_txns(dir, &batch)).unwrap();
             batch.clear();
         }
     }
@@ -333,7 +333,7 @@ fn small_policy() -> SegmentPolicy {
 #[test]
 fn snapshot_and_log_replay_gives_the_same_tree() {
     let mut dir = SimDir::new();
-    let mut log = SyncLog::new(small_policy(), None);
+    let mut log = LogWriter::new(small_policy(), true, None);
     let mut w = Workload::new(1);
     let mut tree = DataTree::new();
     append(&mut dir, &mut log, &mut w, &mut tree, 1, 150);
@@ -366,7 +366,7 @@ fn snapshot_and_log_replay_gives_the_same_tree() {
     assert_eq!(rec.tree.digest(), tree.digest());
 
     // Appending where recovery says continues the history.
-    let mut log = SyncLog::new(small_policy(), rec.next_segment.clone());
+    let mut log = LogWriter::new(small_policy(), true, rec.next_segment.clone());
     append(&mut dir, &mut log, &mut w, &mut tree, 401, 420);
     let rec = recover(&mut dir).unwrap();
     assert_eq!(rec.last_zxid, 420);
@@ -376,7 +376,7 @@ fn snapshot_and_log_replay_gives_the_same_tree() {
 #[test]
 fn recovery_truncates_a_torn_tail_and_names_file_and_offset() {
     let mut dir = SimDir::new();
-    let mut log = SyncLog::new(small_policy(), None);
+    let mut log = LogWriter::new(small_policy(), true, None);
     let mut w = Workload::new(2);
     let mut tree = DataTree::new();
     append(&mut dir, &mut log, &mut w, &mut tree, 1, 10);
@@ -403,7 +403,7 @@ fn recovery_truncates_a_torn_tail_and_names_file_and_offset() {
 #[test]
 fn recovery_refuses_mid_log_corruption_with_file_and_offset() {
     let mut dir = SimDir::new();
-    let mut log = SyncLog::new(small_policy(), None);
+    let mut log = LogWriter::new(small_policy(), true, None);
     let mut w = Workload::new(3);
     let mut tree = DataTree::new();
     append(&mut dir, &mut log, &mut w, &mut tree, 1, 60);
@@ -433,7 +433,7 @@ fn recovery_refuses_mid_log_corruption_with_file_and_offset() {
 #[test]
 fn recovery_refuses_a_missing_segment() {
     let mut dir = SimDir::new();
-    let mut log = SyncLog::new(small_policy(), None);
+    let mut log = LogWriter::new(small_policy(), true, None);
     let mut w = Workload::new(4);
     let mut tree = DataTree::new();
     append(&mut dir, &mut log, &mut w, &mut tree, 1, 200);
@@ -450,7 +450,7 @@ fn recovery_refuses_a_missing_segment() {
     }
     // A torn tail in a segment that later ones follow is damage, not a crash.
     let mut dir = SimDir::new();
-    let mut log = SyncLog::new(small_policy(), None);
+    let mut log = LogWriter::new(small_policy(), true, None);
     append(
         &mut dir,
         &mut log,
@@ -469,7 +469,7 @@ fn recovery_refuses_a_missing_segment() {
 #[test]
 fn recovery_falls_back_to_an_older_snapshot() {
     let mut dir = SimDir::new();
-    let mut log = SyncLog::new(small_policy(), None);
+    let mut log = LogWriter::new(small_policy(), true, None);
     let mut w = Workload::new(5);
     let mut tree = DataTree::new();
     append(&mut dir, &mut log, &mut w, &mut tree, 1, 50);
@@ -537,7 +537,7 @@ fn purge_keeps_the_newest_snapshots_and_the_logs_they_need() {
 #[test]
 fn purged_directory_still_recovers_the_same_state() {
     let mut dir = SimDir::new();
-    let mut log = SyncLog::new(small_policy(), None);
+    let mut log = LogWriter::new(small_policy(), true, None);
     let mut w = Workload::new(6);
     let mut tree = DataTree::new();
     for round in 1..=4i64 {
@@ -585,7 +585,7 @@ fn fs_dir_round_trip() {
     let root = std::env::temp_dir().join(format!("rk-storage-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let mut dir = FsDir::create(&root).unwrap();
-    let mut log = SyncLog::new(small_policy(), None);
+    let mut log = LogWriter::new(small_policy(), true, None);
     let mut w = Workload::new(7);
     let mut tree = DataTree::new();
     let mut batch = Vec::new();
@@ -595,10 +595,143 @@ fn fs_dir_round_trip() {
         w.observe(&t);
         batch.push(t);
     }
-    log.append(&mut dir, &batch).unwrap();
+    block_on(log.append_txns(&mut dir, &batch)).unwrap();
     write_snapshot(&mut dir, 30, &encode_snapshot(&tree, &w.sessions(), 30)).unwrap();
     let rec = recover(&mut dir).unwrap();
     assert_eq!((rec.last_zxid, rec.tree.digest()), (30, tree.digest()));
     assert!(dir.read(&segment_name(1)).unwrap().len() >= 4096);
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn an_empty_segment_is_continued_only_when_its_name_is_the_next_zxid() {
+    let name = segment_name(0x2_0000_0001);
+    let at_start = Some(SegmentPosition {
+        name: name.clone(),
+        offset: 0,
+    });
+    let log = LogWriter::new(small_policy(), true, at_start);
+    // The first txn of the epoch the name promises goes into it, across the epoch change.
+    assert_eq!(
+        log.placement(0x2_0000_0001, 100),
+        Placement::Append { name, offset: 0 }
+    );
+    // Anything else starts a segment named for itself.
+    assert_eq!(
+        log.placement(0x1_0000_0008, 100),
+        Placement::Roll {
+            name: segment_name(0x1_0000_0008),
+            preallocate_bytes: 4096
+        }
+    );
+    // A full segment rolls; a batch larger than a segment gets a segment its size.
+    let full = LogWriter::new(
+        small_policy(),
+        true,
+        Some(SegmentPosition {
+            name: segment_name(1),
+            offset: 2000,
+        }),
+    );
+    assert_eq!(
+        full.placement(90, 10_000),
+        Placement::Roll {
+            name: segment_name(90),
+            preallocate_bytes: 10_000
+        }
+    );
+}
+
+#[test]
+fn the_writer_continues_an_empty_segment_left_by_a_crash_at_an_epoch_change() {
+    // The last segment of epoch 1 ends at zxid 0x1_0000_0005; the next one, named for the
+    // first txn of epoch 2, was created and its first batch lost in a crash.
+    let mut dir = SimDir::new();
+    let mut log = LogWriter::new(small_policy(), true, None);
+    let mut w = Workload::new(8);
+    let mut tree = DataTree::new();
+    append(
+        &mut dir,
+        &mut log,
+        &mut w,
+        &mut tree,
+        0x1_0000_0001,
+        0x1_0000_0005,
+    );
+    let next_epoch = 0x2_0000_0001;
+    dir.set_len(&segment_name(next_epoch), 4096).unwrap();
+    dir.sync_dir().unwrap();
+    let rec = recover(&mut dir).unwrap();
+    assert_eq!(
+        rec.next_segment.as_ref().map(|p| p.name.clone()),
+        Some(segment_name(next_epoch))
+    );
+    // The writer goes on in that segment rather than trying to create it again.
+    let mut log = LogWriter::new(small_policy(), true, rec.next_segment);
+    append(
+        &mut dir,
+        &mut log,
+        &mut w,
+        &mut tree,
+        next_epoch,
+        next_epoch + 3,
+    );
+    let rec = recover(&mut dir).unwrap();
+    assert_eq!(rec.last_zxid, next_epoch + 3);
+    assert_eq!(rec.tree.digest(), tree.digest());
+}
+
+#[test]
+fn a_poisoned_writer_refuses_everything() {
+    let mut dir = SimDir::new();
+    let mut log = LogWriter::new(small_policy(), true, None);
+    let batch = [txn(1, create("/a"))];
+    dir.fail_after(0);
+    assert!(block_on(log.append_txns(&mut dir, &batch)).is_err());
+    for result in [
+        block_on(log.append_txns(&mut dir, &batch)),
+        block_on(log.truncate_after(&mut dir, 0)),
+    ] {
+        assert!(matches!(result, Err(StorageError::Poisoned)), "{result:?}");
+    }
+}
+
+#[test]
+fn a_batch_must_start_at_the_zxid_its_segment_is_named_for() {
+    let mut dir = SimDir::new();
+    let mut log = LogWriter::new(small_policy(), true, None);
+    let mut batch = Vec::new();
+    encode_batch(&[txn(5, create("/a"))], &mut batch);
+    let result = block_on(log.append(&mut dir, batch, 4));
+    assert!(
+        matches!(result, Err(StorageError::BadBatch { .. })),
+        "{result:?}"
+    );
+    assert!(dir.list().unwrap().is_empty(), "nothing may be written");
+}
+
+#[test]
+fn replaced_files_hold_the_old_or_the_new_content_after_any_crash() {
+    let (old, new) = (b"old content".to_vec(), b"the new content".to_vec());
+    let mut rng = SimRng::new(0x5eed_0002);
+    for fail_at in 0..5 {
+        for mode in [CrashMode::LoseUnsynced, CrashMode::Torn] {
+            for _ in 0..20 {
+                let mut dir = SimDir::new();
+                replace_file(&mut dir, "epochs", &old).unwrap();
+                dir.fail_after(fail_at);
+                let finished = replace_file(&mut dir, "epochs", &new).is_ok();
+                dir.fail_after(u64::MAX);
+                dir.crash(mode, &mut rng);
+                let found = dir.read("epochs").unwrap();
+                assert!(
+                    found == old || found == new,
+                    "fail at {fail_at}, {mode:?}: {found:?}"
+                );
+                if finished {
+                    assert_eq!(found, new, "a returned replace is durable");
+                }
+            }
+        }
+    }
 }

@@ -77,7 +77,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         .validate()
         .map_err(|e| format!("ensemble configuration: {e}"))?;
 
-    let epochs = epochs::load(store_dir).map_err(|e| e.to_string())?;
+    let epochs = epochs::load_at(store_dir).map_err(|e| format!("{}: {e}", store_dir.display()))?;
     let dir = FsDir::open(store_dir).map_err(|e| format!("{}: {e}", store_dir.display()))?;
     let start = load_for_replication(&dir)
         .map_err(|e| format!("loading {} for replication: {e}", store_dir.display()))?;

@@ -13,8 +13,8 @@ pub use state::{InitialState, Replica, SequencerSettings, SequencerState};
 
 use std::path::PathBuf;
 
-use crate::storage::log::{LogError, LogPosition, LogWriter};
-use ringkeeper_engine::storage::SegmentPolicy;
+use crate::storage::UringLog;
+use ringkeeper_engine::storage::{SegmentPolicy, SegmentPosition, StorageError};
 
 /// Where and how the sequencer keeps its log.
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ pub struct StorageSettings {
     pub force_sync: bool,
     pub policy: SegmentPolicy,
     /// Where recovery says the log continues (None: start a new segment).
-    pub position: Option<LogPosition>,
+    pub position: Option<SegmentPosition>,
 }
 
 use std::cell::RefCell;
@@ -79,14 +79,12 @@ pub async fn run(
     }
 
     let tick = Duration::from_millis(settings.tick_ms.max(1) as u64);
-    let log = match LogWriter::open(
+    let log = match UringLog::open(
         storage.dir.clone(),
         storage.policy,
         storage.force_sync,
         storage.position.clone(),
-    )
-    .await
-    {
+    ) {
         Ok(log) => log,
         Err(e) => {
             tracing::error!(error = %e, "cannot open the transaction log");
@@ -186,7 +184,7 @@ pub async fn run(
 /// carries many transactions.
 async fn commit_loop(
     state: Rc<RefCell<SequencerState>>,
-    mut log: LogWriter,
+    mut log: UringLog,
     kick: glommio::channels::local_channel::LocalReceiver<()>,
 ) {
     while kick.recv().await.is_some() {
@@ -208,14 +206,11 @@ async fn commit_loop(
                     state.borrow_mut().record_batch(micros, batch.txns);
                 }
                 if let Err(e) = appended {
-                    match e {
-                        LogError::DiskFull { .. } => {
-                            tracing::error!(error = %e, "transaction log stopped: no more writes are accepted; reads go on until shutdown");
-                        }
-                        _ => {
-                            tracing::error!(error = %e, "transaction log failed; stopping the server");
-                            crate::shutdown::request();
-                        }
+                    if e.is_disk_full() {
+                        tracing::error!(error = %e, "transaction log stopped: no more writes are accepted; reads go on until shutdown");
+                    } else {
+                        tracing::error!(error = %e, "transaction log failed; stopping the server");
+                        crate::shutdown::request();
                     }
                     {
                         let mut st = state.borrow_mut();
@@ -241,9 +236,9 @@ async fn commit_loop(
 /// The log changes an ensemble member's protocol asks for, which must reach the disk
 /// before the batch's own records: installing the leader's snapshot, cutting the log.
 async fn replicated_log_changes(
-    log: &mut LogWriter,
+    log: &mut UringLog,
     batch: &mut state::Batch,
-) -> Result<(), LogError> {
+) -> Result<(), StorageError> {
     if let Some((zxid, data)) = batch.install.take() {
         log.replace_with_snapshot(zxid, &data).await?;
     }

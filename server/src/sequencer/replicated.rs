@@ -342,7 +342,7 @@ impl SequencerState {
             match command {
                 Command::SaveEpochs(epochs) => {
                     let dir = self.replica_mut().settings.dir.clone();
-                    if let Err(e) = crate::replica::epochs::save(&dir, &epochs) {
+                    if let Err(e) = crate::replica::epochs::save_at(&dir, &epochs) {
                         // The protocol's promises must be durable before anyone hears of
                         // them; without the file this member cannot take part safely.
                         error!(error = %e, "cannot save the epoch file; stopping");

@@ -1,275 +1,190 @@
-//! The transaction log writer: appends whole group-commit batches to preallocated segment
-//! files with io_uring writes, then one fdatasync per batch.
+//! The transaction log on the sequencer core: the engine's [`LogWriter`] over io_uring
+//! files. Every decision (segment names, rolls, preallocation, when to sync, poisoning)
+//! is the engine's, and the power-loss tests drive that same writer over a simulated
+//! directory; this module only carries out its file operations with glommio.
 //!
 //! Persist, then send: the sequencer releases a batch's replies and its transactions to the
-//! shards only after `append` has returned. An error here poisons the log for good: a
-//! failed fdatasync may have dropped dirty pages the kernel will never write again
-//! (the "fsyncgate" lesson), so retrying could acknowledge writes that are not on disk.
+//! shards only after `append` has returned.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use glommio::io::{BufferedFile, OpenOptions};
-use ringkeeper_engine::storage::{segment_name, SegmentPolicy};
+use ringkeeper_engine::storage::{
+    FsDir, LogDir, LogWriter, SegmentPolicy, SegmentPosition, StorageDir, StorageError,
+};
 use ringkeeper_engine::Zxid;
-use thiserror::Error;
 use tracing::info;
 
-#[derive(Debug, Error)]
-pub enum LogError {
-    /// The disk is full. Nothing acknowledged is lost and the log is not corrupt (a torn
-    /// tail is truncated at the next start), but no more writes can be taken.
-    #[error("disk full while {op} {path}")]
-    DiskFull { op: &'static str, path: PathBuf },
-    #[error("{op} {path} failed: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the log is poisoned by an earlier failure; no further writes are possible")]
-    Poisoned,
+/// The log directory as the writer's seam, with the one segment being appended to kept open.
+struct UringDir {
+    /// Blocking access for directory syncs and the rare whole-log changes.
+    fs: FsDir,
+    open: Option<(String, BufferedFile)>,
 }
 
-fn io_error(op: &'static str, path: &Path, e: glommio::GlommioError<()>) -> LogError {
-    // glommio wraps file errors with the operation and path; keep the OS error underneath
-    // (its conversion to io::Error keeps only the kind).
-    let full = match &e {
+/// The error underneath glommio's wrapping, with its OS error code kept (glommio's own
+/// conversion to `io::Error` keeps only the kind), so that a full disk is recognised.
+fn os_error(e: glommio::GlommioError<()>) -> std::io::Error {
+    match e {
         glommio::GlommioError::EnhancedIoError { source, .. }
-        | glommio::GlommioError::IoError(source) => {
-            source.raw_os_error() == Some(libc::ENOSPC)
-                || source.kind() == std::io::ErrorKind::StorageFull
-        }
-        _ => false,
-    };
-    if full {
-        return LogError::DiskFull {
-            op,
-            path: path.to_owned(),
-        };
-    }
-    LogError::Io {
-        op,
-        path: path.to_owned(),
-        source: e.into(),
+        | glommio::GlommioError::IoError(source) => source,
+        other => std::io::Error::other(other.to_string()),
     }
 }
 
-/// Where the log continues after recovery.
-#[derive(Debug, Clone)]
-pub struct LogPosition {
-    pub file: PathBuf,
-    pub offset: u64,
-}
+impl UringDir {
+    fn failed(&self, op: &'static str, name: &str, e: glommio::GlommioError<()>) -> StorageError {
+        StorageError::io(op, self.fs.path(name).display().to_string(), os_error(e))
+    }
 
-pub struct LogWriter {
-    dir: PathBuf,
-    policy: SegmentPolicy,
-    force_sync: bool,
-    current: Option<(BufferedFile, PathBuf)>,
-    /// Bytes of records in the current segment (the next write's offset).
-    len: u64,
-    poisoned: bool,
-    /// Batches and bytes written, for metrics.
-    pub batches: u64,
-    pub bytes: u64,
-}
-
-impl LogWriter {
-    /// Opens the log in `dir`, continuing at `position` if recovery found a segment to extend.
-    pub async fn open(
-        dir: PathBuf,
-        policy: SegmentPolicy,
-        force_sync: bool,
-        position: Option<LogPosition>,
-    ) -> Result<Self, LogError> {
-        let mut w = Self {
-            dir,
-            policy,
-            force_sync,
-            current: None,
-            len: 0,
-            poisoned: false,
-            batches: 0,
-            bytes: 0,
-        };
-        if let Some(pos) = position {
+    /// The open handle of segment `name`, opening it (and closing another) if needed.
+    async fn segment(&mut self, name: &str) -> Result<&BufferedFile, StorageError> {
+        if self.open.as_ref().is_none_or(|(open, _)| open != name) {
+            LogDir::close(self).await?;
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)
-                .buffered_open(&pos.file)
+                .buffered_open(self.fs.path(name))
                 .await
-                .map_err(|e| io_error("opening", &pos.file, e))?;
-            w.current = Some((file, pos.file));
-            w.len = pos.offset;
+                .map_err(|e| self.failed("open", name, e))?;
+            self.open = Some((name.to_owned(), file));
         }
-        Ok(w)
-    }
-
-    pub fn is_poisoned(&self) -> bool {
-        self.poisoned
-    }
-
-    async fn roll(&mut self, first_zxid: Zxid, batch_len: u64) -> Result<(), LogError> {
-        if let Some((file, path)) = self.current.take() {
-            // Everything in it is already durable; closing only releases the descriptor.
-            file.close()
-                .await
-                .map_err(|e| io_error("closing", &path, e))?;
+        match &self.open {
+            Some((_, file)) => Ok(file),
+            None => Err(StorageError::io(
+                "open",
+                name,
+                std::io::Error::other("segment not open"),
+            )),
         }
-        let path = self.dir.join(segment_name(first_zxid));
+    }
+}
+
+impl LogDir for UringDir {
+    async fn create_segment(&mut self, name: &str, len: u64) -> Result<(), StorageError> {
+        LogDir::close(self).await?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
-            .buffered_open(&path)
+            .buffered_open(self.fs.path(name))
             .await
-            .map_err(|e| io_error("creating", &path, e))?;
+            .map_err(|e| self.failed("create", name, e))?;
         // Preallocating keeps later appends from changing the file size, so fdatasync does
         // not also have to write inode metadata on every batch.
-        file.pre_allocate(self.policy.preallocation_for(batch_len), false)
+        file.pre_allocate(len, false)
             .await
-            .map_err(|e| io_error("preallocating", &path, e))?;
+            .map_err(|e| self.failed("preallocate", name, e))?;
         file.fdatasync()
             .await
-            .map_err(|e| io_error("syncing", &path, e))?;
-        sync_dir(&self.dir).map_err(|source| LogError::Io {
-            op: "syncing directory",
-            path: self.dir.clone(),
-            source,
-        })?;
-        info!(segment = %path.display(), "new log segment");
-        self.current = Some((file, path));
-        self.len = 0;
+            .map_err(|e| self.failed("fdatasync", name, e))?;
+        info!(segment = %self.fs.path(name).display(), "new log segment");
+        self.open = Some((name.to_owned(), file));
         Ok(())
     }
 
-    /// Writes one batch of encoded records and makes it durable.
-    pub async fn append(&mut self, batch: Vec<u8>, first_zxid: Zxid) -> Result<(), LogError> {
-        if self.poisoned {
-            return Err(LogError::Poisoned);
-        }
-        let result = self.append_inner(batch, first_zxid).await;
-        if result.is_err() {
-            self.poisoned = true;
-        }
-        result
-    }
-
-    async fn append_inner(&mut self, batch: Vec<u8>, first_zxid: Zxid) -> Result<(), LogError> {
-        let n = batch.len() as u64;
-        if self.current.is_none() || self.policy.should_roll(self.len, n) {
-            self.roll(first_zxid, n).await?;
-        }
-        let Some((file, path)) = self.current.as_ref() else {
-            return Err(LogError::Poisoned);
-        };
-        let written = file
-            .write_at(batch, self.len)
+    async fn write_segment(
+        &mut self,
+        name: &str,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> Result<(), StorageError> {
+        let want = bytes.len();
+        let written = self
+            .segment(name)
+            .await?
+            .write_at(bytes, offset)
             .await
-            .map_err(|e| io_error("writing", path, e))?;
-        if (written as u64) < n {
+            .map_err(|e| self.failed("write", name, e))?;
+        if written < want {
             // A regular file takes a short write only when the file system (or a quota)
-            // has no room for the rest: the next write would fail with ENOSPC. The torn
-            // record it leaves is cut off as a torn tail by the next recovery.
-            return Err(LogError::DiskFull {
-                op: "writing",
-                path: path.clone(),
-            });
+            // has no room for the rest. The torn record it leaves is cut off as a torn
+            // tail by the next recovery.
+            return Err(StorageError::io(
+                "write",
+                self.fs.path(name).display().to_string(),
+                std::io::Error::new(std::io::ErrorKind::StorageFull, "short write"),
+            ));
         }
-        if self.force_sync {
-            file.fdatasync()
-                .await
-                .map_err(|e| io_error("syncing", path, e))?;
-        }
-        self.len += n;
-        self.batches += 1;
-        self.bytes += n;
         Ok(())
+    }
+
+    async fn sync_segment(&mut self, name: &str) -> Result<(), StorageError> {
+        self.segment(name)
+            .await?
+            .fdatasync()
+            .await
+            .map_err(|e| self.failed("fdatasync", name, e))
+    }
+
+    async fn sync_names(&mut self) -> Result<(), StorageError> {
+        // Rare (once per segment) and short: a blocking fsync of the directory.
+        self.fs.sync_dir()
+    }
+
+    async fn close(&mut self) -> Result<(), StorageError> {
+        if let Some((name, file)) = self.open.take() {
+            // Everything in it that was acknowledged is already durable; closing only
+            // releases the descriptor.
+            file.close()
+                .await
+                .map_err(|e| self.failed("close", &name, e))?;
+        }
+        Ok(())
+    }
+
+    fn blocking(&mut self) -> &mut dyn StorageDir {
+        &mut self.fs
     }
 }
 
-impl LogWriter {
-    /// Closes the open segment so that the directory can be changed underneath.
-    async fn close_current(&mut self) -> Result<(), LogError> {
-        if let Some((file, path)) = self.current.take() {
-            file.close()
-                .await
-                .map_err(|e| io_error("closing", &path, e))?;
-        }
-        self.len = 0;
-        Ok(())
+/// The sequencer's log: the engine's writer with its io_uring directory.
+pub struct UringLog {
+    dir: UringDir,
+    writer: LogWriter,
+}
+
+impl UringLog {
+    /// Opens the log in `dir`, continuing at `position` if recovery found a segment to
+    /// extend (`Recovered::next_segment`, which the writer's naming rule interprets).
+    pub fn open(
+        dir: PathBuf,
+        policy: SegmentPolicy,
+        force_sync: bool,
+        position: Option<SegmentPosition>,
+    ) -> Result<Self, StorageError> {
+        Ok(UringLog {
+            dir: UringDir {
+                fs: FsDir::open(dir)?,
+                open: None,
+            },
+            writer: LogWriter::new(policy, force_sync, position),
+        })
     }
 
-    async fn reopen(
-        &mut self,
-        position: Option<ringkeeper_engine::storage::SegmentPosition>,
-    ) -> Result<(), LogError> {
-        if let Some(pos) = position {
-            let path = self.dir.join(&pos.name);
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .buffered_open(&path)
-                .await
-                .map_err(|e| io_error("opening", &path, e))?;
-            self.current = Some((file, path));
-            self.len = pos.offset;
-        }
-        Ok(())
+    /// Writes one framed batch and makes it durable (see [`LogWriter::append`]).
+    pub async fn append(&mut self, batch: Vec<u8>, first_zxid: Zxid) -> Result<(), StorageError> {
+        self.writer.append(&mut self.dir, batch, first_zxid).await
     }
 
-    fn storage_error(
-        &self,
-        op: &'static str,
-        e: ringkeeper_engine::storage::StorageError,
-    ) -> LogError {
-        LogError::Io {
-            op,
-            path: self.dir.clone(),
-            source: std::io::Error::other(e.to_string()),
-        }
-    }
-
-    /// Cuts every record after `after`, durably (replication: the leader's TRUNC). Rare, so
-    /// it uses blocking file calls.
-    pub async fn truncate_after(&mut self, after: Zxid) -> Result<(), LogError> {
-        if self.poisoned {
-            return Err(LogError::Poisoned);
-        }
-        self.close_current().await?;
-        let result = ringkeeper_engine::storage::FsDir::open(&self.dir)
-            .and_then(|mut d| ringkeeper_engine::storage::truncate_after(&mut d, after));
-        let position = match result {
-            Ok(p) => p,
-            Err(e) => {
-                self.poisoned = true;
-                return Err(self.storage_error("truncating the log in", e));
-            }
-        };
+    /// Cuts every record after `after`, durably (replication: the leader's TRUNC). Rare,
+    /// so it uses blocking file calls.
+    pub async fn truncate_after(&mut self, after: Zxid) -> Result<(), StorageError> {
+        self.writer.truncate_after(&mut self.dir, after).await?;
         info!(after = format_args!("0x{after:x}"), "log truncated");
-        self.reopen(position)
-            .await
-            .inspect_err(|_| self.poisoned = true)
+        Ok(())
     }
 
-    /// Replaces the whole log with a leader's snapshot (replication: SNAP); the next append
-    /// starts a new segment.
+    /// Replaces the whole log with a leader's snapshot (replication: SNAP); the next
+    /// append starts a new segment.
     pub async fn replace_with_snapshot(
         &mut self,
         zxid: Zxid,
         bytes: &[u8],
-    ) -> Result<(), LogError> {
-        if self.poisoned {
-            return Err(LogError::Poisoned);
-        }
-        self.close_current().await?;
-        let result = ringkeeper_engine::storage::FsDir::open(&self.dir).and_then(|mut d| {
-            ringkeeper_engine::storage::replace_with_snapshot(&mut d, zxid, bytes)
-        });
-        if let Err(e) = result {
-            self.poisoned = true;
-            return Err(self.storage_error("installing a snapshot in", e));
-        }
+    ) -> Result<(), StorageError> {
+        self.writer
+            .replace_with_snapshot(&mut self.dir, zxid, bytes)
+            .await?;
         info!(
             zxid = format_args!("0x{zxid:x}"),
             bytes = bytes.len(),
@@ -277,9 +192,4 @@ impl LogWriter {
         );
         Ok(())
     }
-}
-
-/// fsyncs a directory so that a created or renamed entry survives power loss.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }

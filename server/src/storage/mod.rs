@@ -1,8 +1,9 @@
 //! Durable storage on the sequencer core: the group-commit transaction log written through
-//! io_uring, and snapshots. Formats, naming and recovery live in `ringkeeper_engine::storage`;
+//! io_uring, snapshots, and the session secret. Formats, naming and recovery live in `ringkeeper_engine::storage`;
 //! this module owns the files.
 
 pub mod log;
+pub mod secret;
 pub mod snapshots;
 
-pub use log::{LogError, LogWriter};
+pub use log::UringLog;
