@@ -8,6 +8,9 @@ use crate::jute::{Decode, DecodeError, Encode, Reader, Writer};
 pub type Zxid = i64;
 /// A session id as clients see it.
 pub type SessionId = i64;
+/// A server's id (`myid`, `server.N`), a Java long in Apache. The same type as
+/// `ringkeeper_replication::ServerId`; the server checks that at compile time.
+pub type ServerId = u64;
 
 /// KeeperException.Code: the `err` field of a reply header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

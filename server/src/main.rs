@@ -267,7 +267,9 @@ fn runtime_settings(
             sasl: config.sasl.clone().map(std::sync::Arc::new),
         },
         sequencer: SequencerSettings {
-            server_id: config.my_id.unwrap_or(0).min(254) as u8,
+            // Apache's limits hold already: config refuses an id over 254 when extended
+            // types need the session id's top byte, and otherwise keeps the id whole.
+            server_id: config.my_id.unwrap_or(0),
             session_secret,
             tick_ms: config.tick_time_ms as i64,
             extended_types: config.extended_types,

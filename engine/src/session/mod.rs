@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use crate::types::{ErrorCode, SessionId};
+use crate::types::{ErrorCode, ServerId, SessionId};
 use expiry::ExpiryBuckets;
 pub use password::PASSWORD_LEN;
 use password::{constant_time_eq, PasswordKey};
@@ -71,7 +71,7 @@ pub struct Session {
     /// bucket is rounded strictly up, that is always after last touch + timeout.
     pub expires_at_ms: i64,
     /// The connection (or shard) that owns it, for SessionMoved checks.
-    pub owner: Option<u32>,
+    pub owner: Option<ServerId>,
     /// Expired or being closed: touches fail and requests answer SessionExpired.
     pub closing: bool,
 }
@@ -79,10 +79,11 @@ pub struct Session {
 /// Apache's SessionTrackerImpl.initializeNextSessionId: the server id in the top byte, the
 /// clock's low 40 bits of milliseconds below it, the low 16 bits zero (room for 65536
 /// sessions per millisecond of restart time before ids could repeat). Ids then count up.
-pub fn initial_session_id(server_id: u8, now_ms: i64) -> SessionId {
+/// As Apache's `id << 56`, only the low byte of an id above 255 shows.
+pub fn initial_session_id(server_id: ServerId, now_ms: i64) -> SessionId {
     // A logical shift right, as Apache's `>>> 8`, so the top byte is the server id alone.
     let time_bits = ((now_ms << 24) as u64 >> 8) as i64;
-    let id = time_bits | (i64::from(server_id) << 56);
+    let id = time_bits | (server_id << 56) as i64;
     if id == CONTAINER_OWNER {
         id + 1
     } else {
@@ -107,7 +108,7 @@ pub fn negotiate_timeout(requested: i32, min: i32, max: i32) -> i32 {
 #[derive(Debug, Clone)]
 pub struct SessionTracker {
     key: PasswordKey,
-    server_id: u8,
+    server_id: ServerId,
     sessions_max: usize,
     next_id: SessionId,
     /// Ordered by id so `cons` and `dump` output is stable.
@@ -120,7 +121,7 @@ impl SessionTracker {
     /// `secret` keys the password derivation and must be the same on every server of the
     /// ensemble, or clients could not resume their sessions after failing over.
     pub fn new(
-        server_id: u8,
+        server_id: ServerId,
         now_ms: i64,
         secret: &[u8],
         settings: SessionSettings,
@@ -190,7 +191,7 @@ impl SessionTracker {
 
     /// SessionTrackerImpl.checkSession: UnknownSession if absent, SessionExpired if
     /// closing, SessionMoved if another owner holds it; the first owner to ask takes it.
-    pub fn check_session(&mut self, id: SessionId, owner: u32) -> Result<(), ErrorCode> {
+    pub fn check_session(&mut self, id: SessionId, owner: ServerId) -> Result<(), ErrorCode> {
         let s = self
             .sessions
             .get_mut(&id)
@@ -209,7 +210,7 @@ impl SessionTracker {
     }
 
     /// SessionTrackerImpl.setOwner: a reconnecting client moves its session to `owner`.
-    pub fn set_owner(&mut self, id: SessionId, owner: u32) -> Result<(), ErrorCode> {
+    pub fn set_owner(&mut self, id: SessionId, owner: ServerId) -> Result<(), ErrorCode> {
         match self.sessions.get_mut(&id) {
             Some(s) if !s.closing => {
                 s.owner = Some(owner);
@@ -266,8 +267,8 @@ impl SessionTracker {
     /// does not apply here. Ids this server handed out move `next_id` past them, so a clock
     /// that went backwards across a restart cannot make `create` reuse one.
     pub fn restore(&mut self, id: SessionId, timeout_ms: i32, now_ms: i64) -> bool {
-        let server_byte = (id as u64 >> 56) as u8;
-        if server_byte == self.server_id && id >= self.next_id {
+        let mine = id as u64 >> 56 == self.server_id & 0xff;
+        if mine && id >= self.next_id {
             self.next_id = id.wrapping_add(1);
         }
         if let Some(s) = self.sessions.get_mut(&id) {

@@ -5,7 +5,7 @@ use super::*;
 
 const SECRET: &[u8] = b"ensemble secret for tests";
 
-fn tracker(server_id: u8, now_ms: i64) -> SessionTracker {
+fn tracker(server_id: ServerId, now_ms: i64) -> SessionTracker {
     tracker_with(
         server_id,
         now_ms,
@@ -16,7 +16,7 @@ fn tracker(server_id: u8, now_ms: i64) -> SessionTracker {
     )
 }
 
-fn tracker_with(server_id: u8, now_ms: i64, settings: SessionSettings) -> SessionTracker {
+fn tracker_with(server_id: ServerId, now_ms: i64, settings: SessionSettings) -> SessionTracker {
     SessionTracker::new(server_id, now_ms, SECRET, settings).expect("valid settings")
 }
 
@@ -40,6 +40,8 @@ fn initial_id_puts_server_id_on_top_and_time_below() {
     assert_eq!(id & 0xffff, 0, "low 16 bits start at zero");
     // The top byte stays the server id even for ids above 127, whose sessions are negative.
     assert_eq!(initial_session_id(200, now) as u64 >> 56, 200);
+    // Ids above 255 are not clamped: as Apache's `id << 56`, their low byte shows.
+    assert_eq!(initial_session_id(300, now) as u64 >> 56, 300 & 0xff);
     // The container marker is never produced.
     assert_eq!(initial_session_id(0x80, 0), CONTAINER_OWNER + 1);
 }

@@ -200,10 +200,6 @@ impl Peer {
         self.log.last()
     }
 
-    pub fn durable_zxid(&self) -> Zxid {
-        self.durable
-    }
-
     pub fn applied_zxid(&self) -> Zxid {
         self.applied
     }

@@ -196,7 +196,8 @@ struct Inner {
     stop: Semaphore,
     stopped: Cell<bool>,
     inbound_tx: RefCell<Option<Rc<LocalSender<Inbound>>>>,
-    chunk_bytes: Cell<usize>,
+    /// Data bytes per snapshot chunk frame: the default, capped by `frame_bytes_max`.
+    chunk_bytes: usize,
     local: (SocketAddr, SocketAddr),
     stats: RefCell<TransportStats>,
 }
@@ -280,7 +281,7 @@ impl Transport {
             stop: Semaphore::new(0),
             stopped: Cell::new(false),
             inbound_tx: RefCell::new(Some(Rc::new(tx))),
-            chunk_bytes: Cell::new(chunk_bytes),
+            chunk_bytes,
             local,
             stats: RefCell::new(TransportStats::default()),
         });
@@ -340,12 +341,6 @@ impl Transport {
     /// The bound (quorum, election) addresses; useful when a port was given as 0.
     pub fn local_addrs(&self) -> (SocketAddr, SocketAddr) {
         self.inner.local
-    }
-
-    /// Data bytes per snapshot chunk frame (default 1 MiB, capped by `frame_bytes_max`).
-    pub fn set_snapshot_chunk_bytes(&self, bytes: usize) {
-        let cap = self.inner.settings.frame_bytes_max - CHUNK_OVERHEAD_BYTES;
-        self.inner.chunk_bytes.set(bytes.clamp(1, cap));
     }
 
     /// Closes everything: listeners, links and inbound connections; the tasks end, and the
@@ -682,7 +677,7 @@ fn encode_item(
         }) => {
             let mut n = 0;
             let mut result = Ok(0);
-            for c in wire::snapshot_chunks(*epoch, *attempt, *zxid, data, inner.chunk_bytes.get()) {
+            for c in wire::snapshot_chunks(*epoch, *attempt, *zxid, data, inner.chunk_bytes) {
                 if let Err(e) = encoder.encode_into(&OutFrame::SnapshotChunk(c), max, out) {
                     result = Err(e);
                     break;

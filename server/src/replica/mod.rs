@@ -7,6 +7,10 @@
 //! pieces around that: the server's own peer messages (`app`), the epoch file (`epochs`),
 //! the serving role other executors read (`role`), and the start-up state.
 
+// One server id type across the crates: the engine's (sessions) and the protocol's must be
+// the same, or an id could be narrowed between them.
+const _: fn(ringkeeper_engine::ServerId) -> ringkeeper_replication::ServerId = |id| id;
+
 pub mod app;
 pub mod epochs;
 pub mod role;

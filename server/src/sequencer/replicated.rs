@@ -258,13 +258,13 @@ impl SequencerState {
                 timeout_ms,
             } if leading => {
                 self.sessions.restore(session, timeout_ms, now_ms);
-                let _ = self.sessions.set_owner(session, from as u32);
+                let _ = self.sessions.set_owner(session, from);
                 let body = TxnBody::CreateSession { timeout_ms };
                 self.propose(session, 0, body, now_ms, None, Some(from));
             }
             AppMessage::Revalidate { session } if leading => {
                 if self.sessions.touch(session, now_ms) {
-                    let _ = self.sessions.set_owner(session, from as u32);
+                    let _ = self.sessions.set_owner(session, from);
                 }
             }
             AppMessage::Touch { sessions } if leading => {
@@ -768,7 +768,7 @@ impl SequencerState {
         }
         // The member the session's client is on now owns it; a request from its old member
         // (a connection the client left) is refused, as Apache's leader does.
-        let owner = from.unwrap_or(self.replica_mut().my_id()) as u32;
+        let owner = from.unwrap_or(self.replica_mut().my_id());
         if let Err(err) = self.sessions.check_session(session, owner) {
             let zxid = self.replica_mut().last_proposed;
             self.refuse(session, cxid, waiting, from, err, zxid);
@@ -891,7 +891,7 @@ impl SequencerState {
             };
             match role {
                 Role::Leading { .. } => {
-                    let me = self.replica_mut().my_id() as u32;
+                    let me = self.replica_mut().my_id();
                     let _ = self.sessions.set_owner(id, me);
                     let body = TxnBody::CreateSession { timeout_ms };
                     self.propose(id, 0, body, now_ms, Some(waiting), None);
@@ -927,7 +927,7 @@ impl SequencerState {
                 r.send_app(leader, &AppMessage::Revalidate { session });
             }
             Role::Leading { .. } => {
-                let me = self.replica_mut().my_id() as u32;
+                let me = self.replica_mut().my_id();
                 let _ = self.sessions.set_owner(session, me);
             }
             Role::Looking => {}

@@ -61,7 +61,7 @@ const NOW: i64 = 1_000_000;
 fn node(id: ServerId, net: &Rc<Net>, dir: &std::path::Path, window: usize) -> Node {
     let (tx, rx) = local_channel::new_unbounded();
     let settings = SequencerSettings {
-        server_id: id as u8,
+        server_id: id,
         session_secret: b"shared".to_vec(),
         tick_ms: 100,
         extended_types: false,

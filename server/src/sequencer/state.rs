@@ -8,7 +8,7 @@ use ringkeeper_engine::prep::{self, PrepContext};
 use ringkeeper_engine::session::{SessionSettings, SessionTracker};
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::{Txn, TxnBody};
-use ringkeeper_engine::{ErrorCode, Id, SessionId, Zxid};
+use ringkeeper_engine::{ErrorCode, Id, ServerId, SessionId, Zxid};
 use tracing::{info, warn};
 
 use crate::messages::{ConnId, Origin, ShardId, ToSequencer, ToShard, Write};
@@ -23,7 +23,7 @@ pub use replicated::Replica;
 /// What the sequencer needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct SequencerSettings {
-    pub server_id: u8,
+    pub server_id: ServerId,
     /// Keys session passwords; every server of an ensemble must share it so that a session
     /// can resume on any of them.
     pub session_secret: Vec<u8>,

@@ -74,9 +74,7 @@ pub async fn run(
                 if crate::shutdown::requested() {
                     break;
                 }
-                let sessions = state
-                    .borrow_mut()
-                    .take_touched(half_tick.as_millis() as i64);
+                let sessions = state.borrow_mut().take_touched();
                 if !sessions.is_empty()
                     && to_seq.send(ToSequencer::Touch { sessions }).await.is_err()
                 {

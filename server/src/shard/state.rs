@@ -307,7 +307,7 @@ impl ShardState {
     }
 
     /// Sessions with activity since the last report, for the sequencer's expiry clock.
-    pub fn take_touched(&mut self, _since_ms: i64) -> Vec<SessionId> {
+    pub fn take_touched(&mut self) -> Vec<SessionId> {
         let mut out = Vec::new();
         for c in self.conns.values_mut() {
             if c.touched && c.session != 0 && c.handshake.is_none() {

@@ -1,8 +1,9 @@
-//! Writing snapshots and purging what they make unnecessary, off the executor.
+//! Writing snapshots and purging what they make unnecessary.
 //!
-//! Encoding happens on the sequencer (it owns the tree); the file work — write to a temp
-//! name, fsync, rename, fsync the directory, then delete old snapshots and log segments —
-//! runs on glommio's blocking thread pool so that the write path never waits for it.
+//! The snapshotter executor encodes a snapshot from its own copy of the tree and then calls
+//! this synchronously: the file work — write to a temp name, fsync, rename, fsync the
+//! directory, then delete old snapshots and log segments — blocks only that executor, which
+//! serves no client, so neither the write path nor any read waits for it.
 
 use std::path::PathBuf;
 
