@@ -2,6 +2,7 @@
 //! crash simulation over [`SimDir`].
 
 mod crash;
+mod golden;
 mod workload;
 
 use super::*;
