@@ -3,7 +3,8 @@
 //! flatbuffers 25 crate). Each table is a `Table` wrapper with one accessor per field, a
 //! `Verifiable` implementation that checks every field's offset, alignment and bounds, and a
 //! `create_*` function for the builder. Voffsets are `4 + 2 * field index`, as the schema
-//! comments say; changing one here without the schema (or the reverse) breaks compatibility.
+//! comments say; changing one here without the schema (or the reverse) breaks compatibility,
+//! which the test in `schema_check.rs` catches by parsing peer.fbs.
 //!
 //! The accessors are only sound on a buffer that passed the verifier: `Table::get` trusts the
 //! offsets it follows. The only way this module hands out a table is through
@@ -98,6 +99,17 @@ macro_rules! fb_table {
                     unsafe { self.tab.get::<ForwardsUOffset<EntryVector<'a>>>($eslot, None) }
                 }
             )*
+        }
+
+        #[cfg(test)]
+        impl $name<'_> {
+            /// Every field as (name, voffset, type), for the check against peer.fbs.
+            pub const FIELDS: &'static [(&'static str, u16, &'static str)] = &[
+                $((stringify!($s), $sslot, stringify!($sty)),)*
+                $((stringify!($o), $oslot, concat!("Option<", stringify!($oty), ">")),)*
+                $((stringify!($b), $bslot, "[u8]"),)*
+                $((stringify!($e), $eslot, "[Entry]"),)*
+            ];
         }
 
         // Generated builders take one argument per field; a struct would only add noise here.

@@ -27,6 +27,8 @@
 
 pub mod fb;
 #[cfg(test)]
+mod schema_check;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
