@@ -11,6 +11,8 @@ const SCHEMA: &str = include_str!("../../schema/peer.fbs");
 
 /// A field as the code describes it: (name, voffset, type).
 type Field = (String, u16, String);
+/// A table's fields as `fb.rs` lists them (its `FIELDS` constant).
+type CodeFields = &'static [(&'static str, u16, &'static str)];
 
 /// The schema without comments, with the voffsets its comments claim, by "table.field".
 fn strip_comments(schema: &str) -> (String, Vec<String>) {
@@ -111,7 +113,7 @@ fn schema_tables() -> BTreeMap<String, Vec<Field>> {
 
 /// The tables the code implements, with their fields in voffset order.
 fn code_tables() -> BTreeMap<String, Vec<Field>> {
-    let listed: [(&str, &[(&str, u16, &str)]); 15] = [
+    let listed: [(&str, CodeFields); 15] = [
         ("Entry", fb::Entry::FIELDS),
         ("Hello", fb::Hello::FIELDS),
         ("Vote", fb::Vote::FIELDS),
