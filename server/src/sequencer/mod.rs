@@ -207,7 +207,7 @@ async fn commit_loop(
                 }
                 if let Err(e) = appended {
                     if e.is_disk_full() {
-                        tracing::error!(error = %e, "transaction log stopped: no more writes are accepted; reads go on until shutdown");
+                        tracing::error!(error = %e, "disk full: the transaction log stopped; no more writes are accepted; reads go on until shutdown");
                     } else {
                         tracing::error!(error = %e, "transaction log failed; stopping the server");
                         crate::shutdown::request();

@@ -103,7 +103,7 @@ impl LogDir for UringDir {
             return Err(StorageError::io(
                 "write",
                 self.fs.path(name).display().to_string(),
-                std::io::Error::new(std::io::ErrorKind::StorageFull, "short write"),
+                std::io::Error::new(std::io::ErrorKind::StorageFull, "short write: disk full"),
             ));
         }
         Ok(())
