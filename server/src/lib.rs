@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod divergence;
 pub mod fourlw;
 pub mod latency;
 pub mod messages;

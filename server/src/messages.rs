@@ -101,8 +101,13 @@ pub struct Gathered {
 #[derive(Debug)]
 pub enum ToShard {
     /// A committed transaction every shard applies in zxid order. `origin` is set on the
-    /// copy that goes to the shard holding the requesting connection.
-    Commit { txn: Txn, origin: Option<Origin> },
+    /// copy that goes to the shard holding the requesting connection. `digest` is the
+    /// sequencer's tree digest after `txn`, which every copy checks its own against.
+    Commit {
+        txn: Txn,
+        origin: Option<Origin>,
+        digest: u64,
+    },
     /// A request refused before it became a transaction (session expired or moved).
     Refused {
         origin: Origin,

@@ -116,8 +116,15 @@ impl Snapshotter {
 pub async fn run(mut snapshotter: Snapshotter, from_seq: ConnectedReceiver<ToShard>) {
     while let Some(msg) = from_seq.recv().await {
         match msg {
-            ToShard::Commit { txn, .. } if snapshotter.apply(&txn) => snapshotter.snapshot(),
-            ToShard::Commit { .. } => {}
+            ToShard::Commit { txn, digest, .. } => {
+                let due = snapshotter.apply(&txn);
+                let ours = snapshotter.tree.digest();
+                let copy = crate::divergence::TreeCopy::Snapshotter;
+                // A diverged copy must not become a snapshot the next start trusts.
+                if crate::divergence::check_or_stop(copy, txn.zxid, ours, digest) && due {
+                    snapshotter.snapshot();
+                }
+            }
             ToShard::Shutdown => break,
             ToShard::Reset { snapshot, zxid } => snapshotter.reset(&snapshot, zxid),
             _ => {}

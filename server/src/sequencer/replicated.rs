@@ -583,6 +583,7 @@ impl SequencerState {
                 return;
             };
             let _ = self.tree.apply(&txn);
+            let digest = self.tree.digest();
             self.last_zxid = self.last_zxid.max(txn.zxid);
             let leading = matches!(self.replica_mut().role, Role::Leading { .. });
             match &txn.body {
@@ -613,6 +614,7 @@ impl SequencerState {
                     ToShard::Commit {
                         txn: txn.clone(),
                         origin,
+                        digest,
                     },
                 );
             }

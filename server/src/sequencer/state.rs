@@ -245,6 +245,7 @@ impl SequencerState {
         // The sequencer's own tree must move first so the next request is validated
         // against the state this transaction leaves behind.
         let _ = self.tree.apply(&txn);
+        let digest = self.tree.digest();
         self.log_txn(&txn);
         let n = self.queues.len();
         for shard in 0..n {
@@ -254,6 +255,7 @@ impl SequencerState {
                 ToShard::Commit {
                     txn: txn.clone(),
                     origin,
+                    digest,
                 },
             );
         }
@@ -560,6 +562,7 @@ pub fn refuse_undurable(msgs: Vec<(ShardId, ToShard)>) -> Vec<(ShardId, ToShard)
             ToShard::Commit {
                 txn,
                 origin: Some(origin),
+                ..
             } => Some((
                 shard,
                 ToShard::Refused {

@@ -709,9 +709,15 @@ impl ShardState {
                     let _ = w.try_send(gathered);
                 }
             }
-            ToShard::Commit { txn, origin } => {
+            ToShard::Commit {
+                txn,
+                origin,
+                digest,
+            } => {
                 let kinds = origin.and_then(|o| self.pending_kinds(o));
                 let result = self.tree.apply(&txn);
+                let copy = crate::divergence::TreeCopy::Shard(self.settings.id);
+                crate::divergence::check_or_stop(copy, txn.zxid, self.tree.digest(), digest);
                 self.last_zxid = txn.zxid;
                 for trigger in &result.triggers {
                     for (watcher, event, path) in self.watches.trigger(&trigger.path, trigger.event)
