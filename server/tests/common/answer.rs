@@ -5,7 +5,7 @@ use std::io::ErrorKind;
 use std::time::Duration;
 
 use super::jute::{op, Out};
-use super::raw::RawConn;
+use super::raw::{RawConn, Reply};
 
 /// How long a server that answers at all takes at most to answer one request, so that a
 /// request unanswered for this long counts as not answered.
@@ -75,4 +75,36 @@ fn observe_reply(conn: &mut RawConn, sent: i32) -> Answer {
         (None, true) => Answer::Silent,
         (None, false) => Answer::Dropped,
     }
+}
+
+/// The body of a multi (or multiRead) holding one operation.
+pub fn multi_of_one(op_code: i32, op_body: &[u8]) -> Out {
+    let mut body = Out::new().int(op_code).boolean(false).int(-1);
+    body.0.extend_from_slice(op_body);
+    body.int(-1).boolean(true).int(-1)
+}
+
+/// The error code of a multi reply's first result: 0 for a success, the code of an error
+/// result (header type -1, then an ErrorResponse).
+pub fn first_result(reply: &Reply) -> i32 {
+    let mut r = reply.reader();
+    let kind = r.int();
+    let _done = r.boolean();
+    let code = r.int();
+    if kind == -1 {
+        r.int()
+    } else {
+        code
+    }
+}
+
+/// Fails with every difference from Apache's answers at once, so that one run shows the
+/// whole class of defect rather than its first instance.
+pub fn assert_no_mismatches(mismatches: &[String]) {
+    assert!(
+        mismatches.is_empty(),
+        "{} differences from Apache's answers:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
