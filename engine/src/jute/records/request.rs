@@ -22,7 +22,8 @@ pub enum Request {
     CreateContainer(CreateRequest),
     CreateTtl(CreateTtlRequest),
     Delete(DeleteRequest),
-    /// Apache's container manager sends this internally; a client may too.
+    /// Apache's container manager sends this internally. The codec decodes it for
+    /// completeness; the server refuses it from a client before decoding.
     DeleteContainer(DeleteContainerRequest),
     Exists(ExistsRequest),
     GetData(GetDataRequest),
@@ -34,9 +35,8 @@ pub enum Request {
     Sync(SyncRequest),
     /// No body. Sent with xid -2.
     Ping,
-    /// A standalone check. Apache's `Request.isValid` refuses opcode 13 outside a multi and
-    /// answers Unimplemented, then closes the connection; the codec still decodes it so
-    /// the server can make that choice itself.
+    /// A standalone check. Apache runs it like a check inside a multi, answers its errors
+    /// and sends nothing when it passes (its reply fails to serialise there).
     Check(CheckVersionRequest),
     Multi(Vec<MultiOp>),
     MultiRead(Vec<MultiOp>),
