@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::answer::{observe, Answer, Answer::*};
+use common::answer::{observe, observe_frame, Answer, Answer::*};
 use common::jute::{err, op, Out};
 use common::*;
 
@@ -339,4 +339,18 @@ fn every_opcode_answers_a_body_that_does_not_decode_as_apache_does() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// A frame too short for its request header: Apache's `processPacket` fails before it knows
+/// the xid, and the connection closes without an answer.
+#[test]
+fn a_frame_shorter_than_a_request_header_closes_the_connection() {
+    let server = TestServer::start_default();
+    let mut got = Vec::new();
+    for length in [0usize, 3, 7] {
+        let (mut conn, _) = RawConn::new_session(&server, TIMEOUT_MS);
+        let frame = Out(vec![0; length]).frame();
+        got.push(observe_frame(&mut conn, &frame, 0));
+    }
+    assert_eq!(got, [Dropped, Dropped, Dropped]);
 }
