@@ -16,6 +16,7 @@
 
 mod common;
 
+use common::answer::{assert_no_mismatches, first_result, multi_of_one};
 use common::jute::{err, op, Out};
 use common::server::{SUPER_CREDENTIALS, SUPER_DIGEST};
 use common::*;
@@ -69,20 +70,9 @@ fn multi_first_err(conn: &mut RawConn, op_code: i32, op_body: Out) -> i32 {
 
 /// The same for a multi (`op::MULTI`) or a multiRead (`op::MULTI_READ`).
 fn multi_kind_first_err(conn: &mut RawConn, multi: i32, op_code: i32, op_body: Out) -> i32 {
-    let mut body = Out::new().int(op_code).boolean(false).int(-1);
-    body.0.extend_from_slice(&op_body.0);
-    let body = body.int(-1).boolean(true).int(-1);
-    let reply = conn.request(multi, body);
+    let reply = conn.request(multi, multi_of_one(op_code, &op_body.0));
     assert_eq!(reply.err, err::OK, "a multi's header carries 0");
-    let mut r = reply.reader();
-    let kind = r.int();
-    let _done = r.boolean();
-    let code = r.int();
-    if kind == -1 {
-        r.int()
-    } else {
-        code
-    }
+    first_result(&reply)
 }
 
 /// One operation of the audit: its name, the permissions any one of which allows it (0:
@@ -400,12 +390,7 @@ impl Audit {
     }
 
     fn finish(self) {
-        assert!(
-            self.mismatches.is_empty(),
-            "{} differences from Apache's answers:\n{}",
-            self.mismatches.len(),
-            self.mismatches.join("\n")
-        );
+        assert_no_mismatches(&self.mismatches);
     }
 }
 

@@ -25,6 +25,9 @@ pub enum DecodeError {
     },
     #[error("string at offset {offset} is not valid UTF-8")]
     InvalidUtf8 { offset: usize },
+    /// A null string (-1) where the reader was told to refuse one.
+    #[error("null string at offset {offset}")]
+    NullString { offset: usize },
     #[error("unknown opcode {0}")]
     UnknownOpCode(i32),
     #[error("{0}")]
@@ -131,11 +134,36 @@ impl Writer {
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Read as Java's `BinaryInputArchive` does: see [`Reader::like_java`].
+    like_java: bool,
+    /// Whether [`Reader::read_str`] refuses a null string instead of reading it as "".
+    refuse_null_strings: bool,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
+        Self {
+            buf,
+            pos: 0,
+            like_java: false,
+            refuse_null_strings: false,
+        }
+    }
+
+    /// Reads what a client sends the way Apache's `BinaryInputArchive` reads it, so that
+    /// a client gets Apache's answer: bytes that are not UTF-8 become U+FFFD (Java's
+    /// `new String(bytes, UTF_8)`) instead of failing, and a vector count below -1 reads as
+    /// an empty vector (Java's `BinaryIndex.done()` is `count <= 0`). Disk and peer
+    /// formats keep the strict reading, where such bytes mean corruption.
+    pub fn like_java(mut self) -> Self {
+        self.like_java = true;
+        self
+    }
+
+    /// Makes [`Reader::read_str`] fail with [`DecodeError::NullString`] on a null string,
+    /// for the requests whose Apache handler fails on a null field.
+    pub fn set_refuse_null_strings(&mut self, refuse: bool) {
+        self.refuse_null_strings = refuse;
     }
 
     pub fn position(&self) -> usize {
@@ -222,14 +250,20 @@ impl<'a> Reader<'a> {
             None => Ok(None),
             Some(b) => match std::str::from_utf8(b) {
                 Ok(s) => Ok(Some(s.to_owned())),
+                Err(_) if self.like_java => Ok(Some(String::from_utf8_lossy(b).into_owned())),
                 Err(_) => Err(DecodeError::InvalidUtf8 { offset }),
             },
         }
     }
 
-    /// Reads a ustring, mapping null to the empty string.
+    /// Reads a ustring, mapping null to the empty string (or refusing it, when told to).
     pub fn read_str(&mut self) -> Result<String, DecodeError> {
-        Ok(self.read_opt_str()?.unwrap_or_default())
+        let offset = self.pos;
+        match self.read_opt_str()? {
+            Some(s) => Ok(s),
+            None if self.refuse_null_strings => Err(DecodeError::NullString { offset }),
+            None => Ok(String::new()),
+        }
     }
 
     /// Reads a vector whose items each take at least `min_item_bytes`; null reads as empty.
@@ -238,6 +272,13 @@ impl<'a> Reader<'a> {
         min_item_bytes: usize,
         mut each: impl FnMut(&mut Self) -> Result<T, DecodeError>,
     ) -> Result<Vec<T>, DecodeError> {
+        if self.like_java {
+            let mut peek = self.clone();
+            if peek.read_i32().is_ok_and(|count| count < -1) {
+                *self = peek;
+                return Ok(Vec::new());
+            }
+        }
         match self.read_len(min_item_bytes)? {
             None => Ok(Vec::new()),
             Some(n) => {
@@ -328,6 +369,32 @@ mod tests {
         assert!(matches!(
             Reader::new(&[0, 0]).read_i32(),
             Err(DecodeError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn java_reading_replaces_bad_utf8_and_empties_negative_counts() {
+        let mut w = Writer::new();
+        w.write_buffer(b"/a\xff");
+        w.write_i32(-7);
+        w.write_i32(-1);
+        let bytes = w.into_inner();
+        let mut strict = Reader::new(&bytes);
+        assert!(matches!(
+            strict.read_str(),
+            Err(DecodeError::InvalidUtf8 { .. })
+        ));
+        let mut java = Reader::new(&bytes).like_java();
+        assert_eq!(java.read_str().unwrap(), "/a\u{fffd}");
+        assert_eq!(
+            java.read_vec(4, |r| r.read_i32()).unwrap(),
+            Vec::<i32>::new()
+        );
+        java.set_refuse_null_strings(true);
+        assert_eq!(java.read_str(), Err(DecodeError::NullString { offset: 11 }));
+        assert!(matches!(
+            Reader::new(&bytes[7..]).read_vec(4, |r| r.read_i32()),
+            Err(DecodeError::NegativeLength { .. })
         ));
     }
 

@@ -5,6 +5,7 @@
 
 mod conn;
 mod hangup;
+mod refusal;
 mod replies;
 mod state;
 mod stats;

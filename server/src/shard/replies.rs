@@ -9,7 +9,7 @@ use ringkeeper_engine::jute::records::{
     GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, MultiOp, MultiResult, Request,
     RequestHeader, Response, SetAclResponse, SetDataResponse, WatcherEvent, WhoAmIResponse,
 };
-use ringkeeper_engine::prep::WriteOp;
+use ringkeeper_engine::prep::{prep, PrepContext, WriteOp};
 use ringkeeper_engine::tree::{ApplyResult, OpResult, Outcome};
 use ringkeeper_engine::watch::{WatchKind, WatcherType};
 use ringkeeper_engine::{perms, xid, Acl, CreateMode, ErrorCode, Id, KeeperState, OpCode, Zxid};
@@ -124,7 +124,6 @@ pub(super) fn route(req: Request) -> Route {
             path: r.path,
             version: r.version,
         }),
-        Request::DeleteContainer(r) => Write::Op(WriteOp::DeleteContainer { path: r.path }),
         Request::SetData(r) => Write::Op(WriteOp::SetData {
             path: r.path,
             data: r.data,
@@ -474,8 +473,25 @@ pub(super) fn answer_read(
             // Only reached without a JAAS server section (state.rs answers SASL steps
             // otherwise): a clear refusal rather than a hang.
             Request::Sasl(_) => Err(ErrorCode::Unimplemented),
-            // Apache refuses a check outside a multi, and a client-sent createSession.
-            Request::Check(_) | Request::CreateSession => Err(ErrorCode::Unimplemented),
+            // Apache runs a check outside a multi like the one inside and answers its
+            // errors, but the reply to a check that passes fails to serialise there (its
+            // Stat is null), so the client gets no reply at all and the connection
+            // carries on. The shard's tree has every write acknowledged before this
+            // request arrived, so the check sees what the sequencer would.
+            Request::Check(r) => {
+                let op = WriteOp::Check {
+                    path: r.path,
+                    version: r.version,
+                };
+                match prep(tree, &PrepContext::new(c.session, auth), &op) {
+                    Ok(_) => return None,
+                    Err(e) => Err(e),
+                }
+            }
+            // Refused before decoding (shard/refusal.rs); answered as there, defensively:
+            // neither may ever reach the sequencer from a client.
+            Request::CreateSession => Err(ErrorCode::MarshallingError),
+            Request::DeleteContainer(_) => Err(ErrorCode::BadArguments),
             // Writes never reach this function; answer defensively rather than panic.
             _ => Err(ErrorCode::SystemError),
         }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use glommio::channels::local_channel::LocalSender;
 use ringkeeper_engine::acl::{check_perm, SUPER_SCHEME};
 use ringkeeper_engine::jute::records::{self, ConnectRequest, Request, RequestHeader, Response};
-use ringkeeper_engine::jute::{Decode, DecodeError, Reader};
+use ringkeeper_engine::jute::{Decode, Reader};
 use ringkeeper_engine::session::negotiate_timeout;
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::TxnBody;
@@ -19,6 +19,7 @@ use ringkeeper_engine::{perms, ErrorCode, Id, OpCode, SessionId, Zxid};
 use tracing::{debug, info, warn};
 
 use super::conn::Out;
+use super::refusal::{self, Refusal};
 use super::replies;
 use super::stats::{ConnStats, FourLetterContext, ServerCounters};
 use crate::fourlw::Command;
@@ -86,8 +87,13 @@ enum Pending {
         fence: Zxid,
         started: Instant,
     },
-    /// An error answer (e.g. an unknown opcode) waiting behind a pending write.
-    Error { xid: i32, err: ErrorCode },
+    /// An error answer (e.g. an unknown opcode) waiting behind a pending write; with
+    /// `close_after` the connection closes once it is out.
+    Error {
+        xid: i32,
+        err: ErrorCode,
+        close_after: bool,
+    },
     /// A reply built when its request arrived (a SASL step, which authenticates at once)
     /// waiting behind a pending write.
     Frame(Vec<u8>),
@@ -110,6 +116,9 @@ pub(super) struct Conn {
     pending: VecDeque<Pending>,
     touched: bool,
     closing: bool,
+    /// Set by a request that ends the connection after its answer (an unknown opcode):
+    /// requests read after it are not run.
+    hanging_up: bool,
     pub stats: ConnStats,
 }
 
@@ -260,6 +269,7 @@ impl ShardState {
                 pending: VecDeque::new(),
                 touched: false,
                 closing: false,
+                hanging_up: false,
                 stats: ConnStats::new(peer),
             },
         );
@@ -351,26 +361,26 @@ impl ShardState {
         conn: ConnId,
         frame: &[u8],
     ) -> Result<Option<ToSequencer>, String> {
-        let mut r = Reader::new(frame);
+        // Read as Apache reads a request, so that odd bytes get Apache's answers.
+        let mut r = Reader::new(frame).like_java();
         let header =
             RequestHeader::decode(&mut r).map_err(|e| format!("malformed request header: {e}"))?;
         self.counters.packets_received += 1;
-        let request = match records::decode_request(&header, &mut r) {
-            Ok(req) => req,
-            Err(DecodeError::UnknownOpCode(op)) => {
-                debug!(conn, op, "unknown opcode");
-                self.answer_error(conn, header.xid, ErrorCode::Unimplemented);
-                return Ok(None);
-            }
-            // Apache answers a well-formed frame whose content it refuses (a multi mixing
-            // reads and writes, a bad create flag in a multi) with MarshallingError and keeps
-            // the connection; bytes that do not parse at all close it.
-            Err(DecodeError::Invalid(why)) => {
-                debug!(conn, why, "request refused as MarshallingError");
-                self.answer_error(conn, header.xid, ErrorCode::MarshallingError);
-                return Ok(None);
-            }
-            Err(e) => return Err(format!("malformed request (opcode {}): {e}", header.op)),
+        if self.conns.get(&conn).is_some_and(|c| c.hanging_up) {
+            // An earlier request ends this connection; nothing after it runs.
+            return Ok(None);
+        }
+        let decoded = match refusal::by_opcode(header.op) {
+            Some(refused) => Err(refused),
+            None => records::decode_request(&header, &mut r).map_err(|e| {
+                debug!(conn, op = header.op, error = %e, "request body does not decode");
+                let op = OpCode::from_code(header.op).unwrap_or(OpCode::Error);
+                refusal::undecodable(op, &e)
+            }),
+        };
+        let request = match decoded {
+            Ok(request) => request,
+            Err(refused) => return self.refuse(conn, header.xid, refused),
         };
         let session = {
             let Some(c) = self.conns.get_mut(&conn) else {
@@ -395,6 +405,11 @@ impl ShardState {
             }
         }
         if let Request::Sasl(step) = &request {
+            // Apache's processPacket dereferences the token before anything else, so a
+            // null one ends the connection whatever the SASL set-up.
+            if step.token.is_none() {
+                return Err("SASL request with a null token".to_owned());
+            }
             if self.settings.sasl.is_some() {
                 let token = step.token.clone().unwrap_or_default();
                 self.sasl_step(conn, header.xid, &token);
@@ -459,14 +474,46 @@ impl ShardState {
             .record(name, started.elapsed().as_micros() as u64);
     }
 
+    /// Carries out a refusal; `Err` closes the connection at once.
+    fn refuse(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        refused: Refusal,
+    ) -> Result<Option<ToSequencer>, String> {
+        match refused {
+            Refusal::Answer(err) => self.answer_error(conn, xid, err, false),
+            Refusal::AnswerAndClose(err) => {
+                debug!(conn, xid, ?err, "request refused; closing after its answer");
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.hanging_up = true;
+                }
+                self.answer_error(conn, xid, err, true);
+            }
+            Refusal::Close => return Err("auth or SASL packet does not decode".to_owned()),
+        }
+        Ok(None)
+    }
+
     /// Answers a request with an error in its turn: now if nothing is ahead of it,
-    /// otherwise behind the requests still pending on its connection.
-    fn answer_error(&mut self, conn: ConnId, xid: i32, err: ErrorCode) {
+    /// otherwise behind the requests still pending on its connection. With `close_after`
+    /// the connection closes once that answer is out.
+    fn answer_error(&mut self, conn: ConnId, xid: i32, err: ErrorCode, close_after: bool) {
         if self.conns.get(&conn).is_some_and(|c| c.pending.is_empty()) {
             let frame = records::encode_reply(xid, self.last_zxid, err, &Response::Empty);
             self.send_frame(conn, frame);
+            if close_after {
+                self.close_conn(conn);
+            }
         } else {
-            self.push_pending(conn, Pending::Error { xid, err });
+            self.push_pending(
+                conn,
+                Pending::Error {
+                    xid,
+                    err,
+                    close_after,
+                },
+            );
         }
     }
 
@@ -532,9 +579,17 @@ impl ShardState {
                     }
                     self.record_latency(op, started);
                 }
-                Some(Pending::Error { xid, err }) => {
+                Some(Pending::Error {
+                    xid,
+                    err,
+                    close_after,
+                }) => {
                     let frame = records::encode_reply(xid, self.last_zxid, err, &Response::Empty);
                     self.send_frame(conn, frame);
+                    if close_after {
+                        self.close_conn(conn);
+                        return;
+                    }
                 }
                 Some(Pending::Frame(frame)) => self.send_frame(conn, frame),
                 _ => return,

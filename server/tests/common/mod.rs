@@ -6,6 +6,7 @@
 //! are silenced here rather than sprinkled over each helper.
 #![allow(dead_code)]
 
+pub mod answer;
 pub mod ensemble;
 pub mod jute;
 pub mod raw;

@@ -132,6 +132,13 @@ impl RawConn {
         })
     }
 
+    /// Sets how long a read waits before failing with `WouldBlock` or `TimedOut`.
+    pub fn set_read_timeout(&mut self, within: Duration) {
+        self.stream
+            .set_read_timeout(Some(within))
+            .expect("setting the read timeout");
+    }
+
     /// Writes bytes as they are.
     pub fn send(&mut self, bytes: &[u8]) {
         // A write to a connection the server already closed may fail; the test then observes
@@ -163,13 +170,19 @@ impl RawConn {
         })
     }
 
-    /// Sends a request and waits for the reply with its xid.
-    pub fn try_request(&mut self, op_code: i32, body: Out) -> std::io::Result<Reply> {
+    /// Sends a request without waiting for its reply; returns the xid it was given.
+    pub fn send_request(&mut self, op_code: i32, body: &[u8]) -> i32 {
         let request_xid = self.next_xid;
         self.next_xid += 1;
         let mut frame = Out::new().int(request_xid).int(op_code);
-        frame.0.extend_from_slice(&body.0);
+        frame.0.extend_from_slice(body);
         self.send(&frame.frame());
+        request_xid
+    }
+
+    /// Sends a request and waits for the reply with its xid.
+    pub fn try_request(&mut self, op_code: i32, body: Out) -> std::io::Result<Reply> {
+        let request_xid = self.send_request(op_code, &body.0);
         loop {
             let reply = self.read_any()?;
             if reply.xid == request_xid {
@@ -184,7 +197,7 @@ impl RawConn {
     }
 
     /// Reads the next frame that is not a notification, queueing notifications.
-    fn read_any(&mut self) -> std::io::Result<Reply> {
+    pub fn read_any(&mut self) -> std::io::Result<Reply> {
         loop {
             let frame = self.read_frame()?;
             let mut reader = In::new(&frame);

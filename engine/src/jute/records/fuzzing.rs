@@ -6,14 +6,22 @@
 //! decodes to the same value. A panic here is therefore a codec bug, never bad input.
 
 use super::{
-    decode_request_frame, encode_connect_request, encode_request, ConnectRequest, RequestHeader,
+    decode_request, decode_request_frame, encode_connect_request, encode_request, ConnectRequest,
+    RequestHeader,
 };
-use crate::jute::Decode;
+use crate::jute::{Decode, Reader};
 
 /// Decodes `data` as a request frame body (header then request). On success, re-encodes the
 /// request and checks that it decodes back to the same header and request, and that the
 /// re-encoding is no longer than the input (normalisation only ever drops bytes).
 pub fn check_client_request(data: &[u8]) {
+    // The server reads requests as Java does (`Reader::like_java`); that reading must not
+    // panic either. It need not round-trip: U+FFFD re-encodes longer than the byte it
+    // replaced.
+    let mut lenient = Reader::new(data).like_java();
+    if let Ok(header) = RequestHeader::decode(&mut lenient) {
+        let _ = decode_request(&header, &mut lenient);
+    }
     let Ok((header, request)) = decode_request_frame(data) else {
         return;
     };

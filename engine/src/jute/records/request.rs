@@ -22,7 +22,8 @@ pub enum Request {
     CreateContainer(CreateRequest),
     CreateTtl(CreateTtlRequest),
     Delete(DeleteRequest),
-    /// Apache's container manager sends this internally; a client may too.
+    /// Apache's container manager sends this internally. The codec decodes it for
+    /// completeness; the server refuses it from a client before decoding.
     DeleteContainer(DeleteContainerRequest),
     Exists(ExistsRequest),
     GetData(GetDataRequest),
@@ -34,9 +35,8 @@ pub enum Request {
     Sync(SyncRequest),
     /// No body. Sent with xid -2.
     Ping,
-    /// A standalone check. Apache's `Request.isValid` refuses opcode 13 outside a multi and
-    /// answers Unimplemented, then closes the connection; the codec still decodes it so
-    /// the server can make that choice itself.
+    /// A standalone check. Apache runs it like a check inside a multi, answers its errors
+    /// and sends nothing when it passes (its reply fails to serialise there).
     Check(CheckVersionRequest),
     Multi(Vec<MultiOp>),
     MultiRead(Vec<MultiOp>),
@@ -173,13 +173,48 @@ impl Request {
 /// An opcode that is not a client request (unknown, or notification 0 / error -1) is
 /// [`DecodeError::UnknownOpCode`]: Apache answers it with Unimplemented and closes the
 /// connection (`UnimplementedRequestProcessor`). Any other error means the body did not
-/// parse; Apache answers MarshallingError and keeps the connection open, except for auth,
-/// whose parse failure closes the connection.
+/// parse; Apache answers MarshallingError (BadArguments for a null path in setData and
+/// setACL) and keeps the connection open, except for auth and SASL, whose parse failure
+/// closes the connection.
+///
+/// Strings are read as Java reads them (see [`Reader::like_java`]) when the caller's
+/// reader was made that way; a null string fails with [`DecodeError::NullString`] for
+/// the opcodes whose Apache handler fails on one.
 pub fn decode_request(
     header: &RequestHeader,
     body: &mut Reader<'_>,
 ) -> Result<Request, DecodeError> {
     let op = OpCode::from_code(header.op).ok_or(DecodeError::UnknownOpCode(header.op))?;
+    body.set_refuse_null_strings(refuses_null_strings(op));
+    let request = decode_body(op, header, body);
+    body.set_refuse_null_strings(false);
+    request
+}
+
+/// Whether Apache's handler for `op` fails on a null string (length -1) where the request
+/// has a path or another string: it throws (a NullPointerException or a path validation
+/// error), which the server answers with an error, while the handlers of sync,
+/// getEphemerals, addWatch, removeWatches, auth, reconfig and createTTL accept a null and
+/// go on (createTTL and reconfig refuse the request for other reasons first). Checked
+/// against Apache 3.8 by `server/tests/malformed_requests.rs`.
+fn refuses_null_strings(op: OpCode) -> bool {
+    !matches!(
+        op,
+        OpCode::Sync
+            | OpCode::GetEphemerals
+            | OpCode::AddWatch
+            | OpCode::RemoveWatches
+            | OpCode::Auth
+            | OpCode::Reconfig
+            | OpCode::CreateTtl
+    )
+}
+
+fn decode_body(
+    op: OpCode,
+    header: &RequestHeader,
+    body: &mut Reader<'_>,
+) -> Result<Request, DecodeError> {
     Ok(match op {
         OpCode::Create => Request::Create(body.get()?),
         OpCode::Create2 => Request::Create2(body.get()?),

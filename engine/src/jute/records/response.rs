@@ -127,8 +127,9 @@ pub fn decode_response(op: OpCode, body: &mut Reader<'_>) -> Result<Response, De
         | OpCode::CheckWatches
         | OpCode::RemoveWatches
         | OpCode::Auth => Response::Empty,
-        // A standalone check never succeeds on Apache (it is refused as Unimplemented), but
-        // FinalRequestProcessor would answer it with a SetDataResponse, so decode that.
+        // A passing standalone check gets no reply from Apache (FinalRequestProcessor builds
+        // a SetDataResponse with a null Stat, which fails to serialise); the record it
+        // means to send is a SetDataResponse, so decode that.
         OpCode::SetData | OpCode::Check => Response::SetData(body.get()?),
         OpCode::Exists => Response::Exists(body.get()?),
         OpCode::GetData | OpCode::Reconfig => Response::GetData(body.get()?),

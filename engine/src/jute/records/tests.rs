@@ -1097,3 +1097,31 @@ fn fuzz_regression_create_ttl_with_unknown_flags_survives_a_re_encode() {
     frame.extend(raw_multi(&[(21, create_ttl("", -1, 0).to_bytes())]));
     super::fuzzing::check_client_request(&frame);
 }
+
+#[test]
+fn a_null_path_is_refused_where_apache_fails_on_one() {
+    // A null string (length -1) followed by `watch = false`, or by nothing.
+    let null_then_false = hex("ffffffff 00");
+    for op in [OpCode::GetData, OpCode::Exists, OpCode::GetChildren] {
+        let header = RequestHeader {
+            xid: 1,
+            op: op.code(),
+        };
+        assert_eq!(
+            decode_request(&header, &mut Reader::new(&null_then_false)),
+            Err(DecodeError::NullString { offset: 0 }),
+            "{op:?}"
+        );
+    }
+    let null = hex("ffffffff");
+    let header = RequestHeader {
+        xid: 1,
+        op: OpCode::Sync.code(),
+    };
+    assert_eq!(
+        decode_request(&header, &mut Reader::new(&null)),
+        Ok(Request::Sync(SyncRequest {
+            path: String::new()
+        }))
+    );
+}
