@@ -5,6 +5,7 @@ pub mod config;
 pub mod fourlw;
 pub mod latency;
 pub mod messages;
+pub mod metrics;
 pub mod net;
 pub mod peer;
 pub mod replica;
