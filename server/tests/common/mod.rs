@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod ensemble;
+pub mod http;
 pub mod jute;
 pub mod raw;
 pub mod server;
