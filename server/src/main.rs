@@ -45,8 +45,15 @@ fn main() {
         warn!("forceSync=no: writes are acknowledged WITHOUT fdatasync; a power failure can lose acknowledged writes. Use only for benchmarks.");
     }
     let store_dir = config.data_dir.join(STORE_DIR_NAME);
+    let recovery_started = std::time::Instant::now();
     let recovered = match open_store(&store_dir) {
-        Ok(r) => r,
+        Ok(r) => {
+            ringkeeper_server::metrics::timings::record(
+                ringkeeper_server::metrics::timings::Event::DbInit,
+                recovery_started.elapsed(),
+            );
+            r
+        }
         Err(e) => {
             error!("{e}");
             eprintln!("ringkeeper: {e}");

@@ -416,6 +416,8 @@ async fn a_standalone_server_exports_valid_apache_named_metrics() {
         "metricsProvider.httpHost=127.0.0.1".to_owned(),
         format!("metricsProvider.httpPort={port}"),
         "metricsProvider.exportJvmInfo=false".to_owned(),
+        // A snapshot every two transactions, so that one is timed.
+        "snapCount=2".to_owned(),
     ]);
     let server = TestServer::start(options);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -439,6 +441,13 @@ async fn a_standalone_server_exports_valid_apache_named_metrics() {
     assert!(value(&families, "readlatency_count") >= 4.0);
     assert!(value(&families, "fsynctime_count") >= 1.0);
     assert_eq!(value(&families, "ringkeeper_metrics_mntr_up"), 1.0);
+    assert_eq!(value(&families, "dbinittime_count"), 1.0, "one start-up");
+    // The snapshotter works behind the commits; give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while value(&scrape(addr), "snapshottime_count") < 1.0 {
+        assert!(Instant::now() < deadline, "no snapshot was timed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(families["readlatency"].kind, "summary");
     // A standalone server has no quorum, as in Apache.
     assert!(!families.contains_key("quorum_size"));

@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use crate::latency::Distribution;
+
 pub use crate::admin::prometheus::{counter, gauge, CONTENT_TYPE};
 
 /// One summary's values: `(quantile, value)` pairs, the sum and the count.
@@ -13,6 +15,22 @@ pub struct SummaryValues {
     pub quantiles: Vec<(f64, f64)>,
     pub sum: f64,
     pub count: u64,
+}
+
+/// A median-only summary in milliseconds from a distribution in microseconds,
+/// as Apache's `DetailLevel.BASIC` timings; with no observations the median is
+/// NaN, as Apache's is.
+pub fn millis_median(d: &Distribution) -> SummaryValues {
+    let median = if d.count() == 0 {
+        f64::NAN
+    } else {
+        d.quantile(0.5) as f64 / 1000.0
+    };
+    SummaryValues {
+        quantiles: vec![(0.5, median)],
+        sum: d.sum() as f64 / 1000.0,
+        count: d.count(),
+    }
 }
 
 /// Appends one summary family with its help text.

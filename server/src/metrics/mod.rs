@@ -7,8 +7,9 @@
 //! executors, and learns the server's numbers by asking `mntr` on the
 //! client port over loopback (so `mntr` must be in `4lw.commands.whitelist`;
 //! without it only `ringkeeper_metrics_mntr_up 0` is served). The few values
-//! `mntr` cannot carry (elections) come from `quorum`, process-wide cells the
-//! sequencer writes when its role changes.
+//! `mntr` cannot carry come from process-wide cells: elections from `quorum`,
+//! written when the serving role changes, and snapshot and start-up times
+//! from `timings`.
 //!
 //! Limits: `SCRAPES_IN_FLIGHT_MAX` requests at once (more are answered 503),
 //! one request per connection, the admin server's request head limits
@@ -17,6 +18,7 @@
 pub mod apache;
 pub mod exposition;
 pub mod quorum;
+pub mod timings;
 
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -116,6 +118,7 @@ pub fn scrape(client_addr: SocketAddr) -> String {
     let mut out = String::new();
     apache::render(&values, &mut out);
     quorum::render(&mut out);
+    timings::render(&mut out);
     apache::render_own(&values, &mut out);
     exposition::gauge(
         &mut out,

@@ -12,8 +12,7 @@
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use super::apache::BASIC_QUANTILES;
-use super::exposition::{self, SummaryValues};
+use super::exposition;
 use crate::latency::Distribution;
 use crate::replica::role::ServingRole;
 
@@ -72,11 +71,11 @@ impl Cells {
     }
 
     fn render(&self, out: &mut String, now: Instant) {
-        let election = millis_summary(&self.unavailable_us);
+        let election = exposition::millis_median(&self.unavailable_us);
         for name in ["election_time", "unavailable_time"] {
             exposition::summary(out, name, name, &election);
         }
-        let leader = millis_summary(&self.leader_unavailable_us);
+        let leader = exposition::millis_median(&self.leader_unavailable_us);
         exposition::summary(
             out,
             "leader_unavailable_time",
@@ -121,20 +120,6 @@ pub fn role_set(role: ServingRole) {
 /// `leader_uptime` on the leader.
 pub fn render(out: &mut String) {
     with_cells(|c| c.render(out, Instant::now()));
-}
-
-/// A median-only summary in milliseconds from microseconds.
-fn millis_summary(d: &Distribution) -> SummaryValues {
-    let median = if d.count() == 0 {
-        f64::NAN
-    } else {
-        d.quantile(0.5) as f64 / 1000.0
-    };
-    SummaryValues {
-        quantiles: BASIC_QUANTILES.iter().map(|&q| (q, median)).collect(),
-        sum: d.sum() as f64 / 1000.0,
-        count: d.count(),
-    }
 }
 
 #[cfg(test)]
