@@ -22,6 +22,13 @@ const PROVIDER: &str =
     "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
 const REFERENCE: &str = include_str!("../../docs/metrics-reference/apache-3.8.txt");
 const DASHBOARD: &str = include_str!("../../docs/grafana/ringkeeper.json");
+const METRICS_DOC: &str = include_str!("../../docs/metrics.md");
+
+/// The docs/metrics.md table row of an Apache metric.
+fn doc_row(name: &str) -> Option<&'static str> {
+    let start = format!("| `{name}` |");
+    METRICS_DOC.lines().find(|line| line.starts_with(&start))
+}
 
 /// A port that was free on 127.0.0.1 a moment ago.
 fn free_port() -> u16 {
@@ -387,11 +394,28 @@ fn the_dashboard_queries_only_what_apache_exports() {
     }
 }
 
+#[test]
+fn the_metrics_doc_lists_every_apache_metric() {
+    for name in reference().keys() {
+        assert!(
+            doc_row(name).is_some(),
+            "docs/metrics.md has no row for {name}"
+        );
+    }
+}
+
 fn scrape(addr: SocketAddr) -> BTreeMap<String, Family> {
     let (status, body) = get(addr, "/metrics");
     assert_eq!(status, 200, "{body}");
     let families = parse_exposition(&body).unwrap_or_else(|e| panic!("{e}\n{body}"));
     check_against_reference(&families);
+    for name in families.keys().filter(|n| !n.starts_with("ringkeeper_")) {
+        let row = doc_row(name).unwrap_or_default();
+        assert!(
+            !row.contains("absent"),
+            "docs/metrics.md calls {name} absent"
+        );
+    }
     families
 }
 
