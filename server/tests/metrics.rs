@@ -514,15 +514,20 @@ fn an_ensemble_exports_every_metric_the_dashboard_queries() {
         assert_eq!(value(&families, "quorum_size"), 3.0, "member {i}");
         assert!(value(&families, "election_time_count") >= 1.0, "member {i}");
         assert!(value(&families, "looking_count") >= 1.0, "member {i}");
-        assert_eq!(
-            families.contains_key("leader_uptime"),
-            i == leader,
-            "member {i}"
-        );
+        for leader_only in ["leader_uptime", "learners", "synced_followers"] {
+            let exported = families.contains_key(leader_only);
+            assert_eq!(exported, i == leader, "member {i}: {leader_only}");
+        }
         for family in families.values() {
             exported.extend(family.samples.iter().map(|s| s.name.clone()));
         }
     }
+    // Both followers connect and are brought up to date.
+    while value(&scrape(metrics_of(leader)), "synced_followers") < 2.0 {
+        assert!(Instant::now() < deadline, "the followers never synced");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(value(&scrape(metrics_of(leader)), "learners"), 2.0);
     let missing: Vec<String> = dashboard_metric_names()
         .into_iter()
         .filter(|name| !exported.contains(name))

@@ -65,6 +65,17 @@ pub(super) struct Leading {
 }
 
 impl Leading {
+    pub(super) fn view(&self) -> super::LeaderView {
+        super::LeaderView {
+            learners: self.learners.len(),
+            synced: self
+                .learners
+                .values()
+                .filter(|l| matches!(&l.stage, Stage::Synced(s) if s.uptodate_sent))
+                .count(),
+        }
+    }
+
     pub(super) fn validate(&self, applied: Zxid, last: Zxid) -> Result<(), String> {
         if self.phase == Phase::Broadcast {
             if self.committed != applied {

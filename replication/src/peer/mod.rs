@@ -71,6 +71,17 @@ pub struct Stats {
     pub last_violation: Option<&'static str>,
 }
 
+/// What a leader knows of its learners, for Apache's `learners` and `synced_followers`
+/// metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaderView {
+    /// Learners in touch with this leader, at any stage of their handshake.
+    pub learners: usize,
+    /// Learners synchronized and told they are up to date: the followers that take part in
+    /// the broadcast.
+    pub synced: usize,
+}
+
 enum State {
     Looking(Looking),
     Following(Following),
@@ -210,6 +221,14 @@ impl Peer {
 
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// A leader's count of its learners; `None` unless this peer leads.
+    pub fn leader_view(&self) -> Option<LeaderView> {
+        match &self.state {
+            State::Leading(l) => Some(l.view()),
+            _ => None,
+        }
     }
 
     /// Checks the peer's invariants; the simulator calls it after every step.

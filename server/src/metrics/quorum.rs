@@ -9,7 +9,10 @@
 //! with the leader, where Apache's stops when the election settles.
 //! `unavailable_time` and `leader_unavailable_time` mean what Apache's mean.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
+
+use ringkeeper_replication::LeaderView;
 use std::time::Instant;
 
 use super::exposition;
@@ -104,6 +107,22 @@ fn with_cells<T>(f: impl FnOnce(&mut Cells) -> T) -> T {
     f(&mut guard)
 }
 
+/// A leader's learners and synced followers, `NOT_LEADING` otherwise. The
+/// sequencer stores them at every protocol tick; atomics keep that tick free
+/// of the scrape's lock.
+static LEARNERS: AtomicU64 = AtomicU64::new(NOT_LEADING);
+static SYNCED_FOLLOWERS: AtomicU64 = AtomicU64::new(NOT_LEADING);
+const NOT_LEADING: u64 = u64::MAX;
+
+/// Stores the leader's view of its learners (`None`: not leading).
+pub fn set_leader_view(view: Option<LeaderView>) {
+    let (learners, synced) = view.map_or((NOT_LEADING, NOT_LEADING), |v| {
+        (v.learners as u64, v.synced as u64)
+    });
+    LEARNERS.store(learners, Ordering::Relaxed);
+    SYNCED_FOLLOWERS.store(synced, Ordering::Relaxed);
+}
+
 /// Records the ensemble's voting members, once at start-up.
 pub fn set_quorum_size(voters: usize) {
     with_cells(|c| c.quorum_size = voters as u64);
@@ -117,9 +136,22 @@ pub fn role_set(role: ServingRole) {
 /// Appends the families, the way Apache registers them: the summaries and
 /// the counter always (with no observations their median is NaN, as in
 /// Apache), `quorum_size` on an ensemble member that serves, and
-/// `leader_uptime` on the leader.
+/// `leader_uptime`, `learners` and `synced_followers` on the leader.
 pub fn render(out: &mut String) {
-    with_cells(|c| c.render(out, Instant::now()));
+    let leading = with_cells(|c| {
+        c.render(out, Instant::now());
+        c.role == ServingRole::Leading
+    });
+    // As Apache's LeaderZooKeeperServer registers them: on the leader only.
+    let view = [
+        ("learners", LEARNERS.load(Ordering::Relaxed)),
+        ("synced_followers", SYNCED_FOLLOWERS.load(Ordering::Relaxed)),
+    ];
+    for (name, value) in view {
+        if leading && value != NOT_LEADING {
+            exposition::gauge(out, name, name, value);
+        }
+    }
 }
 
 #[cfg(test)]
