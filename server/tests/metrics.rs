@@ -482,8 +482,8 @@ async fn a_standalone_server_exports_valid_apache_named_metrics() {
 
 /// Every metric the dashboard reads is exported by some member of an ensemble (the leader
 /// alone has `leader_uptime`), and each member's exposition is valid.
-#[test]
-fn an_ensemble_exports_every_metric_the_dashboard_queries() {
+#[tokio::test]
+async fn an_ensemble_exports_every_metric_the_dashboard_queries() {
     if Flavor::from_env() == Flavor::Apache {
         return;
     }
@@ -528,6 +528,27 @@ fn an_ensemble_exports_every_metric_the_dashboard_queries() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(value(&scrape(metrics_of(leader)), "learners"), 2.0);
+    // Each follower was synchronized once, by diff or by snapshot.
+    let families = scrape(metrics_of(leader));
+    assert!(value(&families, "diff_count") + value(&families, "snap_count") >= 2.0);
+
+    // The leader counts what it proposes; the counts reach the port at the next tick.
+    let client = zookeeper_client::Client::connector()
+        .with_session_timeout(DEFAULT_SESSION_TIMEOUT)
+        .connect(&ensemble.connect_string())
+        .await
+        .expect("connects to the ensemble");
+    let proposed_before = value(&scrape(metrics_of(leader)), "proposal_count");
+    for i in 0..3 {
+        client
+            .create(&format!("/p{i}"), b"x", &persistent())
+            .await
+            .unwrap();
+    }
+    while value(&scrape(metrics_of(leader)), "proposal_count") < proposed_before + 3.0 {
+        assert!(Instant::now() < deadline, "proposals were not counted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let missing: Vec<String> = dashboard_metric_names()
         .into_iter()
         .filter(|name| !exported.contains(name))

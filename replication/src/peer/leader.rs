@@ -546,6 +546,7 @@ impl Peer {
             .filter(|(_, f)| matches!(f.stage, Stage::Synced(_)))
             .map(|(id, _)| *id)
             .collect();
+        self.stats.proposals += entries.len() as u64;
         self.append(entries.clone());
         for to in targets {
             self.send(

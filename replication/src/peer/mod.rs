@@ -57,6 +57,8 @@ pub struct Stats {
     pub syncs_diff: u64,
     pub syncs_trunc: u64,
     pub syncs_snap: u64,
+    /// Entries this peer proposed as leader (Apache's `proposal_count`).
+    pub proposals: u64,
     pub handshakes: u64,
     pub stale_messages: u64,
     /// Times a follower stopped following because its connection from the leader broke.

@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use ringkeeper_replication::LeaderView;
+use ringkeeper_replication::{LeaderView, Stats};
 use std::time::Instant;
 
 use super::exposition;
@@ -123,6 +123,24 @@ pub fn set_leader_view(view: Option<LeaderView>) {
     SYNCED_FOLLOWERS.store(synced, Ordering::Relaxed);
 }
 
+/// The protocol's lifetime counts, stored with the leader's view: Apache's
+/// `proposal_count`, `diff_count` (its non-snapshot syncs, which include
+/// truncations) and `snap_count`, in that order.
+static PROTOCOL_COUNTS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+const PROTOCOL_COUNT_NAMES: [&str; 3] = ["proposal_count", "diff_count", "snap_count"];
+
+/// Stores the protocol's counts.
+pub fn set_protocol_stats(stats: &Stats) {
+    let counts = [
+        stats.proposals,
+        stats.syncs_diff + stats.syncs_trunc,
+        stats.syncs_snap,
+    ];
+    for (cell, count) in PROTOCOL_COUNTS.iter().zip(counts) {
+        cell.store(count, Ordering::Relaxed);
+    }
+}
+
 /// Records the ensemble's voting members, once at start-up.
 pub fn set_quorum_size(voters: usize) {
     with_cells(|c| c.quorum_size = voters as u64);
@@ -136,7 +154,8 @@ pub fn role_set(role: ServingRole) {
 /// Appends the families, the way Apache registers them: the summaries and
 /// the counter always (with no observations their median is NaN, as in
 /// Apache), `quorum_size` on an ensemble member that serves, and
-/// `leader_uptime`, `learners` and `synced_followers` on the leader.
+/// `leader_uptime`, `learners` and `synced_followers` on the leader, and the
+/// protocol's counters always.
 pub fn render(out: &mut String) {
     let leading = with_cells(|c| {
         c.render(out, Instant::now());
@@ -151,6 +170,10 @@ pub fn render(out: &mut String) {
         if leading && value != NOT_LEADING {
             exposition::gauge(out, name, name, value);
         }
+    }
+    // Counters Apache registers in every mode; a standalone server's stay 0, as Apache's do.
+    for (name, cell) in PROTOCOL_COUNT_NAMES.iter().zip(&PROTOCOL_COUNTS) {
+        exposition::counter(out, name, name, cell.load(Ordering::Relaxed));
     }
 }
 
