@@ -2,7 +2,9 @@
 //!
 //! `replica::role::set` reports every role it sets here; the metrics port
 //! reads the cells at each scrape. Role changes are rare (start-up and
-//! elections), so one mutex is cheap and never on a request path.
+//! elections), so one mutex is cheap and never on a request path. The
+//! leader's view of its learners and the protocol's counts change all the
+//! time and are stored by the sequencer at every protocol tick, in atomics.
 //!
 //! ringkeeper's replication reports one step from "looking" to "serving":
 //! its `election_time` therefore spans the election and the synchronization
@@ -11,9 +13,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 use ringkeeper_replication::{LeaderView, Stats};
-use std::time::Instant;
 
 use super::exposition;
 use crate::latency::Distribution;
