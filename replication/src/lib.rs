@@ -22,7 +22,7 @@ pub use command::{Command, EpochState, Role};
 pub use config::Config;
 pub use error::{ConfigError, ProposeError};
 pub use message::{Entry, Message, Payload, SyncMode, Vote, VoterState};
-pub use peer::{Event, Peer, Restored, Stats};
+pub use peer::{Event, LeaderView, Peer, Restored, Stats};
 pub use zxid::Zxid;
 
 /// A server's id, the `N` of a `server.N=host:port:port` line in zoo.cfg (and of `myid`).

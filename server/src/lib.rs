@@ -6,6 +6,7 @@ pub mod divergence;
 pub mod fourlw;
 pub mod latency;
 pub mod messages;
+pub mod metrics;
 pub mod net;
 pub mod peer;
 pub mod replica;

@@ -44,8 +44,15 @@ fn main() {
         warn!("forceSync=no: writes are acknowledged WITHOUT fdatasync; a power failure can lose acknowledged writes. Use only for benchmarks.");
     }
     let store_dir = config.data_dir.join(STORE_DIR_NAME);
+    let recovery_started = std::time::Instant::now();
     let recovered = match open_store(&store_dir) {
-        Ok(r) => r,
+        Ok(r) => {
+            ringkeeper_server::metrics::timings::record(
+                ringkeeper_server::metrics::timings::Event::DbInit,
+                recovery_started.elapsed(),
+            );
+            r
+        }
         Err(e) => {
             error!("{e}");
             eprintln!("ringkeeper: {e}");
@@ -107,6 +114,7 @@ fn main() {
     let signals = block_signals();
     // After the signal mask, so that the admin threads inherit it too.
     let admin = start_admin(&config);
+    let _metrics = start_metrics(&config);
 
     // Whether an empty segment is continued is the log writer's rule, not decided here.
     let position = recovered.next_segment.clone();
@@ -198,6 +206,36 @@ fn start_admin(config: &Config) -> Option<ringkeeper_server::admin::AdminServer>
         }
         Err(e) => {
             error!(address = %config.admin.address, error = %e, "cannot start the admin server; continuing without it");
+            None
+        }
+    }
+}
+
+/// Starts the Prometheus metrics port when `metricsProvider.className` names
+/// Apache's Prometheus provider. Apache refuses to start when the port cannot
+/// be bound; ringkeeper logs it and serves clients without metrics, as it
+/// does for the admin server.
+fn start_metrics(config: &Config) -> Option<ringkeeper_server::metrics::MetricsServer> {
+    let listen = config.metrics.prometheus?;
+    if config.is_ensemble() {
+        let voters = config
+            .servers
+            .iter()
+            .filter(|s| s.peer_type == ringkeeper_server::config::PeerType::Participant)
+            .count();
+        ringkeeper_server::metrics::quorum::set_quorum_size(voters);
+    }
+    let settings = ringkeeper_server::metrics::MetricsSettings {
+        listen,
+        client_addr: config.client_address,
+    };
+    match ringkeeper_server::metrics::start(settings) {
+        Ok(metrics) => {
+            info!(address = %metrics.local_addr(), "Prometheus metrics port listening");
+            Some(metrics)
+        }
+        Err(e) => {
+            error!(address = %listen, error = %e, "cannot start the metrics port; continuing without it");
             None
         }
     }

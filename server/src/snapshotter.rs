@@ -100,13 +100,17 @@ impl Snapshotter {
             bytes,
             self.settings.retain,
         ) {
-            Ok(()) => info!(
-                zxid = format_args!("0x{:x}", self.last_zxid),
-                nodes = self.tree.node_count(),
-                encoded_ms,
-                total_ms = started.elapsed().as_millis() as u64,
-                "snapshot taken"
-            ),
+            Ok(()) => {
+                let took = started.elapsed();
+                crate::metrics::timings::record(crate::metrics::timings::Event::Snapshot, took);
+                info!(
+                    zxid = format_args!("0x{:x}", self.last_zxid),
+                    nodes = self.tree.node_count(),
+                    encoded_ms,
+                    total_ms = took.as_millis() as u64,
+                    "snapshot taken"
+                )
+            }
             Err(e) => warn!(error = %e, "snapshot failed; the log still holds everything"),
         }
     }

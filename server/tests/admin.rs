@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
+use common::http::get;
 use common::server::Flavor;
 use common::*;
 
@@ -41,30 +41,6 @@ fn start_with_admin(
         .extend(extra.iter().map(|line| (*line).to_owned()));
     let server = TestServer::start(options);
     Some((server, admin))
-}
-
-/// One GET; returns the status and the body.
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("admin port answers");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .expect("timeout");
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: rk\r\n\r\n").as_bytes())
-        .expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {answer:?}"));
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// `/ready` turns 200 right after the executors start, which may be a

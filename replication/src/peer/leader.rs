@@ -65,6 +65,17 @@ pub(super) struct Leading {
 }
 
 impl Leading {
+    pub(super) fn view(&self) -> super::LeaderView {
+        super::LeaderView {
+            learners: self.learners.len(),
+            synced: self
+                .learners
+                .values()
+                .filter(|l| matches!(&l.stage, Stage::Synced(s) if s.uptodate_sent))
+                .count(),
+        }
+    }
+
     pub(super) fn validate(&self, applied: Zxid, last: Zxid) -> Result<(), String> {
         if self.phase == Phase::Broadcast {
             if self.committed != applied {
@@ -535,6 +546,7 @@ impl Peer {
             .filter(|(_, f)| matches!(f.stage, Stage::Synced(_)))
             .map(|(id, _)| *id)
             .collect();
+        self.stats.proposals += entries.len() as u64;
         self.append(entries.clone());
         for to in targets {
             self.send(

@@ -57,6 +57,8 @@ pub struct Stats {
     pub syncs_diff: u64,
     pub syncs_trunc: u64,
     pub syncs_snap: u64,
+    /// Entries this peer proposed as leader (Apache's `proposal_count`).
+    pub proposals: u64,
     pub handshakes: u64,
     pub stale_messages: u64,
     /// Times a follower stopped following because its connection from the leader broke.
@@ -69,6 +71,17 @@ pub struct Stats {
     pub violations: u64,
     /// What the most recent violation was.
     pub last_violation: Option<&'static str>,
+}
+
+/// What a leader knows of its learners, for Apache's `learners` and `synced_followers`
+/// metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaderView {
+    /// Learners in touch with this leader, at any stage of their handshake.
+    pub learners: usize,
+    /// Learners synchronized and told they are up to date: the followers that take part in
+    /// the broadcast.
+    pub synced: usize,
 }
 
 enum State {
@@ -206,6 +219,14 @@ impl Peer {
 
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// A leader's count of its learners; `None` unless this peer leads.
+    pub fn leader_view(&self) -> Option<LeaderView> {
+        match &self.state {
+            State::Leading(l) => Some(l.view()),
+            _ => None,
+        }
     }
 
     /// Checks the peer's invariants; the simulator calls it after every step.

@@ -746,6 +746,7 @@ fn add(a: Stats, b: Stats) -> Stats {
         syncs_diff: a.syncs_diff + b.syncs_diff,
         syncs_trunc: a.syncs_trunc + b.syncs_trunc,
         syncs_snap: a.syncs_snap + b.syncs_snap,
+        proposals: a.proposals + b.proposals,
         handshakes: a.handshakes + b.handshakes,
         stale_messages: a.stale_messages + b.stale_messages,
         leader_disconnects: a.leader_disconnects + b.leader_disconnects,

@@ -17,13 +17,12 @@
 pub mod commands;
 pub mod http;
 pub mod json;
+pub mod listener;
 pub mod probe;
 pub mod prometheus;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use commands::{AdminCommand, Refused};
@@ -50,103 +49,54 @@ pub struct AdminSettings {
 struct Shared {
     settings: AdminSettings,
     serving: AtomicBool,
-    stopping: AtomicBool,
-    active: AtomicUsize,
+    gate: listener::Gate,
     requests: AtomicU64,
 }
 
 /// A running admin server. Dropping it leaves the thread running until the
 /// process exits, which is what the binary wants; `stop` ends it.
-pub struct AdminServer {
-    local_addr: SocketAddr,
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
-}
+pub struct AdminServer(listener::Running<Shared>);
 
 /// Binds the admin address and starts the accept thread.
 pub fn start(settings: AdminSettings) -> std::io::Result<AdminServer> {
-    let listener = TcpListener::bind(settings.listen)?;
-    let local_addr = listener.local_addr()?;
-    let shared = Arc::new(Shared {
+    let listen = settings.listen;
+    let shared = Shared {
         settings,
         serving: AtomicBool::new(false),
-        stopping: AtomicBool::new(false),
-        active: AtomicUsize::new(0),
+        gate: listener::Gate::default(),
         requests: AtomicU64::new(0),
-    });
-    let accept_shared = Arc::clone(&shared);
-    let thread = std::thread::Builder::new()
-        .name("rk-admin".to_owned())
-        .spawn(move || accept_loop(listener, accept_shared))?;
-    Ok(AdminServer {
-        local_addr,
-        shared,
-        thread: Some(thread),
-    })
+    };
+    listener::start(listen, shared, MAX_CONNECTIONS, "rk-admin").map(AdminServer)
 }
 
 impl AdminServer {
     /// The bound HTTP address (useful when the port was chosen by the OS).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.0.local_addr()
     }
 
     /// Marks the server as serving clients: `/ready` answers 200 from now
     /// on, until shutdown is requested.
     pub fn mark_serving(&self) {
-        self.shared.serving.store(true, Ordering::Relaxed);
+        self.0.service().serving.store(true, Ordering::Relaxed);
     }
 
     /// Stops accepting and waits for the accept thread (requests in flight
     /// finish on their own threads).
-    pub fn stop(mut self) {
-        self.shared.stopping.store(true, Ordering::Relaxed);
-        // The accept thread blocks in accept(2); one connection wakes it.
-        let _ = TcpStream::connect_timeout(
-            &probe::loopback_for(self.local_addr),
-            Duration::from_secs(1),
-        );
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    pub fn stop(self) {
+        self.0.stop();
     }
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::Relaxed) {
-            return;
-        }
-        let Ok(mut stream) = stream else {
-            // Out of descriptors or an aborted handshake: pause briefly
-            // rather than spin, then keep serving.
-            std::thread::sleep(Duration::from_millis(50));
-            continue;
-        };
-        if shared.active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-            shared.active.fetch_sub(1, Ordering::AcqRel);
-            busy(&mut stream);
-            continue;
-        }
-        let worker_shared = Arc::clone(&shared);
-        let spawned = std::thread::Builder::new()
-            .name("rk-admin-req".to_owned())
-            .spawn(move || {
-                let _slot = Slot(&worker_shared.active);
-                serve(&mut stream, &worker_shared);
-            });
-        if spawned.is_err() {
-            shared.active.fetch_sub(1, Ordering::AcqRel);
-        }
+impl listener::Service for Shared {
+    fn gate(&self) -> &listener::Gate {
+        &self.gate
     }
-}
-
-/// Gives a connection slot back when a request thread ends, however it ends.
-struct Slot<'a>(&'a AtomicUsize);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+    fn serve(&self, stream: &mut TcpStream) {
+        serve(stream, self);
+    }
+    fn busy(&self, stream: &mut TcpStream) {
+        busy(stream);
     }
 }
 
@@ -216,7 +166,7 @@ fn not_found() -> Response {
 }
 
 fn is_ready(shared: &Shared) -> Result<(), &'static str> {
-    if shared.stopping.load(Ordering::Relaxed) || crate::shutdown::requested() {
+    if shared.gate.stopping() || crate::shutdown::requested() {
         Err("stopping")
     } else if !shared.serving.load(Ordering::Relaxed) {
         Err("starting")

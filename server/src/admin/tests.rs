@@ -188,12 +188,11 @@ fn ready_says_stopping_once_the_server_stops() {
             client_addr: "127.0.0.1:1".parse().expect("client"),
         },
         serving: AtomicBool::new(true),
-        stopping: AtomicBool::new(false),
-        active: AtomicUsize::new(0),
+        gate: listener::Gate::default(),
         requests: AtomicU64::new(0),
     };
     assert_eq!(ready(&shared).status, 200);
-    shared.stopping.store(true, Ordering::Relaxed);
+    shared.gate.stop();
     let answer = ready(&shared);
     assert_eq!((answer.status, answer.body.as_str()), (503, "stopping\n"));
 }

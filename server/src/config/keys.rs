@@ -114,6 +114,9 @@ pub const ADMIN_ENABLE_SERVER: &str = "admin.enableServer";
 pub const ADMIN_SERVER_ADDRESS: &str = "admin.serverAddress";
 pub const ADMIN_SERVER_PORT: &str = "admin.serverPort";
 pub const ADMIN_COMMAND_URL: &str = "admin.commandURL";
+pub const METRICS_CLASS_NAME: &str = "metricsProvider.className";
+pub const METRICS_HTTP_HOST: &str = "metricsProvider.httpHost";
+pub const METRICS_HTTP_PORT: &str = "metricsProvider.httpPort";
 
 /// Apache names that set the same thing as one of ringkeeper's own keys:
 /// `(alias, canonical key)`. The last setting of either name wins.
@@ -180,6 +183,9 @@ pub const KEYS: &[KeySpec] = &[
     used(ADMIN_SERVER_ADDRESS),
     used(ADMIN_SERVER_PORT),
     used(ADMIN_COMMAND_URL),
+    used(METRICS_CLASS_NAME),
+    used(METRICS_HTTP_HOST),
+    used(METRICS_HTTP_PORT),
     used(super::sasl::JAAS_CONFIG),
     used(super::sasl::SASL_SERVER_SECTION),
     used(super::sasl::SUPER_USER),

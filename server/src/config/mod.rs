@@ -11,6 +11,7 @@ mod admin;
 mod cli;
 mod error;
 mod keys;
+mod metrics;
 mod properties;
 mod render;
 mod sasl;
@@ -30,6 +31,7 @@ use clap::Parser;
 pub use admin::{AdminConfig, DEFAULT_ADMIN_PORT, DEFAULT_COMMAND_URL};
 pub use cli::Cli;
 pub use error::{ConfigError, Origin};
+pub use metrics::{MetricsConfig, DEFAULT_METRICS_PORT, PROMETHEUS_PROVIDER};
 pub use render::ConfRuntime;
 pub use servers::{ClientAddress, PeerAddress, PeerType, ServerMember};
 pub use tls::SecureClientConfig;
@@ -172,6 +174,8 @@ pub struct Config {
     pub sasl: Option<crate::sasl::SaslServerConfig>,
     /// The admin HTTP server (`admin.*` keys).
     pub admin: AdminConfig,
+    /// The Prometheus metrics port (`metricsProvider.*` keys).
+    pub metrics: MetricsConfig,
     warnings: Vec<String>,
 }
 
@@ -359,6 +363,7 @@ impl Config {
         };
 
         let admin = AdminConfig::from_settings(&settings)?;
+        let metrics = MetricsConfig::from_settings(&settings, &mut warnings)?;
         let sasl = sasl::sasl_from_settings(&settings)?;
         let secure_client = tls::tls_from_settings(&settings, &mut warnings)?;
 
@@ -413,6 +418,7 @@ impl Config {
             reported_version,
             sasl,
             admin,
+            metrics,
             warnings: Vec::new(),
         };
         config.check_membership(&settings, &mut warnings)?;

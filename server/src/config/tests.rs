@@ -887,6 +887,45 @@ fn group_commit_batch_limits_are_settings() {
 }
 
 #[test]
+fn the_prometheus_provider_opens_the_metrics_port() {
+    let config = load_with("").expect("loads");
+    assert_eq!(config.metrics.prometheus, None);
+
+    let provider = format!("metricsProvider.className={PROMETHEUS_PROVIDER}\n");
+    let config = load_with(&provider).expect("loads");
+    assert_eq!(config.metrics.prometheus, Some(addr("0.0.0.0:7000")));
+
+    let config = load_with(&format!(
+        "{provider}metricsProvider.httpHost=127.0.0.2\nmetricsProvider.httpPort=7100\nmetricsProvider.exportJvmInfo=false\n"
+    ))
+    .expect("loads");
+    assert_eq!(config.metrics.prometheus, Some(addr("127.0.0.2:7100")));
+    let warnings = config.warnings().join("\n");
+    assert!(
+        warnings.contains("metricsProvider.exportJvmInfo"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("httpPort"), "{warnings}");
+
+    // Apache's default provider opens nothing and is no surprise; an unknown one is.
+    let config = load_with(
+        "metricsProvider.className=org.apache.zookeeper.metrics.impl.DefaultMetricsProvider\n",
+    )
+    .expect("loads");
+    assert_eq!(config.metrics.prometheus, None);
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    let config = load_with("metricsProvider.className=com.example.Statsd\n").expect("loads");
+    assert_eq!(config.metrics.prometheus, None);
+    assert!(
+        config.warnings().join("\n").contains("com.example.Statsd"),
+        "{:?}",
+        config.warnings()
+    );
+
+    assert!(load_with(&format!("{provider}metricsProvider.httpPort=0\n")).is_err());
+}
+
+#[test]
 fn the_admin_server_runs_only_when_asked_for() {
     let config = load_with("").expect("loads");
     assert!(!config.admin.enabled, "a zoo.cfg without admin keys");

@@ -168,6 +168,8 @@ impl SequencerState {
         let commands = self.replica_mut().peer.step(Event::Tick);
         self.exec(commands, now_ms);
         let r = self.replica_mut();
+        crate::metrics::quorum::set_leader_view(r.peer.leader_view());
+        crate::metrics::quorum::set_protocol_stats(&r.peer.stats());
         if let Some(leader) = r.leader_id() {
             if !r.touched.is_empty() {
                 let sessions: Vec<SessionId> = r.touched.drain().collect();

@@ -215,7 +215,8 @@ fn merged(state: &ShardState, gathered: Option<&Gathered>) -> (ShardReport, Opti
 
 /// ringkeeper's own `mntr` lines (after Apache's): request latency per operation, the group
 /// commit's fdatasync latency and batch size, and each shard's load. The admin endpoint
-/// turns every one of them into a Prometheus gauge.
+/// turns every one of them into a Prometheus gauge; the metrics port builds Apache's
+/// summaries from the `_count`, `_sum` and quantile lines (`metrics::apache`).
 fn extra_metrics(all: &ShardReport, gathered: Option<&Gathered>) -> Vec<(String, MetricValue)> {
     let mut out = vec![(
         "ringkeeper_replies_too_large".to_owned(),
@@ -226,14 +227,19 @@ fn extra_metrics(all: &ShardReport, gathered: Option<&Gathered>) -> Vec<(String,
             format!("{prefix}_count"),
             MetricValue::Int(d.count() as i64),
         ));
-        for (name, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
+        for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)] {
             out.push((
                 format!("{prefix}_{name}"),
                 MetricValue::Int(d.quantile(q) as i64),
             ));
         }
         out.push((format!("{prefix}_max"), MetricValue::Int(d.max() as i64)));
+        out.push((format!("{prefix}_sum"), MetricValue::Int(d.sum() as i64)));
     };
+    // The metrics port's Apache-named `readlatency` and `updatelatency` summaries.
+    let (reads, updates) = all.latency.reads_and_updates();
+    dist("ringkeeper_read_latency_us", &reads);
+    dist("ringkeeper_update_latency_us", &updates);
     for (op, d) in &all.latency.by_op {
         dist(&format!("ringkeeper_request_latency_us_{op}"), d);
     }

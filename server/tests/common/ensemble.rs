@@ -50,7 +50,8 @@ pub struct EnsembleOptions {
     pub proxies: bool,
     /// `ringkeeper.shards` for every member; fewer shards keep 5 processes light on 2 cores.
     pub shards: Option<u32>,
-    /// Further `key=value` lines for every member's zoo.cfg.
+    /// Further `key=value` lines for every member's zoo.cfg; `{ip}` in a line becomes the
+    /// member's own loopback address (for ports each member opens, such as metrics).
     pub extra_config: Vec<String>,
 }
 
@@ -532,7 +533,7 @@ impl Ensemble {
             debug_assert_eq!(quorum.ip(), election.ip(), "one host per server line");
         }
         for line in &options.extra_config {
-            config.push_str(line);
+            config.push_str(&line.replace("{ip}", &member.client.ip().to_string()));
             config.push('\n');
         }
         fs::write(member.dir.join("zoo.cfg"), config).expect("writing zoo.cfg");

@@ -8,6 +8,7 @@
 
 pub mod answer;
 pub mod ensemble;
+pub mod http;
 pub mod jute;
 pub mod raw;
 pub mod server;
