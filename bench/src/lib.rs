@@ -5,6 +5,7 @@
 //! drives ringkeeper or any ZooKeeper-compatible server. The suite starts servers, runs the
 //! standard scenarios through the same generator, and writes the report.
 
+pub mod check;
 pub mod fanout;
 pub mod keys;
 pub mod load;
