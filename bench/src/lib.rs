@@ -11,6 +11,7 @@ pub mod keys;
 pub mod load;
 pub mod options;
 pub mod populate;
+pub mod proc_stat;
 pub mod schedule;
 pub mod session;
 pub mod stats;

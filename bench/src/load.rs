@@ -68,6 +68,9 @@ pub struct LoadConfig {
     pub time_limit: Duration,
     /// Record every request and reply and check the history at the end (`--check`).
     pub check: bool,
+    /// A server process on this machine whose CPU time over the measured window is
+    /// reported (`--server-pid`).
+    pub server_pid: Option<u32>,
 }
 
 impl Default for LoadConfig {
@@ -92,6 +95,7 @@ impl Default for LoadConfig {
             drain_timeout: Duration::from_secs(10),
             time_limit: Duration::from_secs(3600),
             check: false,
+            server_pid: None,
         }
     }
 }
@@ -132,6 +136,9 @@ pub struct LoadReport {
     pub check: Option<CheckReport>,
     /// Whether connections stopped early because the history reached its bound.
     pub history_full: bool,
+    /// CPU seconds (user + system) the server given by `server_pid` used from the end of
+    /// the warm-up to the end of the run.
+    pub server_cpu_seconds: Option<f64>,
 }
 
 /// The JSON form of a report.
@@ -169,6 +176,10 @@ pub struct ReportJson {
     pub connection_errors: BTreeMap<String, u64>,
     /// Reconnects.
     pub reconnects: u64,
+    /// CPU seconds of `--server-pid` over the measured window.
+    pub server_cpu_seconds: Option<f64>,
+    /// Those per measured reply, in microseconds.
+    pub server_cpu_us_per_op: Option<f64>,
 }
 
 impl LoadReport {
@@ -197,6 +208,8 @@ impl LoadReport {
             unanswered: self.unanswered,
             connection_errors: self.connection_errors.clone(),
             reconnects: self.reconnects,
+            server_cpu_seconds: self.server_cpu_seconds,
+            server_cpu_us_per_op: self.server_cpu_us_per_op(),
         }
     }
 
@@ -206,6 +219,15 @@ impl LoadReport {
             .ops
             .get(&op)
             .map(|s| summarize(s, self.measured_seconds))
+    }
+
+    /// Server CPU microseconds per measured reply, when a server pid was given.
+    pub fn server_cpu_us_per_op(&self) -> Option<f64> {
+        let replies = self.stats.total().latency.len();
+        (replies > 0)
+            .then_some(())
+            .and(self.server_cpu_seconds)
+            .map(|cpu| cpu * 1e6 / replies as f64)
     }
 
     /// All operations together.
@@ -388,6 +410,12 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
         let connections = cfg.connections;
         tokio::spawn(progress_lines(shared, start, measure_from, connections))
     });
+    let cpu_at_start = cfg.server_pid.map(|pid| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from).await;
+            crate::proc_stat::cpu_seconds(pid)
+        })
+    });
     let mut tasks = Vec::with_capacity(cfg.connections);
     for index in 0..cfg.connections {
         let budget = cfg.requests.map(|total| {
@@ -411,6 +439,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
         history: None,
         check: None,
         history_full: false,
+        server_cpu_seconds: None,
     };
     let mut ops = Vec::new();
     let mut last_reply = measure_from;
@@ -437,6 +466,12 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
         }
     }
     shared.stop.store(true, Ordering::Relaxed);
+    let cpu_at_end = cfg.server_pid.and_then(crate::proc_stat::cpu_seconds);
+    if let (Some(start), Some(end)) = (cpu_at_start, cpu_at_end) {
+        if let Ok(Some(start)) = start.await {
+            report.server_cpu_seconds = Some(end - start);
+        }
+    }
     if let Some(p) = progress {
         p.abort();
     }

@@ -34,7 +34,7 @@ fn snapshot_rounds_are_snap_count_transactions_apart_and_match_the_servers_log()
     let snap_count = 40;
     let launch = Launch {
         extra_cfg: format!("snapCount={snap_count}\n"),
-        myid: None,
+        ..Launch::default()
     };
     let srv = Server::start_with(ServerKind::Ringkeeper(bin), &dir, &addr, &launch)
         .expect("server starts");

@@ -88,6 +88,10 @@ struct Args {
     /// creates. Default mix getData=4,sync=2,setData=3,create=1.
     #[arg(long)]
     check: bool,
+    /// Also report the CPU time (user + system, from /proc/PID/stat) this server process on
+    /// the same machine used over the measured window, and per reply.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 /// The mix of a checked run when none is given: reads and writes of the same keys, synced
@@ -120,6 +124,7 @@ fn config(args: &Args) -> Result<LoadConfig, String> {
         drain_timeout: Duration::from_secs(10),
         time_limit: parse_duration(&args.time_limit).map_err(err)?,
         check: args.check,
+        server_pid: args.server_pid,
     })
 }
 
@@ -160,6 +165,9 @@ fn main() -> ExitCode {
         "measured {:.2} s, notifications {}, unanswered {}, reconnects {}",
         report.measured_seconds, report.notifications, report.unanswered, report.reconnects
     );
+    if let (Some(cpu), Some(per_op)) = (report.server_cpu_seconds, report.server_cpu_us_per_op()) {
+        println!("server CPU {cpu:.2} s over the measured window, {per_op:.1} us per reply");
+    }
     for (msg, n) in &report.connection_errors {
         println!("connection error x{n}: {msg}");
     }
