@@ -10,7 +10,7 @@ mod common;
 use ringkeeper_bench::load::{self, LoadConfig};
 use ringkeeper_bench::options::Mix;
 use ringkeeper_bench::suite::server::{pick_addr, Server, ServerKind, APACHE_CLASSPATH};
-use ringkeeper_engine::history::{self, Action, History, Observed, ViolationKind, WriteOutcome};
+use ringkeeper_engine::history::{self, Action, Observed, ViolationKind, WriteOutcome};
 use std::time::Duration;
 
 fn server_kind() -> Option<ServerKind> {
@@ -20,14 +20,18 @@ fn server_kind() -> Option<ServerKind> {
     common::server_binary().map(ServerKind::Ringkeeper)
 }
 
-/// Runs a checked load for `seconds` against a fresh server and returns its history and
-/// whether it passed.
-fn checked_run(seconds: u64) -> Option<(History, history::CheckReport)> {
+/// Runs a checked load for `seconds` against a fresh server, doing `meanwhile` to the
+/// server while it runs, and returns the load's report.
+fn checked_run(
+    name: &str,
+    seconds: u64,
+    meanwhile: impl FnOnce(&mut Server),
+) -> Option<load::LoadReport> {
     let kind = server_kind()?;
-    let dir = std::env::temp_dir().join(format!("rk-load-check-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("rk-load-check-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let addr = pick_addr(7717).expect("address");
-    let server = Server::start(kind, &dir, &addr).expect("server starts");
+    let addr = pick_addr(7717 + name.len() as u32).expect("address");
+    let mut server = Server::start(kind, &dir, &addr).expect("server starts");
     let cfg = LoadConfig {
         hosts: vec![server.addr.clone()],
         connections: 6,
@@ -41,22 +45,20 @@ fn checked_run(seconds: u64) -> Option<(History, history::CheckReport)> {
         check: true,
         ..LoadConfig::default()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let report = rt.block_on(load::run(&cfg)).expect("checked run");
+    let load = std::thread::spawn(move || load::run_blocking(&cfg, 2));
+    meanwhile(&mut server);
+    let report = load.join().expect("load thread").expect("checked run");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
-    Some((report.history?, report.check?))
+    Some(report)
 }
 
 #[test]
 fn a_checked_run_passes_and_a_corrupted_copy_of_its_history_fails() {
-    let Some((mut h, report)) = checked_run(3) else {
+    let Some(run) = checked_run("plain", 3, |_| {}) else {
         return;
     };
+    let (mut h, report) = (run.history.expect("history"), run.check.expect("check"));
     assert!(report.passed(), "{:?}", report.violations);
     let count = |f: &dyn Fn(&Action) -> bool| h.ops.iter().filter(|o| f(&o.action)).count();
     let applied = count(&|a| {
@@ -149,5 +151,32 @@ fn a_checked_run_passes_and_a_corrupted_copy_of_its_history_fails() {
             .any(|v| v.kind == ViolationKind::LostCreate),
         "{:?}",
         lost.violations
+    );
+}
+
+#[test]
+fn a_checked_run_across_a_server_crash_passes() {
+    // SIGKILL after a second of load, restart from the same data a second later: the
+    // requests in flight get no reply, and every acknowledged one must survive.
+    let Some(run) = checked_run("crash", 4, |server| {
+        std::thread::sleep(Duration::from_secs(1));
+        server.kill();
+        std::thread::sleep(Duration::from_secs(1));
+        server.respawn().expect("restart");
+        server.wait_serving().expect("serves again");
+    }) else {
+        return;
+    };
+    let check = run.check.expect("check");
+    assert!(check.passed(), "{:?}", check.violations);
+    assert!(run.reconnects > 0, "the crash went unnoticed");
+    let ops = run.history.expect("history").ops;
+    let after_restart = ops
+        .iter()
+        .filter(|o| o.invoke_ns > 2_500_000_000 && o.complete_ns.is_some())
+        .count();
+    assert!(
+        after_restart > 50,
+        "only {after_restart} operations after the restart"
     );
 }
