@@ -18,8 +18,20 @@ pub struct Check {
     pub met: Option<bool>,
 }
 
+/// Largest report.json `load` reads: full reports are a few hundred KiB.
+pub const REPORT_BYTES_MAX: u64 = 64 << 20;
+
 /// Reads a report.json written by this or an earlier version of the suite.
 pub fn load(path: &std::path::Path) -> Result<SuiteReport, String> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("read {}: {e}", path.display()))?
+        .len();
+    if len > REPORT_BYTES_MAX {
+        return Err(format!(
+            "{}: {len} bytes is more than a report ({REPORT_BYTES_MAX} at most)",
+            path.display()
+        ));
+    }
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: not a suite report: {e}", path.display()))
