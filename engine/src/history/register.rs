@@ -251,7 +251,7 @@ pub fn check_key(key: &str, initial: i32, ops: &[&Op], out: &mut Vec<Violation>)
         .filter(|(t, w)| w.outcome == WriteOutcome::Unknown && !placed_unknown.contains_key(t))
         .map(|(_, w)| w.invoke_ns)
         .collect::<Vec<_>>();
-    check_bad_versions(ops, &versions, &unplaced, &mut add);
+    check_bad_versions(ops, &order, &unplaced, &mut add);
     let top = order.last().map_or(initial, |(v, _)| *v);
     let gaps = (i64::from(top) - i64::from(initial)) - (order.len() as i64 - 1);
     if gaps > unplaced.len() as i64 {
@@ -319,10 +319,17 @@ fn check_sessions(ops: &[&Op], add: &mut impl FnMut(ViolationKind, String)) {
 /// replace it was sent before the reply came.
 fn check_bad_versions(
     ops: &[&Op],
-    versions: &BTreeMap<i32, VersionInfo>,
+    order: &[(i32, VersionInfo)],
     unplaced_invokes: &[u64],
     add: &mut impl FnMut(ViolationKind, String),
 ) {
+    // sent_from[i]: the earliest send of a write of version order[i].0 or later, so each
+    // BADVERSION reply costs a binary search, not a scan.
+    let mut sent_from = vec![u64::MAX; order.len() + 1];
+    for i in (0..order.len()).rev() {
+        sent_from[i] = sent_from[i + 1].min(order[i].1.invoke_ns);
+    }
+    let first_unplaced = unplaced_invokes.iter().copied().min().unwrap_or(u64::MAX);
     for op in ops {
         let Action::Write {
             expected_version: Some(e),
@@ -335,15 +342,11 @@ fn check_bad_versions(
         let Some(complete_ns) = op.complete_ns else {
             continue;
         };
-        let Some(had) = versions.get(e) else {
+        let Ok(at) = order.binary_search_by_key(e, |(v, _)| *v) else {
             continue;
         };
-        let next_sent = versions
-            .range(e.saturating_add(1)..)
-            .map(|(_, i)| i.invoke_ns)
-            .chain(unplaced_invokes.iter().copied())
-            .min()
-            .unwrap_or(u64::MAX);
+        let had = order[at].1;
+        let next_sent = sent_from[at + 1].min(first_unplaced);
         if had.visible_ns < op.invoke_ns && next_sent > complete_ns {
             add(
                 ViolationKind::WrongBadVersion,
