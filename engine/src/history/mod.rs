@@ -18,9 +18,11 @@
 //!   follow real time, and every acknowledged node is in the parent's final listing.
 //!
 //! Writes whose reply never came may or may not have happened. A read that returns their
-//! value places them; the rest are only counted against unexplained version gaps, which is
-//! a necessary condition; keys with few enough operations get an exact answer from a
-//! bounded exhaustive search ([`brute`]).
+//! value places them; the rest are matched to the versions nobody acknowledged or saw
+//! (each gap needs its own write, sent before a later version was in place). How they
+//! interact with BADVERSION replies and reads is not modelled by that matching, so keys
+//! with unmatched writes and few enough operations get an exact answer from a bounded
+//! exhaustive search ([`brute`]).
 
 pub mod brute;
 pub mod register;

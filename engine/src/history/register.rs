@@ -38,6 +38,7 @@ struct PlacedRead {
 /// The write a token names.
 struct TokenWrite {
     invoke_ns: u64,
+    expected: Option<i32>,
     outcome: WriteOutcome,
 }
 
@@ -75,6 +76,7 @@ pub fn check_key(key: &str, initial: i32, ops: &[&Op], out: &mut Vec<Violation>)
             *token,
             TokenWrite {
                 invoke_ns: op.invoke_ns,
+                expected: *expected_version,
                 outcome: *outcome,
             },
         );
@@ -246,19 +248,15 @@ pub fn check_key(key: &str, initial: i32, ops: &[&Op], out: &mut Vec<Violation>)
         }
     }
     check_sessions(ops, &mut add);
-    let unplaced = by_token
+    let unplaced_writes: Vec<&TokenWrite> = by_token
         .iter()
         .filter(|(t, w)| w.outcome == WriteOutcome::Unknown && !placed_unknown.contains_key(t))
-        .map(|(_, w)| w.invoke_ns)
-        .collect::<Vec<_>>();
+        .map(|(_, w)| w)
+        .collect();
+    let unplaced: Vec<u64> = unplaced_writes.iter().map(|w| w.invoke_ns).collect();
     check_bad_versions(ops, &order, &unplaced, &mut add);
-    let top = order.last().map_or(initial, |(v, _)| *v);
-    let gaps = (i64::from(top) - i64::from(initial)) - (order.len() as i64 - 1);
-    if gaps > unplaced.len() as i64 {
-        add(
-            ViolationKind::VersionGap,
-            format!("{gaps} versions between {initial} and {top} have no write, and only {} writes went unanswered", unplaced.len()),
-        );
+    if let Some(detail) = unfilled_gap(&order, &visible_from, &unplaced_writes) {
+        add(ViolationKind::VersionGap, detail);
     }
     // Writes without a reply that no read placed leave the fast check with a necessary
     // condition only; a small key gets the exact answer.
@@ -275,6 +273,63 @@ pub fn check_key(key: &str, initial: i32, ops: &[&Op], out: &mut Vec<Violation>)
         );
     }
     true
+}
+
+/// Versions no acknowledged or seen write made must have been made by writes that got no
+/// reply, each by a different one, sent before a later version was in place (and, for a
+/// conditional one, on top of the version it named). Taking the gaps in version order, a
+/// conditional write that fits a gap is used first (it fits no other), then any
+/// unconditional one sent early enough: those fit every later gap too, so only their number
+/// matters. Returns what is wrong, if anything.
+fn unfilled_gap(
+    order: &[(i32, VersionInfo)],
+    visible_from: &[u64],
+    unplaced: &[&TokenWrite],
+) -> Option<String> {
+    let present = order.len() as i64;
+    let span = order.last().map_or(0, |(v, _)| i64::from(*v)) - i64::from(order[0].0) + 1;
+    let gap_count = span - present;
+    if gap_count > unplaced.len() as i64 {
+        return Some(format!(
+            "{gap_count} versions have no write, and only {} writes went unanswered",
+            unplaced.len()
+        ));
+    }
+    let mut free: Vec<u64> = unplaced
+        .iter()
+        .filter(|w| w.expected.is_none())
+        .map(|w| w.invoke_ns)
+        .collect();
+    free.sort_unstable();
+    let mut conditional: HashMap<i32, Vec<u64>> = HashMap::new();
+    for w in unplaced {
+        if let Some(e) = w.expected {
+            conditional.entry(e).or_default().push(w.invoke_ns);
+        }
+    }
+    let mut free_used = 0usize;
+    for (i, pair) in order.windows(2).enumerate() {
+        let (low, high) = (pair[0].0, pair[1].0);
+        // Every version between low and high must be in place before high (or later) was.
+        let deadline = visible_from[i + 1];
+        for gap in low.saturating_add(1)..high {
+            let fits = |sent: &u64| *sent < deadline;
+            let by_condition = conditional
+                .get_mut(&(gap - 1))
+                .and_then(|c| c.iter().position(fits).map(|at| c.swap_remove(at)));
+            if by_condition.is_some() {
+                continue;
+            }
+            let sent_in_time = free.partition_point(|sent| fits(sent));
+            if sent_in_time <= free_used {
+                return Some(format!(
+                    "version {gap} has no write: no unanswered write was sent before version {high} or later was in place at {deadline} ns"
+                ));
+            }
+            free_used += 1;
+        }
+    }
+    None
 }
 
 /// ZooKeeper's session guarantee: one session's requests take effect in the order it sent

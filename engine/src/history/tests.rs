@@ -265,14 +265,58 @@ fn unanswered_writes_explain_gaps_and_reads_place_them() {
 }
 
 #[test]
-fn the_search_rejects_what_counting_gaps_accepts() {
-    // One unanswered write could fill the gap at version 1, but it was sent after version
-    // 2 was acknowledged, so it cannot have come before it.
-    let h = history(vec![
+fn a_gap_needs_an_unanswered_write_sent_before_the_next_version() {
+    // One unanswered write could fill the gap at version 1 by number, but it was sent after
+    // version 2 was acknowledged, so it cannot have come before it.
+    let late = history(vec![
         write(2, (10, 20), None, 201, 2),
-        unanswered_write(1, 100, Some(0), 101),
+        unanswered_write(1, 100, None, 101),
     ]);
+    assert_eq!(
+        kinds(&late),
+        vec![ViolationKind::NotLinearizable, ViolationKind::VersionGap]
+    );
+    // A conditional one only fills the version after the one it named.
+    let elsewhere = history(vec![
+        write(2, (10, 20), None, 201, 2),
+        write(2, (30, 40), None, 202, 4),
+        unanswered_write(1, 5, Some(0), 101),
+        unanswered_write(1, 6, Some(0), 102),
+    ]);
+    assert!(kinds(&elsewhere).contains(&ViolationKind::VersionGap));
+    let fitting = history(vec![
+        write(2, (10, 20), None, 201, 2),
+        write(2, (30, 40), None, 202, 4),
+        unanswered_write(1, 5, Some(0), 101),
+        unanswered_write(1, 25, Some(2), 102),
+    ]);
+    assert!(check(&fitting).passed(), "{:?}", check(&fitting).violations);
+}
+
+#[test]
+fn the_search_rejects_what_the_fast_check_cannot_see() {
+    // The BADVERSION reply needs the unanswered write to have happened by 20 ns, and the
+    // synced read at 30 ns then needs it not to have happened: no order fits, but each
+    // rule alone is satisfied.
+    let refused = op(
+        2,
+        10,
+        Some(20),
+        Action::Write {
+            key: K.into(),
+            expected_version: Some(0),
+            token: 201,
+            outcome: WriteOutcome::BadVersion,
+        },
+    );
+    let h = history(vec![
+        unanswered_write(1, 5, Some(0), 101),
+        refused,
+        read(3, (30, 40), true, 0, None),
+    ]);
+    let r = check(&h);
     assert_eq!(kinds(&h), vec![ViolationKind::NotLinearizable]);
+    assert_eq!(r.keys_searched, 1);
 }
 
 #[test]
