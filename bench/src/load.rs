@@ -180,6 +180,12 @@ pub struct ReportJson {
     pub server_cpu_seconds: Option<f64>,
     /// Those per measured reply, in microseconds.
     pub server_cpu_us_per_op: Option<f64>,
+    /// `--check`: whether the history passed (absent without `--check`).
+    pub check_passed: Option<bool>,
+    /// `--check`: violations found in all.
+    pub check_violation_count: usize,
+    /// `--check`: the first violations, in words.
+    pub check_violations: Vec<String>,
 }
 
 impl LoadReport {
@@ -210,6 +216,13 @@ impl LoadReport {
             reconnects: self.reconnects,
             server_cpu_seconds: self.server_cpu_seconds,
             server_cpu_us_per_op: self.server_cpu_us_per_op(),
+            check_passed: self.check.as_ref().map(CheckReport::passed),
+            check_violation_count: self.check.as_ref().map_or(0, |c| c.violation_count),
+            check_violations: self
+                .check
+                .iter()
+                .flat_map(|c| c.violations.iter().map(ToString::to_string))
+                .collect(),
         }
     }
 
