@@ -17,7 +17,7 @@ use tokio::time::Instant;
 pub const ROUND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Results of a fan-out measurement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FanoutReport {
     /// Watching sessions.
     pub watchers: usize,

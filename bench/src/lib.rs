@@ -5,11 +5,13 @@
 //! drives ringkeeper or any ZooKeeper-compatible server. The suite starts servers, runs the
 //! standard scenarios through the same generator, and writes the report.
 
+pub mod check;
 pub mod fanout;
 pub mod keys;
 pub mod load;
 pub mod options;
 pub mod populate;
+pub mod proc_stat;
 pub mod schedule;
 pub mod session;
 pub mod stats;

@@ -7,19 +7,21 @@
 //! which sees replies in request order (the protocol guarantees it per connection), can
 //! always pair a reply with its request and check the xid.
 
+use crate::check::{self, Call, Recorded};
 use crate::keys::{key_path, KeyChooser, Rng};
 use crate::options::{Distribution, Mix, OpKind};
 use crate::schedule::Schedule;
 use crate::session::{self, reply_header, Session, SessionError};
 use crate::stats::{summarize, RunStats, Summary};
+use ringkeeper_engine::history::{self, CheckReport, History};
 use ringkeeper_engine::jute::records::{
     decode_response, CreateRequest, DeleteRequest, ExistsRequest, GetChildrenRequest,
-    GetDataRequest, MultiOp, Request, Response, SetDataRequest,
+    GetDataRequest, MultiOp, Request, Response, SetDataRequest, SyncRequest,
 };
 use ringkeeper_engine::{xid, Acl, ErrorCode, OpCode};
 use serde::Serialize;
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -64,6 +66,11 @@ pub struct LoadConfig {
     pub drain_timeout: Duration,
     /// Hard bound on the whole run, setup excluded.
     pub time_limit: Duration,
+    /// Record every request and reply and check the history at the end (`--check`).
+    pub check: bool,
+    /// A server process on this machine whose CPU time over the measured window is
+    /// reported (`--server-pid`).
+    pub server_pid: Option<u32>,
 }
 
 impl Default for LoadConfig {
@@ -87,6 +94,8 @@ impl Default for LoadConfig {
             progress: true,
             drain_timeout: Duration::from_secs(10),
             time_limit: Duration::from_secs(3600),
+            check: false,
+            server_pid: None,
         }
     }
 }
@@ -121,6 +130,15 @@ pub struct LoadReport {
     pub connection_errors: BTreeMap<String, u64>,
     /// Sessions opened after the first one of each connection.
     pub reconnects: u64,
+    /// The recorded history (`--check`).
+    pub history: Option<History>,
+    /// Its check (`--check`).
+    pub check: Option<CheckReport>,
+    /// Whether connections stopped early because the history reached its bound.
+    pub history_full: bool,
+    /// CPU seconds (user + system) the server given by `server_pid` used from the end of
+    /// the warm-up to the end of the run.
+    pub server_cpu_seconds: Option<f64>,
 }
 
 /// The JSON form of a report.
@@ -158,6 +176,16 @@ pub struct ReportJson {
     pub connection_errors: BTreeMap<String, u64>,
     /// Reconnects.
     pub reconnects: u64,
+    /// CPU seconds of `--server-pid` over the measured window.
+    pub server_cpu_seconds: Option<f64>,
+    /// Those per measured reply, in microseconds.
+    pub server_cpu_us_per_op: Option<f64>,
+    /// `--check`: whether the history passed (absent without `--check`).
+    pub check_passed: Option<bool>,
+    /// `--check`: violations found in all.
+    pub check_violation_count: usize,
+    /// `--check`: the first violations, in words.
+    pub check_violations: Vec<String>,
 }
 
 impl LoadReport {
@@ -186,6 +214,15 @@ impl LoadReport {
             unanswered: self.unanswered,
             connection_errors: self.connection_errors.clone(),
             reconnects: self.reconnects,
+            server_cpu_seconds: self.server_cpu_seconds,
+            server_cpu_us_per_op: self.server_cpu_us_per_op(),
+            check_passed: self.check.as_ref().map(CheckReport::passed),
+            check_violation_count: self.check.as_ref().map_or(0, |c| c.violation_count),
+            check_violations: self
+                .check
+                .iter()
+                .flat_map(|c| c.violations.iter().map(ToString::to_string))
+                .collect(),
         }
     }
 
@@ -195,6 +232,15 @@ impl LoadReport {
             .ops
             .get(&op)
             .map(|s| summarize(s, self.measured_seconds))
+    }
+
+    /// Server CPU microseconds per measured reply, when a server pid was given.
+    pub fn server_cpu_us_per_op(&self) -> Option<f64> {
+        let replies = self.stats.total().latency.len();
+        (replies > 0)
+            .then_some(())
+            .and(self.server_cpu_seconds)
+            .map(|cpu| cpu * 1e6 / replies as f64)
     }
 
     /// All operations together.
@@ -211,6 +257,12 @@ struct Shared {
     notifications: AtomicU64,
     connected: AtomicU64,
     stop: AtomicBool,
+    /// Sessions opened so far: each session is one client of the history.
+    sessions: AtomicU32,
+    /// Sequential creates sent by a checked run.
+    creates: AtomicU64,
+    /// A connection stopped because its share of the history was used up.
+    history_full: AtomicBool,
 }
 
 /// Immutable per-run context handed to every connection.
@@ -224,12 +276,15 @@ struct Plan {
     deadline: Instant,
     /// Everything stops here.
     hard_end: Instant,
+    /// Parent of the checked run's sequential creates (`--check`).
+    check_parent: Option<String>,
 }
 
 /// One connection's results.
 #[derive(Default)]
 struct ConnOutcome {
     stats: RunStats,
+    history: Vec<history::Op>,
     unanswered: u64,
     connection_errors: BTreeMap<String, u64>,
     reconnects: u64,
@@ -241,6 +296,29 @@ struct Pending {
     op: OpKind,
     intended: Instant,
     measured: bool,
+    /// The sync half of a `sync` operation: its reply frees no slot and is not timed.
+    aux: bool,
+    /// The history entry to complete with the reply (`--check`).
+    record: Option<Recorded>,
+}
+
+/// What one connection remembers across its sessions for choosing requests.
+#[derive(Default)]
+struct ConnMemory {
+    /// Nodes it created and may delete.
+    created: Mutex<VecDeque<String>>,
+    /// The last version it saw of each key, for conditional writes (`--check`).
+    versions: Mutex<HashMap<String, i32>>,
+}
+
+/// A request as [`build_request`] makes it.
+struct Built {
+    op: OpKind,
+    request: Request,
+    /// For `sync`: the path to sync before the read.
+    sync_first: Option<String>,
+    /// The history entry's call (`--check`).
+    call: Option<Call>,
 }
 
 /// Checks a configuration for values that would make a run meaningless or unbounded.
@@ -272,6 +350,24 @@ pub fn validate(cfg: &LoadConfig) -> Result<(), LoadError> {
     if !cfg.root.starts_with('/') || cfg.root.len() < 2 || cfg.root.ends_with('/') {
         return bad("root must be an absolute path other than /, without a trailing slash");
     }
+    if cfg.check {
+        if cfg.keys > check::CHECK_KEYS_MAX {
+            return bad("--check reads every key's version first: at most 100000 keys");
+        }
+        if cfg.value_size < check::TOKEN_BYTES {
+            return bad("--check needs a value size of at least 16 bytes for the value's token");
+        }
+        if let Some((op, _)) = cfg
+            .mix
+            .weights
+            .iter()
+            .find(|(op, _)| matches!(op, OpKind::Delete | OpKind::Multi))
+        {
+            return bad(&format!(
+                "--check does not record {op}: use getData, sync, setData, create, exists, getChildren, watch"
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -299,6 +395,10 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
         .await
         .map_err(LoadError::Setup)?;
     }
+    let checking = match cfg.check {
+        true => Some(prepare_check(cfg).await.map_err(LoadError::Setup)?),
+        false => None,
+    };
     let start = Instant::now();
     let measure_from = start + cfg.warmup;
     let deadline = if cfg.requests.is_some() {
@@ -315,12 +415,19 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
         measure_from,
         deadline,
         hard_end,
+        check_parent: checking.as_ref().map(|(parent, _)| parent.clone()),
     });
     let shared = Arc::new(Shared::default());
     let progress = cfg.progress.then(|| {
         let shared = shared.clone();
         let connections = cfg.connections;
         tokio::spawn(progress_lines(shared, start, measure_from, connections))
+    });
+    let cpu_at_start = cfg.server_pid.map(|pid| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from).await;
+            crate::proc_stat::cpu_seconds(pid)
+        })
     });
     let mut tasks = Vec::with_capacity(cfg.connections);
     for index in 0..cfg.connections {
@@ -342,12 +449,18 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
         unanswered: 0,
         connection_errors: BTreeMap::new(),
         reconnects: 0,
+        history: None,
+        check: None,
+        history_full: false,
+        server_cpu_seconds: None,
     };
+    let mut ops = Vec::new();
     let mut last_reply = measure_from;
     for task in tasks {
         match task.await {
             Ok(outcome) => {
                 report.stats.merge(&outcome.stats);
+                ops.extend(outcome.history);
                 report.unanswered += outcome.unanswered;
                 report.reconnects += outcome.reconnects;
                 for (msg, n) in outcome.connection_errors {
@@ -366,12 +479,44 @@ pub async fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
         }
     }
     shared.stop.store(true, Ordering::Relaxed);
+    let cpu_at_end = cfg.server_pid.and_then(crate::proc_stat::cpu_seconds);
+    if let (Some(start), Some(end)) = (cpu_at_start, cpu_at_end) {
+        if let Ok(Some(start)) = start.await {
+            report.server_cpu_seconds = Some(end - start);
+        }
+    }
     if let Some(p) = progress {
         p.abort();
     }
     report.notifications = shared.notifications.load(Ordering::Relaxed);
     report.measured_seconds = last_reply.duration_since(measure_from).as_secs_f64();
+    report.history_full = shared.history_full.load(Ordering::Relaxed);
+    if let Some((parent, initial_versions)) = checking {
+        let listing = check::list_sequences(&cfg.hosts[0], &parent)
+            .await
+            .map_err(|e| LoadError::Setup(format!("listing {parent} after the run: {e}")))?;
+        let h = History {
+            ops,
+            initial_versions,
+            final_sequences: [(parent, listing)].into_iter().collect(),
+        };
+        report.check = Some(history::check(&h));
+        report.history = Some(h);
+    }
     Ok(report)
+}
+
+/// Before a checked run: a fresh parent for its sequential creates (so that every child
+/// is this run's) and the version of every key.
+async fn prepare_check(cfg: &LoadConfig) -> Result<(String, BTreeMap<String, i32>), String> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let parent = format!("{}/check-{stamp}", cfg.root);
+    let host = &cfg.hosts[0];
+    crate::populate::create_all(host, [cfg.root.clone(), parent.clone()].into_iter(), 0, 1).await?;
+    let versions = check::initial_versions(host, &cfg.root, cfg.keys).await?;
+    Ok((parent, versions))
 }
 
 async fn progress_lines(shared: Arc<Shared>, start: Instant, measure_from: Instant, conns: usize) {
@@ -420,8 +565,11 @@ async fn connection(
         next_n: 0,
         budget,
         next_xid: 1,
+        client: 0,
+        next_token: (index as u64) << TOKEN_INDEX_SHIFT,
+        records_left: check::CHECK_OPS_MAX / cfg.connections.max(1),
     };
-    let created = Mutex::new(VecDeque::new());
+    let memory = ConnMemory::default();
     let mut attempt = 0usize;
     loop {
         let now = Instant::now();
@@ -449,11 +597,12 @@ async fn connection(
             }
         };
         // The ephemerals of a lost session are gone with it.
-        if let Ok(mut c) = created.lock() {
+        if let Ok(mut c) = memory.created.lock() {
             c.clear();
         }
         shared.connected.fetch_add(1, Ordering::Relaxed);
-        let (result, sess) = run_session(&plan, &shared, &mut ws, &created, &mut out, sess).await;
+        ws.client = shared.sessions.fetch_add(1, Ordering::Relaxed);
+        let (result, sess) = run_session(&plan, &shared, &mut ws, &memory, &mut out, sess).await;
         shared.connected.fetch_sub(1, Ordering::Relaxed);
         match result {
             Ok(()) => {
@@ -478,6 +627,25 @@ struct WriterState {
     /// Measured requests this connection may still send.
     budget: Option<u64>,
     next_xid: i32,
+    /// The current session's number in the history.
+    client: u32,
+    /// The token of this connection's next checked write.
+    next_token: u64,
+    /// History entries this connection may still add (`--check`).
+    records_left: usize,
+}
+
+/// Checked writes' tokens are the connection index shifted by this, plus a counter: unique
+/// over a run of up to 2^40 writes per connection.
+const TOKEN_INDEX_SHIFT: u32 = 40;
+
+impl WriterState {
+    fn take_xid(&mut self) -> i32 {
+        let xid = self.next_xid;
+        // Positive xids only: the negative ones are the protocol's (ping, notification).
+        self.next_xid = if xid == i32::MAX { 1 } else { xid + 1 };
+        xid
+    }
 }
 
 /// Runs one session until the deadline, the budget or a failure. Requests left without a
@@ -487,7 +655,7 @@ async fn run_session(
     plan: &Plan,
     shared: &Shared,
     ws: &mut WriterState,
-    created: &Mutex<VecDeque<String>>,
+    memory: &ConnMemory,
     out: &mut ConnOutcome,
     mut sess: Session,
 ) -> (Result<(), SessionError>, Session) {
@@ -498,8 +666,9 @@ async fn run_session(
     let result = {
         let writer = write_loop(
             plan,
+            shared,
             ws,
-            created,
+            memory,
             &permits,
             tx,
             &mut sess.writer,
@@ -512,7 +681,7 @@ async fn run_session(
             &mut rx,
             &mut queue,
             &mut sess.reader,
-            created,
+            memory,
             out,
         );
         tokio::pin!(writer);
@@ -534,6 +703,9 @@ async fn run_session(
         queue.push_back(p);
     }
     for p in queue.drain(..) {
+        if let Some(rec) = p.record {
+            out.history.push(rec.unanswered());
+        }
         if p.measured {
             out.unanswered += 1;
             *out.stats
@@ -548,10 +720,12 @@ async fn run_session(
 
 /// Sends requests: as fast as the in-flight limit allows (closed loop) or at their
 /// scheduled times (open loop), until the deadline or the budget.
+#[allow(clippy::too_many_arguments)]
 async fn write_loop(
     plan: &Plan,
+    shared: &Shared,
     ws: &mut WriterState,
-    created: &Mutex<VecDeque<String>>,
+    memory: &ConnMemory,
     permits: &Semaphore,
     tx: mpsc::UnboundedSender<Pending>,
     writer: &mut tokio::net::tcp::OwnedWriteHalf,
@@ -600,27 +774,50 @@ async fn write_loop(
                 *b -= 1;
             }
         }
+        if cfg.check {
+            if ws.records_left == 0 {
+                shared.history_full.store(true, Ordering::Relaxed);
+                return Ok(());
+            }
+            ws.records_left -= 1;
+        }
         let op = cfg.mix.pick(ws.rng.below(cfg.mix.total()));
-        let (op, request) = build_request(plan, ws, created, op);
-        let xid = ws.next_xid;
-        ws.next_xid = if ws.next_xid == i32::MAX {
-            1
-        } else {
-            ws.next_xid + 1
-        };
-        // Registered before it is written, so the reader always finds it.
-        if tx
-            .send(Pending {
+        let sent_ns = Instant::now().duration_since(plan.start).as_nanos() as u64;
+        let built = build_request(plan, shared, ws, memory, op, sent_ns);
+        if let Some(path) = built.sync_first {
+            let xid = ws.take_xid();
+            let sync = Pending {
                 xid,
-                op,
+                op: built.op,
                 intended,
-                measured,
-            })
-            .is_err()
-        {
+                measured: false,
+                aux: true,
+                record: None,
+            };
+            if tx.send(sync).is_err() {
+                return Ok(());
+            }
+            session::write_request(writer, xid, &Request::Sync(SyncRequest { path })).await?;
+        }
+        let xid = ws.take_xid();
+        let record = built.call.map(|call| Recorded {
+            client: ws.client,
+            invoke_ns: sent_ns,
+            call,
+        });
+        // Registered before it is written, so the reader always finds it.
+        let pending = Pending {
+            xid,
+            op: built.op,
+            intended,
+            measured,
+            aux: false,
+            record,
+        };
+        if tx.send(pending).is_err() {
             return Ok(());
         }
-        session::write_request(writer, xid, &request).await?;
+        session::write_request(writer, xid, &built.request).await?;
         last_send = Instant::now();
     }
 }
@@ -633,62 +830,132 @@ async fn acquire(permits: &Semaphore) {
     }
 }
 
-/// Builds the request for `op`; a delete with nothing to delete becomes a create.
+/// Builds the request for `op`; a delete with nothing to delete becomes a create. In a
+/// checked run, reads, writes and creates also carry their history entry, writes write a
+/// value of their own and are conditional on the last version seen half of the time, and
+/// creates are persistent under the run's own parent (up to a bound, then reads).
 fn build_request(
     plan: &Plan,
+    shared: &Shared,
     ws: &mut WriterState,
-    created: &Mutex<VecDeque<String>>,
+    memory: &ConnMemory,
     op: OpKind,
-) -> (OpKind, Request) {
+    sent_ns: u64,
+) -> Built {
     let cfg = &plan.cfg;
     let key = key_path(&cfg.root, plan.chooser.next(&mut ws.rng));
-    let request = match op {
-        OpKind::GetData => Request::GetData(GetDataRequest {
-            path: key,
-            watch: false,
-        }),
-        OpKind::Watch => Request::GetData(GetDataRequest {
-            path: key,
-            watch: true,
-        }),
-        OpKind::Exists => Request::Exists(ExistsRequest {
-            path: key,
-            watch: false,
-        }),
-        OpKind::GetChildren => Request::GetChildren(GetChildrenRequest {
-            path: key,
-            watch: false,
-        }),
-        OpKind::SetData => Request::SetData(SetDataRequest {
-            path: key,
-            data: Some(plan.value.clone()),
-            version: -1,
-        }),
+    let read = |key: &str, synced_from_ns| {
+        cfg.check.then(|| Call::Read {
+            key: key.to_string(),
+            synced_from_ns,
+        })
+    };
+    let built = |op, request, call| Built {
+        op,
+        request,
+        sync_first: None,
+        call,
+    };
+    let get = |path: String, watch| Request::GetData(GetDataRequest { path, watch });
+    match op {
+        OpKind::GetData => built(op, get(key.clone(), false), read(&key, None)),
+        OpKind::Sync => Built {
+            op,
+            request: get(key.clone(), false),
+            sync_first: Some(key.clone()),
+            call: read(&key, Some(sent_ns)),
+        },
+        OpKind::Watch => built(op, get(key, true), None),
+        OpKind::Exists => built(
+            op,
+            Request::Exists(ExistsRequest {
+                path: key,
+                watch: false,
+            }),
+            None,
+        ),
+        OpKind::GetChildren => built(
+            op,
+            Request::GetChildren(GetChildrenRequest {
+                path: key,
+                watch: false,
+            }),
+            None,
+        ),
+        OpKind::SetData if cfg.check => {
+            let token = ws.next_token;
+            ws.next_token += 1;
+            let expected = if ws.rng.below(2) == 0 {
+                memory
+                    .versions
+                    .lock()
+                    .ok()
+                    .and_then(|v| v.get(&key).copied())
+            } else {
+                None
+            };
+            let request = Request::SetData(SetDataRequest {
+                path: key.clone(),
+                data: Some(check::value_of(token, cfg.value_size)),
+                version: expected.unwrap_or(-1),
+            });
+            let call = Call::Write {
+                key,
+                expected,
+                token,
+            };
+            built(op, request, Some(call))
+        }
+        OpKind::SetData => built(
+            op,
+            Request::SetData(SetDataRequest {
+                path: key,
+                data: Some(plan.value.clone()),
+                version: -1,
+            }),
+            None,
+        ),
         OpKind::Multi => {
             let other = key_path(&cfg.root, plan.chooser.next(&mut ws.rng));
-            Request::Multi(vec![
+            let set = |path| {
                 MultiOp::SetData(SetDataRequest {
-                    path: key,
+                    path,
                     data: Some(plan.value.clone()),
                     version: -1,
-                }),
-                MultiOp::SetData(SetDataRequest {
-                    path: other,
-                    data: Some(plan.value.clone()),
-                    version: -1,
-                }),
-            ])
+                })
+            };
+            built(op, Request::Multi(vec![set(key), set(other)]), None)
         }
         OpKind::Delete => {
-            let victim = created.lock().ok().and_then(|mut c| c.pop_front());
+            let victim = memory.created.lock().ok().and_then(|mut c| c.pop_front());
             match victim {
-                Some(path) => Request::Delete(DeleteRequest { path, version: -1 }),
-                None => return (OpKind::Create, create_request(plan)),
+                Some(path) => built(
+                    op,
+                    Request::Delete(DeleteRequest { path, version: -1 }),
+                    None,
+                ),
+                None => built(OpKind::Create, create_request(plan), None),
             }
         }
-        OpKind::Create => create_request(plan),
-    };
-    (op, request)
+        OpKind::Create => match &plan.check_parent {
+            Some(parent)
+                if shared.creates.fetch_add(1, Ordering::Relaxed) < check::CHECK_CREATES_MAX =>
+            {
+                let request = Request::Create(CreateRequest {
+                    path: format!("{parent}/n-"),
+                    data: Some(plan.value.clone()),
+                    acl: Acl::open_unsafe(),
+                    flags: 2, // Persistent sequential: the final listing must still hold it.
+                });
+                let call = Call::Create {
+                    parent: parent.clone(),
+                };
+                built(op, request, Some(call))
+            }
+            Some(_) => built(OpKind::GetData, get(key.clone(), false), read(&key, None)),
+            None => built(op, create_request(plan), None),
+        },
+    }
 }
 
 fn create_request(plan: &Plan) -> Request {
@@ -710,9 +977,11 @@ async fn read_loop(
     rx: &mut mpsc::UnboundedReceiver<Pending>,
     queue: &mut VecDeque<Pending>,
     reader: &mut tokio::net::tcp::OwnedReadHalf,
-    created: &Mutex<VecDeque<String>>,
+    memory: &ConnMemory,
     out: &mut ConnOutcome,
 ) -> Result<(), SessionError> {
+    // A read whose sync failed is recorded as a plain read: nothing promises it is fresh.
+    let mut sync_failed = false;
     loop {
         if queue.is_empty() {
             match rx.recv().await {
@@ -750,10 +1019,29 @@ async fn read_loop(
                 header.xid, p.xid
             )));
         }
+        if p.aux {
+            if header.err != 0 {
+                sync_failed = true;
+                *out.stats.op(p.op).errors.entry(header.err).or_insert(0) += 1;
+            }
+            continue;
+        }
         permits.add_permits(1);
-        if p.op == OpKind::Create && header.err == 0 {
+        if let Some(mut rec) = p.record {
+            if let Call::Read { synced_from_ns, .. } = &mut rec.call {
+                if std::mem::take(&mut sync_failed) {
+                    *synced_from_ns = None;
+                }
+            }
+            let done_ns = now.duration_since(plan.start).as_nanos() as u64;
+            let (op, seen) = rec.answered(done_ns, header.err, &mut body);
+            out.history.push(op);
+            if let (Some((key, version)), Ok(mut known)) = (seen, memory.versions.lock()) {
+                known.insert(key, version);
+            }
+        } else if p.op == OpKind::Create && header.err == 0 {
             if let Ok(Response::Create(c)) = decode_response(OpCode::Create, &mut body) {
-                if let Ok(mut list) = created.lock() {
+                if let Ok(mut list) = memory.created.lock() {
                     list.push_back(c.path);
                 }
             }

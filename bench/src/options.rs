@@ -25,11 +25,14 @@ pub enum OpKind {
     Multi,
     /// `getData` with a watch, so that writes to hot keys fan out notifications.
     Watch,
+    /// `sync` of a key, then `getData` of it on the same session, pipelined: a read that
+    /// sees every write acknowledged before the sync was sent. Timed from the sync.
+    Sync,
 }
 
 impl OpKind {
     /// Every kind, in the order tables list them.
-    pub const ALL: [OpKind; 8] = [
+    pub const ALL: [OpKind; 9] = [
         OpKind::GetData,
         OpKind::Exists,
         OpKind::GetChildren,
@@ -38,6 +41,7 @@ impl OpKind {
         OpKind::Delete,
         OpKind::Multi,
         OpKind::Watch,
+        OpKind::Sync,
     ];
 
     /// The name used on the command line and in reports (the Java client's method names).
@@ -51,6 +55,7 @@ impl OpKind {
             OpKind::Delete => "delete",
             OpKind::Multi => "multi",
             OpKind::Watch => "watch",
+            OpKind::Sync => "sync",
         }
     }
 
@@ -66,6 +71,7 @@ impl OpKind {
             "delete" => OpKind::Delete,
             "multi" => OpKind::Multi,
             "watch" => OpKind::Watch,
+            "sync" => OpKind::Sync,
             _ => return None,
         })
     }

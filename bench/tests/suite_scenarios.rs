@@ -3,26 +3,14 @@
 //! As in smoke.rs, the server binary is `target/{release,debug}/ringkeeper` of this
 //! workspace; without one these tests print `SKIPPED` and pass.
 
+mod common;
+
+use common::server_binary;
 use ringkeeper_bench::suite::ensemble::{self, Ensemble};
 use ringkeeper_bench::suite::server::{pick_addr, Launch, Server, ServerKind};
 use ringkeeper_bench::suite::snapshot::{self, snapshot_dir};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-fn server_binary() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let found = ["release", "debug"]
-        .iter()
-        .map(|p| target.join(p).join("ringkeeper"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        eprintln!("SKIPPED: no target/release/ringkeeper or target/debug/ringkeeper");
-    }
-    found
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rk-bench-{name}-{}", std::process::id()));
@@ -46,7 +34,7 @@ fn snapshot_rounds_are_snap_count_transactions_apart_and_match_the_servers_log()
     let snap_count = 40;
     let launch = Launch {
         extra_cfg: format!("snapCount={snap_count}\n"),
-        myid: None,
+        ..Launch::default()
     };
     let srv = Server::start_with(ServerKind::Ringkeeper(bin), &dir, &addr, &launch)
         .expect("server starts");

@@ -3,6 +3,7 @@
 //! and by deterministic simulation.
 
 pub mod acl;
+pub mod history;
 pub mod jute;
 pub mod path;
 pub mod prep;

@@ -6,10 +6,70 @@
 use clap::Parser;
 use ringkeeper_bench::options::parse_duration;
 use ringkeeper_bench::suite::{
-    self, report, server::APACHE_CLASSPATH, SuiteOptions, SuiteSettings,
+    self, compare, report, server::APACHE_CLASSPATH, SuiteOptions, SuiteSettings,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Most runs of one point `--repeat` allows.
+const REPEATS_MAX: usize = 20;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rk-bench-suite compare",
+    about = "Side-by-side comparison of rk-bench-suite reports from different machines or builds"
+)]
+struct CompareArgs {
+    /// Two or more report.json files; the first is the baseline the others are compared
+    /// with.
+    #[arg(required = true, num_args = 2..)]
+    reports: Vec<PathBuf>,
+    /// Names for the reports' columns, comma-separated (default: each report's CPU model
+    /// and start time).
+    #[arg(long, value_delimiter = ',')]
+    names: Option<Vec<String>>,
+    /// Directory for compare.md and compare.html.
+    #[arg(long, default_value = "bench-compare")]
+    out: PathBuf,
+}
+
+fn compare_main(args: CompareArgs) -> ExitCode {
+    let mut reports = Vec::new();
+    for path in &args.reports {
+        match report::load(path) {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                eprintln!("rk-bench-suite compare: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let names = match &args.names {
+        Some(n) if n.len() != reports.len() => {
+            eprintln!(
+                "rk-bench-suite compare: --names has {} names for {} reports",
+                n.len(),
+                reports.len()
+            );
+            return ExitCode::from(2);
+        }
+        Some(n) => n.clone(),
+        None => reports.iter().map(compare::default_name).collect(),
+    };
+    let cmp = compare::compare(&names, &reports);
+    let md = compare::markdown(&cmp);
+    let html = compare::html(&cmp);
+    let written = std::fs::create_dir_all(&args.out)
+        .and_then(|()| std::fs::write(args.out.join("compare.md"), &md))
+        .and_then(|()| std::fs::write(args.out.join("compare.html"), &html));
+    if let Err(e) = written {
+        eprintln!("rk-bench-suite compare: write {}: {e}", args.out.display());
+        return ExitCode::from(1);
+    }
+    print!("{md}");
+    eprintln!("rk-bench-suite compare: written to {}", args.out.display());
+    ExitCode::SUCCESS
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -78,9 +138,29 @@ struct Args {
     /// Directory for report.md, report.json and throughput.svg.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
+    /// Runs of each serial and throughput point per target (default 3, 1 with --quick);
+    /// with 2 or more the report records its run-to-run noise, which `compare` uses.
+    #[arg(long)]
+    repeat: Option<usize>,
+    /// Run the memory scenario on ringkeeper once per shard count, e.g. 1,2,8,16, and
+    /// report RSS per znode for each.
+    #[arg(long, value_delimiter = ',')]
+    memory_shards: Option<Vec<u32>>,
+    /// Apache ZooKeeper's JVM heap, passed as -Xmx (e.g. 2g, 512m).
+    #[arg(long, default_value = suite::APACHE_HEAP_DEFAULT)]
+    apache_heap: String,
+    /// An extra flag for every ringkeeper the suite starts, e.g. --ringkeeper-arg
+    /// --shards=8; repeatable.
+    #[arg(long, allow_hyphen_values = true)]
+    ringkeeper_arg: Vec<String>,
 }
 
 fn main() -> ExitCode {
+    // `rk-bench-suite compare A/report.json B/report.json ...` is a command of its own.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "compare") {
+        return compare_main(CompareArgs::parse_from(&argv[1..]));
+    }
     let args = Args::parse();
     let mut settings = if args.quick {
         SuiteSettings::quick()
@@ -114,6 +194,36 @@ fn main() -> ExitCode {
     if let Some(w) = args.watchers.clone() {
         settings.watchers = w;
     }
+    if let Some(r) = args.repeat {
+        if !(1..=REPEATS_MAX).contains(&r) {
+            eprintln!("rk-bench-suite: --repeat takes 1 to {REPEATS_MAX}, not {r}");
+            return ExitCode::from(2);
+        }
+        settings.repeats = r;
+    }
+    if let Some(list) = args.memory_shards.clone() {
+        if let Some(bad) = list.iter().find(|n| !(1..=1024).contains(*n)) {
+            eprintln!(
+                "rk-bench-suite: --memory-shards takes shard counts from 1 to 1024, not {bad}"
+            );
+            return ExitCode::from(2);
+        }
+        settings.memory_shards = list;
+    }
+    let heap_ok = args.apache_heap.len() > 1
+        && args.apache_heap[..args.apache_heap.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        && args.apache_heap.ends_with(['k', 'K', 'm', 'M', 'g', 'G']);
+    if !heap_ok {
+        eprintln!(
+            "rk-bench-suite: --apache-heap takes a JVM size such as 2g or 512m, not {}",
+            args.apache_heap
+        );
+        return ExitCode::from(2);
+    }
+    settings.apache_heap = args.apache_heap.clone();
+    settings.ringkeeper_args = args.ringkeeper_arg.clone();
     if let Some(r) = args.fanout_rounds {
         settings.fanout_rounds = r;
     }

@@ -17,8 +17,10 @@ use std::time::Duration;
     about = "ZooKeeper-protocol traffic generator with per-operation latency histograms",
     after_help = "Operations for --mix: getData, exists, getChildren, setData, create \
 (ephemeral sequential under ROOT/seq), delete (of a node this connection created), \
-multi (two setData), watch (getData with a watch). Exit status: 0 when every request was \
-answered without error, 1 when some failed or went unanswered, 2 on a setup or usage error."
+multi (two setData), watch (getData with a watch), sync (sync, then getData). Exit status: \
+0 when every request was answered without error, 1 when some failed or went unanswered, 2 on \
+a setup or usage error. With --check the status is the check's: 0 when the recorded history \
+passed, 1 when it did not (errors and lost connections alone do not fail it)."
 )]
 struct Args {
     /// Servers, like a client connect string: host:port,host:port.
@@ -81,7 +83,20 @@ struct Args {
     /// No progress lines.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Record every request and reply and check them at the end: linearizable versioned
+    /// writes and sync-ed reads per key, session order, no lost or duplicate sequential
+    /// creates. Default mix getData=4,sync=2,setData=3,create=1.
+    #[arg(long)]
+    check: bool,
+    /// Also report the CPU time (user + system, from /proc/PID/stat) this server process on
+    /// the same machine used over the measured window, and per reply.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
+
+/// The mix of a checked run when none is given: reads and writes of the same keys, synced
+/// reads for the real-time guarantee, and some sequential creates.
+const CHECK_MIX: &str = "getData=4,sync=2,setData=3,create=1";
 
 fn config(args: &Args) -> Result<LoadConfig, String> {
     let err = |e: ringkeeper_bench::options::ParseError| e.0;
@@ -91,6 +106,7 @@ fn config(args: &Args) -> Result<LoadConfig, String> {
         in_flight: args.in_flight,
         mix: match &args.mix {
             Some(m) => Mix::parse(m).map_err(err)?,
+            None if args.check => Mix::parse(CHECK_MIX).map_err(err)?,
             None => Mix::default_read_heavy(),
         },
         keys: args.keys,
@@ -107,6 +123,8 @@ fn config(args: &Args) -> Result<LoadConfig, String> {
         progress: !args.quiet,
         drain_timeout: Duration::from_secs(10),
         time_limit: parse_duration(&args.time_limit).map_err(err)?,
+        check: args.check,
+        server_pid: args.server_pid,
     })
 }
 
@@ -147,6 +165,9 @@ fn main() -> ExitCode {
         "measured {:.2} s, notifications {}, unanswered {}, reconnects {}",
         report.measured_seconds, report.notifications, report.unanswered, report.reconnects
     );
+    if let (Some(cpu), Some(per_op)) = (report.server_cpu_seconds, report.server_cpu_us_per_op()) {
+        println!("server CPU {cpu:.2} s over the measured window, {per_op:.1} us per reply");
+    }
     for (msg, n) in &report.connection_errors {
         println!("connection error x{n}: {msg}");
     }
@@ -168,6 +189,33 @@ fn main() -> ExitCode {
             eprintln!("rk-load: write .hgrm files to {}: {e}", dir.display());
             return ExitCode::from(2);
         }
+    }
+    if let Some(check) = &report.check {
+        println!(
+            "check: {} operations on {} keys and {} sequential parent(s), {} key(s) searched exhaustively{}: {}",
+            check.ops,
+            check.keys,
+            check.parents,
+            check.keys_searched,
+            if report.history_full {
+                ", history bound reached (connections stopped early)"
+            } else {
+                ""
+            },
+            if check.passed() {
+                "PASSED".to_string()
+            } else {
+                format!("FAILED with {} violation(s)", check.violation_count)
+            }
+        );
+        for v in &check.violations {
+            println!("violation: {v}");
+        }
+        return if check.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
     }
     let total = report.stats.total();
     if total.error_count() > 0 || report.unanswered > 0 || !report.connection_errors.is_empty() {

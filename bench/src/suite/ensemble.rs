@@ -49,6 +49,19 @@ impl Ensemble {
         salt: u32,
         timeout: Duration,
     ) -> Result<Ensemble, String> {
+        Ensemble::start_with(kind, dir, size, salt, timeout, &[])
+    }
+
+    /// [`Ensemble::start`] with extra command-line arguments for every member
+    /// ([`Launch::args`]).
+    pub fn start_with(
+        kind: &ServerKind,
+        dir: &Path,
+        size: usize,
+        salt: u32,
+        timeout: Duration,
+        args: &[String],
+    ) -> Result<Ensemble, String> {
         let _ = std::fs::remove_dir_all(dir);
         let mut addrs = Vec::new();
         let mut lines = String::new();
@@ -70,6 +83,7 @@ impl Ensemble {
             let launch = Launch {
                 extra_cfg: lines.clone(),
                 myid: Some(i as u32 + 1),
+                args: args.to_vec(),
             };
             let member_dir = dir.join(format!("m{}", i + 1));
             ensemble
@@ -167,7 +181,7 @@ fn describe(modes: &[Option<String>]) -> String {
 }
 
 /// One failover: the leader killed under a write load.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FailoverRound {
     /// `server.N` id of the member killed.
     pub killed: u32,
@@ -182,7 +196,7 @@ pub struct FailoverRound {
 }
 
 /// The failover scenario on one implementation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FailoverRow {
     /// Target name.
     pub target: String,

@@ -16,7 +16,7 @@ pub const FSYNC_WRITE_BYTES: usize = 4096;
 pub const RTT_MESSAGE_BYTES: usize = 48;
 
 /// The machine a report was measured on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct MachineInfo {
     /// `model name` from /proc/cpuinfo.
     pub cpu_model: String,

@@ -1,24 +1,30 @@
 //! The benchmark suite: starts the servers itself, runs the standard scenarios through the
 //! load generator, and writes a Markdown + JSON + SVG report with the machine's facts.
 
+pub mod compare;
 pub mod ensemble;
 pub mod machine;
 pub mod report;
 pub mod scenarios;
 pub mod server;
 pub mod snapshot;
+pub mod versions;
 
 use ensemble::{Ensemble, FailoverRow};
 use machine::MachineInfo;
 use scenarios::{FanoutRow, MemoryRow, SerialRow, ThroughputRow};
 use serde::Serialize;
-use server::{pick_addr, Server, ServerKind};
+use server::{command_line, pick_addr, Launch, Server, ServerKind};
 use snapshot::SnapshotRow;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Scenario sizes; `quick()` keeps a whole comparison run to a few minutes.
-#[derive(Debug, Clone, Serialize)]
+/// Scenario sizes; `quick()` keeps a whole comparison run to a few minutes. Reports of
+/// older versions lack some fields: those read as the full preset's (and the fields below
+/// that mark their own default, as what those versions did).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SuiteSettings {
     /// Keys the read/write scenarios use.
     pub keys: u64,
@@ -52,6 +58,38 @@ pub struct SuiteSettings {
     pub failover_writers: usize,
     /// How long an ensemble may take to elect a leader, at start and after a kill.
     pub election_timeout: Duration,
+    /// Runs of each serial and throughput point per target, alternating, so the report
+    /// records its own run-to-run noise (`--repeat`).
+    #[serde(default = "one")]
+    pub repeats: usize,
+    /// ringkeeper shard counts the memory scenario runs with, one row each
+    /// (`--memory-shards`); empty: the server's default only.
+    #[serde(default)]
+    pub memory_shards: Vec<u32>,
+    /// Apache's JVM heap, `-Xmx` (`--apache-heap`); empty in reports from before the
+    /// flag, which left the heap to the JVM.
+    #[serde(default)]
+    pub apache_heap: String,
+    /// Extra flags for every ringkeeper the suite starts (`--ringkeeper-arg`).
+    #[serde(default)]
+    pub ringkeeper_args: Vec<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// Apache's heap unless `--apache-heap` says otherwise: what an operator would set
+/// explicitly, rather than the JVM's share of the machine's memory.
+pub const APACHE_HEAP_DEFAULT: &str = "2g";
+/// The report format's version: 2 added the fields `compare` needs (noise samples,
+/// versions, server command lines); version 1 reports still load, without them.
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
+
+impl Default for SuiteSettings {
+    fn default() -> Self {
+        SuiteSettings::full()
+    }
 }
 
 impl SuiteSettings {
@@ -74,6 +112,10 @@ impl SuiteSettings {
             failover_rounds: 5,
             failover_writers: 6,
             election_timeout: ensemble::ELECTION_TIMEOUT,
+            repeats: 3,
+            memory_shards: Vec::new(),
+            apache_heap: APACHE_HEAP_DEFAULT.into(),
+            ringkeeper_args: Vec::new(),
         }
     }
 
@@ -96,13 +138,20 @@ impl SuiteSettings {
             failover_rounds: 3,
             failover_writers: 3,
             election_timeout: ensemble::ELECTION_TIMEOUT,
+            repeats: 1,
+            memory_shards: Vec::new(),
+            apache_heap: APACHE_HEAP_DEFAULT.into(),
+            ringkeeper_args: Vec::new(),
         }
     }
 }
 
 /// Everything a suite run measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SuiteReport {
+    /// [`REPORT_SCHEMA_VERSION`] of the writer (1 for reports from before the field).
+    #[serde(default = "one_u32")]
+    pub schema_version: u32,
     /// UTC date and time the run started, RFC 3339.
     pub started: String,
     /// Wall-clock seconds the run took.
@@ -111,6 +160,13 @@ pub struct SuiteReport {
     pub machine: MachineInfo,
     /// The settings used.
     pub settings: SuiteSettings,
+    /// What was measured: the suite's source, the compiler, each server's own version.
+    #[serde(default)]
+    pub versions: versions::Versions,
+    /// Each managed target's command line (zoo.cfg and log4j paths relative to its
+    /// directory; the zoo.cfg lines are in docs/benchmarks.md).
+    #[serde(default)]
+    pub server_commands: BTreeMap<String, String>,
     /// Target names in the order of the first scenario.
     pub targets: Vec<String>,
     /// Serial latency per operation.
@@ -122,18 +178,26 @@ pub struct SuiteReport {
     /// Memory and restart.
     pub memory: Vec<MemoryRow>,
     /// Snapshot time.
+    #[serde(default)]
     pub snapshot: Vec<SnapshotRow>,
     /// The 10:1 mix on ensembles, clients spread over the members.
+    #[serde(default)]
     pub ensemble_throughput: Vec<ThroughputRow>,
     /// Leader failover.
+    #[serde(default)]
     pub failover: Vec<FailoverRow>,
     /// CPU seconds (user + system) the suite process itself used: the load generator's
     /// share of the machine, which it takes away from the server under test.
+    #[serde(default)]
     pub generator_cpu_seconds: f64,
     /// The targets, checked.
     pub checks: Vec<report::Check>,
     /// Scenarios that failed, with why.
     pub failures: Vec<String>,
+}
+
+fn one_u32() -> u32 {
+    1
 }
 
 /// What to run and where.
@@ -156,6 +220,20 @@ pub struct SuiteOptions {
 impl SuiteOptions {
     fn wants(&self, name: &str) -> bool {
         self.scenarios.iter().any(|s| s == name)
+    }
+
+    /// How the suite starts a server of `kind`: ringkeeper with `--ringkeeper-arg` flags,
+    /// Apache with its explicit heap.
+    pub fn launch(&self, kind: &ServerKind) -> Launch {
+        let args = match kind {
+            ServerKind::Ringkeeper(_) => self.settings.ringkeeper_args.clone(),
+            ServerKind::Apache(_) => vec![format!("-Xmx{}", self.settings.apache_heap)],
+            ServerKind::External(_) => Vec::new(),
+        };
+        Launch {
+            args,
+            ..Launch::default()
+        }
     }
 }
 
@@ -190,8 +268,33 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
         let _ = std::fs::remove_dir_all(&dir);
         let addr = pick_addr(i as u32).map_err(|e| format!("pick address: {e}"))?;
         eprintln!("suite: starting {} on {addr}", kind.name());
-        servers.push(Server::start(kind.clone(), &dir, &addr)?);
+        let server = match kind {
+            ServerKind::External(_) => Server::start(kind.clone(), &dir, &addr)?,
+            _ => Server::start_with(kind.clone(), &dir, &addr, &opts.launch(kind))?,
+        };
+        servers.push(server);
     }
+    let mut versions = versions::Versions::of_this_build();
+    for srv in &servers {
+        versions
+            .servers
+            .insert(srv.kind.name().into(), versions::server_version(&srv.addr));
+    }
+    let server_commands: BTreeMap<String, String> = kinds
+        .iter()
+        .filter_map(|k| {
+            let (program, args) = command_line(
+                k,
+                &opts.launch(k),
+                Path::new("zoo.cfg"),
+                Path::new("log4j.properties"),
+            )?;
+            Some((
+                k.name().to_string(),
+                format!("{program} {}", args.join(" ")),
+            ))
+        })
+        .collect();
     let mut n = 0usize;
     let serial = if opts.wants("serial") {
         scenarios::serial(s, &servers, &mut n).await
@@ -220,19 +323,39 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
         for (i, kind) in kinds.iter().enumerate().filter(|(_, k)| k.managed()) {
             let dir = opts.work_dir.join(format!("{}-memory", kind.name()));
             let addr = pick_addr(100 + i as u32).map_err(|e| format!("pick address: {e}"))?;
-            let snap = want_snapshot.then_some((s.snap_count, s.snapshot_rounds));
-            match scenarios::memory_and_restart(s, kind.clone(), &dir, &addr, snap).await {
-                Ok((row, snap)) => {
-                    if want_memory {
-                        memory.push(row);
-                    }
-                    match snap {
-                        Some(Ok(row)) => snapshot.push(row),
-                        Some(Err(e)) => failures.push(format!("snapshot on {}: {e}", kind.name())),
-                        None => {}
-                    }
+            // ringkeeper once per shard count asked for; the snapshot scenario runs with
+            // the first only.
+            let shard_counts: Vec<Option<u32>> = match kind {
+                ServerKind::Ringkeeper(_) if want_memory && !s.memory_shards.is_empty() => {
+                    s.memory_shards.iter().copied().map(Some).collect()
                 }
-                Err(e) => failures.push(format!("memory on {}: {e}", kind.name())),
+                _ => vec![None],
+            };
+            for (j, shards) in shard_counts.into_iter().enumerate() {
+                let mut launch = opts.launch(kind);
+                if let Some(n) = shards {
+                    eprintln!("suite: memory scenario on ringkeeper with {n} shards");
+                    launch.args = with_shards(&launch.args, n);
+                }
+                let snap = (want_snapshot && j == 0).then_some((s.snap_count, s.snapshot_rounds));
+                match scenarios::memory_and_restart(s, kind.clone(), &dir, &addr, &launch, snap)
+                    .await
+                {
+                    Ok((mut row, snap)) => {
+                        row.shards = shards;
+                        if want_memory {
+                            memory.push(row);
+                        }
+                        match snap {
+                            Some(Ok(row)) => snapshot.push(row),
+                            Some(Err(e)) => {
+                                failures.push(format!("snapshot on {}: {e}", kind.name()))
+                            }
+                            None => {}
+                        }
+                    }
+                    Err(e) => failures.push(format!("memory on {}: {e}", kind.name())),
+                }
             }
         }
     }
@@ -247,12 +370,13 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
                 s.ensemble_size,
                 kind.name()
             );
-            match Ensemble::start(
+            match Ensemble::start_with(
                 kind,
                 &dir,
                 s.ensemble_size,
                 200 + 10 * i as u32,
                 s.election_timeout,
+                &opts.launch(kind).args,
             ) {
                 Ok(e) => ensembles.push(e),
                 Err(e) => failures.push(format!("ensemble of {}: {e}", kind.name())),
@@ -288,6 +412,9 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
     }
     machine.loadavg_end = machine::loadavg();
     let mut out = SuiteReport {
+        schema_version: REPORT_SCHEMA_VERSION,
+        versions,
+        server_commands,
         started,
         seconds: t0.elapsed().as_secs_f64(),
         machine,
@@ -306,6 +433,25 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
     };
     out.checks = report::checks(&out);
     Ok(out)
+}
+
+/// ringkeeper's flags with the shard count set to `n`: a `--shards` among them (as
+/// `--shards=N` or `--shards N`) is replaced, since a second one would be refused.
+pub fn with_shards(args: &[String], n: u32) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len() + 1);
+    let mut skip_value = false;
+    for a in args {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if a == "--shards" {
+            skip_value = true;
+        } else if !a.starts_with("--shards=") {
+            out.push(a.clone());
+        }
+    }
+    out.push(format!("--shards={n}"));
+    out
 }
 
 /// User plus system CPU seconds of this process so far.
@@ -346,4 +492,23 @@ pub fn utc_now() -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_shards_replace_a_shards_flag_in_either_form() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            with_shards(&args(&["--shards=8", "--tick-time=100"]), 2),
+            args(&["--tick-time=100", "--shards=2"])
+        );
+        assert_eq!(
+            with_shards(&args(&["--shards", "8", "-Dx=y"]), 16),
+            args(&["-Dx=y", "--shards=16"])
+        );
+        assert_eq!(with_shards(&[], 1), args(&["--shards=1"]));
+    }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 /// One of the issue's targets, checked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Check {
     /// The target as the issue states it.
     pub target: String,
@@ -16,6 +16,25 @@ pub struct Check {
     pub measured: String,
     /// Met, not met, or not measurable in this run (`None`).
     pub met: Option<bool>,
+}
+
+/// Largest report.json `load` reads: full reports are a few hundred KiB.
+pub const REPORT_BYTES_MAX: u64 = 64 << 20;
+
+/// Reads a report.json written by this or an earlier version of the suite.
+pub fn load(path: &std::path::Path) -> Result<SuiteReport, String> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("read {}: {e}", path.display()))?
+        .len();
+    if len > REPORT_BYTES_MAX {
+        return Err(format!(
+            "{}: {len} bytes is more than a report ({REPORT_BYTES_MAX} at most)",
+            path.display()
+        ));
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not a suite report: {e}", path.display()))
 }
 
 fn p(s: &Summary, label: &str) -> f64 {
@@ -117,6 +136,14 @@ fn other<'a>(r: &'a SuiteReport, target: &str) -> Option<&'a str> {
     r.targets.iter().map(String::as_str).find(|t| *t != target)
 }
 
+/// A value with its run-to-run noise when it was repeated: `12345 ±3%`.
+fn with_noise(value: f64, samples: &[f64]) -> String {
+    match super::compare::relative_noise(samples) {
+        Some(n) => format!("{value:.0} ±{:.0}%", n * 100.0),
+        None => format!("{value:.0}"),
+    }
+}
+
 /// The Markdown report.
 pub fn markdown(r: &SuiteReport) -> String {
     let mut o = String::new();
@@ -162,6 +189,40 @@ pub fn markdown(r: &SuiteReport) -> String {
         r.seconds,
         r.generator_cpu_seconds / r.seconds.max(0.001)
     );
+    let _ = writeln!(o, "## Versions and settings\n");
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let v = &r.versions;
+    let _ = writeln!(
+        o,
+        "| suite | {} from source {}, built with {} |",
+        v.suite, v.source, v.rustc
+    );
+    for (target, version) in &v.servers {
+        let _ = writeln!(o, "| {target} version (srvr) | {version} |");
+    }
+    for (target, cmd) in &r.server_commands {
+        let _ = writeln!(o, "| {target} command | `{cmd}` |");
+    }
+    let st = &r.settings;
+    let _ = writeln!(
+        o,
+        "| settings | {} keys, {:?} per point after {:?} warm-up, {} repetition(s) per serial and throughput point, clients {:?} x {} in flight, watchers {:?} x {} rounds, {} znodes (memory shards {:?}), snapCount {} x {} snapshots, ensemble of {} ({} failover rounds, {} writers) |\n",
+        st.keys,
+        st.duration,
+        st.warmup,
+        st.repeats,
+        st.clients,
+        st.in_flight,
+        st.watchers,
+        st.fanout_rounds,
+        st.znodes,
+        st.memory_shards,
+        st.snap_count,
+        st.snapshot_rounds,
+        st.ensemble_size,
+        st.failover_rounds,
+        st.failover_writers
+    );
     let _ = writeln!(o, "## Targets\n");
     let _ = writeln!(o, "| target | measured | verdict |\n|---|---|---|");
     for c in &r.checks {
@@ -201,7 +262,7 @@ pub fn markdown(r: &SuiteReport) -> String {
     );
     let _ = writeln!(
         o,
-        "| mix | clients | target | ops/s | read p50 | read p99 | read p99.9 | write p50 | write p99 | write p99.9 | errors | throughput ratio (this/other) |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| mix | clients | target | ops/s | read p50 | read p99 | read p99.9 | write p50 | write p99 | write p99.9 | errors | server CPU per op (us) | throughput ratio (this/other) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let cell =
         |s: &Option<Summary>, l: &str| s.as_ref().map_or("-".into(), |s| format!("{:.1}", p(s, l)));
@@ -213,11 +274,11 @@ pub fn markdown(r: &SuiteReport) -> String {
             });
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             t.mix,
             t.clients,
             t.target,
-            t.ops_per_s,
+            with_noise(t.ops_per_s, &t.ops_per_s_samples),
             cell(&t.read, "p50"),
             cell(&t.read, "p99"),
             cell(&t.read, "p99.9"),
@@ -225,6 +286,8 @@ pub fn markdown(r: &SuiteReport) -> String {
             cell(&t.write, "p99"),
             cell(&t.write, "p99.9"),
             t.errors,
+            t.server_cpu_us_per_op
+                .map_or("-".into(), |c| format!("{c:.1}")),
             ratio
         );
     }
@@ -254,13 +317,14 @@ pub fn markdown(r: &SuiteReport) -> String {
     let _ = writeln!(o, "\n## Memory per znode and restart time\n");
     let _ = writeln!(
         o,
-        "| target | znodes | value bytes | RSS before | RSS after | bytes per znode | create time | restart to first read |\n|---|---|---|---|---|---|---|---|"
+        "| target | shards | znodes | value bytes | RSS before | RSS after | bytes per znode | create time | restart to first read |\n|---|---|---|---|---|---|---|---|---|"
     );
     for x in &r.memory {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {:.1} MiB | {:.1} MiB | {:.0} | {:.1} s | {:.2} s |",
+            "| {} | {} | {} | {} | {:.1} MiB | {:.1} MiB | {:.0} | {:.1} s | {:.2} s |",
             x.target,
+            x.shards.map_or("default".into(), |n| n.to_string()),
             x.znodes,
             x.value_size,
             x.rss_before_bytes as f64 / 1048576.0,
@@ -393,7 +457,8 @@ pub fn markdown(r: &SuiteReport) -> String {
     o
 }
 
-const COLOURS: [&str; 3] = ["#1f77b4", "#ff7f0e", "#2ca02c"];
+/// Bar colours, one per target or compared report.
+pub const COLOURS: [&str; 3] = ["#1f77b4", "#ff7f0e", "#2ca02c"];
 
 /// A grouped bar chart of throughput per client count, one group per mix, one bar per
 /// target: enough to see the shape at a glance without a plotting dependency.

@@ -14,22 +14,25 @@ use crate::populate;
 use crate::session;
 use crate::stats::Summary;
 use ringkeeper_engine::jute::records::{GetDataRequest, Request};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// Serial latency of one operation on one target.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SerialRow {
     /// `ringkeeper` or `apache`.
     pub target: String,
     /// Operation name.
     pub op: String,
-    /// Its latency.
+    /// Its latency (of the repetition with the median p50).
     pub latency: Summary,
+    /// p50 of each repetition, microseconds: the run-to-run noise.
+    #[serde(default)]
+    pub p50_samples_us: Vec<f64>,
 }
 
 /// One throughput point.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThroughputRow {
     /// Target name.
     pub target: String,
@@ -47,10 +50,50 @@ pub struct ThroughputRow {
     pub write: Option<Summary>,
     /// Error replies plus unanswered requests.
     pub errors: u64,
+    /// Replies per second of each repetition (the row is the median one): the run-to-run
+    /// noise.
+    #[serde(default)]
+    pub ops_per_s_samples: Vec<f64>,
+    /// Server CPU (user + system over the measured window) per reply, microseconds.
+    #[serde(default)]
+    pub server_cpu_us_per_op: Option<f64>,
+}
+
+/// The row of a throughput point from its repetitions: the median one by throughput, with
+/// every repetition's throughput as samples.
+pub fn throughput_row(
+    target: &str,
+    mix: &str,
+    clients: usize,
+    in_flight: usize,
+    runs: Vec<load::LoadReport>,
+) -> Option<ThroughputRow> {
+    let samples: Vec<f64> = runs.iter().map(|r| r.total().throughput).collect();
+    let r = runs.into_iter().nth(median_index(&samples)?)?;
+    let total = r.total();
+    Some(ThroughputRow {
+        target: target.into(),
+        mix: mix.into(),
+        clients,
+        in_flight,
+        ops_per_s: total.throughput,
+        read: r.op(OpKind::GetData),
+        write: r.op(OpKind::SetData),
+        errors: total.errors + r.unanswered,
+        server_cpu_us_per_op: r.server_cpu_us_per_op(),
+        ops_per_s_samples: samples,
+    })
+}
+
+/// The index of the median of `samples` (the lower middle one for an even count).
+pub fn median_index(samples: &[f64]) -> Option<usize> {
+    let mut idx: Vec<usize> = (0..samples.len()).collect();
+    idx.sort_by(|a, b| samples[*a].total_cmp(&samples[*b]));
+    idx.get(samples.len().saturating_sub(1) / 2).copied()
 }
 
 /// Watch fan-out on one target.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FanoutRow {
     /// Target name.
     pub target: String,
@@ -59,7 +102,7 @@ pub struct FanoutRow {
 }
 
 /// Memory and restart on one target.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MemoryRow {
     /// Target name.
     pub target: String,
@@ -78,6 +121,9 @@ pub struct MemoryRow {
     /// Seconds from process start to the first getData answered after a restart with
     /// these znodes on disk.
     pub restart_seconds: f64,
+    /// ringkeeper's shard count for this row (`--memory-shards`); `None`: the default.
+    #[serde(default)]
+    pub shards: Option<u32>,
 }
 
 /// The three read/write mixes of the issue.
@@ -140,37 +186,58 @@ pub fn ordered(servers: &[Server], scenario: usize) -> Vec<&Server> {
     v
 }
 
-/// Serial latency of each operation: one connection, one request in flight.
+/// Serial latency of each operation: one connection, one request in flight, each point
+/// repeated `s.repeats` times with the targets alternating.
 pub async fn serial(s: &SuiteSettings, servers: &[Server], n: &mut usize) -> Vec<SerialRow> {
     let mut rows = Vec::new();
     for (op, mix) in serial_ops() {
         *n += 1;
-        for srv in ordered(servers, *n) {
-            let cfg = LoadConfig {
-                connections: 1,
-                in_flight: 1,
-                mix: mix.clone(),
-                ..base_config(s, &srv.addr)
-            };
-            eprintln!("suite: serial {op} on {}", srv.kind.name());
-            match load::run(&cfg).await {
-                Ok(r) => {
-                    if let Some(latency) = r.op(op) {
-                        rows.push(SerialRow {
-                            target: srv.kind.name().into(),
-                            op: op.name().into(),
-                            latency,
-                        });
-                    }
+        let mut runs: Vec<Vec<Summary>> = vec![Vec::new(); servers.len()];
+        for repeat in 0..s.repeats.max(1) {
+            for (i, srv) in ordered_indexed(servers, *n + repeat) {
+                let cfg = LoadConfig {
+                    connections: 1,
+                    in_flight: 1,
+                    mix: mix.clone(),
+                    ..base_config(s, &srv.addr)
+                };
+                eprintln!("suite: serial {op} on {}", srv.kind.name());
+                match load::run(&cfg).await {
+                    Ok(r) => runs[i].extend(r.op(op)),
+                    Err(e) => eprintln!("suite: serial {op} on {} failed: {e}", srv.kind.name()),
                 }
-                Err(e) => eprintln!("suite: serial {op} on {} failed: {e}", srv.kind.name()),
             }
+        }
+        for (srv, runs) in servers.iter().zip(runs) {
+            let samples: Vec<f64> = runs
+                .iter()
+                .map(|l| l.percentiles_us.get("p50").copied().unwrap_or(0.0))
+                .collect();
+            let Some(latency) = median_index(&samples).map(|i| runs[i].clone()) else {
+                continue;
+            };
+            rows.push(SerialRow {
+                target: srv.kind.name().into(),
+                op: op.name().into(),
+                latency,
+                p50_samples_us: samples,
+            });
         }
     }
     rows
 }
 
-/// Throughput and latency for each mix and client count.
+/// [`ordered`] with each server's index in `servers`.
+fn ordered_indexed(servers: &[Server], scenario: usize) -> Vec<(usize, &Server)> {
+    let mut v: Vec<(usize, &Server)> = servers.iter().enumerate().collect();
+    if scenario % 2 == 1 {
+        v.reverse();
+    }
+    v
+}
+
+/// Throughput and latency for each mix and client count, each point repeated
+/// `s.repeats` times with the targets alternating, with the servers' CPU per reply.
 pub async fn throughput(
     s: &SuiteSettings,
     servers: &[Server],
@@ -180,30 +247,34 @@ pub async fn throughput(
     for (name, mix) in mixes() {
         for &clients in &s.clients {
             *n += 1;
-            for srv in ordered(servers, *n) {
-                let cfg = LoadConfig {
-                    connections: clients,
-                    in_flight: s.in_flight,
-                    mix: mix.clone(),
-                    ..base_config(s, &srv.addr)
-                };
-                eprintln!("suite: throughput {name} x{clients} on {}", srv.kind.name());
-                match load::run(&cfg).await {
-                    Ok(r) => {
-                        let total = r.total();
-                        rows.push(ThroughputRow {
-                            target: srv.kind.name().into(),
-                            mix: name.into(),
-                            clients,
-                            in_flight: s.in_flight,
-                            ops_per_s: total.throughput,
-                            read: r.op(OpKind::GetData),
-                            write: r.op(OpKind::SetData),
-                            errors: total.errors + r.unanswered,
-                        });
+            let mut runs: Vec<Vec<load::LoadReport>> =
+                (0..servers.len()).map(|_| Vec::new()).collect();
+            for repeat in 0..s.repeats.max(1) {
+                for (i, srv) in ordered_indexed(servers, *n + repeat) {
+                    let cfg = LoadConfig {
+                        connections: clients,
+                        in_flight: s.in_flight,
+                        mix: mix.clone(),
+                        server_pid: srv.pid(),
+                        ..base_config(s, &srv.addr)
+                    };
+                    eprintln!("suite: throughput {name} x{clients} on {}", srv.kind.name());
+                    match load::run(&cfg).await {
+                        Ok(r) => runs[i].push(r),
+                        Err(e) => {
+                            eprintln!("suite: throughput on {} failed: {e}", srv.kind.name())
+                        }
                     }
-                    Err(e) => eprintln!("suite: throughput on {} failed: {e}", srv.kind.name()),
                 }
+            }
+            for (srv, runs) in servers.iter().zip(runs) {
+                rows.extend(throughput_row(
+                    srv.kind.name(),
+                    name,
+                    clients,
+                    s.in_flight,
+                    runs,
+                ));
             }
         }
     }
@@ -236,19 +307,7 @@ pub async fn ensemble_throughput(
             };
             eprintln!("suite: ensemble throughput {name} x{clients} on {target}");
             match load::run(&cfg).await {
-                Ok(r) => {
-                    let total = r.total();
-                    rows.push(ThroughputRow {
-                        target: target.into(),
-                        mix: name.into(),
-                        clients,
-                        in_flight: s.in_flight,
-                        ops_per_s: total.throughput,
-                        read: r.op(OpKind::GetData),
-                        write: r.op(OpKind::SetData),
-                        errors: total.errors + r.unanswered,
-                    });
-                }
+                Ok(r) => rows.extend(throughput_row(target, name, clients, s.in_flight, vec![r])),
                 Err(e) => eprintln!("suite: ensemble throughput on {target} failed: {e}"),
             }
         }
@@ -286,11 +345,12 @@ pub async fn memory_and_restart(
     kind: ServerKind,
     dir: &std::path::Path,
     addr: &str,
+    base: &Launch,
     snapshot: Option<(u32, usize)>,
 ) -> Result<(MemoryRow, Option<Result<SnapshotRow, String>>), String> {
     let _ = std::fs::remove_dir_all(dir);
     let name = kind.name().to_string();
-    let mut srv = Server::start(kind.clone(), dir, addr)?;
+    let mut srv = Server::start_with(kind.clone(), dir, addr, base)?;
     // One session first, so that lazily initialised connection machinery is not
     // counted as znode memory.
     populate::create_all(addr, ["/rk-mem".to_string()].into_iter(), 0, 1).await?;
@@ -305,8 +365,9 @@ pub async fn memory_and_restart(
     srv.stop();
     eprintln!("suite: restarting {name} with {} znodes", s.znodes);
     let launch = Launch {
-        extra_cfg: snapshot.map_or(String::new(), |(c, _)| format!("snapCount={c}\n")),
-        myid: None,
+        extra_cfg: base.extra_cfg.clone()
+            + &snapshot.map_or(String::new(), |(c, _)| format!("snapCount={c}\n")),
+        ..base.clone()
     };
     let t = Instant::now();
     let srv = Server::start_with(kind, dir, addr, &launch)?;
@@ -333,6 +394,7 @@ pub async fn memory_and_restart(
         bytes_per_znode: (after as f64 - before as f64) / s.znodes.max(1) as f64,
         populate_seconds,
         restart_seconds,
+        shards: None,
     };
     Ok((row, snap))
 }

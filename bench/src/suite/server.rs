@@ -54,6 +54,8 @@ pub struct Server {
     pub addr: String,
     /// Ensemble member id, if it is one.
     pub myid: Option<u32>,
+    /// Command-line arguments beyond the defaults ([`Launch::args`]).
+    pub args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -66,14 +68,51 @@ pub fn pick_addr(salt: u32) -> std::io::Result<String> {
     Ok(format!("{ip}:{}", l.local_addr()?.port()))
 }
 
-/// How a server is configured beyond its client address: extra zoo.cfg lines and, for an
-/// ensemble member, its id (written to `dataDir/myid`; Apache then runs `QuorumPeerMain`).
+/// How a server is configured beyond its client address: extra zoo.cfg lines, extra
+/// command-line arguments and, for an ensemble member, its id (written to `dataDir/myid`;
+/// Apache then runs `QuorumPeerMain`).
 #[derive(Debug, Clone, Default)]
 pub struct Launch {
     /// Lines appended to zoo.cfg, each ending in a newline.
     pub extra_cfg: String,
     /// This member's id, for an ensemble.
     pub myid: Option<u32>,
+    /// For ringkeeper, flags after the zoo.cfg path (`--shards=8`); for Apache, JVM
+    /// options before the main class (`-Xmx2g`).
+    pub args: Vec<String>,
+}
+
+/// The program and arguments that start a server of `kind` with the zoo.cfg at `cfg`.
+/// `log4j` is the log4j.properties Apache is pointed at. Also what the report shows as the
+/// server's command line.
+pub fn command_line(
+    kind: &ServerKind,
+    launch: &Launch,
+    cfg: &Path,
+    log4j: &Path,
+) -> Option<(String, Vec<String>)> {
+    match kind {
+        ServerKind::External(_) => None,
+        ServerKind::Ringkeeper(bin) => {
+            let mut args = vec![cfg.display().to_string()];
+            args.extend(launch.args.iter().cloned());
+            Some((bin.display().to_string(), args))
+        }
+        ServerKind::Apache(cp) => {
+            let main = if launch.myid.is_some() {
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+            } else {
+                "org.apache.zookeeper.server.ZooKeeperServerMain"
+            };
+            let mut args = vec!["-cp".to_string(), cp.clone()];
+            args.extend(launch.args.iter().cloned());
+            args.push(format!("-Dlog4j.configuration=file:{}", log4j.display()));
+            args.push("-Dzookeeper.forceSync=yes".to_string());
+            args.push(main.to_string());
+            args.push(cfg.display().to_string());
+            Some(("java".to_string(), args))
+        }
+    }
 }
 
 impl Server {
@@ -93,6 +132,7 @@ impl Server {
             dir: dir.to_owned(),
             addr: addr.to_owned(),
             myid: None,
+            args: Vec::new(),
             child: None,
         };
         server.wait_serving().map_err(|e| format!("{addr}: {e}"))?;
@@ -142,6 +182,7 @@ impl Server {
             dir: dir.to_path_buf(),
             addr: addr.to_string(),
             myid: launch.myid,
+            args: launch.args.clone(),
             child: None,
         };
         server.respawn()?;
@@ -162,45 +203,31 @@ impl Server {
             .open(self.dir.join("server.log"))
             .map_err(|e| format!("open server.log: {e}"))?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
-        let mut cmd = match &self.kind {
-            ServerKind::External(addr) => {
-                return Err(format!("{addr} is not started by the suite"));
-            }
-            ServerKind::Ringkeeper(bin) => {
-                let mut c = Command::new(bin);
-                c.arg(&cfg_path).env("NO_COLOR", "1");
-                c
-            }
-            ServerKind::Apache(cp) => {
-                let props = self.dir.join("log4j.properties");
-                // ZooKeeperServer at INFO for its "Snapshot taken in N ms" line, which the
-                // snapshot scenario reads as Apache's own account of a snapshot.
-                std::fs::write(
-                    &props,
-                    format!(
-                        "log4j.rootLogger=WARN, FILE\nlog4j.logger.org.apache.zookeeper.server.ZooKeeperServer=INFO\n\
-                         log4j.appender.FILE=org.apache.log4j.FileAppender\n\
-                         log4j.appender.FILE.File={}\nlog4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n\
-                         log4j.appender.FILE.layout.ConversionPattern=%d %-5p %m%n\n",
-                        self.dir.join("server.log").display()
-                    ),
-                )
-                .map_err(|e| format!("write log4j.properties: {e}"))?;
-                let main = if self.myid.is_some() {
-                    "org.apache.zookeeper.server.quorum.QuorumPeerMain"
-                } else {
-                    "org.apache.zookeeper.server.ZooKeeperServerMain"
-                };
-                let mut c = Command::new("java");
-                c.arg("-cp")
-                    .arg(cp)
-                    .arg(format!("-Dlog4j.configuration=file:{}", props.display()))
-                    .arg("-Dzookeeper.forceSync=yes")
-                    .arg(main)
-                    .arg(&cfg_path);
-                c
-            }
+        let props = self.dir.join("log4j.properties");
+        if let ServerKind::Apache(_) = &self.kind {
+            // ZooKeeperServer at INFO for its "Snapshot taken in N ms" line, which the
+            // snapshot scenario reads as Apache's own account of a snapshot.
+            std::fs::write(
+                &props,
+                format!(
+                    "log4j.rootLogger=WARN, FILE\nlog4j.logger.org.apache.zookeeper.server.ZooKeeperServer=INFO\n\
+                     log4j.appender.FILE=org.apache.log4j.FileAppender\n\
+                     log4j.appender.FILE.File={}\nlog4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n\
+                     log4j.appender.FILE.layout.ConversionPattern=%d %-5p %m%n\n",
+                    self.dir.join("server.log").display()
+                ),
+            )
+            .map_err(|e| format!("write log4j.properties: {e}"))?;
+        }
+        let launch = Launch {
+            extra_cfg: String::new(),
+            myid: self.myid,
+            args: self.args.clone(),
         };
+        let (program, args) = command_line(&self.kind, &launch, &cfg_path, &props)
+            .ok_or_else(|| format!("{} is not started by the suite", self.addr))?;
+        let mut cmd = Command::new(program);
+        cmd.args(args).env("NO_COLOR", "1");
         // Its own process group keeps a Ctrl-C of the suite from reaching the server
         // before the suite has stopped it itself.
         cmd.stdin(Stdio::null())
@@ -233,6 +260,11 @@ impl Server {
     /// The server's process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// User plus system CPU seconds the server has used, from /proc/PID/stat.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        crate::proc_stat::cpu_seconds(self.pid()?)
     }
 
     /// Resident set size in bytes, from /proc/PID/status.

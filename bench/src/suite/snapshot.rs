@@ -38,7 +38,7 @@ pub const LOG_WAIT: Duration = Duration::from_secs(10);
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One snapshot, timed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SnapshotRound {
     /// The zxid in the snapshot's name.
     pub zxid: i64,
@@ -56,7 +56,7 @@ pub struct SnapshotRound {
 }
 
 /// The snapshot scenario on one target.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SnapshotRow {
     /// Target name.
     pub target: String,
@@ -71,7 +71,7 @@ pub struct SnapshotRow {
 }
 
 /// Minimum, median and maximum of a few samples.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq)]
 pub struct Spread {
     /// Smallest.
     pub min: f64,
