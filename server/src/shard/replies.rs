@@ -471,9 +471,6 @@ pub(super) fn answer_read(
                 Ok(Response::WhoAmI(WhoAmIResponse { client_info }))
             }
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
-            // Only reached without a JAAS server section (state.rs answers SASL steps
-            // otherwise): a clear refusal rather than a hang.
-            Request::Sasl(_) => Err(ErrorCode::Unimplemented),
             // Apache refuses a check outside a multi, and a client-sent createSession.
             Request::Check(_) | Request::CreateSession => Err(ErrorCode::Unimplemented),
             // Writes never reach this function; answer defensively rather than panic.

@@ -395,11 +395,9 @@ impl ShardState {
             }
         }
         if let Request::Sasl(step) = &request {
-            if self.settings.sasl.is_some() {
-                let token = step.token.clone().unwrap_or_default();
-                self.sasl_step(conn, header.xid, &token);
-                return Ok(None);
-            }
+            let token = step.token.clone().unwrap_or_default();
+            self.sasl_step(conn, header.xid, &token);
+            return Ok(None);
         }
         let origin = Origin {
             shard: self.settings.id,
@@ -625,6 +623,18 @@ impl ShardState {
                 }
                 true
             }
+            // Apache's `IPAuthenticationProvider` ignores what the client claims and
+            // records the connection's real address, which the handshake already did;
+            // the answer is Ok, so clients that add `ip` credentials keep working.
+            "ip" => {
+                if let Some(peer) = c.stats.peer {
+                    let id = Id::new("ip", peer.ip().to_string());
+                    if !c.auth.contains(&id) {
+                        c.auth.push(id);
+                    }
+                }
+                true
+            }
             other => {
                 info!(
                     conn,
@@ -640,8 +650,19 @@ impl ShardState {
     /// A success adds `sasl:<user>` (and `super` for `zookeeper.superUser`) to the
     /// connection at once, for the requests that follow; a failure answers AuthFailed with
     /// a null token, as Apache does, and closes the connection. Replies carry zxid 0.
+    /// Without a JAAS server section Apache has no SASL server for the connection and
+    /// answers Ok with a null token, which tells a SASL client nothing; so does this.
     fn sasl_step(&mut self, conn: ConnId, xid: i32, token: &[u8]) {
+        let reply = |token: Option<Vec<u8>>, err: ErrorCode| {
+            records::encode_reply_with_body(
+                xid,
+                0,
+                err,
+                &Response::Sasl(records::SetSaslResponse { token }),
+            )
+        };
         let Some(users) = self.settings.sasl.clone() else {
+            self.send_in_turn(conn, reply(None, ErrorCode::Ok));
             return;
         };
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -656,14 +677,6 @@ impl ShardState {
         let outcome = match c.sasl.as_mut() {
             Some(server) => server.step(token, &users),
             None => Err(crate::sasl::SaslError::Finished),
-        };
-        let reply = |token: Option<Vec<u8>>, err: ErrorCode| {
-            records::encode_reply_with_body(
-                xid,
-                0,
-                err,
-                &Response::Sasl(records::SetSaslResponse { token }),
-            )
         };
         let frame = match outcome {
             Ok(crate::sasl::Step::Challenge(token)) => reply(Some(token), ErrorCode::Ok),
@@ -685,6 +698,15 @@ impl ShardState {
                 self.close_conn(conn);
                 return;
             }
+        };
+        self.send_in_turn(conn, frame);
+    }
+
+    /// Sends a reply answered on the spot (not by the read path) in request order: at
+    /// once when nothing earlier is pending, else after what is.
+    fn send_in_turn(&mut self, conn: ConnId, frame: Vec<u8>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
         };
         if c.pending.is_empty() {
             self.send_frame(conn, frame);
