@@ -255,7 +255,7 @@ fn runtime_settings(
         shard: ShardSettings {
             id: 0,
             packet_limit: config.packet_limit_bytes as usize,
-            reply_bytes_max: config.reply_bytes_max as usize,
+            reply_bytes_max: config.reply_bytes_max.map(|b| b as usize),
             tick_ms: config.tick_time_ms as i64,
             min_session_timeout_ms: config.min_session_timeout_ms as i32,
             max_session_timeout_ms: config.max_session_timeout_ms as i32,

@@ -161,9 +161,9 @@ pub struct Config {
     pub batch_txns_max: u64,
     /// `ringkeeper.replication.logWindow`.
     pub replication_log_window: u64,
-    /// `ringkeeper.replyBytesMax`: the largest read reply; defaults to the packet limit
-    /// plus Apache's 1 KiB allowance for the reply header and Stat.
-    pub reply_bytes_max: u32,
+    /// `ringkeeper.replyBytesMax`: the largest read reply, opt-in; `None` (the default)
+    /// sends replies of any size, as Apache does.
+    pub reply_bytes_max: Option<u32>,
     /// Milliseconds a new connection has to complete its handshake.
     pub handshake_timeout_ms: u64,
     /// The version string reported to clients (`srvr`, `mntr`, `envi`).
@@ -340,9 +340,7 @@ impl Config {
         let replication_log_window = settings
             .u64_in(keys::REPLICATION_LOG_WINDOW, 1, 1 << 24)?
             .unwrap_or(DEFAULT_REPLICATION_LOG_WINDOW);
-        let reply_bytes_max = settings
-            .u32_in(keys::REPLY_BYTES_MAX, 1024, i32::MAX as u32)?
-            .unwrap_or_else(|| packet_limit_bytes.saturating_add(1024));
+        let reply_bytes_max = settings.u32_in(keys::REPLY_BYTES_MAX, 1024, i32::MAX as u32)?;
         let handshake_timeout_ms = settings
             .u64_in(keys::HANDSHAKE_TIMEOUT, 100, 3_600_000)?
             .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT_MS);

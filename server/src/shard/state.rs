@@ -30,7 +30,8 @@ pub struct ShardSettings {
     pub id: ShardId,
     pub packet_limit: usize,
     /// Largest read reply sent (`ringkeeper.replyBytesMax`); larger ones become errors.
-    pub reply_bytes_max: usize,
+    /// `None`, the default, sends any size, as Apache does.
+    pub reply_bytes_max: Option<usize>,
     pub tick_ms: i64,
     pub min_session_timeout_ms: i32,
     pub max_session_timeout_ms: i32,
