@@ -267,7 +267,9 @@ fn runtime_settings(
             max_queued_bytes: MAX_QUEUED_BYTES_PER_CONN,
             max_watches_per_conn: config.max_watches_per_session as usize,
             four_letter: FourLetterContext {
-                version: config.reported_version.clone(),
+                version: ringkeeper_server::fourlw::build_date::full_version(
+                    &config.reported_version,
+                ),
                 whitelist: config.four_letter_whitelist.clone(),
                 conf_text,
                 data_dir: config.data_dir.clone(),
