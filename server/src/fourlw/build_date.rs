@@ -13,34 +13,14 @@ pub fn full_version(version: &str) -> String {
 
 /// `yyyy-MM-dd HH:mm UTC`, Apache's build-date layout since 3.7.
 fn utc_minutes(epoch_s: u64) -> String {
-    let days = epoch_s / 86_400;
-    let minute_of_day = (epoch_s % 86_400) / 60;
-    let (year, month, day) = civil_from_days(days);
+    let epoch_s = i64::try_from(epoch_s).unwrap_or(i64::MAX);
+    let minute_of_day = epoch_s.rem_euclid(86_400) / 60;
+    let (year, month, day) = super::java::civil_from_days(epoch_s.div_euclid(86_400));
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
         minute_of_day / 60,
         minute_of_day % 60
     )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, for non-negative counts).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
