@@ -284,6 +284,7 @@ fn runtime_settings(
             session_secret,
             tick_ms: config.tick_time_ms as i64,
             extended_types: config.extended_types,
+            acl_schemes: config.acl_schemes,
             max_sessions: config.max_sessions as usize,
             container_check_ms: CONTAINER_CHECK_MS,
             shard_count: shards,

@@ -357,3 +357,26 @@ async fn auth_with_the_ip_scheme_records_the_real_address_not_the_claimed_one() 
     // The session goes on serving.
     client.get_data("/").await.unwrap();
 }
+
+/// Apache registers the `sasl` provider only through `authProvider.N`, and `x509` only with
+/// a secure client port: on a plain server both schemes are InvalidACL (issue #12).
+#[tokio::test]
+async fn sasl_and_x509_acls_are_invalid_without_their_provider() {
+    let server = TestServer::start_default();
+    let client = connect(&server).await;
+    for (scheme, id) in [("sasl", "jaasuser"), ("x509", "CN=client,O=Example")] {
+        let acl = [Acl::new(Permission::ALL, AuthId::new(scheme, id))];
+        assert_eq!(
+            client
+                .create(
+                    &format!("/{scheme}"),
+                    b"",
+                    &CreateMode::Persistent.with_acls(Acls::new(&acl)),
+                )
+                .await
+                .map(|_| ()),
+            Err(Error::InvalidAcl),
+            "{scheme}"
+        );
+    }
+}

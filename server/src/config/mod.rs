@@ -170,6 +170,8 @@ pub struct Config {
     pub reported_version: String,
     /// SASL DIGEST-MD5 users from the JAAS file, when one with a server section is named.
     pub sasl: Option<crate::sasl::SaslServerConfig>,
+    /// The `sasl` and `x509` ACL schemes with a provider, as Apache would register them.
+    pub acl_schemes: ringkeeper_engine::acl::AclSchemes,
     /// The admin HTTP server (`admin.*` keys).
     pub admin: AdminConfig,
     warnings: Vec<String>,
@@ -358,6 +360,7 @@ impl Config {
 
         let admin = AdminConfig::from_settings(&settings)?;
         let sasl = sasl::sasl_from_settings(&settings)?;
+        let acl_schemes = sasl::acl_schemes(&settings, secure_client_port.is_some());
         let secure_client = tls::tls_from_settings(&settings, &mut warnings)?;
 
         let servers = settings.servers(multi_address_enabled)?;
@@ -410,6 +413,7 @@ impl Config {
             handshake_timeout_ms,
             reported_version,
             sasl,
+            acl_schemes,
             admin,
             warnings: Vec::new(),
         };
