@@ -424,22 +424,25 @@ fn ip_matches(client: &str, expr: &str) -> bool {
     net == addr
 }
 
+/// `fix_acl` with every provider registered, as on a server with SASL and TLS configured.
+#[cfg(test)]
+fn fix_acl_all_schemes(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+    fix_acl(
+        acl,
+        ids,
+        AclSchemes {
+            sasl: true,
+            x509: true,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::types::perms::*;
 
-    /// Every provider registered, as on a server with SASL and TLS configured.
-    fn fix_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
-        super::fix_acl(
-            acl,
-            ids,
-            AclSchemes {
-                sasl: true,
-                x509: true,
-            },
-        )
-    }
+    use super::fix_acl_all_schemes as fix_acl;
 
     fn id(s: &str, i: &str) -> Id {
         Id::new(s, i)
@@ -615,17 +618,7 @@ mod tests {
 mod sasl_tests {
     use super::*;
 
-    /// Every provider registered, as on a server with SASL and TLS configured.
-    fn fix_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
-        super::fix_acl(
-            acl,
-            ids,
-            AclSchemes {
-                sasl: true,
-                x509: true,
-            },
-        )
-    }
+    use super::fix_acl_all_schemes as fix_acl;
     use crate::types::perms;
 
     #[test]
@@ -691,17 +684,7 @@ mod x509_tests {
     use super::*;
     use crate::types::perms;
 
-    /// Every provider registered, as on a server with SASL and TLS configured.
-    fn fix_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
-        super::fix_acl(
-            acl,
-            ids,
-            AclSchemes {
-                sasl: true,
-                x509: true,
-            },
-        )
-    }
+    use super::fix_acl_all_schemes as fix_acl;
 
     #[test]
     fn x509_ids_match_exactly() {
