@@ -307,7 +307,7 @@ fn idle_and_slow_connections_cannot_deny_health() {
                 for (i, slot) in conns.iter_mut().enumerate() {
                     let alive = match slot {
                         Some(s) if i % 2 == 1 => s.write_all(&[head[sent % head.len()]]).is_ok(),
-                        Some(_) => sent % 40 != 0,
+                        Some(_) => !sent.is_multiple_of(40),
                         None => false,
                     };
                     if !alive {
