@@ -167,6 +167,8 @@ async fn commands_answer_apache_shaped_json() {
     assert!(ok("monitor", "monitor").len() > 100);
 
     let body = ok("srvr", "server_stats");
+    // Apache's `version` is Version.getFullVersion(), build date included.
+    assert!(body.contains(", built on "), "{body}");
     assert!(body.contains(r#""read_only":false"#), "{body}");
     assert!(body.contains(r#""server_state":"standalone""#), "{body}");
     assert!(body.contains(r#""node_count":"#), "{body}");
@@ -191,6 +193,7 @@ async fn commands_answer_apache_shaped_json() {
     assert!(body.contains(r#""tick_time":500"#), "{body}");
     let body = ok("envi", "environment");
     assert!(body.contains(r#""zookeeper.version":"3."#), "{body}");
+    assert!(body.contains(", built on "), "{body}");
 
     let body = ok("wchs", "watch_summary");
     assert!(
