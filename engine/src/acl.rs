@@ -77,23 +77,34 @@ pub fn digest_auth_ids(user_password: &str, super_digest: Option<&str>) -> Vec<I
 }
 
 /// The authentication providers a default Apache server registers.
+/// The authentication providers registered besides `digest` and `ip`, which Apache always
+/// has. The default, none, is Apache's without `authProvider.N` keys or TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AclSchemes {
+    /// `sasl`: Apache registers it only through `authProvider.N=...SASLAuthenticationProvider`.
+    pub sasl: bool,
+    /// `x509`: Apache registers it when a secure client port is configured (or through
+    /// `authProvider.N=...X509AuthenticationProvider`).
+    pub x509: bool,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Provider {
     Digest,
     Ip,
-    /// Registered by Apache only through `authProvider.N`; ringkeeper always accepts it.
     Sasl,
-    /// Registered by Apache whenever TLS is configured; ringkeeper always accepts it.
     X509,
 }
 
 impl Provider {
-    fn for_scheme(scheme: &str) -> Option<Self> {
+    /// The provider of `scheme`, if registered: Apache answers InvalidACL for a scheme
+    /// without one, and leaves its ids out of an `auth` expansion.
+    fn for_scheme(scheme: &str, schemes: AclSchemes) -> Option<Self> {
         match scheme {
             "digest" => Some(Provider::Digest),
             "ip" => Some(Provider::Ip),
-            "sasl" => Some(Provider::Sasl),
-            X509_SCHEME => Some(Provider::X509),
+            "sasl" if schemes.sasl => Some(Provider::Sasl),
+            X509_SCHEME if schemes.x509 => Some(Provider::X509),
             _ => None,
         }
     }
@@ -120,7 +131,7 @@ impl Provider {
 /// Duplicates are removed before expansion, keeping the first occurrence; an empty list,
 /// an `auth` entry for a session with no authenticated id, an unknown scheme or an id its
 /// provider rejects are all `InvalidAcl`.
-pub fn fix_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+pub fn fix_acl(acl: &[Acl], ids: &[Id], schemes: AclSchemes) -> Result<Vec<Acl>, ErrorCode> {
     let mut unique: Vec<&Acl> = Vec::with_capacity(acl.len());
     for a in acl {
         if !unique.contains(&a) {
@@ -137,7 +148,9 @@ pub fn fix_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
         } else if a.id.scheme == "auth" {
             let before = out.len();
             for cid in ids {
-                if Provider::for_scheme(&cid.scheme).is_some_and(Provider::is_authenticated) {
+                if Provider::for_scheme(&cid.scheme, schemes)
+                    .is_some_and(Provider::is_authenticated)
+                {
                     out.push(Acl::new(a.perms, cid.clone()));
                 }
             }
@@ -145,7 +158,7 @@ pub fn fix_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
                 return Err(ErrorCode::InvalidAcl);
             }
         } else {
-            match Provider::for_scheme(&a.id.scheme) {
+            match Provider::for_scheme(&a.id.scheme, schemes) {
                 Some(p) if p.is_valid(&a.id.id) => out.push(a.clone()),
                 _ => return Err(ErrorCode::InvalidAcl),
             }
@@ -411,10 +424,25 @@ fn ip_matches(client: &str, expr: &str) -> bool {
     net == addr
 }
 
+/// `fix_acl` with every provider registered, as on a server with SASL and TLS configured.
+#[cfg(test)]
+fn fix_acl_all_schemes(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+    fix_acl(
+        acl,
+        ids,
+        AclSchemes {
+            sasl: true,
+            x509: true,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::types::perms::*;
+
+    use super::fix_acl_all_schemes as fix_acl;
 
     fn id(s: &str, i: &str) -> Id {
         Id::new(s, i)
@@ -589,6 +617,8 @@ mod tests {
 #[cfg(test)]
 mod sasl_tests {
     use super::*;
+
+    use super::fix_acl_all_schemes as fix_acl;
     use crate::types::perms;
 
     #[test]
@@ -621,12 +651,40 @@ mod sasl_tests {
             Ok(vec![Acl::new(perms::READ, Id::new("sasl", "jaasuser"))])
         );
     }
+
+    #[test]
+    fn sasl_and_x509_acls_need_their_provider_as_in_apache() {
+        let none = AclSchemes::default();
+        for scheme in ["sasl", X509_SCHEME] {
+            let acl = [Acl::new(perms::ALL, Id::new(scheme, "CN=jaasuser"))];
+            assert_eq!(
+                super::fix_acl(&acl, &[], none),
+                Err(ErrorCode::InvalidAcl),
+                "{scheme}"
+            );
+        }
+        // An id of an unregistered scheme is left out of an `auth` expansion.
+        let auth = [Acl::new(perms::READ, Id::new("auth", ""))];
+        let ids = [Id::new("sasl", "jaasuser"), Id::new("digest", "u:h")];
+        assert_eq!(
+            super::fix_acl(&auth, &ids, none),
+            Ok(vec![Acl::new(perms::READ, Id::new("digest", "u:h"))])
+        );
+        let sasl_only = AclSchemes {
+            sasl: true,
+            x509: false,
+        };
+        let acl = [Acl::new(perms::ALL, Id::new("sasl", "jaasuser"))];
+        assert_eq!(super::fix_acl(&acl, &[], sasl_only), Ok(acl.to_vec()));
+    }
 }
 
 #[cfg(test)]
 mod x509_tests {
     use super::*;
     use crate::types::perms;
+
+    use super::fix_acl_all_schemes as fix_acl;
 
     #[test]
     fn x509_ids_match_exactly() {

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::acl::{check_perm, fix_acl};
+use crate::acl::{check_perm, fix_acl, AclSchemes};
 use crate::path::{split_last, validate_path};
 use crate::tree::{DataTree, NodeMeta, CONFIG_NODE, QUOTA_NODE, ZOOKEEPER_NODE};
 use crate::txn::{NodeKind, TxnBody, TTL_MAX_MS};
@@ -73,16 +73,20 @@ pub struct PrepContext<'a> {
     pub extended_types: bool,
     /// The largest TTL accepted; Apache's fixed limit is [`TTL_MAX_MS`].
     pub ttl_max_ms: i64,
+    /// The ACL schemes with a registered provider beyond `digest` and `ip`.
+    pub acl_schemes: AclSchemes,
 }
 
 impl<'a> PrepContext<'a> {
-    /// A context with Apache's defaults: extended types off, the full TTL range.
+    /// A context with Apache's defaults: extended types off, the full TTL range, no
+    /// `sasl` or `x509` provider.
     pub fn new(session: SessionId, auth: &'a [Id]) -> Self {
         Self {
             session,
             auth,
             extended_types: false,
             ttl_max_ms: TTL_MAX_MS,
+            acl_schemes: AclSchemes::default(),
         }
     }
 }
@@ -262,7 +266,7 @@ fn prep_op(
         }
         WriteOp::SetAcl { path, acl, version } => {
             validate_path(path, false)?;
-            let acl = fix_acl(acl, ctx.auth)?;
+            let acl = fix_acl(acl, ctx.auth, ctx.acl_schemes)?;
             let mut node = view.meta(path).ok_or(ErrorCode::NoNode)?;
             require(
                 check_perm(&node.acl, perms::ADMIN, ctx.auth),
@@ -338,7 +342,7 @@ fn prep_create(
         Some((raw, _)) if !path.contains('\0') => raw,
         _ => return Err(ErrorCode::BadArguments),
     };
-    let acl = fix_acl(acl, ctx.auth)?;
+    let acl = fix_acl(acl, ctx.auth, ctx.acl_schemes)?;
     let parent_path = parent_key(raw_parent);
     let mut parent = view.meta(parent_path).ok_or(ErrorCode::NoNode)?;
     require(

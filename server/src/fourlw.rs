@@ -12,6 +12,7 @@
 //!    the caller to reset counters (`Command::reset_request`); the telnet
 //!    close sequence just closes the connection.
 
+pub mod build_date;
 mod dump;
 mod env;
 mod java;

@@ -282,7 +282,7 @@ fn runtime_settings(
         shard: ShardSettings {
             id: 0,
             packet_limit: config.packet_limit_bytes as usize,
-            reply_bytes_max: config.reply_bytes_max as usize,
+            reply_bytes_max: config.reply_bytes_max.map(|b| b as usize),
             tick_ms: config.tick_time_ms as i64,
             min_session_timeout_ms: config.min_session_timeout_ms as i32,
             max_session_timeout_ms: config.max_session_timeout_ms as i32,
@@ -294,7 +294,9 @@ fn runtime_settings(
             max_queued_bytes: MAX_QUEUED_BYTES_PER_CONN,
             max_watches_per_conn: config.max_watches_per_session as usize,
             four_letter: FourLetterContext {
-                version: config.reported_version.clone(),
+                version: ringkeeper_server::fourlw::build_date::full_version(
+                    &config.reported_version,
+                ),
                 whitelist: config.four_letter_whitelist.clone(),
                 conf_text,
                 data_dir: config.data_dir.clone(),
@@ -311,6 +313,7 @@ fn runtime_settings(
             session_secret,
             tick_ms: config.tick_time_ms as i64,
             extended_types: config.extended_types,
+            acl_schemes: config.acl_schemes,
             max_sessions: config.max_sessions as usize,
             container_check_ms: CONTAINER_CHECK_MS,
             shard_count: shards,

@@ -325,3 +325,58 @@ async fn the_auth_scheme_expands_to_every_authenticated_identity() {
         .iter()
         .all(|entry| entry.scheme() == "digest" && entry.permission() == Permission::READ));
 }
+
+/// Apache's `ip` provider answers Ok to addAuth and records the connection's
+/// real address, whatever address the client claims (issue #12).
+#[tokio::test]
+async fn auth_with_the_ip_scheme_records_the_real_address_not_the_claimed_one() {
+    let server = TestServer::start_default();
+    let client = connect(&server).await;
+    let before = client.list_auth_users().await.unwrap();
+    assert_eq!(client.auth("ip", b"10.9.8.7").await, Ok(()));
+    let after = client.list_auth_users().await.unwrap();
+    let ids = |users: &[zookeeper_client::AuthUser]| -> Vec<(String, String)> {
+        let mut ids: Vec<_> = users
+            .iter()
+            .map(|u| (u.scheme().to_owned(), u.user().to_owned()))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&after), ids(&before), "the claimed address is ignored");
+    let claimed = [Acl::new(Permission::ALL, AuthId::new("ip", "10.9.8.7"))];
+    client
+        .create(
+            "/claimed",
+            b"",
+            &CreateMode::Persistent.with_acls(Acls::new(&claimed)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.get_data("/claimed").await, Err(Error::NoAuth));
+    // The session goes on serving.
+    client.get_data("/").await.unwrap();
+}
+
+/// Apache registers the `sasl` provider only through `authProvider.N`, and `x509` only with
+/// a secure client port: on a plain server both schemes are InvalidACL (issue #12).
+#[tokio::test]
+async fn sasl_and_x509_acls_are_invalid_without_their_provider() {
+    let server = TestServer::start_default();
+    let client = connect(&server).await;
+    for (scheme, id) in [("sasl", "jaasuser"), ("x509", "CN=client,O=Example")] {
+        let acl = [Acl::new(Permission::ALL, AuthId::new(scheme, id))];
+        assert_eq!(
+            client
+                .create(
+                    &format!("/{scheme}"),
+                    b"",
+                    &CreateMode::Persistent.with_acls(Acls::new(&acl)),
+                )
+                .await
+                .map(|_| ()),
+            Err(Error::InvalidAcl),
+            "{scheme}"
+        );
+    }
+}

@@ -6,7 +6,8 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::http::get;
@@ -143,6 +144,8 @@ async fn commands_answer_apache_shaped_json() {
     assert!(ok("monitor", "monitor").len() > 100);
 
     let body = ok("srvr", "server_stats");
+    // Apache's `version` is Version.getFullVersion(), build date included.
+    assert!(body.contains(", built on "), "{body}");
     assert!(body.contains(r#""read_only":false"#), "{body}");
     assert!(body.contains(r#""server_state":"standalone""#), "{body}");
     assert!(body.contains(r#""node_count":"#), "{body}");
@@ -167,6 +170,7 @@ async fn commands_answer_apache_shaped_json() {
     assert!(body.contains(r#""tick_time":500"#), "{body}");
     let body = ok("envi", "environment");
     assert!(body.contains(r#""zookeeper.version":"3."#), "{body}");
+    assert!(body.contains(", built on "), "{body}");
 
     let body = ok("wchs", "watch_summary");
     assert!(
@@ -241,4 +245,71 @@ fn the_command_url_is_configurable() {
     assert_eq!(get(admin, "/zk/cmd/ruok").0, 200);
     assert_eq!(get(admin, "/commands/ruok").0, 404);
     assert_eq!(get(admin, "/health").0, 200);
+}
+
+/// Sends `GET /health` and returns the status, or `None` when no answer
+/// arrived within `limit` (connect, send and read together).
+fn health_within(addr: SocketAddr, limit: Duration) -> Option<u16> {
+    let deadline = Instant::now() + limit;
+    let mut stream = TcpStream::connect_timeout(&addr, limit).ok()?;
+    stream
+        .set_read_timeout(Some(deadline.saturating_duration_since(Instant::now())))
+        .ok()?;
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: probe\r\n\r\n")
+        .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.split(' ').nth(1)?.parse().ok()
+}
+
+/// Issue #12: about 20 idle connections, reopened every 4 s, kept `/health`
+/// at 503 (the old 16-connection cap and 5 s head deadline). Now idle and
+/// slow clients are evicted oldest first, so probes keep getting 200.
+#[test]
+fn idle_and_slow_connections_cannot_deny_health() {
+    let Some((_server, admin)) = start_with_admin(ServerOptions::default(), &[]) else {
+        return;
+    };
+    const ATTACKERS: usize = 80;
+    const PROBES: usize = 20;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attacker = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            // Half stay silent and are reopened every 2 s, half dribble a
+            // request head a byte at a time and are reopened once the server
+            // closes them.
+            let mut conns: Vec<Option<TcpStream>> = (0..ATTACKERS).map(|_| None).collect();
+            let head = b"GET /health HTTP/1.1\r\nX-Slow: ";
+            let mut sent = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for (i, slot) in conns.iter_mut().enumerate() {
+                    let alive = match slot {
+                        Some(s) if i % 2 == 1 => s.write_all(&[head[sent % head.len()]]).is_ok(),
+                        Some(_) => !sent.is_multiple_of(40),
+                        None => false,
+                    };
+                    if !alive {
+                        *slot = TcpStream::connect(admin).ok();
+                    }
+                }
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    // Let the attack fill every place first.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut answers = Vec::new();
+    for _ in 0..PROBES {
+        answers.push(health_within(admin, Duration::from_secs(1)));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    attacker.join().expect("attacker thread");
+    assert!(
+        answers.iter().all(|a| *a == Some(200)),
+        "every probe must answer 200 within 1 s: {answers:?}"
+    );
 }

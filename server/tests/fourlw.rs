@@ -231,3 +231,51 @@ async fn mntr_reports_latency_per_operation_and_group_commit() {
         "per-shard load is reported:\n{answer}"
     );
 }
+
+/// Whether `value` is `<version>, built on yyyy-MM-dd HH:mm UTC`, Apache 3.8's
+/// `Version.getFullVersion()`; go-zookeeper's `FLWSrvr` fails on a line without it.
+fn is_full_version(value: &str) -> bool {
+    let Some((version, date)) = value.split_once(", built on ") else {
+        return false;
+    };
+    let shape = date
+        .bytes()
+        .map(|b| if b.is_ascii_digit() { b'9' } else { b })
+        .collect::<Vec<u8>>();
+    !version.is_empty()
+        && version.starts_with(|c: char| c.is_ascii_digit())
+        && shape == b"9999-99-99 99:99 UTC"
+}
+
+/// Issue #12: srvr and stat open with `Zookeeper version: <version>, built on <date>`, and
+/// mntr's `zk_version` and envi's `zookeeper.version` carry the same full version.
+#[test]
+fn version_lines_carry_the_build_date_as_apache_prints_them() {
+    let server = TestServer::start_default();
+    let mut versions = Vec::new();
+    for word in ["srvr", "stat"] {
+        let answer = server.four_letter_word(word);
+        let first = answer.lines().next().unwrap_or("");
+        let value = first
+            .strip_prefix("Zookeeper version: ")
+            .unwrap_or_else(|| panic!("{word}: {answer}"));
+        assert!(is_full_version(value), "{word}: {first:?}");
+        versions.push(value.to_owned());
+    }
+    let mntr = server.four_letter_word("mntr");
+    let value = mntr
+        .lines()
+        .find_map(|l| l.strip_prefix("zk_version\t"))
+        .unwrap_or_else(|| panic!("no zk_version: {mntr}"));
+    assert!(is_full_version(value), "mntr: {value:?}");
+    versions.push(value.to_owned());
+    let envi = server.four_letter_word("envi");
+    let value = envi
+        .lines()
+        .find_map(|l| l.strip_prefix("zookeeper.version="))
+        .unwrap_or_else(|| panic!("no zookeeper.version: {envi}"));
+    assert!(is_full_version(value), "envi: {value:?}");
+    versions.push(value.to_owned());
+    versions.dedup();
+    assert_eq!(versions.len(), 1, "one version everywhere: {versions:?}");
+}

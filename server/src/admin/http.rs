@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 /// The largest request head (request line and headers) read.
 pub const REQUEST_BYTES_MAX: usize = 8 * 1024;
-/// How long a client may take to send its request head, in total.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client may take to send its request head, in total. Probes
+/// and curl send it in one packet right after connecting; a client slower
+/// than this is more likely an attack than a probe. (Eviction, not this
+/// deadline, is what keeps slow clients from starving probes.)
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long writing the answer may stall.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -1,24 +1,35 @@
 //! The accept loop the admin server and the metrics port share: one thread
-//! accepts, each request runs on its own thread, and at most a fixed number
-//! run at once (the rest are turned away at once by the service).
+//! accepts, each connection runs on its own thread, and each port's
+//! connection table (`connections`) decides who is admitted: a new
+//! connection evicts the oldest idle one rather than being refused, so idle
+//! or slow clients cannot deny a probe, and at most
+//! `connections::WORKING_MAX` connections do real work at once.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// The flag and counter an accept loop keeps for its service.
-#[derive(Debug, Default)]
+use super::connections::{Connections, Ticket};
+
+/// The stop flag and the connection table an accept loop keeps for its
+/// service.
+#[derive(Default)]
 pub struct Gate {
     stopping: AtomicBool,
-    in_flight: AtomicUsize,
+    connections: Arc<Connections>,
 }
 
 impl Gate {
     /// True once `stop` was called.
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// The connection table of this port.
+    pub fn connections(&self) -> &Connections {
+        &self.connections
     }
 
     /// Makes the accept loop end at its next connection.
@@ -30,10 +41,11 @@ impl Gate {
 /// What an accept loop serves.
 pub trait Service: Send + Sync + 'static {
     fn gate(&self) -> &Gate;
-    /// Answers one connection, on its own thread.
-    fn serve(&self, stream: &mut TcpStream);
-    /// Turns a connection away because too many are in flight, on the
-    /// accept thread: it must be quick.
+    /// Answers one connection, on its own thread; `ticket` is its place in
+    /// the connection table (claim a working place with `start_work`).
+    fn serve(&self, stream: &mut TcpStream, ticket: &Ticket);
+    /// Turns a connection away because it could not be admitted (out of
+    /// descriptors), on the accept thread: it must be quick.
     fn busy(&self, stream: &mut TcpStream);
 }
 
@@ -44,12 +56,10 @@ pub struct Running<S: Service> {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Binds `listen` and starts the accept thread; at most `in_flight_max`
-/// connections are served at once.
+/// Binds `listen` and starts the accept thread.
 pub fn start<S: Service>(
     listen: SocketAddr,
     service: S,
-    in_flight_max: usize,
     thread_name: &str,
 ) -> std::io::Result<Running<S>> {
     let socket = TcpListener::bind(listen)?;
@@ -59,7 +69,7 @@ pub fn start<S: Service>(
     let request_thread_name = format!("{thread_name}-req");
     let thread = std::thread::Builder::new()
         .name(thread_name.to_owned())
-        .spawn(move || accept_loop(socket, accepting, in_flight_max, request_thread_name))?;
+        .spawn(move || accept_loop(socket, accepting, request_thread_name))?;
     Ok(Running {
         local_addr,
         service,
@@ -92,12 +102,7 @@ impl<S: Service> Running<S> {
     }
 }
 
-fn accept_loop<S: Service>(
-    listener: TcpListener,
-    service: Arc<S>,
-    in_flight_max: usize,
-    request_thread_name: String,
-) {
+fn accept_loop<S: Service>(listener: TcpListener, service: Arc<S>, request_thread_name: String) {
     for stream in listener.incoming() {
         let gate = service.gate();
         if gate.stopping() {
@@ -109,29 +114,15 @@ fn accept_loop<S: Service>(
             std::thread::sleep(Duration::from_millis(50));
             continue;
         };
-        if gate.in_flight.fetch_add(1, Ordering::AcqRel) >= in_flight_max {
-            gate.in_flight.fetch_sub(1, Ordering::AcqRel);
+        let Some(ticket) = Connections::admit(&gate.connections, &stream) else {
             service.busy(&mut stream);
             continue;
-        }
+        };
         let worker = Arc::clone(&service);
-        let spawned = std::thread::Builder::new()
+        // A failed spawn drops the closure, and with it the ticket and the
+        // socket: the client sees the connection close.
+        let _ = std::thread::Builder::new()
             .name(request_thread_name.clone())
-            .spawn(move || {
-                let _slot = Slot(&worker.gate().in_flight);
-                worker.serve(&mut stream);
-            });
-        if spawned.is_err() {
-            gate.in_flight.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
-/// Gives a connection slot back when a request thread ends, however it ends.
-struct Slot<'a>(&'a AtomicUsize);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+            .spawn(move || worker.serve(&mut stream, &ticket));
     }
 }

@@ -8,13 +8,16 @@
 //! port over loopback, so it needs no shared state with the shards beyond
 //! the process-wide shutdown flag and a "serving" flag set by `main`.
 //!
-//! Limits: `MAX_CONNECTIONS` requests in flight (more are answered 503 at
-//! once), one request per connection, request heads of at most
-//! `http::REQUEST_BYTES_MAX` bytes read within `http::REQUEST_TIMEOUT`, and
-//! four-letter-word answers bounded by `probe::ANSWER_BYTES_MAX` and
-//! `probe::ANSWER_TIMEOUT`.
+//! Limits: `connections::CONNECTIONS_MAX` connections open (a new one
+//! evicts the oldest idle one rather than being refused, so idle and slow
+//! clients cannot starve `/health`; see `connections`), of which
+//! `connections::WORKING_MAX` may ask four-letter words at once; one request
+//! per connection, request heads of at most `http::REQUEST_BYTES_MAX` bytes
+//! read within `http::REQUEST_TIMEOUT`, and four-letter-word answers bounded
+//! by `probe::ANSWER_BYTES_MAX` and `probe::ANSWER_TIMEOUT`.
 
 pub mod commands;
+pub mod connections;
 pub mod http;
 pub mod json;
 pub mod listener;
@@ -26,11 +29,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use commands::{AdminCommand, Refused};
+use connections::Ticket;
 use http::{Request, RequestError, Response};
 use json::Json;
-
-/// Requests handled at the same time; each holds one thread.
-pub const MAX_CONNECTIONS: usize = 16;
 
 /// Where the admin server listens and what it asks.
 #[derive(Clone, Debug)]
@@ -44,8 +45,8 @@ pub struct AdminSettings {
     pub client_addr: SocketAddr,
 }
 
-/// State the accept thread and the request threads share. Only counters
-/// and flags, so atomics suffice.
+/// State the accept thread and the request threads share: flags and
+/// counters, and the connection table.
 struct Shared {
     settings: AdminSettings,
     serving: AtomicBool,
@@ -66,7 +67,7 @@ pub fn start(settings: AdminSettings) -> std::io::Result<AdminServer> {
         gate: listener::Gate::default(),
         requests: AtomicU64::new(0),
     };
-    listener::start(listen, shared, MAX_CONNECTIONS, "rk-admin").map(AdminServer)
+    listener::start(listen, shared, "rk-admin").map(AdminServer)
 }
 
 impl AdminServer {
@@ -92,8 +93,8 @@ impl listener::Service for Shared {
     fn gate(&self) -> &listener::Gate {
         &self.gate
     }
-    fn serve(&self, stream: &mut TcpStream) {
-        serve(stream, self);
+    fn serve(&self, stream: &mut TcpStream, ticket: &Ticket) {
+        serve(stream, self, ticket);
     }
     fn busy(&self, stream: &mut TcpStream) {
         busy(stream);
@@ -106,23 +107,27 @@ const BUSY_LINGER: Duration = Duration::from_millis(50);
 /// How long a request thread lingers over a finished connection.
 const LINGER: Duration = Duration::from_millis(500);
 
+fn too_busy() -> Response {
+    Response::text(503, "too many admin requests in flight\n")
+}
+
 fn busy(stream: &mut TcpStream) {
-    let response = Response::text(503, "too many admin requests in flight\n");
-    http::write_response(stream, &response, false);
+    http::write_response(stream, &too_busy(), false);
     http::finish(stream, BUSY_LINGER);
 }
 
-fn serve(stream: &mut TcpStream, shared: &Shared) {
-    if let Some(response) = answer(stream, shared) {
+fn serve(stream: &mut TcpStream, shared: &Shared, ticket: &Ticket) {
+    if let Some(response) = answer(stream, shared, ticket) {
         let head_only = response.1;
         http::write_response(stream, &response.0, head_only);
+        ticket.finishing();
         http::finish(stream, LINGER);
     }
 }
 
 /// Reads the request and works out the answer, and whether it is for a
 /// `HEAD` (no body); `None` when the client went away.
-fn answer(stream: &mut TcpStream, shared: &Shared) -> Option<(Response, bool)> {
+fn answer(stream: &mut TcpStream, shared: &Shared, ticket: &Ticket) -> Option<(Response, bool)> {
     let request = match http::read_request(stream) {
         Ok(r) => r,
         Err(RequestError::Gone) => return None,
@@ -134,23 +139,32 @@ fn answer(stream: &mut TcpStream, shared: &Shared) -> Option<(Response, bool)> {
     shared.requests.fetch_add(1, Ordering::Relaxed);
     let head_only = request.method == "HEAD";
     let response = if request.method == "GET" || head_only {
-        route(&request, shared)
+        route(&request, shared, ticket)
     } else {
         Response::text(405, "only GET and HEAD are served\n")
     };
     Some((response, head_only))
 }
 
-fn route(request: &Request, shared: &Shared) -> Response {
+/// Routes a request. `/health` and `/ready` are answered from flags, so
+/// they never wait for a working place; what asks the client port does.
+fn route(request: &Request, shared: &Shared, ticket: &Ticket) -> Response {
     let prefix = shared.settings.command_url.as_str();
+    let work = |job: &dyn Fn() -> Response| {
+        if ticket.start_work() {
+            job()
+        } else {
+            too_busy()
+        }
+    };
     match request.path.as_str() {
         "/health" => Response::text(200, "ok\n"),
         "/ready" => ready(shared),
-        "/metrics" => metrics(shared),
+        "/metrics" => work(&|| metrics(shared)),
         path => match path.strip_prefix(prefix) {
             Some("") | Some("/") => command_list(),
             Some(rest) => match rest.strip_prefix('/') {
-                Some(name) if !name.contains('/') => command(name, shared),
+                Some(name) if !name.contains('/') => work(&|| command(name, shared)),
                 _ => not_found(),
             },
             None => not_found(),

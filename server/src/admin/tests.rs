@@ -198,23 +198,32 @@ fn ready_says_stopping_once_the_server_stops() {
 }
 
 #[test]
-fn requests_beyond_the_connection_limit_are_turned_away_at_once() {
+fn idle_connections_beyond_the_limit_evict_the_oldest_and_health_still_answers() {
     let admin = server(fake_client_port(answers));
     let addr = admin.local_addr();
-    // Silent clients hold every slot; connections are accepted in order, so
-    // all of them are counted before the next one arrives.
-    let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+    // Twice as many silent clients as there are places: each new one evicts
+    // the oldest, so a probe that follows still gets its answer.
+    let mut idle: Vec<TcpStream> = (0..2 * connections::CONNECTIONS_MAX)
         .map(|_| TcpStream::connect(addr).expect("connect"))
         .collect();
     let (status, answer) = get(addr, "/health");
-    assert_eq!(status, 503, "{answer}");
-    assert_eq!(body(&answer), "too many admin requests in flight\n");
-    // Closing them frees the slots.
-    drop(idle);
+    assert_eq!(status, 200, "{answer}");
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while get(addr, "/health").0 != 200 {
-        assert!(std::time::Instant::now() < deadline, "slots never freed");
+    while admin.0.service().gate.connections().evicted() < connections::CONNECTIONS_MAX as u64 + 1 {
+        assert!(std::time::Instant::now() < deadline, "no eviction counted");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The oldest silent client was shut out, the newest still waits.
+    idle[0]
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    assert!(matches!(idle[0].read(&mut [0u8; 1]), Ok(0) | Err(_)));
+    let newest = idle.last_mut().expect("newest");
+    newest
+        .write_all(b"GET /ready HTTP/1.1\r\n\r\n")
+        .expect("send");
+    let mut out = String::new();
+    newest.read_to_string(&mut out).expect("answer");
+    assert!(out.starts_with("HTTP/1.1 503 "), "{out}");
     admin.stop();
 }

@@ -42,6 +42,14 @@ const fn ignored(name: &'static str) -> KeySpec {
     }
 }
 
+const fn used_family(name: &'static str) -> KeySpec {
+    KeySpec {
+        name,
+        prefix: true,
+        usage: KeyUse::Used,
+    }
+}
+
 const fn ignored_family(name: &'static str) -> KeySpec {
     KeySpec {
         name,
@@ -202,13 +210,14 @@ pub const KEYS: &[KeySpec] = &[
     used(super::tls::CIPHER_SUITES),
     used(super::tls::HOSTNAME_VERIFICATION),
     used(super::tls::X509_SUPER_USER),
+    // Read for the ACL schemes they register (`sasl`, `x509`); other classes do nothing.
+    used_family("authProvider."),
     // Accepted so Apache configurations load, but not acted on.
     ignored_family("ssl."),
     ignored("sslQuorum"),
     ignored("sslQuorumReloadCertFiles"),
     ignored("portUnification"),
     ignored_family("client."),
-    ignored_family("authProvider."),
     ignored_family("admin."),
     ignored("serverCnxnFactory"),
     ignored_family("metricsProvider."),

@@ -163,15 +163,17 @@ pub struct Config {
     pub batch_txns_max: u64,
     /// `ringkeeper.replication.logWindow`.
     pub replication_log_window: u64,
-    /// `ringkeeper.replyBytesMax`: the largest read reply; defaults to the packet limit
-    /// plus Apache's 1 KiB allowance for the reply header and Stat.
-    pub reply_bytes_max: u32,
+    /// `ringkeeper.replyBytesMax`: the largest read reply, opt-in; `None` (the default)
+    /// sends replies of any size, as Apache does.
+    pub reply_bytes_max: Option<u32>,
     /// Milliseconds a new connection has to complete its handshake.
     pub handshake_timeout_ms: u64,
     /// The version string reported to clients (`srvr`, `mntr`, `envi`).
     pub reported_version: String,
     /// SASL DIGEST-MD5 users from the JAAS file, when one with a server section is named.
     pub sasl: Option<crate::sasl::SaslServerConfig>,
+    /// The `sasl` and `x509` ACL schemes with a provider, as Apache would register them.
+    pub acl_schemes: ringkeeper_engine::acl::AclSchemes,
     /// The admin HTTP server (`admin.*` keys).
     pub admin: AdminConfig,
     /// The Prometheus metrics port (`metricsProvider.*` keys).
@@ -344,9 +346,7 @@ impl Config {
         let replication_log_window = settings
             .u64_in(keys::REPLICATION_LOG_WINDOW, 1, 1 << 24)?
             .unwrap_or(DEFAULT_REPLICATION_LOG_WINDOW);
-        let reply_bytes_max = settings
-            .u32_in(keys::REPLY_BYTES_MAX, 1024, i32::MAX as u32)?
-            .unwrap_or_else(|| packet_limit_bytes.saturating_add(1024));
+        let reply_bytes_max = settings.u32_in(keys::REPLY_BYTES_MAX, 1024, i32::MAX as u32)?;
         let handshake_timeout_ms = settings
             .u64_in(keys::HANDSHAKE_TIMEOUT, 100, 3_600_000)?
             .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT_MS);
@@ -365,6 +365,7 @@ impl Config {
         let admin = AdminConfig::from_settings(&settings)?;
         let metrics = MetricsConfig::from_settings(&settings, &mut warnings)?;
         let sasl = sasl::sasl_from_settings(&settings)?;
+        let acl_schemes = sasl::acl_schemes(&settings, secure_client_port.is_some());
         let secure_client = tls::tls_from_settings(&settings, &mut warnings)?;
 
         let servers = settings.servers(multi_address_enabled)?;
@@ -417,6 +418,7 @@ impl Config {
             handshake_timeout_ms,
             reported_version,
             sasl,
+            acl_schemes,
             admin,
             metrics,
             warnings: Vec::new(),

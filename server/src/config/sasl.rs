@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use ringkeeper_engine::acl::AclSchemes;
+
 use super::settings::Settings;
 use super::ConfigError;
 use crate::sasl::{SaslServerConfig, DEFAULT_SERVER_SECTION};
@@ -13,6 +15,21 @@ use crate::sasl::{SaslServerConfig, DEFAULT_SERVER_SECTION};
 pub const JAAS_CONFIG: &str = "java.security.auth.login.config";
 pub const SASL_SERVER_SECTION: &str = "sasl.serverconfig";
 pub const SUPER_USER: &str = "superUser";
+
+/// The ACL schemes Apache would have a provider for: `sasl` when an `authProvider.N` key
+/// names `SASLAuthenticationProvider`, `x509` when one names `X509AuthenticationProvider` or
+/// a secure client port is configured (Apache then registers it itself).
+pub(super) fn acl_schemes(settings: &Settings, secure_client_port: bool) -> AclSchemes {
+    let named = |class: &str| {
+        settings
+            .family("authProvider.")
+            .any(|s| s.value.trim().rsplit('.').next() == Some(class))
+    };
+    AclSchemes {
+        sasl: named("SASLAuthenticationProvider"),
+        x509: secure_client_port || named("X509AuthenticationProvider"),
+    }
+}
 
 /// Reads the SASL keys. `Ok(None)` when no JAAS file is named or it has no server section:
 /// SASL requests are then refused.

@@ -150,6 +150,14 @@ impl Settings {
         self.map.get(key)
     }
 
+    /// Every setting whose canonical key starts with `prefix` (`authProvider.` and the like).
+    pub fn family<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Setting> + 'a {
+        self.map
+            .iter()
+            .filter(move |(key, _)| key.starts_with(prefix))
+            .map(|(_, setting)| setting)
+    }
+
     /// The whole config file as an origin, for errors about missing keys.
     pub fn file_origin(&self) -> Origin {
         match &self.config_file {

@@ -156,6 +156,14 @@ fn kazoo_standalone_member() {
         assert!(whitelist_allows(config.whitelist(), cmd), "{cmd:?}");
     }
     assert_eq!(config.packet_limit_bytes, DEFAULT_PACKET_LIMIT_BYTES);
+    // authProvider.1 names the SASL provider; the secure client port brings x509.
+    assert_eq!(
+        config.acl_schemes,
+        ringkeeper_engine::acl::AclSchemes {
+            sasl: true,
+            x509: true
+        }
+    );
 
     // Everything ringkeeper does not act on is reported, nothing refused.
     let warnings = config.warnings().join("\n");
@@ -167,7 +175,6 @@ fn kazoo_standalone_member() {
     assert!(!warnings.contains("admin.serverPort"), "{warnings}");
     for key in [
         "serverCnxnFactory",
-        "authProvider.1",
         "file.encoding",
         "log.dir",
         "root.logger",
@@ -250,6 +257,8 @@ fn no_config_at_all_gives_a_local_standalone_server() {
     assert!(!config.is_ensemble());
     assert_eq!(config.shards, None);
     assert_eq!(config.reported_version, default_reported_version());
+    // Apache's default: no sasl or x509 provider, so such ACLs are InvalidACL.
+    assert_eq!(config.acl_schemes, Default::default());
     assert!(config.reported_version.starts_with("3.8.4-ringkeeper-"));
     assert!(config.warnings().is_empty());
 }

@@ -87,7 +87,7 @@ pub fn date_utc(epoch_ms: i64) -> String {
 /// Converts days since 1970-01-01 to a proleptic Gregorian (year, month,
 /// day), with Howard Hinnant's era-based algorithm (exact for all i64 days
 /// that fit a year in i64).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(super) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

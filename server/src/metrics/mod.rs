@@ -11,8 +11,9 @@
 //! written when the serving role changes, and snapshot and start-up times
 //! from `timings`.
 //!
-//! Limits: `SCRAPES_IN_FLIGHT_MAX` requests at once (more are answered 503),
-//! one request per connection, the admin server's request head limits
+//! Limits: the connection table of `admin::connections` (idle connections
+//! are evicted rather than new ones refused; at most `WORKING_MAX` scrapes at
+//! once, more are answered 503), one request per connection, the admin server's request head limits
 //! (`admin::http`), and `admin::probe`'s bounds on the `mntr` answer.
 
 pub mod apache;
@@ -24,11 +25,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::admin::http::{self, RequestError, Response};
+use crate::admin::connections::Ticket;
 use crate::admin::{listener, probe};
 
-/// Scrapes answered at the same time; each holds one thread. Prometheus
-/// scrapes a target one request at a time, so a few suffice.
-pub const SCRAPES_IN_FLIGHT_MAX: usize = 4;
 /// How long a finished connection is drained before it is closed.
 const LINGER: Duration = Duration::from_millis(200);
 
@@ -55,7 +54,7 @@ pub fn start(settings: MetricsSettings) -> std::io::Result<MetricsServer> {
         client_addr: settings.client_addr,
         gate: listener::Gate::default(),
     };
-    listener::start(settings.listen, shared, SCRAPES_IN_FLIGHT_MAX, "rk-metrics").map(MetricsServer)
+    listener::start(settings.listen, shared, "rk-metrics").map(MetricsServer)
 }
 
 impl MetricsServer {
@@ -74,18 +73,21 @@ impl listener::Service for Shared {
     fn gate(&self) -> &listener::Gate {
         &self.gate
     }
-    fn serve(&self, stream: &mut TcpStream) {
-        serve(stream, self);
+    fn serve(&self, stream: &mut TcpStream, ticket: &Ticket) {
+        serve(stream, self, ticket);
     }
     fn busy(&self, stream: &mut TcpStream) {
-        let busy = Response::text(503, "too many scrapes in flight\n");
-        http::write_response(stream, &busy, false);
+        http::write_response(stream, &too_busy(), false);
         // Short: the accept thread serves no one meanwhile.
         http::finish(stream, Duration::from_millis(50));
     }
 }
 
-fn serve(stream: &mut TcpStream, shared: &Shared) {
+fn too_busy() -> Response {
+    Response::text(503, "too many scrapes in flight\n")
+}
+
+fn serve(stream: &mut TcpStream, shared: &Shared, ticket: &Ticket) {
     let (response, head_only) = match http::read_request(stream) {
         Err(RequestError::Gone) => return,
         Err(RequestError::TooLarge) => (Response::text(431, "request head too large\n"), false),
@@ -95,6 +97,7 @@ fn serve(stream: &mut TcpStream, shared: &Shared) {
         }
         // Apache's exporter answers `/metrics` only.
         Ok(r) if r.path != "/metrics" => (Response::text(404, "not found; try /metrics\n"), false),
+        Ok(r) if !ticket.start_work() => (too_busy(), r.method == "HEAD"),
         Ok(r) => (
             Response {
                 status: 200,
@@ -105,6 +108,7 @@ fn serve(stream: &mut TcpStream, shared: &Shared) {
         ),
     };
     http::write_response(stream, &response, head_only);
+    ticket.finishing();
     http::finish(stream, LINGER);
 }
 

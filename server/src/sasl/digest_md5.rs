@@ -19,8 +19,6 @@ const RESPONSE_BYTES_MAX: usize = 4096;
 /// Why an exchange failed. The client only ever learns "AuthFailed"; the detail is for logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SaslError {
-    #[error("DIGEST-MD5 does not take an initial response")]
-    InitialResponse,
     #[error("malformed DIGEST-MD5 response: {0}")]
     Malformed(String),
     #[error("DIGEST-MD5 response names another nonce")]
@@ -70,11 +68,10 @@ impl DigestMd5Server {
     /// Consumes the client's next token. After an error the exchange is over.
     pub fn step(&mut self, token: &[u8], users: &SaslServerConfig) -> Result<Step, SaslError> {
         match self.state {
+            // Whatever the first token holds is ignored, as Java's DIGEST-MD5 server
+            // (and so Apache) does: DIGEST-MD5 has no initial response, and skipping it
+            // grants nothing, since the client must still answer the challenge.
             State::Start => {
-                if !token.is_empty() {
-                    self.state = State::Done;
-                    return Err(SaslError::InitialResponse);
-                }
                 self.state = State::Challenged;
                 Ok(Step::Challenge(self.challenge().into_bytes()))
             }
@@ -338,9 +335,13 @@ mod tests {
     }
 
     #[test]
-    fn initial_response_and_garbage_are_refused_without_panic() {
+    fn an_initial_response_is_ignored_and_garbage_refused_without_panic() {
         let mut s = DigestMd5Server::new("n".into());
-        assert_eq!(s.step(b"x", &users()), Err(SaslError::InitialResponse));
+        let Ok(Step::Challenge(challenge)) = s.step(b"\xffx", &users()) else {
+            panic!("a first token of any content is answered with the challenge");
+        };
+        assert!(challenge.starts_with(b"realm="));
+        assert!(s.step(b"\xff\xfe", &users()).is_err());
         for garbage in [
             &b"\xff\xfe"[..],
             b"username",

@@ -783,6 +783,7 @@ impl SequencerState {
             prep_tree(self.replica.as_deref(), &self.tree),
             &mut self.sessions,
             self.settings.extended_types,
+            self.settings.acl_schemes,
             session,
             auth,
             write,

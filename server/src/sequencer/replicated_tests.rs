@@ -65,6 +65,7 @@ fn node(id: ServerId, net: &Rc<Net>, dir: &std::path::Path, window: usize) -> No
         session_secret: b"shared".to_vec(),
         tick_ms: 100,
         extended_types: false,
+        acl_schemes: Default::default(),
         max_sessions: 1000,
         container_check_ms: 60_000,
         shard_count: 1,

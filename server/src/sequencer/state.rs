@@ -29,6 +29,9 @@ pub struct SequencerSettings {
     pub session_secret: Vec<u8>,
     pub tick_ms: i64,
     pub extended_types: bool,
+    /// The `sasl` and `x509` providers registered (`authProvider.N`, a secure client port):
+    /// ACLs of a scheme without one are InvalidACL, as in Apache.
+    pub acl_schemes: ringkeeper_engine::acl::AclSchemes,
     pub max_sessions: usize,
     /// How often empty containers and expired TTL nodes are looked for.
     pub container_check_ms: i64,
@@ -475,6 +478,7 @@ impl SequencerState {
             &self.tree,
             &mut self.sessions,
             self.settings.extended_types,
+            self.settings.acl_schemes,
             session,
             auth,
             write,
@@ -530,6 +534,7 @@ fn prep_write(
     tree: &DataTree,
     sessions: &mut SessionTracker,
     extended_types: bool,
+    acl_schemes: ringkeeper_engine::acl::AclSchemes,
     session: SessionId,
     auth: &[Id],
     write: Write,
@@ -539,6 +544,7 @@ fn prep_write(
         auth,
         extended_types,
         ttl_max_ms: ringkeeper_engine::txn::TTL_MAX_MS,
+        acl_schemes,
     };
     match write {
         Write::Op(op) => prep::prep(tree, &ctx, &op).unwrap_or_else(TxnBody::Error),

@@ -470,9 +470,6 @@ pub(super) fn answer_read(
                 Ok(Response::WhoAmI(WhoAmIResponse { client_info }))
             }
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
-            // Only reached without a JAAS server section (state.rs answers SASL steps
-            // otherwise): a clear refusal rather than a hang.
-            Request::Sasl(_) => Err(ErrorCode::Unimplemented),
             // Apache runs a check outside a multi like the one inside and answers its
             // errors, but the reply to a check that passes fails to serialise there (its
             // Stat is null), so the client gets no reply at all and the connection
@@ -503,17 +500,20 @@ pub(super) fn answer_read(
         Ok(resp) => records::encode_reply(xid_out, zxid, ErrorCode::Ok, &resp),
         Err(e) => records::encode_reply(xid_out, zxid, e, &Response::Empty),
     };
-    // A reply larger than a client's jute.maxbuffer makes the client drop the connection,
+    // A reply larger than a Java client's jute.maxbuffer makes it drop the connection,
     // reconnect and ask again, for ever (a getChildren of a huge directory is the usual
-    // case). Answering MarshallingError instead ends that loop with an error the
-    // application sees; the limit is `ringkeeper.replyBytesMax`.
+    // case). Apache sends it anyway, and clients that grow their buffer (go-zookeeper)
+    // rely on that, so the limit is opt-in: with `ringkeeper.replyBytesMax` set, a larger
+    // reply is answered MarshallingError, which ends that loop with an error the
+    // application sees.
     let body = frame.len().saturating_sub(4);
-    if body > state.settings.reply_bytes_max {
+    let limit = state.settings.reply_bytes_max.unwrap_or(usize::MAX);
+    if body > limit {
         tracing::warn!(
             conn,
             op = header.op,
             bytes = body,
-            limit = state.settings.reply_bytes_max,
+            limit,
             "reply larger than ringkeeper.replyBytesMax; answering MarshallingError"
         );
         state.counters.replies_too_large += 1;

@@ -31,7 +31,8 @@ pub struct ShardSettings {
     pub id: ShardId,
     pub packet_limit: usize,
     /// Largest read reply sent (`ringkeeper.replyBytesMax`); larger ones become errors.
-    pub reply_bytes_max: usize,
+    /// `None`, the default, sends any size, as Apache does.
+    pub reply_bytes_max: Option<usize>,
     pub tick_ms: i64,
     pub min_session_timeout_ms: i32,
     pub max_session_timeout_ms: i32,
@@ -410,11 +411,9 @@ impl ShardState {
             if step.token.is_none() {
                 return Err("SASL request with a null token".to_owned());
             }
-            if self.settings.sasl.is_some() {
-                let token = step.token.clone().unwrap_or_default();
-                self.sasl_step(conn, header.xid, &token);
-                return Ok(None);
-            }
+            let token = step.token.clone().unwrap_or_default();
+            self.sasl_step(conn, header.xid, &token);
+            return Ok(None);
         }
         let origin = Origin {
             shard: self.settings.id,
@@ -680,6 +679,18 @@ impl ShardState {
                 }
                 true
             }
+            // Apache's `IPAuthenticationProvider` ignores what the client claims and
+            // records the connection's real address, which the handshake already did;
+            // the answer is Ok, so clients that add `ip` credentials keep working.
+            "ip" => {
+                if let Some(peer) = c.stats.peer {
+                    let id = Id::new("ip", peer.ip().to_string());
+                    if !c.auth.contains(&id) {
+                        c.auth.push(id);
+                    }
+                }
+                true
+            }
             other => {
                 info!(
                     conn,
@@ -695,8 +706,19 @@ impl ShardState {
     /// A success adds `sasl:<user>` (and `super` for `zookeeper.superUser`) to the
     /// connection at once, for the requests that follow; a failure answers AuthFailed with
     /// a null token, as Apache does, and closes the connection. Replies carry zxid 0.
+    /// Without a JAAS server section Apache has no SASL server for the connection and
+    /// answers Ok with a null token, which tells a SASL client nothing; so does this.
     fn sasl_step(&mut self, conn: ConnId, xid: i32, token: &[u8]) {
+        let reply = |token: Option<Vec<u8>>, err: ErrorCode| {
+            records::encode_reply_with_body(
+                xid,
+                0,
+                err,
+                &Response::Sasl(records::SetSaslResponse { token }),
+            )
+        };
         let Some(users) = self.settings.sasl.clone() else {
+            self.send_in_turn(conn, reply(None, ErrorCode::Ok));
             return;
         };
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -711,14 +733,6 @@ impl ShardState {
         let outcome = match c.sasl.as_mut() {
             Some(server) => server.step(token, &users),
             None => Err(crate::sasl::SaslError::Finished),
-        };
-        let reply = |token: Option<Vec<u8>>, err: ErrorCode| {
-            records::encode_reply_with_body(
-                xid,
-                0,
-                err,
-                &Response::Sasl(records::SetSaslResponse { token }),
-            )
         };
         let frame = match outcome {
             Ok(crate::sasl::Step::Challenge(token)) => reply(Some(token), ErrorCode::Ok),
@@ -740,6 +754,15 @@ impl ShardState {
                 self.close_conn(conn);
                 return;
             }
+        };
+        self.send_in_turn(conn, frame);
+    }
+
+    /// Sends a reply answered on the spot (not by the read path) in request order: at
+    /// once when nothing earlier is pending, else after what is.
+    fn send_in_turn(&mut self, conn: ConnId, frame: Vec<u8>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
         };
         if c.pending.is_empty() {
             self.send_frame(conn, frame);
