@@ -965,8 +965,9 @@ fn sasl_users_come_from_the_jaas_file() {
     assert!(load_file(&cfg, &[&arg]).is_err());
 }
 
-/// The TLS keys: a Java store is refused with the commands that convert it, a missing
-/// key store or an unknown protocol stops the server, ciphers and versions are read.
+/// The TLS keys: store types as Apache infers them, a store that does not match its type,
+/// a missing key store or an unknown protocol stops the server, ciphers and versions are
+/// read, and the quorum stores follow the same rules.
 #[test]
 fn tls_keys_are_validated() {
     let scratch = Scratch::new();
@@ -995,6 +996,7 @@ fn tls_keys_are_validated() {
         .iter()
         .any(|w| w.contains("TLS_RSA_WITH_AES_128_CBC_SHA")));
 
+    // A store whose content does not match its type names the type and the file.
     let jks = scratch.write("keystore.jks", "not really");
     let e = load_with(&format!(
         "secureClientPort=2281\nssl.keyStore.location={}\n",
@@ -1003,13 +1005,55 @@ fn tls_keys_are_validated() {
     .unwrap_err()
     .to_string();
     assert!(
-        e.contains("keytool -importkeystore") && e.contains("openssl pkcs12"),
+        e.contains("type is JKS") && e.contains("keystore.jks"),
         "{e}"
     );
     let e = load_with(&format!("{base}ssl.trustStore.type=JKS\n"))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("keytool -list -rfc"), "{e}");
+    assert!(e.contains("type is JKS but the file is a PEM file"), "{e}");
+    // As Apache: an unknown extension needs the type; a set type wins over the name.
+    let odd = scratch.write("server.crt", &std::fs::read_to_string(&ks).unwrap());
+    let odd_base = format!(
+        "secureClientPort=2281\nssl.keyStore.location={}\nssl.trustStore.location={ts}\n",
+        odd.display()
+    );
+    let e = load_with(&odd_base).unwrap_err().to_string();
+    assert!(e.contains("ssl.keyStore.type"), "{e}");
+    load_with(&format!("{odd_base}ssl.keyStore.type=pem\n")).expect("a set type wins");
+    let e = load_with(&format!("{base}ssl.keyStore.type=JCEKS\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("JKS, PKCS12 or PEM"), "{e}");
+    let e = load_with(&format!("{base}ssl.keyStore.type=BCFKS\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("BouncyCastle"), "{e}");
+    // An unreadable password file stops the server naming its key.
+    let e = load_with(&format!(
+        "{base}ssl.keyStore.passwordPath={}\n",
+        scratch.path("no-such-password").display()
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("ssl.keyStore.passwordPath"), "{e}");
+    // The quorum stores are read with the same rules, with or without a secure port.
+    let config = load_with(&format!(
+        "ssl.quorum.keyStore.location={ks}\nssl.quorum.trustStore.location={ts}\n"
+    ))
+    .expect("quorum stores load");
+    let quorum = config.quorum_stores.expect("quorum stores");
+    assert_eq!(quorum.key_store.path, PathBuf::from(&ks));
+    assert!(quorum.trust_store.is_some());
+    let e = load_with(&format!(
+        "ssl.quorum.keyStore.location={ts}\nssl.quorum.keyStore.type=PEM\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("ssl.quorum.keyStore.location") && e.contains("no private key"),
+        "{e}"
+    );
     let e = load_with("secureClientPort=2281\n")
         .unwrap_err()
         .to_string();
