@@ -67,8 +67,9 @@ fn addr(text: &str) -> SocketAddr {
 }
 
 /// The zoo.cfg kazoo 2.11's harness writes for one member (kazoo/testing/common.py),
-/// with the entries its harness adds for ZooKeeper >= 3.5, after ci/kazoo/shim/java has
-/// converted its JKS stores to PEM (`keystore.pem`, `truststore.pem`; see `load_kazoo`).
+/// with the entries its harness adds for ZooKeeper >= 3.5. Its stores are JKS files; here
+/// PEM stand-ins (`keystore.pem`, `truststore.pem`; see `load_kazoo`) keep keytool out of
+/// the unit tests, and `tests/tls/stores.rs` and kazoo's own TLS test read real JKS.
 fn kazoo_zoo_cfg(data_dir: &str, base: u16) -> String {
     format!(
         "\ntickTime=2000\ndataDir={data_dir}\nclientPort={}\nsecureClientPort={}\nmaxClientCnxns=0\nadmin.serverPort={}\nserverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\nauthProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nssl.keyStore.location={data_dir}/../keystore.pem\nssl.keyStore.password=apassword\nssl.trustStore.location={data_dir}/../truststore.pem\nssl.trustStore.password=apassword\n4lw.commands.whitelist=*\nreconfigEnabled=true\nlocalSessionsEnabled=false\nlocalSessionsUpgradingEnabled=false\n",
@@ -177,7 +178,7 @@ fn kazoo_standalone_member() {
     }
     assert!(!warnings.contains("tickTime"));
     assert!(!warnings.contains("superDigest"));
-    // The (converted) key and trust stores serve the TLS port.
+    // The key and trust stores serve the TLS port.
     assert!(!warnings.contains("ssl."), "{warnings}");
     let secure = config.secure_client.as_ref().expect("a TLS port");
     assert_eq!(secure.address, addr("0.0.0.0:20004"));
