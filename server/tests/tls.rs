@@ -168,7 +168,18 @@ fn client_config(pki: &Pki, identity: Option<Identity>) -> Arc<rustls::ClientCon
 
 impl TlsConn {
     fn open(address: SocketAddr, config: Arc<rustls::ClientConfig>) -> TlsConn {
-        let tcp = TcpStream::connect_timeout(&address, Duration::from_secs(5)).unwrap();
+        // Apache answers ruok on the plain port a moment before its secure port listens.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let tcp = loop {
+            match TcpStream::connect_timeout(&address, Duration::from_secs(5)) {
+                Ok(tcp) => break tcp,
+                Err(e) if Instant::now() < deadline => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("connect to {address}: {e}"),
+            }
+        };
         tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let name = ServerName::IpAddress(address.ip().into());
         let conn = rustls::ClientConnection::new(config, name).unwrap();

@@ -123,25 +123,32 @@ fn keytool_trust_store(pki: &Pki, m: &Material, name: &str, kind: &str) -> PathB
     out
 }
 
-/// A PEM key store whose key is PKCS#8 encrypted (`openssl pkcs8 -topk8 -v2 aes-256-cbc`),
+/// OpenSSL 3's default PKCS#8 encryption: PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC.
+const PBES2_AES: &[&str] = &["-v2", "aes-256-cbc"];
+/// PKCS#12's PBE with SHA-1 and 3DES, the encryption Java 17 (so Apache 3.8) can open.
+const PBE_SHA1_3DES: &[&str] = &["-v1", "PBE-SHA1-3DES"];
+
+/// A PEM key store whose key is PKCS#8 encrypted by `openssl pkcs8 -topk8` with `cipher`,
 /// followed by the certificate.
-fn encrypted_pem(pki: &Pki, m: &Material, name: &str, password: &str) -> PathBuf {
+fn encrypted_pem(pki: &Pki, m: &Material, name: &str, password: &str, cipher: &[&str]) -> PathBuf {
     let key = pki.dir.join(format!("{name}.key"));
+    let mut args = vec!["pkcs8", "-topk8"];
+    args.extend_from_slice(cipher);
     tool(
         pki,
         "openssl",
         &[
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-in",
-            &path_arg(&m.key),
-            "-out",
-            &path_arg(&key),
-            "-passout",
-            &format!("pass:{password}"),
-        ],
+            &args[..],
+            &[
+                "-in",
+                &path_arg(&m.key),
+                "-out",
+                &path_arg(&key),
+                "-passout",
+                &format!("pass:{password}"),
+            ],
+        ]
+        .concat(),
     );
     let text = std::fs::read_to_string(&key).unwrap() + &std::fs::read_to_string(&m.cert).unwrap();
     assert!(text.contains("BEGIN ENCRYPTED PRIVATE KEY"), "{text}");
@@ -211,7 +218,7 @@ fn an_encrypted_pem_key_with_its_password_serves_a_tls_client() {
     }
     let pki = Pki::new("pem-serve");
     let m = material(&pki);
-    let key_store = encrypted_pem(&pki, &m, "server.pem", STORE_PASSWORD);
+    let key_store = encrypted_pem(&pki, &m, "server.pem", STORE_PASSWORD, PBES2_AES);
     let (_server, address) = start_secure(vec![
         format!("ssl.keyStore.location={}", key_store.display()),
         format!("ssl.keyStore.password={STORE_PASSWORD}"),
@@ -219,6 +226,21 @@ fn an_encrypted_pem_key_with_its_password_serves_a_tls_client() {
         "ssl.clientAuth=need".to_string(),
     ]);
     serves_a_tls_client(&pki, address, "/pem");
+}
+
+#[test]
+fn a_pem_key_encrypted_as_java_reads_it_serves_a_tls_client() {
+    let pki = Pki::new("pem3des-serve");
+    let m = material(&pki);
+    let key_store = encrypted_pem(&pki, &m, "server.pem", STORE_PASSWORD, PBE_SHA1_3DES);
+    let key_pw = password_file(&pki, "key.pw", STORE_PASSWORD);
+    let (_server, address) = start_secure(vec![
+        format!("ssl.keyStore.location={}", key_store.display()),
+        format!("ssl.keyStore.passwordPath={}", key_pw.display()),
+        format!("ssl.trustStore.location={}", m.ca.display()),
+        "ssl.clientAuth=need".to_string(),
+    ]);
+    serves_a_tls_client(&pki, address, "/pem3des");
 }
 
 /// Starts the ringkeeper binary on `ssl_config` and returns its output once it has exited
@@ -300,11 +322,21 @@ fn wrong_passwords_and_wrong_types_stop_the_server_naming_the_file() {
     let text = start_up_error(&pki, &[location(&p12), "ssl.keyStore.password=nope".into()]);
     assert_names(&text, &p12, "does not open with the configured password");
 
-    let pem = encrypted_pem(&pki, &m, "encrypted.pem", STORE_PASSWORD);
+    let pem = encrypted_pem(&pki, &m, "encrypted.pem", STORE_PASSWORD, PBES2_AES);
     let text = start_up_error(&pki, &[location(&pem), "ssl.keyStore.password=nope".into()]);
     assert_names(&text, &pem, "does not open with the configured password");
     let text = start_up_error(&pki, &[location(&pem)]);
     assert_names(&text, &pem, "set ssl.keyStore.password");
+    let pem3des = encrypted_pem(&pki, &m, "3des.pem", STORE_PASSWORD, PBE_SHA1_3DES);
+    let text = start_up_error(
+        &pki,
+        &[location(&pem3des), "ssl.keyStore.password=nope".into()],
+    );
+    assert_names(
+        &text,
+        &pem3des,
+        "does not open with the configured password",
+    );
 
     // A wrong type: PEM text named PKCS12, and a JKS store named PEM.
     let text = start_up_error(&pki, &[location(&pem), "ssl.keyStore.type=PKCS12".into()]);

@@ -13,6 +13,7 @@
 pub mod dn;
 mod jks;
 mod pem;
+mod pkcs12_pbe;
 pub mod store;
 pub mod stream;
 mod v1;

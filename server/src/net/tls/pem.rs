@@ -1,8 +1,9 @@
 //! PEM key and trust stores.
 //!
 //! A key store holds the certificate chain (leaf first) and one private key, in any
-//! order. The key is PKCS#8 (`PRIVATE KEY`), PKCS#8 encrypted with PBES2 (`ENCRYPTED
-//! PRIVATE KEY`, what `openssl pkcs8 -topk8` and Apache's PemReader use), or, beyond what
+//! order. The key is PKCS#8 (`PRIVATE KEY`), PKCS#8 encrypted (`ENCRYPTED PRIVATE KEY`)
+//! with PKCS#12's PBE-SHA1-3DES (which Apache's PemReader on Java 17 reads) or PBES2 (what
+//! `openssl pkcs8 -topk8` writes by default, which Java 17 cannot read), or, beyond what
 //! Apache reads, PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`). A password
 //! configured for an unencrypted key is not needed and is ignored, so configurations that
 //! always set one (kazoo's harness does) keep working.
@@ -13,6 +14,7 @@ use pkcs8::der::Decode;
 use rustls::pki_types::pem::{PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use super::pkcs12_pbe::{self, Decrypted};
 use super::store::{contains, KeyAndChain};
 use super::TlsError;
 
@@ -87,16 +89,23 @@ fn decrypt(path: &Path, bytes: &[u8], password: &str) -> Result<PrivateKeyDer<'s
         .ok_or_else(|| bad("the ENCRYPTED PRIVATE KEY section has no end line".into()))?;
     let (_, der) = pkcs8::der::pem::decode_vec(&bytes[start..end])
         .map_err(|e| bad(format!("unreadable ENCRYPTED PRIVATE KEY section: {e}")))?;
+    let wrong_password = || TlsError::WrongPassword {
+        what: "key store",
+        path: path.to_owned(),
+    };
+    // PKCS#12's PBE first (what Java reads), then PKCS#5's PBES2 (what OpenSSL 3 writes).
+    match pkcs12_pbe::decrypt(&der, password).map_err(bad)? {
+        Decrypted::Key(plain) => return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(plain))),
+        Decrypted::WrongPassword => return Err(wrong_password()),
+        Decrypted::OtherScheme => {}
+    }
     let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(&der)
         .map_err(|e| bad(format!("unreadable encrypted private key: {e}")))?;
     // pkcs5 refuses PBKDF2 iteration counts above 100 million itself, which bounds the
     // start-up time a hostile file can cost.
     let plain = info.decrypt(password).map_err(|e| match e {
         pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed)
-        | pkcs8::Error::Asn1(_) => TlsError::WrongPassword {
-            what: "key store",
-            path: path.to_owned(),
-        },
+        | pkcs8::Error::Asn1(_) => wrong_password(),
         other => bad(format!("cannot decrypt the private key: {other}")),
     })?;
     Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
