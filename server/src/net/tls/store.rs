@@ -298,6 +298,45 @@ mod tests {
         assert_eq!(StoreType::parse("JCEKS"), None);
     }
 
+    /// Damaged stores of every kind are refused with an error, never a panic.
+    #[test]
+    fn garbage_stores_are_refused_without_panic() {
+        let dir = std::env::temp_dir().join(format!("rk-garbage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let heads: [&[u8]; 4] = [
+            &[0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2],
+            &[0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x03],
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB",
+            b"-----BEGIN CERTIFICATE-----\nMIIB",
+        ];
+        for round in 0..400 {
+            let head = heads[round % heads.len()];
+            let mut bytes = head.to_vec();
+            for _ in 0..(seed % 300) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                bytes.push(seed as u8);
+            }
+            let path = dir.join(format!("store-{round}"));
+            std::fs::write(&path, &bytes).unwrap();
+            let kind = if head[0] == b'-' {
+                StoreType::Pem
+            } else {
+                StoreType::Pkcs12
+            };
+            let spec = StoreSpec {
+                path,
+                kind,
+                password: "pw".into(),
+            };
+            assert!(load_key_store(&spec).is_err(), "round {round}");
+            assert!(load_trust_store(&spec).is_err(), "round {round}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn password_files_lose_one_trailing_newline() {
         let dir = std::env::temp_dir().join(format!("rk-pw-{}", std::process::id()));
