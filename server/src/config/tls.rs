@@ -205,6 +205,7 @@ fn failing_key(
         TlsError::Read { what, .. }
         | TlsError::BadStore { what, .. }
         | TlsError::WrongPassword { what, .. }
+        | TlsError::NoPassword { what, .. }
         | TlsError::BadPem { what, .. } => what,
         _ => StoreRole::Key.what(),
     };

@@ -306,6 +306,12 @@ fn wrong_passwords_and_wrong_types_stop_the_server_naming_the_file() {
     let jks = keytool_jks(&pki, &m, "server.jks", STORE_PASSWORD, STORE_PASSWORD);
     let text = start_up_error(&pki, &[location(&jks), "ssl.keyStore.password=nope".into()]);
     assert_names(&text, &jks, "does not open with the configured password");
+    let text = start_up_error(&pki, &[location(&jks)]);
+    assert_names(
+        &text,
+        &jks,
+        "protected by a password and none is configured",
+    );
 
     // Apache opens the key with the store password, so a different key password fails.
     let split = keytool_jks(&pki, &m, "split.jks", STORE_PASSWORD, "other-key-pass");
@@ -326,7 +332,11 @@ fn wrong_passwords_and_wrong_types_stop_the_server_naming_the_file() {
     let text = start_up_error(&pki, &[location(&pem), "ssl.keyStore.password=nope".into()]);
     assert_names(&text, &pem, "does not open with the configured password");
     let text = start_up_error(&pki, &[location(&pem)]);
-    assert_names(&text, &pem, "set ssl.keyStore.password");
+    assert_names(
+        &text,
+        &pem,
+        "protected by a password and none is configured",
+    );
     let pem3des = encrypted_pem(&pki, &m, "3des.pem", STORE_PASSWORD, PBE_SHA1_3DES);
     let text = start_up_error(
         &pki,

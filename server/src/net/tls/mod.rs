@@ -106,6 +106,8 @@ pub enum TlsError {
     },
     #[error("{what} {path} does not open with the configured password (wrong password, or a damaged file)")]
     WrongPassword { what: &'static str, path: PathBuf },
+    #[error("{what} {path} is protected by a password and none is configured; set the store's password or passwordPath key")]
+    NoPassword { what: &'static str, path: PathBuf },
     #[error("{what} {path} is not a PEM file: {reason}")]
     BadPem {
         what: &'static str,

@@ -77,11 +77,13 @@ fn decrypt(path: &Path, bytes: &[u8], password: &str) -> Result<PrivateKeyDer<'s
         path: path.to_owned(),
         reason,
     };
+    let wrong_password = || TlsError::WrongPassword {
+        what: "key store",
+        path: path.to_owned(),
+    };
+    // Without a password the key cannot open; `store` turns this into "none configured".
     if password.is_empty() {
-        return Err(bad(
-            "the private key is encrypted; set ssl.keyStore.password or ssl.keyStore.passwordPath"
-                .into(),
-        ));
+        return Err(wrong_password());
     }
     let start = find(bytes, ENCRYPTED_BEGIN).unwrap_or(0);
     let end = find(&bytes[start..], ENCRYPTED_END)
@@ -89,10 +91,6 @@ fn decrypt(path: &Path, bytes: &[u8], password: &str) -> Result<PrivateKeyDer<'s
         .ok_or_else(|| bad("the ENCRYPTED PRIVATE KEY section has no end line".into()))?;
     let (_, der) = pkcs8::der::pem::decode_vec(&bytes[start..end])
         .map_err(|e| bad(format!("unreadable ENCRYPTED PRIVATE KEY section: {e}")))?;
-    let wrong_password = || TlsError::WrongPassword {
-        what: "key store",
-        path: path.to_owned(),
-    };
     // PKCS#12's PBE first (what Java reads), then PKCS#5's PBES2 (what OpenSSL 3 writes).
     match pkcs12_pbe::decrypt(&der, password).map_err(bad)? {
         Decrypted::Key(plain) => return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(plain))),

@@ -197,6 +197,7 @@ pub fn load_key_store(spec: &StoreSpec) -> Result<KeyAndChain, TlsError> {
         Some(StoreType::Jks) => jks::key_store(&spec.path, &bytes, &spec.password),
         Some(_) => pkcs12_key_store(spec, &bytes),
     }
+    .map_err(|e| no_password(spec, e))
 }
 
 /// The trust store: the CA certificates client certificates are checked against.
@@ -204,14 +205,25 @@ pub fn load_trust_store(spec: &StoreSpec) -> Result<Vec<CertificateDer<'static>>
     let bytes = read_store(spec, StoreRole::Trust)?;
     check_content(spec, StoreRole::Trust, &bytes)?;
     let certs = match java_format(&bytes) {
-        None => pem::trust_store(&spec.path, &bytes)?,
-        Some(StoreType::Jks) => jks::trust_store(&spec.path, &bytes, &spec.password)?,
-        Some(_) => pkcs12_trust_store(spec, &bytes)?,
-    };
+        None => pem::trust_store(&spec.path, &bytes),
+        Some(StoreType::Jks) => jks::trust_store(&spec.path, &bytes, &spec.password),
+        Some(_) => pkcs12_trust_store(spec, &bytes),
+    }
+    .map_err(|e| no_password(spec, e))?;
     if certs.is_empty() {
         return Err(TlsError::NoTrustedCertificate(spec.path.clone()));
     }
     Ok(certs)
+}
+
+/// A wrong password when none was configured says so: the likely fix is a missing key.
+fn no_password(spec: &StoreSpec, e: TlsError) -> TlsError {
+    match e {
+        TlsError::WrongPassword { what, path } if spec.password.is_empty() => {
+            TlsError::NoPassword { what, path }
+        }
+        other => other,
+    }
 }
 
 fn open_pkcs12(
