@@ -166,20 +166,25 @@ fn client_config(pki: &Pki, identity: Option<Identity>) -> Arc<rustls::ClientCon
     })
 }
 
+/// A TCP connection to the secure port. Apache answers ruok on the plain port a moment
+/// before its secure port listens, so a refused connect is retried for a while.
+fn connect(address: SocketAddr) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpStream::connect_timeout(&address, Duration::from_secs(5)) {
+            Ok(tcp) => return tcp,
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("connect to {address}: {e}"),
+        }
+    }
+}
+
 impl TlsConn {
     fn open(address: SocketAddr, config: Arc<rustls::ClientConfig>) -> TlsConn {
-        // Apache answers ruok on the plain port a moment before its secure port listens.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let tcp = loop {
-            match TcpStream::connect_timeout(&address, Duration::from_secs(5)) {
-                Ok(tcp) => break tcp,
-                Err(e) if Instant::now() < deadline => {
-                    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => panic!("connect to {address}: {e}"),
-            }
-        };
+        let tcp = connect(address);
         tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let name = ServerName::IpAddress(address.ip().into());
         let conn = rustls::ClientConnection::new(config, name).unwrap();
@@ -438,7 +443,7 @@ fn garbage_and_plaintext_on_the_tls_port_are_closed_without_harm() {
         }
     };
     // A plain ConnectRequest on the TLS port.
-    let mut s = TcpStream::connect(secure).unwrap();
+    let mut s = connect(secure);
     let hello = Out::new()
         .int(0)
         .long(0)
@@ -455,6 +460,12 @@ fn garbage_and_plaintext_on_the_tls_port_are_closed_without_harm() {
         .collect();
     let _ = s.write_all(&noise);
     assert!(closed(s), "garbage must be closed");
+    if server.flavor() == common::server::Flavor::Apache {
+        // What follows sends fewer bytes than a TLS record header, or stalls: ringkeeper
+        // closes such a connection at ringkeeper.handshakeTimeoutMs, a deadline Apache's
+        // TLS port does not have (it waits for the rest of the record).
+        return;
+    }
     // A four-letter word in clear.
     let mut s = TcpStream::connect(secure).unwrap();
     s.write_all(b"ruok").unwrap();
