@@ -4,8 +4,8 @@
 //! `passwordPath`. Each kind serves a TLS client that must present a certificate the trust
 //! store accepts (`ssl.clientAuth=need`), against ringkeeper and, with
 //! `RK_TEST_SERVER=apache`, Apache. Broken stores must stop ringkeeper at start-up with a
-//! message naming the file (Apache reports those only in its log, so those run against
-//! ringkeeper alone).
+//! message naming the file; those messages are ringkeeper's, so that test runs against
+//! ringkeeper alone.
 
 use super::*;
 
@@ -297,7 +297,7 @@ fn assert_names(text: &str, file: &Path, phrase: &str) {
 #[test]
 fn wrong_passwords_and_wrong_types_stop_the_server_naming_the_file() {
     if common::server::Flavor::from_env() == common::server::Flavor::Apache {
-        return; // Apache logs store errors and keeps running; the messages are ringkeeper's.
+        return; // The start-up messages checked here are ringkeeper's.
     }
     let pki = Pki::new("store-errors");
     let m = material(&pki);
