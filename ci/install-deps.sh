@@ -21,8 +21,8 @@ as_root() {
 need_apt=()
 dpkg -s zookeeper >/dev/null 2>&1 || need_apt+=(zookeeper)
 dpkg -s zookeeper-bin >/dev/null 2>&1 || need_apt+=(zookeeper-bin)
-# openssl: the kazoo shim converts Java key stores with it, and the TLS tests make
-# version 1 certificates with it.
+# openssl: the TLS tests make PKCS12 stores, encrypted PEM keys and version 1
+# certificates with it (keytool comes with the JRE zookeeper pulls in).
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if ((${#need_apt[@]} > 0)); then
     echo "installing Debian packages: ${need_apt[*]}"

@@ -110,8 +110,6 @@ export RK_SHIM_LOG="$WORK/shim.log"
 # Member logs outlive kazoo's temporary directories (see the shim); a failure
 # prints what kazoo's conftest logged about it, the members' last lines included.
 export RK_SHIM_MEMBER_LOGS="${RK_SHIM_MEMBER_LOGS:-$WORK/members}"
-# Store conversions (a JVM each) are done once per store, not at every start.
-export RK_SHIM_PEM_CACHE="$WORK/pem-cache"
 export PATH="$KAZOO_DIR_SELF/shim:$PATH"
 # test_build (run under CI) compares this with the version the server reports
 # in `envi`: Debian's Apache is 3.8.0, and ringkeeper reports 3.8.4 unless its

@@ -1,9 +1,12 @@
 //! TLS on `secureClientPort`: certificates made at test time (rcgen), a rustls client over a
 //! std TcpStream speaking the same jute frames as a plain client, client-certificate
 //! authentication (`ssl.clientAuth`), `x509` ACLs with the certificate subject in Java's
-//! RFC 2253 form, the x509 super user, and hostile bytes on the TLS port.
+//! RFC 2253 form, the x509 super user, and hostile bytes on the TLS port. Key and trust
+//! stores made by keytool and openssl (JKS, PKCS12, encrypted PEM) are in `tls/stores.rs`.
 
 mod common;
+#[path = "tls/stores.rs"]
+mod stores;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -111,18 +114,28 @@ fn start_tls_server(pki: &Pki, client_auth: &str, extra: &[String]) -> (TestServ
     let (cert, key, _) = pki.issue(&[(DnType::CommonName, "server")], Some(ip));
     let key_store = pki.write("server.pem", &format!("{key}{cert}"));
     let trust_store = pki.write("ca.pem", &pki.ca_pem);
-    let port = free_port(ip);
-    let mut extra_config = vec![
-        "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory".to_string(),
-        format!("secureClientPort={port}"),
-        format!("secureClientPortAddress={ip}"),
+    let mut config = vec![
         format!("ssl.keyStore.location={}", key_store.display()),
         "ssl.keyStore.type=PEM".to_string(),
         format!("ssl.trustStore.location={}", trust_store.display()),
         "ssl.trustStore.type=PEM".to_string(),
         format!("ssl.clientAuth={client_auth}"),
     ];
-    extra_config.extend_from_slice(extra);
+    config.extend_from_slice(extra);
+    start_secure(config)
+}
+
+/// A server with a secure port on 127.0.0.1 configured by `ssl_config` (the store and
+/// `ssl.*` lines).
+fn start_secure(ssl_config: Vec<String>) -> (TestServer, SocketAddr) {
+    let ip = Ipv4Addr::LOCALHOST;
+    let port = free_port(ip);
+    let mut extra_config = vec![
+        "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory".to_string(),
+        format!("secureClientPort={port}"),
+        format!("secureClientPortAddress={ip}"),
+    ];
+    extra_config.extend(ssl_config);
     let server = TestServer::start(ServerOptions {
         extra_config,
         ..Default::default()
@@ -153,9 +166,25 @@ fn client_config(pki: &Pki, identity: Option<Identity>) -> Arc<rustls::ClientCon
     })
 }
 
+/// A TCP connection to the secure port. Apache answers ruok on the plain port a moment
+/// before its secure port listens, so a refused connect is retried for a while.
+fn connect(address: SocketAddr) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpStream::connect_timeout(&address, Duration::from_secs(5)) {
+            Ok(tcp) => return tcp,
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("connect to {address}: {e}"),
+        }
+    }
+}
+
 impl TlsConn {
     fn open(address: SocketAddr, config: Arc<rustls::ClientConfig>) -> TlsConn {
-        let tcp = TcpStream::connect_timeout(&address, Duration::from_secs(5)).unwrap();
+        let tcp = connect(address);
         tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let name = ServerName::IpAddress(address.ip().into());
         let conn = rustls::ClientConnection::new(config, name).unwrap();
@@ -414,7 +443,7 @@ fn garbage_and_plaintext_on_the_tls_port_are_closed_without_harm() {
         }
     };
     // A plain ConnectRequest on the TLS port.
-    let mut s = TcpStream::connect(secure).unwrap();
+    let mut s = connect(secure);
     let hello = Out::new()
         .int(0)
         .long(0)
@@ -431,6 +460,12 @@ fn garbage_and_plaintext_on_the_tls_port_are_closed_without_harm() {
         .collect();
     let _ = s.write_all(&noise);
     assert!(closed(s), "garbage must be closed");
+    if server.flavor() == common::server::Flavor::Apache {
+        // What follows sends fewer bytes than a TLS record header, or stalls: ringkeeper
+        // closes such a connection at ringkeeper.handshakeTimeoutMs, a deadline Apache's
+        // TLS port does not have (it waits for the rest of the record).
+        return;
+    }
     // A four-letter word in clear.
     let mut s = TcpStream::connect(secure).unwrap();
     s.write_all(b"ruok").unwrap();
@@ -462,54 +497,6 @@ fn garbage_and_plaintext_on_the_tls_port_are_closed_without_harm() {
     let (e, _) = c.request(op::EXISTS, get_data("/"));
     assert_eq!(e, err::OK);
     assert_eq!(server.four_letter_word("ruok"), "imok");
-}
-
-#[test]
-fn java_stores_are_refused_with_the_conversion_commands() {
-    let pki = Pki::new("jks");
-    let jks = pki.dir.join("keystore.jks");
-    std::fs::write(&jks, [0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2]).unwrap();
-    let log = pki.dir.join("out.log");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
-        .arg(config_file(&pki, &jks))
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(pki.dir.join("err.log")).unwrap())
-        .spawn()
-        .unwrap();
-    // A refused configuration exits at once; a server that started is killed and fails.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let text = std::fs::read_to_string(&log).unwrap_or_default()
-        + &std::fs::read_to_string(pki.dir.join("err.log")).unwrap_or_default();
-    let out = status.expect("a JKS key store must stop the server at start-up");
-    assert!(!out.success(), "{text}");
-    assert!(text.contains("keytool -importkeystore"), "{text}");
-    assert!(text.contains("openssl pkcs12"), "{text}");
-}
-
-fn config_file(pki: &Pki, key_store: &Path) -> PathBuf {
-    let data = pki.dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    pki.write(
-        "zoo.cfg",
-        &format!(
-            "tickTime=2000\ndataDir={}\nclientPort={}\nsecureClientPort={}\nssl.keyStore.location={}\nssl.keyStore.password=apassword\n",
-            data.display(),
-            free_port(Ipv4Addr::LOCALHOST),
-            free_port(Ipv4Addr::LOCALHOST),
-            key_store.display()
-        ),
-    )
 }
 
 /// An X.509 version 1 client certificate (no extensions), as old tooling and kazoo's test CA

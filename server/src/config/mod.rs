@@ -111,6 +111,8 @@ pub struct Config {
     /// The TLS listener (address, key and trust stores), present exactly when
     /// `secure_client_port` is.
     pub secure_client: Option<SecureClientConfig>,
+    /// The quorum key and trust stores (`ssl.quorum.*`), checked at start-up.
+    pub quorum_stores: Option<tls::QuorumStores>,
     /// Connections allowed from one IP address; 0 means no limit.
     pub max_client_cnxns_per_host: u32,
     /// Connections allowed in total; 0 means no limit.
@@ -367,6 +369,7 @@ impl Config {
         let sasl = sasl::sasl_from_settings(&settings)?;
         let acl_schemes = sasl::acl_schemes(&settings, secure_client_port.is_some());
         let secure_client = tls::tls_from_settings(&settings, &mut warnings)?;
+        let quorum_stores = tls::quorum_stores_from_settings(&settings)?;
 
         let servers = settings.servers(multi_address_enabled)?;
         let my_id = read_my_id(&data_dir, extended_types)?;
@@ -382,6 +385,7 @@ impl Config {
             client_port_listen_backlog,
             secure_client_port,
             secure_client,
+            quorum_stores,
             max_client_cnxns_per_host,
             max_cnxns,
             min_session_timeout_ms,

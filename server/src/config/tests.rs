@@ -67,8 +67,9 @@ fn addr(text: &str) -> SocketAddr {
 }
 
 /// The zoo.cfg kazoo 2.11's harness writes for one member (kazoo/testing/common.py),
-/// with the entries its harness adds for ZooKeeper >= 3.5, after ci/kazoo/shim/java has
-/// converted its JKS stores to PEM (`keystore.pem`, `truststore.pem`; see `load_kazoo`).
+/// with the entries its harness adds for ZooKeeper >= 3.5. Its stores are JKS files; here
+/// PEM stand-ins (`keystore.pem`, `truststore.pem`; see `load_kazoo`) keep keytool out of
+/// the unit tests, and `tests/tls/stores.rs` and kazoo's own TLS test read real JKS.
 fn kazoo_zoo_cfg(data_dir: &str, base: u16) -> String {
     format!(
         "\ntickTime=2000\ndataDir={data_dir}\nclientPort={}\nsecureClientPort={}\nmaxClientCnxns=0\nadmin.serverPort={}\nserverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\nauthProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\nssl.keyStore.location={data_dir}/../keystore.pem\nssl.keyStore.password=apassword\nssl.trustStore.location={data_dir}/../truststore.pem\nssl.trustStore.password=apassword\n4lw.commands.whitelist=*\nreconfigEnabled=true\nlocalSessionsEnabled=false\nlocalSessionsUpgradingEnabled=false\n",
@@ -184,7 +185,7 @@ fn kazoo_standalone_member() {
     }
     assert!(!warnings.contains("tickTime"));
     assert!(!warnings.contains("superDigest"));
-    // The (converted) key and trust stores serve the TLS port.
+    // The key and trust stores serve the TLS port.
     assert!(!warnings.contains("ssl."), "{warnings}");
     let secure = config.secure_client.as_ref().expect("a TLS port");
     assert_eq!(secure.address, addr("0.0.0.0:20004"));
@@ -1013,8 +1014,9 @@ fn sasl_users_come_from_the_jaas_file() {
     assert!(load_file(&cfg, &[&arg]).is_err());
 }
 
-/// The TLS keys: a Java store is refused with the commands that convert it, a missing
-/// key store or an unknown protocol stops the server, ciphers and versions are read.
+/// The TLS keys: store types as Apache infers them, a store that does not match its type,
+/// a missing key store or an unknown protocol stops the server, ciphers and versions are
+/// read, and the quorum stores follow the same rules.
 #[test]
 fn tls_keys_are_validated() {
     let scratch = Scratch::new();
@@ -1043,6 +1045,7 @@ fn tls_keys_are_validated() {
         .iter()
         .any(|w| w.contains("TLS_RSA_WITH_AES_128_CBC_SHA")));
 
+    // A store whose content does not match its type names the type and the file.
     let jks = scratch.write("keystore.jks", "not really");
     let e = load_with(&format!(
         "secureClientPort=2281\nssl.keyStore.location={}\n",
@@ -1051,13 +1054,55 @@ fn tls_keys_are_validated() {
     .unwrap_err()
     .to_string();
     assert!(
-        e.contains("keytool -importkeystore") && e.contains("openssl pkcs12"),
+        e.contains("type is JKS") && e.contains("keystore.jks"),
         "{e}"
     );
     let e = load_with(&format!("{base}ssl.trustStore.type=JKS\n"))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("keytool -list -rfc"), "{e}");
+    assert!(e.contains("type is JKS but the file is a PEM file"), "{e}");
+    // As Apache: an unknown extension needs the type; a set type wins over the name.
+    let odd = scratch.write("server.crt", &std::fs::read_to_string(&ks).unwrap());
+    let odd_base = format!(
+        "secureClientPort=2281\nssl.keyStore.location={}\nssl.trustStore.location={ts}\n",
+        odd.display()
+    );
+    let e = load_with(&odd_base).unwrap_err().to_string();
+    assert!(e.contains("ssl.keyStore.type"), "{e}");
+    load_with(&format!("{odd_base}ssl.keyStore.type=pem\n")).expect("a set type wins");
+    let e = load_with(&format!("{base}ssl.keyStore.type=JCEKS\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("JKS, PKCS12 or PEM"), "{e}");
+    let e = load_with(&format!("{base}ssl.keyStore.type=BCFKS\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("BouncyCastle"), "{e}");
+    // An unreadable password file stops the server naming its key.
+    let e = load_with(&format!(
+        "{base}ssl.keyStore.passwordPath={}\n",
+        scratch.path("no-such-password").display()
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("ssl.keyStore.passwordPath"), "{e}");
+    // The quorum stores are read with the same rules, with or without a secure port.
+    let config = load_with(&format!(
+        "ssl.quorum.keyStore.location={ks}\nssl.quorum.trustStore.location={ts}\n"
+    ))
+    .expect("quorum stores load");
+    let quorum = config.quorum_stores.expect("quorum stores");
+    assert_eq!(quorum.key_store.path, PathBuf::from(&ks));
+    assert!(quorum.trust_store.is_some());
+    let e = load_with(&format!(
+        "ssl.quorum.keyStore.location={ts}\nssl.quorum.keyStore.type=PEM\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("ssl.quorum.keyStore.location") && e.contains("no private key"),
+        "{e}"
+    );
     let e = load_with("secureClientPort=2281\n")
         .unwrap_err()
         .to_string();

@@ -1,22 +1,33 @@
 //! The TLS keys: the secure client port and Apache's `ssl.*` client-side keys (also
-//! accepted as `zookeeper.ssl.*` system properties), and the x509 super user. Key and trust
-//! stores are read here, at start-up, so an unusable one stops the server with a message
-//! naming the key and saying how to fix it.
+//! accepted as `zookeeper.ssl.*` system properties), the quorum stores (`ssl.quorum.*`),
+//! and the x509 super user. Key and trust stores are read here, at start-up, so an
+//! unusable one stops the server with a message naming the key and saying how to fix it.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::settings::Settings;
 use super::{keys, ConfigError};
-use crate::net::tls::{ClientAuth, TlsOptions, TlsServer, TlsVersion};
+use crate::net::tls::store::{self, StoreRole, StoreSpec, StoreType};
+use crate::net::tls::{ClientAuth, TlsError, TlsOptions, TlsServer, TlsVersion};
 
 pub const SECURE_CLIENT_PORT_ADDRESS: &str = "secureClientPortAddress";
 pub const KEY_STORE_LOCATION: &str = "ssl.keyStore.location";
 pub const KEY_STORE_PASSWORD: &str = "ssl.keyStore.password";
+pub const KEY_STORE_PASSWORD_PATH: &str = "ssl.keyStore.passwordPath";
 pub const KEY_STORE_TYPE: &str = "ssl.keyStore.type";
 pub const TRUST_STORE_LOCATION: &str = "ssl.trustStore.location";
 pub const TRUST_STORE_PASSWORD: &str = "ssl.trustStore.password";
+pub const TRUST_STORE_PASSWORD_PATH: &str = "ssl.trustStore.passwordPath";
 pub const TRUST_STORE_TYPE: &str = "ssl.trustStore.type";
+pub const QUORUM_KEY_STORE_LOCATION: &str = "ssl.quorum.keyStore.location";
+pub const QUORUM_KEY_STORE_PASSWORD: &str = "ssl.quorum.keyStore.password";
+pub const QUORUM_KEY_STORE_PASSWORD_PATH: &str = "ssl.quorum.keyStore.passwordPath";
+pub const QUORUM_KEY_STORE_TYPE: &str = "ssl.quorum.keyStore.type";
+pub const QUORUM_TRUST_STORE_LOCATION: &str = "ssl.quorum.trustStore.location";
+pub const QUORUM_TRUST_STORE_PASSWORD: &str = "ssl.quorum.trustStore.password";
+pub const QUORUM_TRUST_STORE_PASSWORD_PATH: &str = "ssl.quorum.trustStore.passwordPath";
+pub const QUORUM_TRUST_STORE_TYPE: &str = "ssl.quorum.trustStore.type";
 pub const CLIENT_AUTH: &str = "ssl.clientAuth";
 pub const PROTOCOL: &str = "ssl.protocol";
 pub const ENABLED_PROTOCOLS: &str = "ssl.enabledProtocols";
@@ -24,6 +35,53 @@ pub const CIPHER_SUITES: &str = "ssl.ciphersuites";
 pub const HOSTNAME_VERIFICATION: &str = "ssl.hostnameVerification";
 /// `zookeeper.X509AuthenticationProvider.superUser` without its `zookeeper.` prefix.
 pub const X509_SUPER_USER: &str = "X509AuthenticationProvider.superUser";
+
+/// The four keys that configure one store (Apache's `X509Util` names them alike for the
+/// client and the quorum key and trust stores).
+struct StoreKeys {
+    location: &'static str,
+    password: &'static str,
+    password_path: &'static str,
+    kind: &'static str,
+    role: StoreRole,
+}
+
+const CLIENT_KEY_STORE: StoreKeys = StoreKeys {
+    location: KEY_STORE_LOCATION,
+    password: KEY_STORE_PASSWORD,
+    password_path: KEY_STORE_PASSWORD_PATH,
+    kind: KEY_STORE_TYPE,
+    role: StoreRole::Key,
+};
+const CLIENT_TRUST_STORE: StoreKeys = StoreKeys {
+    location: TRUST_STORE_LOCATION,
+    password: TRUST_STORE_PASSWORD,
+    password_path: TRUST_STORE_PASSWORD_PATH,
+    kind: TRUST_STORE_TYPE,
+    role: StoreRole::Trust,
+};
+const QUORUM_KEY_STORE: StoreKeys = StoreKeys {
+    location: QUORUM_KEY_STORE_LOCATION,
+    password: QUORUM_KEY_STORE_PASSWORD,
+    password_path: QUORUM_KEY_STORE_PASSWORD_PATH,
+    kind: QUORUM_KEY_STORE_TYPE,
+    role: StoreRole::Key,
+};
+const QUORUM_TRUST_STORE: StoreKeys = StoreKeys {
+    location: QUORUM_TRUST_STORE_LOCATION,
+    password: QUORUM_TRUST_STORE_PASSWORD,
+    password_path: QUORUM_TRUST_STORE_PASSWORD_PATH,
+    kind: QUORUM_TRUST_STORE_TYPE,
+    role: StoreRole::Trust,
+};
+
+/// The quorum stores (`ssl.quorum.*`), read and checked at start-up like the client
+/// port's. Quorum links do not use TLS yet; the stores are kept for when they do.
+#[derive(Clone, Debug)]
+pub struct QuorumStores {
+    pub key_store: StoreSpec,
+    pub trust_store: Option<StoreSpec>,
+}
 
 /// The secure port's configuration: where it listens and the ready TLS configuration.
 #[derive(Clone, Debug)]
@@ -57,28 +115,15 @@ pub(super) fn tls_from_settings(
         }
     })?;
 
-    let Some(key_store) = settings
-        .get(KEY_STORE_LOCATION)
-        .filter(|s| !s.value.is_empty())
-    else {
+    let Some(key_store) = store_spec(settings, &CLIENT_KEY_STORE)? else {
         return Err(ConfigError::Inconsistent {
             reason: format!(
-                "secureClientPort is set but {KEY_STORE_LOCATION} is not: the TLS port needs a PEM file with the server's private key and certificate chain"
+                "secureClientPort is set but {KEY_STORE_LOCATION} is not: the TLS port needs a key store (JKS, PKCS12 or PEM) with the server's private key and certificate chain"
             ),
             origin: settings.origin_of(keys::SECURE_CLIENT_PORT),
         });
     };
-    check_store_type(settings, KEY_STORE_TYPE, &key_store.value, "key store")?;
-    let trust_store = match settings
-        .get(TRUST_STORE_LOCATION)
-        .filter(|s| !s.value.is_empty())
-    {
-        Some(s) => {
-            check_store_type(settings, TRUST_STORE_TYPE, &s.value, "trust store")?;
-            Some(PathBuf::from(&s.value))
-        }
-        None => None,
-    };
+    let trust_store = store_spec(settings, &CLIENT_TRUST_STORE)?;
     let client_auth = match settings.get(CLIENT_AUTH) {
         Some(s) => {
             ClientAuth::parse(&s.value).ok_or_else(|| s.invalid("choose none, want or need"))?
@@ -98,7 +143,7 @@ pub(super) fn tls_from_settings(
     settings.boolean(HOSTNAME_VERIFICATION)?;
 
     let options = TlsOptions {
-        key_store: PathBuf::from(&key_store.value),
+        key_store,
         trust_store,
         client_auth,
         versions,
@@ -110,26 +155,11 @@ pub(super) fn tls_from_settings(
         .filter(|v| !v.is_empty());
     let server = TlsServer::build(&options, super_user, warnings).map_err(|e| {
         let key = match &e {
-            crate::net::tls::TlsError::NoCipherSuite(_) => CIPHER_SUITES,
-            crate::net::tls::TlsError::NoTrustedCertificate(_)
-            | crate::net::tls::TlsError::BadTrustedCertificate { .. } => TRUST_STORE_LOCATION,
-            crate::net::tls::TlsError::NoTrustStore(_) => CLIENT_AUTH,
-            crate::net::tls::TlsError::JavaStore { what, .. }
-            | crate::net::tls::TlsError::Read { what, .. }
-            | crate::net::tls::TlsError::BadPem { what, .. }
-                if *what == "trust store" =>
-            {
-                TRUST_STORE_LOCATION
-            }
-            _ => KEY_STORE_LOCATION,
+            TlsError::NoCipherSuite(_) => CIPHER_SUITES,
+            TlsError::NoTrustStore(_) => CLIENT_AUTH,
+            _ => failing_key(settings, &e, &CLIENT_KEY_STORE, &CLIENT_TRUST_STORE),
         };
-        match settings.get(key) {
-            Some(s) => s.invalid(e.to_string()),
-            None => ConfigError::Inconsistent {
-                reason: e.to_string(),
-                origin: settings.origin_of(keys::SECURE_CLIENT_PORT),
-            },
-        }
+        invalid(settings, key, e.to_string())
     })?;
     Ok(Some(SecureClientConfig {
         address,
@@ -138,50 +168,109 @@ pub(super) fn tls_from_settings(
     }))
 }
 
-/// Refuses Java store types up front, by `ssl.*.type` or, when unset, by file name (as
-/// Apache's `KeyStoreFileType.fromPropertyValueOrFileName`).
-fn check_store_type(
+/// Reads and checks the quorum stores when `ssl.quorum.keyStore.location` is set.
+pub(super) fn quorum_stores_from_settings(
     settings: &Settings,
-    type_key: &str,
-    location: &str,
-    what: &str,
-) -> Result<(), ConfigError> {
-    let from_name = Path::new(location)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase());
-    let (kind, setting) = match settings.get(type_key) {
-        Some(s) => (s.value.trim().to_ascii_uppercase(), Some(s)),
-        None => match from_name.as_deref() {
-            Some("jks") => ("JKS".to_owned(), None),
-            Some("p12") | Some("pfx") => ("PKCS12".to_owned(), None),
-            Some("bcfks") => ("BCFKS".to_owned(), None),
-            _ => ("PEM".to_owned(), None),
-        },
+) -> Result<Option<QuorumStores>, ConfigError> {
+    let Some(key_store) = store_spec(settings, &QUORUM_KEY_STORE)? else {
+        return Ok(None);
     };
-    if kind == "PEM" {
-        return Ok(());
+    let trust_store = store_spec(settings, &QUORUM_TRUST_STORE)?;
+    let check = |e: TlsError| {
+        let key = failing_key(settings, &e, &QUORUM_KEY_STORE, &QUORUM_TRUST_STORE);
+        invalid(settings, key, e.to_string())
+    };
+    store::load_key_store(&key_store).map_err(check)?;
+    if let Some(trust) = &trust_store {
+        store::load_trust_store(trust).map_err(check)?;
     }
-    let reason = format!(
-        "{what} type {kind} is not supported; ringkeeper reads PEM only (see docs/operations.md, \"TLS\"): {}",
-        if what == "trust store" {
-            format!("`keytool -list -rfc -keystore {location} -storepass <password> > truststore.pem`")
-        } else {
-            format!("`keytool -importkeystore -srckeystore {location} -srcstorepass <password> -destkeystore keystore.p12 -deststoretype PKCS12 -deststorepass <password>` then `openssl pkcs12 -in keystore.p12 -passin pass:<password> -nodes -out keystore.pem`")
+    Ok(Some(QuorumStores {
+        key_store,
+        trust_store,
+    }))
+}
+
+/// The key to blame for a store that failed to load: its password key for a wrong
+/// password, else its location.
+fn failing_key(
+    settings: &Settings,
+    e: &TlsError,
+    key_store: &StoreKeys,
+    trust_store: &StoreKeys,
+) -> &'static str {
+    let what = match e {
+        TlsError::NoTrustedCertificate(_) | TlsError::BadTrustedCertificate { .. } => {
+            StoreRole::Trust.what()
         }
-    );
-    let location_key = if what == "trust store" {
-        TRUST_STORE_LOCATION
-    } else {
-        KEY_STORE_LOCATION
+        TlsError::Read { what, .. }
+        | TlsError::BadStore { what, .. }
+        | TlsError::WrongPassword { what, .. }
+        | TlsError::NoPassword { what, .. }
+        | TlsError::BadPem { what, .. } => what,
+        _ => StoreRole::Key.what(),
     };
-    Err(match setting.or_else(|| settings.get(location_key)) {
+    let keys = if what == trust_store.role.what() {
+        trust_store
+    } else {
+        key_store
+    };
+    match e {
+        TlsError::WrongPassword { .. } if settings.get(keys.password_path).is_some() => {
+            keys.password_path
+        }
+        TlsError::WrongPassword { .. } if settings.get(keys.password).is_some() => keys.password,
+        _ => keys.location,
+    }
+}
+
+fn invalid(settings: &Settings, key: &str, reason: String) -> ConfigError {
+    match settings.get(key) {
         Some(s) => s.invalid(reason),
         None => ConfigError::Inconsistent {
             reason,
-            origin: settings.file_origin(),
+            origin: settings.origin_of(keys::SECURE_CLIENT_PORT),
         },
-    })
+    }
+}
+
+/// One store's location, type and password, as Apache's `X509Util` reads them; `None`
+/// when its location is unset or empty.
+fn store_spec(settings: &Settings, keys: &StoreKeys) -> Result<Option<StoreSpec>, ConfigError> {
+    let Some(location) = settings.get(keys.location).filter(|s| !s.value.is_empty()) else {
+        return Ok(None);
+    };
+    let kind = match settings.get(keys.kind).filter(|s| !s.value.is_empty()) {
+        Some(s) => StoreType::parse(&s.value)
+            .ok_or_else(|| s.invalid("choose JKS, PKCS12 or PEM (or leave it unset to go by the file name)"))?,
+        None => StoreType::from_file_name(&location.value).ok_or_else(|| {
+            location.invalid(format!(
+                "the store type cannot be told from the file name (Apache knows .jks, .p12, .pem and .bcfks): set {} to JKS, PKCS12 or PEM",
+                keys.kind
+            ))
+        })?,
+    };
+    if kind == StoreType::Bcfks {
+        let s = settings.get(keys.kind).unwrap_or(location);
+        return Err(s.invalid(
+            "BCFKS needs Java's BouncyCastle provider and is not supported; use PKCS12, JKS or PEM",
+        ));
+    }
+    let password = match settings
+        .get(keys.password_path)
+        .filter(|s| !s.value.is_empty())
+    {
+        Some(s) => store::read_password_file(std::path::Path::new(&s.value))
+            .map_err(|reason| s.invalid(reason))?,
+        None => settings
+            .get(keys.password)
+            .map(|s| s.value.clone())
+            .unwrap_or_default(),
+    };
+    Ok(Some(StoreSpec {
+        path: PathBuf::from(&location.value),
+        kind,
+        password,
+    }))
 }
 
 /// The versions to offer: `ssl.enabledProtocols` when set, else those `ssl.protocol`

@@ -317,11 +317,12 @@ impl Drop for TestServer {
     }
 }
 
-/// The classpath of the Debian `zookeeper` package: its jar's manifest names every dependency,
-/// and slf4j-simple sends the log to stderr. `RK_APACHE_CLASSPATH` overrides it.
+/// The classpath of the Debian `zookeeper` package: its jar's manifest names its dependencies
+/// but for netty's codec and resolver, which the Netty connection factory (needed for TLS)
+/// loads; slf4j-simple sends the log to stderr. `RK_APACHE_CLASSPATH` overrides it.
 fn apache_classpath() -> String {
     std::env::var("RK_APACHE_CLASSPATH").unwrap_or_else(|_| {
-        "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar".to_string()
+        "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar:/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar".to_string()
     })
 }
 

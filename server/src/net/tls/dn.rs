@@ -13,103 +13,30 @@
 //! - a type printed as an OID, or a value that is not a string, as `#` and the lowercase
 //!   hex of the value's whole DER encoding (tag, length, content).
 //!
-//! Only the subject is read; the certificate was verified by rustls before this runs, but
-//! the parser still refuses anything malformed rather than trust it.
+//! The certificate is parsed with x509-parser; it was verified by rustls before this runs,
+//! but anything malformed is still refused rather than trusted.
 
-/// A DER element: its tag, its content and the whole encoding.
-pub(super) struct Tlv<'a> {
-    pub(super) tag: u8,
-    pub(super) content: &'a [u8],
-    pub(super) whole: &'a [u8],
-}
-
-/// Reads one DER element from the front of `input`, returning it and the rest.
-pub(super) fn next_tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
-    let tag = *input.first()?;
-    if tag & 0x1f == 0x1f {
-        // High tag numbers do not occur in a certificate's subject.
-        return None;
-    }
-    let first = *input.get(1)?;
-    let (len, header) = if first < 0x80 {
-        (first as usize, 2)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | *input.get(2 + i)? as usize;
-        }
-        (len, 2 + n)
-    };
-    let end = header.checked_add(len)?;
-    let whole = input.get(..end)?;
-    Some((
-        Tlv {
-            tag,
-            content: &whole[header..],
-            whole,
-        },
-        &input[end..],
-    ))
-}
-
-const SEQUENCE: u8 = 0x30;
-const SET: u8 = 0x31;
-const OID: u8 = 0x06;
+use x509_parser::asn1_rs::{Any, Class, FromDer};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
 /// The subject of a DER certificate in Java's RFC 2253 form; `None` if it cannot be read.
 pub fn subject_rfc2253(cert_der: &[u8]) -> Option<String> {
-    let (cert, _) = next_tlv(cert_der)?;
-    if cert.tag != SEQUENCE {
-        return None;
-    }
-    let (tbs, _) = next_tlv(cert.content)?;
-    if tbs.tag != SEQUENCE {
-        return None;
-    }
-    let mut rest = tbs.content;
-    // [0] EXPLICIT version, present in v2 and v3 certificates.
-    if rest.first() == Some(&0xa0) {
-        rest = next_tlv(rest)?.1;
-    }
-    // serialNumber, signature, issuer, validity, then the subject.
-    for _ in 0..4 {
-        rest = next_tlv(rest)?.1;
-    }
-    let (subject, _) = next_tlv(rest)?;
-    if subject.tag != SEQUENCE {
-        return None;
-    }
-    name_rfc2253(subject.content)
+    let (_, cert) = X509Certificate::from_der(cert_der).ok()?;
+    name_rfc2253(cert.subject())
 }
 
-/// A Name's RDN sequence (the content of the SEQUENCE) in RFC 2253 form.
-fn name_rfc2253(mut rdns: &[u8]) -> Option<String> {
+/// A Name in RFC 2253 form: its RDNs from the last to the first.
+fn name_rfc2253(name: &X509Name<'_>) -> Option<String> {
+    // x509-parser reads a Name whose first RDN is malformed (an empty SET) as no RDNs at
+    // all; such a name is refused rather than printed as the empty subject.
+    let empty_name = name.as_raw().get(1).is_some_and(|&len| len == 0);
+    if name.iter_rdn().next().is_none() && !empty_name {
+        return None;
+    }
     let mut parts = Vec::new();
-    while !rdns.is_empty() {
-        let (rdn, rest) = next_tlv(rdns)?;
-        rdns = rest;
-        if rdn.tag != SET {
-            return None;
-        }
-        let mut avas = Vec::new();
-        let mut items = rdn.content;
-        while !items.is_empty() {
-            let (ava, rest) = next_tlv(items)?;
-            items = rest;
-            if ava.tag != SEQUENCE {
-                return None;
-            }
-            let (oid, rest) = next_tlv(ava.content)?;
-            let (value, _) = next_tlv(rest)?;
-            if oid.tag != OID {
-                return None;
-            }
-            avas.push(ava_rfc2253(&oid_text(oid.content)?, &value)?);
-        }
+    for rdn in name.iter_rdn() {
+        let avas = rdn.iter().map(ava_rfc2253).collect::<Option<Vec<_>>>()?;
         if avas.is_empty() {
             return None;
         }
@@ -117,40 +44,6 @@ fn name_rfc2253(mut rdns: &[u8]) -> Option<String> {
     }
     parts.reverse();
     Some(parts.join(","))
-}
-
-/// The dotted form of an OID's content octets.
-fn oid_text(content: &[u8]) -> Option<String> {
-    let mut arcs: Vec<u64> = Vec::new();
-    let mut acc: u64 = 0;
-    let mut in_arc = false;
-    for &b in content {
-        if acc > (u64::MAX >> 7) {
-            return None;
-        }
-        acc = (acc << 7) | (b & 0x7f) as u64;
-        in_arc = true;
-        if b & 0x80 == 0 {
-            if arcs.is_empty() {
-                let first = (acc / 40).min(2);
-                arcs.push(first);
-                arcs.push(acc - first * 40);
-            } else {
-                arcs.push(acc);
-            }
-            acc = 0;
-            in_arc = false;
-        }
-    }
-    if in_arc || arcs.is_empty() {
-        return None;
-    }
-    Some(
-        arcs.iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join("."),
-    )
 }
 
 /// RFC 2253's attribute type names, as Java uses them.
@@ -169,10 +62,14 @@ fn keyword(oid: &str) -> Option<&'static str> {
     })
 }
 
-/// The text of a string value, or `None` for a type that is not a directory string.
-fn string_value(value: &Tlv<'_>) -> Option<Option<String>> {
-    let c = value.content;
-    Some(match value.tag {
+/// The text of a string value, `Some(None)` for a value that is not a directory string,
+/// `None` for a malformed string.
+fn string_value(value: &Any<'_>) -> Option<Option<String>> {
+    if value.header.class() != Class::Universal || value.header.is_constructed() {
+        return Some(None);
+    }
+    let c = value.data;
+    Some(match value.header.tag().0 {
         // UTF8String
         0x0c => Some(String::from_utf8(c.to_vec()).ok()?),
         // PrintableString, TeletexString, IA5String, GeneralString: one byte a character.
@@ -205,16 +102,47 @@ fn string_value(value: &Tlv<'_>) -> Option<Option<String>> {
     })
 }
 
-fn ava_rfc2253(oid: &str, value: &Tlv<'_>) -> Option<String> {
+fn ava_rfc2253(ava: &AttributeTypeAndValue<'_>) -> Option<String> {
+    // x509-parser accepts an OID whose last arc is cut off (its last byte still says
+    // "more follows"); Java refuses such a certificate, so its name is not printed.
+    if ava
+        .attr_type()
+        .as_bytes()
+        .last()
+        .is_none_or(|b| b & 0x80 != 0)
+    {
+        return None;
+    }
+    let oid = ava.attr_type().to_id_string();
+    let value = ava.attr_value();
     let text = string_value(value)?;
-    match (keyword(oid), text) {
+    match (keyword(&oid), text) {
         (Some(name), Some(text)) => Some(format!("{name}={}", escape(&text))),
         (name, _) => {
-            let name = name.map(str::to_owned).unwrap_or_else(|| oid.to_owned());
-            let hex: String = value.whole.iter().map(|b| format!("{b:02x}")).collect();
+            let name = name.map(str::to_owned).unwrap_or(oid);
+            let hex: String = der_encoding(value)?
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             Some(format!("{name}=#{hex}"))
         }
     }
+}
+
+/// The value's DER encoding (tag, length, content), which Java prints in hex.
+fn der_encoding(value: &Any<'_>) -> Option<Vec<u8>> {
+    let mut out = value.header.raw_tag()?.to_vec();
+    let len = value.data.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(value.data);
+    Some(out)
 }
 
 /// RFC 2253 section 2.4 escaping, as Java applies it.
@@ -263,6 +191,17 @@ mod tests {
         tlv(SEQUENCE, &seq)
     }
 
+    const SEQUENCE: u8 = 0x30;
+    const SET: u8 = 0x31;
+    const OID: u8 = 0x06;
+
+    /// Parses a Name's content (its RDN sets) with x509-parser and renders it.
+    fn render(rdns: &[u8]) -> Option<String> {
+        let der = tlv(SEQUENCE, rdns);
+        let (_, name) = X509Name::from_der(&der).ok()?;
+        name_rfc2253(&name)
+    }
+
     const CN: &[u8] = &[0x55, 0x04, 0x03];
     const O: &[u8] = &[0x55, 0x04, 0x0a];
     const OU: &[u8] = &[0x55, 0x04, 0x0b];
@@ -273,18 +212,15 @@ mod tests {
         let mut name = tlv(SET, &ava(O, 0x0c, b"Org"));
         name.extend(tlv(SET, &ava(OU, 0x13, b"Unit")));
         name.extend(tlv(SET, &ava(CN, 0x0c, b"client")));
-        assert_eq!(name_rfc2253(&name).unwrap(), "CN=client,OU=Unit,O=Org");
+        assert_eq!(render(&name).unwrap(), "CN=client,OU=Unit,O=Org");
     }
 
     #[test]
     fn special_characters_are_escaped() {
         let name = tlv(SET, &ava(CN, 0x0c, b" a,b+c\"d\\e<f>g;h "));
-        assert_eq!(
-            name_rfc2253(&name).unwrap(),
-            r#"CN=\ a\,b\+c\"d\\e\<f\>g\;h\ "#
-        );
+        assert_eq!(render(&name).unwrap(), r#"CN=\ a\,b\+c\"d\\e\<f\>g\;h\ "#);
         let hash = tlv(SET, &ava(CN, 0x0c, b"#x=y"));
-        assert_eq!(name_rfc2253(&hash).unwrap(), r"CN=\#x=y");
+        assert_eq!(render(&hash).unwrap(), r"CN=\#x=y");
     }
 
     #[test]
@@ -293,7 +229,7 @@ mod tests {
         set.extend(ava(CN, 0x0c, b"x"));
         let name = tlv(SET, &set);
         assert_eq!(
-            name_rfc2253(&name).unwrap(),
+            render(&name).unwrap(),
             "1.2.840.113549.1.9.1=#1603614062+CN=x"
         );
     }
@@ -303,9 +239,10 @@ mod tests {
         assert!(subject_rfc2253(&[]).is_none());
         assert!(subject_rfc2253(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_none());
         assert!(subject_rfc2253(&[0x30, 0x03, 0x30, 0x01]).is_none());
-        assert!(name_rfc2253(&tlv(SET, &[])).is_none());
-        assert!(oid_text(&[0x81]).is_none());
+        assert_eq!(render(&tlv(SET, &[])), None);
+        let bad_oid = tlv(SET, &ava(&[0x81], 0x0c, b"x"));
+        assert!(render(&bad_oid).is_none());
         let bmp_odd = tlv(SET, &ava(CN, 0x1e, &[0x00]));
-        assert!(name_rfc2253(&bmp_odd).is_none());
+        assert!(render(&bmp_odd).is_none());
     }
 }

@@ -7,22 +7,23 @@
 //! stream halves a connection's reader and writer tasks use (`stream`). The subject of a
 //! client certificate becomes the connection's `x509` id (`dn`).
 //!
-//! Key and trust stores are PEM files. Java key stores (JKS, PKCS12) are refused with the
-//! commands that convert them, since reading them would need a JKS parser and PKCS12's
-//! password-based ciphers for a format every Java installation can export to PEM.
+//! Key and trust stores are JKS, PKCS12 or PEM files, read as Apache reads them
+//! (`store`, with `jks` and `pem`); version 1 client certificates are checked in `v1`.
 
 pub mod dn;
+mod jks;
+mod pem;
+mod pkcs12_pbe;
+pub mod store;
 pub mod stream;
 mod v1;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::{PemObject, SectionKind};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use thiserror::Error;
@@ -78,10 +79,10 @@ impl TlsVersion {
 /// The `ssl.*` settings, as read from the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsOptions {
-    /// PEM file with the private key and the certificate chain (leaf first).
-    pub key_store: PathBuf,
-    /// PEM file with the CA certificates client certificates are checked against.
-    pub trust_store: Option<PathBuf>,
+    /// The store with the private key and the certificate chain (leaf first).
+    pub key_store: store::StoreSpec,
+    /// The store with the CA certificates client certificates are checked against.
+    pub trust_store: Option<store::StoreSpec>,
     pub client_auth: ClientAuth,
     /// Versions offered, never empty.
     pub versions: Vec<TlsVersion>,
@@ -97,26 +98,27 @@ pub enum TlsError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{what} {path} is a {format} store; ringkeeper reads PEM only. Convert it: {hint}")]
-    JavaStore {
+    #[error("{what} {path}: {reason}")]
+    BadStore {
         what: &'static str,
         path: PathBuf,
-        format: &'static str,
-        hint: String,
+        reason: String,
     },
+    #[error("{what} {path} does not open with the configured password (wrong password, or a damaged file)")]
+    WrongPassword { what: &'static str, path: PathBuf },
+    #[error("{what} {path} is protected by a password and none is configured; set the store's password or passwordPath key")]
+    NoPassword { what: &'static str, path: PathBuf },
     #[error("{what} {path} is not a PEM file: {reason}")]
     BadPem {
         what: &'static str,
         path: PathBuf,
         reason: String,
     },
-    #[error("key store {0} holds an encrypted private key; ringkeeper needs it unencrypted: `openssl pkcs8 -in <file> -out <plain.pem>` (asks for the password), then put the certificates after the key")]
-    EncryptedKey(PathBuf),
-    #[error("key store {0} holds no private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)")]
+    #[error("key store {0} holds no private key (PRIVATE KEY, ENCRYPTED PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY, or a JKS/PKCS12 key entry)")]
     NoKey(PathBuf),
     #[error("key store {0} holds no certificate; put the server certificate (then its chain) after the key")]
     NoCertificate(PathBuf),
-    #[error("trust store {0} holds no CA certificate")]
+    #[error("trust store {0} holds no trusted CA certificate")]
     NoTrustedCertificate(PathBuf),
     #[error("trust store {path}: {reason}")]
     BadTrustedCertificate { path: PathBuf, reason: String },
@@ -157,7 +159,7 @@ impl TlsServer {
         super_user: Option<String>,
         warnings: &mut Vec<String>,
     ) -> Result<TlsServer, TlsError> {
-        let (key, chain) = load_key_store(&options.key_store)?;
+        let (key, chain) = store::load_key_store(&options.key_store)?;
         let provider = Arc::new(provider(options.cipher_suites.as_deref(), warnings)?);
         let versions: Vec<&'static SupportedProtocolVersion> =
             options.versions.iter().map(|v| v.rustls()).collect();
@@ -166,8 +168,8 @@ impl TlsServer {
         let verifier = match (options.client_auth, &options.trust_store) {
             (ClientAuth::None, _) => WebPkiClientVerifier::no_client_auth(),
             (auth, None) => return Err(TlsError::NoTrustStore(auth)),
-            (auth, Some(path)) => {
-                let roots = Arc::new(load_trust_store(path)?);
+            (auth, Some(spec)) => {
+                let roots = Arc::new(roots(spec)?);
                 let b =
                     WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone());
                 let b = if auth == ClientAuth::Want {
@@ -342,128 +344,18 @@ fn iana_name(s: &rustls::SupportedCipherSuite) -> String {
     }
 }
 
-/// The conversion commands an operator needs for a Java store.
-fn conversion_hint(what: &str, path: &Path) -> String {
-    let p = path.display();
-    if what == "trust store" {
-        format!("`keytool -list -rfc -keystore {p} -storepass <password> > truststore.pem` writes every trusted certificate as PEM; set ssl.trustStore.location to it and ssl.trustStore.type=PEM")
-    } else {
-        format!("`keytool -importkeystore -srckeystore {p} -srcstorepass <password> -destkeystore keystore.p12 -deststoretype PKCS12 -deststorepass <password>` then `openssl pkcs12 -in keystore.p12 -passin pass:<password> -nodes -out keystore.pem`; set ssl.keyStore.location to keystore.pem and ssl.keyStore.type=PEM")
-    }
-}
-
-/// Reads a store file and refuses Java formats by their magic numbers.
-fn read_store(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    let bytes = std::fs::read(path).map_err(|source| TlsError::Read {
-        what,
-        path: path.to_owned(),
-        source,
-    })?;
-    let format = match bytes.get(..4) {
-        Some([0xfe, 0xed, 0xfe, 0xed]) => Some("JKS"),
-        Some([0xce, 0xce, 0xce, 0xce]) => Some("JCEKS"),
-        // A DER SEQUENCE with a long-form length at the very start: a binary PKCS12 (or
-        // DER) file; PEM text never has a byte above 0x7f there.
-        Some([0x30, 0x80..=0x84, ..]) => Some("PKCS12"),
-        _ => None,
-    };
-    if let Some(format) = format {
-        return Err(TlsError::JavaStore {
-            what,
-            path: path.to_owned(),
-            format,
-            hint: conversion_hint(what, path),
-        });
-    }
-    Ok(bytes)
-}
-
-/// Every PEM section of a file, with its kind; sections of unknown kinds are skipped.
-fn sections(
-    what: &'static str,
-    path: &Path,
-    bytes: &[u8],
-) -> Result<Vec<(SectionKind, Vec<u8>)>, TlsError> {
-    let mut out = Vec::new();
-    for item in <(SectionKind, Vec<u8>)>::pem_slice_iter(bytes) {
-        out.push(item.map_err(|e| TlsError::BadPem {
-            what,
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?);
-    }
-    Ok(out)
-}
-
-/// The key store: one private key and the certificate chain, leaf first.
-pub fn load_key_store(
-    path: &Path,
-) -> Result<(PrivateKeyDer<'static>, Vec<CertificateDer<'static>>), TlsError> {
-    let bytes = read_store("key store", path)?;
-    let found = sections("key store", path, &bytes)?;
-    let mut key = None;
-    let mut chain = Vec::new();
-    for (kind, der) in found {
-        match kind {
-            SectionKind::Certificate => chain.push(CertificateDer::from(der)),
-            SectionKind::PrivateKey | SectionKind::RsaPrivateKey | SectionKind::EcPrivateKey
-                if key.is_none() =>
-            {
-                key = PrivateKeyDer::from_pem(kind, der);
-            }
-            _ => {}
-        }
-    }
-    let Some(key) = key else {
-        if contains(&bytes, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
-            return Err(TlsError::EncryptedKey(path.to_owned()));
-        }
-        if !contains(&bytes, b"-----BEGIN ") {
-            return Err(TlsError::JavaStore {
-                what: "key store",
-                path: path.to_owned(),
-                format: "non-PEM",
-                hint: conversion_hint("key store", path),
-            });
-        }
-        return Err(TlsError::NoKey(path.to_owned()));
-    };
-    if chain.is_empty() {
-        return Err(TlsError::NoCertificate(path.to_owned()));
-    }
-    Ok((key, chain))
-}
-
-/// The trust store: CA certificates.
-pub fn load_trust_store(path: &Path) -> Result<RootCertStore, TlsError> {
-    let bytes = read_store("trust store", path)?;
+/// The trust store's certificates as rustls trust anchors.
+fn roots(spec: &store::StoreSpec) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
-    for (kind, der) in sections("trust store", path, &bytes)? {
-        if kind == SectionKind::Certificate {
-            roots
-                .add(CertificateDer::from(der))
-                .map_err(|e| TlsError::BadTrustedCertificate {
-                    path: path.to_owned(),
-                    reason: e.to_string(),
-                })?;
-        }
-    }
-    if roots.is_empty() {
-        if !contains(&bytes, b"-----BEGIN ") {
-            return Err(TlsError::JavaStore {
-                what: "trust store",
-                path: path.to_owned(),
-                format: "non-PEM",
-                hint: conversion_hint("trust store", path),
-            });
-        }
-        return Err(TlsError::NoTrustedCertificate(path.to_owned()));
+    for cert in store::load_trust_store(spec)? {
+        roots
+            .add(cert)
+            .map_err(|e| TlsError::BadTrustedCertificate {
+                path: spec.path.clone(),
+                reason: e.to_string(),
+            })?;
     }
     Ok(roots)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The secure client port's listeners, one per shard, bound before any executor starts so
