@@ -4,6 +4,9 @@
 use std::time::Duration;
 
 use ringkeeper_engine::storage::{parse_segment_name, recover, FsDir, SegmentPolicy};
+// The subdirectory of dataDir holding ringkeeper's log segments and snapshots. Its name
+// says whose format it is, so an Apache `version-2` directory next to it is never touched.
+use ringkeeper_import::STORE_DIR_NAME;
 use ringkeeper_server::config::{ConfRuntime, Config};
 use ringkeeper_server::runtime::{self, RuntimeSettings};
 use ringkeeper_server::sequencer::{now_ms, InitialState, SequencerSettings, StorageSettings};
@@ -43,6 +46,11 @@ fn main() {
     }
     if !config.force_sync {
         warn!("forceSync=no: writes are acknowledged WITHOUT fdatasync; a power failure can lose acknowledged writes. Use only for benchmarks.");
+    }
+    if let Err(e) = ringkeeper_server::apache_import::import_if_first_start(&config) {
+        error!("{e}");
+        eprintln!("ringkeeper: {e}");
+        std::process::exit(1);
     }
     let store_dir = config.data_dir.join(STORE_DIR_NAME);
     let recovered = match open_store(&store_dir) {
@@ -213,10 +221,6 @@ fn start_admin(config: &Config) -> Option<ringkeeper_server::admin::AdminServer>
         }
     }
 }
-
-/// The subdirectory of dataDir holding ringkeeper's log segments and snapshots. Its name
-/// says whose format it is, so an Apache `version-2` directory next to it is never touched.
-const STORE_DIR_NAME: &str = "ringkeeper-v1";
 
 fn open_store(dir: &std::path::Path) -> Result<ringkeeper_engine::storage::Recovered, String> {
     let mut fs = FsDir::create(dir)

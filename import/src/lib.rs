@@ -13,13 +13,14 @@
 //! sets the recorded version).
 
 pub mod snapshot;
+mod staging;
 pub mod txnlog;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ringkeeper_engine::jute::{Encode, Reader, Writer};
-use ringkeeper_engine::storage::{encode_snapshot, write_snapshot, FsDir, StorageError};
+use ringkeeper_engine::storage::StorageError;
 use ringkeeper_engine::tree::{DataTree, CONFIG_NODE};
 use ringkeeper_engine::txn::{NodeKind, TxnBody};
 use ringkeeper_engine::{encode_acl_list, perms, Acl, Id, SessionId, Zxid};
@@ -110,7 +111,7 @@ pub struct ImportReport {
 
 /// The `version-2` folder of an Apache data directory (or the folder itself).
 fn version_dir(dir: &Path) -> PathBuf {
-    let v2 = dir.join("version-2");
+    let v2 = dir.join(APACHE_VERSION_DIR);
     if v2.is_dir() {
         v2
     } else {
@@ -312,21 +313,56 @@ pub fn import(
     target: &Path,
 ) -> Result<ImportReport, ImportError> {
     let store = target.join(STORE_DIR_NAME);
-    if let Ok(mut entries) = std::fs::read_dir(&store) {
-        if entries.next().is_some() {
-            return Err(ImportError::Refused(format!(
-                "{} already holds files; import into an empty data directory",
-                store.display()
-            )));
-        }
+    if holds_files(&store) {
+        return Err(ImportError::Refused(format!(
+            "{} already holds files; import into an empty data directory",
+            store.display()
+        )));
     }
     let imported = load(apache_dir, log_dir)?;
-    let mut report = imported.report;
-    let bytes = encode_snapshot(&imported.tree, &imported.sessions, report.last_zxid);
-    let mut dir = FsDir::create(&store).map_err(ImportError::Storage)?;
-    let name = write_snapshot(&mut dir, report.last_zxid, &bytes).map_err(ImportError::Storage)?;
-    report.output = store.join(name);
-    Ok(report)
+    staging::write_store(target, imported)
+}
+
+/// What a server found when it looked for Apache files to import on its start.
+#[derive(Debug)]
+pub enum FirstStart {
+    /// `ringkeeper-v1/` already holds ringkeeper's files: nothing was read.
+    RingkeeperData,
+    /// No Apache snapshot or log either: the server starts empty.
+    Empty,
+    /// Apache's files were imported into a new `ringkeeper-v1/`.
+    Imported(ImportReport),
+}
+
+/// Run by the server before it opens its store: a `data_dir` that holds Apache's
+/// `version-2` files (logs possibly under `data_log_dir`, Apache's `dataLogDir`) and no
+/// ringkeeper data is imported, so that "stop Apache, start ringkeeper on the same
+/// zoo.cfg" is the whole migration. Apache's files are only read.
+pub fn import_on_first_start(
+    data_dir: &Path,
+    data_log_dir: &Path,
+) -> Result<FirstStart, ImportError> {
+    let store = data_dir.join(STORE_DIR_NAME);
+    if holds_files(&store) {
+        return Ok(FirstStart::RingkeeperData);
+    }
+    let snap_dir = data_dir.join(APACHE_VERSION_DIR);
+    let log_dir = data_log_dir.join(APACHE_VERSION_DIR);
+    let has_apache_files =
+        |dir: &Path, prefix: &str| zxid_files(dir, prefix).is_ok_and(|files| !files.is_empty());
+    if !has_apache_files(&snap_dir, "snapshot.") && !has_apache_files(&log_dir, "log.") {
+        return Ok(FirstStart::Empty);
+    }
+    let imported = load(&snap_dir, Some(&log_dir))?;
+    staging::write_store(data_dir, imported).map(FirstStart::Imported)
+}
+
+/// Apache's data folder under `dataDir` and `dataLogDir` (`FileTxnSnapLog.version`).
+pub const APACHE_VERSION_DIR: &str = "version-2";
+
+/// True when `dir` exists and is not empty.
+fn holds_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
 }
 
 #[cfg(test)]
