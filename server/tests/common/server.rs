@@ -97,7 +97,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with the given options and waits until it answers `ruok`.
     pub fn start(options: ServerOptions) -> TestServer {
-        let flavor = Flavor::from_env();
+        TestServer::start_as(Flavor::from_env(), options)
+    }
+
+    /// Starts the given implementation whatever `RK_TEST_SERVER` says (migration tests
+    /// start Apache first and then the server under test on its data).
+    pub fn start_as(flavor: Flavor, options: ServerOptions) -> TestServer {
         let instance = INSTANCE_COUNTER.fetch_add(1, Ordering::SeqCst);
         let address = pick_address(instance);
         let dir = std::env::temp_dir().join(format!("rk-test-{}-{instance}", std::process::id()));
@@ -143,6 +148,14 @@ impl TestServer {
     /// Stops the server (SIGTERM) and starts it again on the same address with the same data.
     pub fn restart(&mut self) {
         self.stop();
+        self.spawn();
+    }
+
+    /// Stops the server (SIGTERM) and starts `flavor` on the same address, zoo.cfg and
+    /// data directory, as an operator moving from Apache to ringkeeper does.
+    pub fn restart_as(&mut self, flavor: Flavor) {
+        self.stop();
+        self.flavor = flavor;
         self.spawn();
     }
 
@@ -315,6 +328,13 @@ impl Drop for TestServer {
         self.stop();
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether Debian's Apache ZooKeeper is installed (CI installs it; tests that need it say
+/// so and skip without it).
+pub fn apache_installed() -> bool {
+    std::env::var_os("RK_APACHE_CLASSPATH").is_some()
+        || std::path::Path::new("/usr/share/java/zookeeper.jar").exists()
 }
 
 /// The classpath of the Debian `zookeeper` package: its jar's manifest names every dependency,
