@@ -18,9 +18,6 @@ use tracing::{error, info, warn};
 
 /// Bytes a connection may have waiting for a client that does not read.
 const MAX_QUEUED_BYTES_PER_CONN: usize = 64 * 1024 * 1024;
-/// How often empty containers and expired TTL nodes are looked for (Apache:
-/// znode.container.checkIntervalMs, default one minute).
-const CONTAINER_CHECK_MS: i64 = 60_000;
 
 fn main() {
     let config = match Config::load(std::env::args_os()) {
@@ -287,7 +284,7 @@ fn runtime_settings(
             tick_ms: config.tick_time_ms as i64,
             extended_types: config.extended_types,
             max_sessions: config.max_sessions as usize,
-            container_check_ms: CONTAINER_CHECK_MS,
+            containers: config.containers,
             shard_count: shards,
             batch_bytes_max: config.batch_bytes_max as usize,
             batch_txns_max: config.batch_txns_max as usize,

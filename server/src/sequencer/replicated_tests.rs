@@ -66,7 +66,7 @@ fn node(id: ServerId, net: &Rc<Net>, dir: &std::path::Path, window: usize) -> No
         tick_ms: 100,
         extended_types: false,
         max_sessions: 1000,
-        container_check_ms: 60_000,
+        containers: Default::default(),
         shard_count: 1,
         batch_bytes_max: 1 << 20,
         batch_txns_max: 1000,

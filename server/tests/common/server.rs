@@ -44,6 +44,9 @@ pub struct ServerOptions {
     pub global_outstanding_limit: Option<u32>,
     /// Further `key=value` lines for zoo.cfg.
     pub extra_config: Vec<String>,
+    /// Further Java system properties (`-Dkey=value`; ringkeeper takes them as `-D` too),
+    /// for settings Apache reads only that way, such as `znode.container.*`.
+    pub extra_properties: Vec<(String, String)>,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +61,7 @@ impl Default for ServerOptions {
             max_client_cnxns: 0,
             global_outstanding_limit: None,
             extra_config: Vec::new(),
+            extra_properties: Vec::new(),
         }
     }
 }
@@ -306,7 +310,7 @@ impl TestServer {
 
     /// Settings that Apache takes as Java system properties rather than zoo.cfg keys.
     fn system_properties(&self) -> Vec<(String, String)> {
-        let mut properties = Vec::new();
+        let mut properties = self.options.extra_properties.clone();
         if let Some(digest) = &self.options.super_digest {
             properties.push((
                 "zookeeper.DigestAuthenticationProvider.superDigest".to_string(),
