@@ -9,10 +9,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use common::ensemble::{Ensemble, EnsembleOptions};
 use common::jute::{err, op, Out};
+use common::load::{try_connect, Load};
 use common::server::{apache_installed, Flavor};
 use common::*;
 use zookeeper_client::{Acl, Acls, AuthId, Client, CreateMode, Permission};
@@ -59,6 +61,18 @@ async fn view(client: &Client) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// True, with the reason printed, when Debian's Apache ZooKeeper is not installed.
+fn skipped_without_apache() -> bool {
+    if apache_installed() {
+        return false;
+    }
+    eprintln!(
+        "SKIPPED: Debian's Apache ZooKeeper (/usr/share/java/zookeeper.jar) is not installed; \
+         ci/install-deps.sh installs it"
+    );
+    true
 }
 
 async fn write_znodes(client: &Client, server: &TestServer) -> common::raw::RawConn {
@@ -133,11 +147,7 @@ async fn write_znodes(client: &Client, server: &TestServer) -> common::raw::RawC
 
 #[tokio::test]
 async fn a_standalone_apache_server_moves_by_restarting_on_the_same_zoo_cfg() {
-    if !apache_installed() {
-        eprintln!(
-            "SKIPPED: Debian's Apache ZooKeeper (/usr/share/java/zookeeper.jar) is not \
-             installed; ci/install-deps.sh installs it"
-        );
+    if skipped_without_apache() {
         return;
     }
     let options = ServerOptions {
@@ -187,5 +197,112 @@ async fn a_standalone_apache_server_moves_by_restarting_on_the_same_zoo_cfg() {
             "the orphaned session never expired"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How long an election may take, Apache's JVMs starting on a loaded 2-core machine included.
+const ENSEMBLE_WAIT: Duration = Duration::from_secs(90);
+/// Writes that must be acknowledged after each step, proving the quorum serves.
+const WRITES_PER_STEP: usize = 20;
+
+/// Runs a blocking harness call (process control, `srvr` polling) without starving the
+/// runtime's other worker, where the write load runs.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// The rolling migration of docs/operations.md on a 3-member Apache 3.8 ensemble, under a
+/// constant write load: member 3 is replaced first (Apache's quorum is members 1 and 2),
+/// then member 2 (the new quorum is ringkeeper's members 2 and 3, which imported Apache's
+/// data; writes pause while it forms), then member 1, which starts with its Apache files
+/// moved aside and is brought up to date by the new leader. Every acknowledged write must
+/// be on every member at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_member_apache_ensemble_moves_member_by_member_without_losing_a_write() {
+    if skipped_without_apache() {
+        return;
+    }
+    let target = Flavor::from_env();
+    let options = EnsembleOptions {
+        tick_time_ms: 500,
+        extra_config: vec![
+            "maxSessionTimeout=30000".to_string(),
+            "snapCount=50".to_string(),
+        ],
+        ..EnsembleOptions::default()
+    };
+    let mut ensemble = blocking(|| Ensemble::start_as(3, options, Flavor::Apache));
+    blocking(|| ensemble.wait_for_leader(ENSEMBLE_WAIT));
+    let setup = try_connect(&ensemble.connect_string(), ENSEMBLE_WAIT)
+        .await
+        .expect("a client on the Apache ensemble");
+    setup.create("/load", b"", &persistent()).await.unwrap();
+    drop(setup);
+    let load = Load::start(ensemble.connect_string(), 2, "/load");
+    let started = Instant::now();
+    load.wait_acked_since(started, WRITES_PER_STEP, ENSEMBLE_WAIT, "Apache ensemble")
+        .await;
+
+    // Step 1: member 3 leaves Apache's quorum, which goes on with members 1 and 2.
+    blocking(|| ensemble.replace(2, target));
+    let step = Instant::now();
+    load.wait_acked_since(
+        step,
+        WRITES_PER_STEP,
+        ENSEMBLE_WAIT,
+        "Apache members 1 and 2",
+    )
+    .await;
+
+    // Step 2: member 2 goes; Apache's member 1 is left without a quorum, and the new
+    // members 2 and 3 elect a leader among themselves on the imported data.
+    blocking(|| ensemble.replace(1, target));
+    let step = Instant::now();
+    load.wait_acked_since(step, WRITES_PER_STEP, ENSEMBLE_WAIT, "new members 2 and 3")
+        .await;
+
+    // Step 3: member 1's Apache data holds nothing the new quorum lacks (it could only
+    // hold a proposal never committed); it is set aside and the leader sends a snapshot.
+    blocking(|| ensemble.stop(0));
+    let apache_files = ensemble.data_dir(0).join("version-2");
+    std::fs::rename(&apache_files, ensemble.data_dir(0).join("version-2.apache"))
+        .expect("setting member 1's Apache files aside");
+    blocking(|| ensemble.replace(0, target));
+    blocking(|| ensemble.wait_serving(0, ENSEMBLE_WAIT));
+    let step = Instant::now();
+    load.wait_acked_since(step, WRITES_PER_STEP, ENSEMBLE_WAIT, "all new members")
+        .await;
+    let acked = load.finish().await;
+
+    for member in 0..3 {
+        let client = try_connect(&ensemble.connect_string_of(&[member]), ENSEMBLE_WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("member {member}: {e}"));
+        // A follower shows what the leader committed once it has caught up to a sync.
+        client.sync("/load").await.unwrap();
+        let children: BTreeSet<String> = client
+            .list_children("/load")
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        let lost: Vec<&String> = acked.difference(&children).collect();
+        assert!(
+            lost.is_empty(),
+            "member {member} lacks {} acknowledged writes, e.g. {:?};\n{}",
+            lost.len(),
+            lost.iter().take(5).collect::<Vec<_>>(),
+            blocking(|| ensemble.describe())
+        );
+    }
+    if target == Flavor::Ringkeeper {
+        for member in [1, 2] {
+            assert!(
+                ensemble
+                    .log(member)
+                    .contains("imported the Apache ZooKeeper data directory"),
+                "member {member} imported Apache's data"
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod ensemble;
 pub mod jute;
+pub mod load;
 pub mod raw;
 pub mod server;
 

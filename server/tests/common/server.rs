@@ -343,7 +343,7 @@ pub fn apache_installed() -> bool {
 
 /// The classpath of the Debian `zookeeper` package: its jar's manifest names every dependency,
 /// and slf4j-simple sends the log to stderr. `RK_APACHE_CLASSPATH` overrides it.
-fn apache_classpath() -> String {
+pub fn apache_classpath() -> String {
     std::env::var("RK_APACHE_CLASSPATH").unwrap_or_else(|_| {
         "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar".to_string()
     })
