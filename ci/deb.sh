@@ -126,6 +126,12 @@ expect "remove keeps the conffile" '^kept$' "$([[ -e /etc/ringkeeper/zoo.cfg ]] 
 INSTALLED=0
 expect "purge takes the config" '^gone$' "$([[ -e /etc/ringkeeper ]] && echo there || echo gone)"
 expect "purge takes the data" '^gone$' "$([[ -e /var/lib/ringkeeper ]] && echo there || echo gone)"
-expect "$HOST:$PORT is free again" '^free$' "$(rk_port_free "$HOST" "$PORT" && echo free || echo taken)"
+# Nothing listens there any more. (Binding it could still fail for a while: the
+# kernel keeps closed connections in TIME_WAIT, and tears an exited process's
+# io_uring sockets down asynchronously.)
+listening() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' listening "$HOST" "$PORT" 2>/dev/null; }
+deadline=$((SECONDS + RK_STOP_TIMEOUT))
+while listening && ((SECONDS < deadline)); do sleep 0.2; done
+expect "nothing listens on $HOST:$PORT any more" '^closed$' "$(listening && echo open || echo closed)"
 
 rk_checks_summary "deb stage" deb

@@ -236,7 +236,21 @@ pub fn load(snap_dir: &Path, log_dir: Option<&Path>) -> Result<Imported, ImportE
             Err(e) => warnings.push(format!("skipped: {e}")),
         }
     }
-    let logs = zxid_files(&log_dir, "log.")?;
+    let logs = match zxid_files(&log_dir, "log.") {
+        Err(ImportError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Vec::new()
+        }
+        other => other?,
+    };
+    if base.is_some() && logs.is_empty() {
+        // Apache always has a log after its snapshot once anything was written; none at
+        // all usually means the logs live elsewhere (Apache's dataLogDir).
+        warnings.push(format!(
+            "no txn log in {}: only the snapshot was imported; if Apache kept its logs \
+             apart (dataLogDir), set the same dataLogDir",
+            log_dir.display()
+        ));
+    }
     if base.is_none() && logs.is_empty() {
         return Err(ImportError::Refused(format!(
             "{} holds no Apache snapshot or txn log",

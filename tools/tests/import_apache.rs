@@ -277,6 +277,20 @@ fn first_start_import_is_all_or_nothing(dir: &Path, last_zxid: ringkeeper_engine
         apache_before,
         "Apache's files are untouched"
     );
+    // The logs kept apart but dataLogDir not given: the snapshot alone is imported, and
+    // the report says why the newest txns may be missing.
+    let snap_only = dir.join("first-start/snap-only");
+    copy_files(&apache_v2, &snap_only.join("version-2"), |n| {
+        !n.starts_with("log.")
+    });
+    match apache::import_on_first_start(&snap_only, &snap_only).expect("snapshot only") {
+        apache::FirstStart::Imported(report) => assert!(
+            report.warnings.iter().any(|w| w.contains("dataLogDir")),
+            "{:?}",
+            report.warnings
+        ),
+        other => panic!("expected an import, got {other:?}"),
+    }
     let empty = dir.join("first-start/empty");
     std::fs::create_dir_all(&empty).unwrap();
     assert!(matches!(
