@@ -269,7 +269,7 @@ impl Config {
         let max_cnxns = settings.u32_in(keys::MAX_CNXNS, 0, u32::MAX)?.unwrap_or(0);
 
         let (min_session_timeout_ms, max_session_timeout_ms) =
-            session_timeouts(&settings, tick_time_ms)?;
+            session_timeouts(settings, tick_time_ms)?;
 
         let read_only_mode_enabled = settings.boolean(keys::READ_ONLY_MODE)?.unwrap_or(false);
         let whitelist_text = settings.text(keys::FOUR_LETTER_WHITELIST)?;
@@ -430,9 +430,9 @@ impl Config {
             admin,
             warnings: Vec::new(),
         };
-        config.check_membership(&settings, &mut warnings)?;
+        config.check_membership(settings, &mut warnings)?;
         config.client_address =
-            config.resolve_client_address(&settings, has_file, client_port, client_host)?;
+            config.resolve_client_address(settings, has_file, client_port, client_host)?;
         config.warnings = warnings;
         Ok(config)
     }
