@@ -217,6 +217,39 @@ pub struct Imported {
     pub report: ImportReport,
 }
 
+/// The extensions Apache gives compressed snapshots (`snapshot.compression.method`).
+const COMPRESSED_SNAPSHOT_EXTENSIONS: [&str; 2] = ["gz", "snappy"];
+
+/// Compressed snapshots are not read. One newer than the snapshot the import would start
+/// from means the tree would be rebuilt from an older state whose logs Apache may already
+/// have purged: refused, rather than importing a tree that silently lacks nodes.
+fn refuse_newer_compressed_snapshot(dir: &Path, base: Option<Zxid>) -> Result<(), ImportError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((hex, ext)) = name
+            .strip_prefix("snapshot.")
+            .and_then(|rest| rest.split_once('.'))
+        else {
+            continue;
+        };
+        let Ok(zxid) = u64::from_str_radix(hex, 16) else {
+            continue;
+        };
+        if COMPRESSED_SNAPSHOT_EXTENSIONS.contains(&ext) && base.is_none_or(|b| zxid as Zxid > b) {
+            return Err(ImportError::Refused(format!(
+                "{} is compressed ({ext}), which is not read, and newer than any plain \
+                 snapshot; restart Apache once without snapshot.compression.method so that it \
+                 writes a plain snapshot, stop it, then import",
+                entry.path().display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads an Apache data directory (`snap_dir`, and `log_dir` if the logs live apart, as
 /// with Apache's `dataLogDir`) and rebuilds its state.
 pub fn load(snap_dir: &Path, log_dir: Option<&Path>) -> Result<Imported, ImportError> {
@@ -236,6 +269,7 @@ pub fn load(snap_dir: &Path, log_dir: Option<&Path>) -> Result<Imported, ImportE
             Err(e) => warnings.push(format!("skipped: {e}")),
         }
     }
+    refuse_newer_compressed_snapshot(&snap_dir, base.as_ref().map(|(_, zxid, _)| *zxid))?;
     let logs = match zxid_files(&log_dir, "log.") {
         Err(ImportError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             Vec::new()
@@ -382,6 +416,22 @@ fn holds_files(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_newer_compressed_snapshot_is_refused() {
+        let dir = std::env::temp_dir().join(format!("rk-import-gz-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("snapshot.20.gz"), b"").unwrap();
+        std::fs::write(dir.join("snapshot.10"), b"").unwrap();
+        assert!(refuse_newer_compressed_snapshot(&dir, Some(0x20)).is_ok());
+        assert!(refuse_newer_compressed_snapshot(&dir, Some(0x10)).is_err());
+        assert!(refuse_newer_compressed_snapshot(&dir, None).is_err());
+        // The import as a whole refuses too, even with a log to replay.
+        std::fs::write(dir.join("log.1"), b"").unwrap();
+        assert!(matches!(load(&dir, None), Err(ImportError::Refused(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn adler32_matches_known_values() {
