@@ -1,6 +1,7 @@
 //! ringkeeper's server: executors, sockets, sessions, the sequencer and the client protocol.
 
 pub mod admin;
+pub mod apache_import;
 pub mod config;
 pub mod divergence;
 pub mod fourlw;

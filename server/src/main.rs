@@ -4,6 +4,9 @@
 use std::time::Duration;
 
 use ringkeeper_engine::storage::{recover, FsDir, SegmentPolicy, SegmentPosition};
+// The subdirectory of dataDir holding ringkeeper's log segments and snapshots. Its name
+// says whose format it is, so an Apache `version-2` directory next to it is never touched.
+use ringkeeper_import::STORE_DIR_NAME;
 use ringkeeper_server::config::{ConfRuntime, Config};
 use ringkeeper_server::runtime::{self, RuntimeSettings};
 use ringkeeper_server::sequencer::{now_ms, InitialState, SequencerSettings, StorageSettings};
@@ -14,9 +17,6 @@ use tracing::{error, info, warn};
 
 /// Bytes a connection may have waiting for a client that does not read.
 const MAX_QUEUED_BYTES_PER_CONN: usize = 64 * 1024 * 1024;
-/// How often empty containers and expired TTL nodes are looked for (Apache:
-/// znode.container.checkIntervalMs, default one minute).
-const CONTAINER_CHECK_MS: i64 = 60_000;
 
 fn main() {
     let config = match Config::load(std::env::args_os()) {
@@ -42,6 +42,11 @@ fn main() {
     }
     if !config.force_sync {
         warn!("forceSync=no: writes are acknowledged WITHOUT fdatasync; a power failure can lose acknowledged writes. Use only for benchmarks.");
+    }
+    if let Err(e) = ringkeeper_server::apache_import::import_if_first_start(&config) {
+        error!("{e}");
+        eprintln!("ringkeeper: {e}");
+        std::process::exit(1);
     }
     let store_dir = config.data_dir.join(STORE_DIR_NAME);
     let recovery_started = std::time::Instant::now();
@@ -241,10 +246,6 @@ fn start_metrics(config: &Config) -> Option<ringkeeper_server::metrics::MetricsS
     }
 }
 
-/// The subdirectory of dataDir holding ringkeeper's log segments and snapshots. Its name
-/// says whose format it is, so an Apache `version-2` directory next to it is never touched.
-const STORE_DIR_NAME: &str = "ringkeeper-v1";
-
 fn open_store(dir: &std::path::Path) -> Result<ringkeeper_engine::storage::Recovered, String> {
     let mut fs = FsDir::create(dir)
         .map_err(|e| format!("cannot open data directory {}: {e}", dir.display()))?;
@@ -315,7 +316,7 @@ fn runtime_settings(
             extended_types: config.extended_types,
             acl_schemes: config.acl_schemes,
             max_sessions: config.max_sessions as usize,
-            container_check_ms: CONTAINER_CHECK_MS,
+            containers: config.containers,
             shard_count: shards,
             batch_bytes_max: config.batch_bytes_max as usize,
             batch_txns_max: config.batch_txns_max as usize,

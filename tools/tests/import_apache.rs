@@ -185,6 +185,8 @@ fn apache_data_directory_imports_with_every_stat_and_acl() {
     // The import refuses to overwrite what it wrote.
     assert!(apache::import(&dir.join("data"), None, &target).is_err());
 
+    first_start_import_is_all_or_nothing(&dir, report.last_zxid);
+
     let server = Server::start(&target);
     let mut rk = shell(&server.addr);
     let got = snapshot_view(&mut rk);
@@ -201,4 +203,98 @@ fn apache_data_directory_imports_with_every_stat_and_acl() {
         "Created /app/job-0000000004\n"
     );
     rk.close();
+}
+
+/// Every file under `dir` with its bytes.
+fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.insert(path.display().to_string(), std::fs::read(&path).unwrap());
+        }
+    }
+    out
+}
+
+fn copy_files(from: &Path, to: &Path, keep: impl Fn(&str) -> bool) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if keep(&name) {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// The server's first-start import on copies of Apache's directory: the remains of an
+/// interrupted import (a half-written staging folder, an empty store) are redone, not
+/// trusted; Apache's files are only read; logs kept apart (Apache's `dataLogDir`) are
+/// found; and a second start leaves the imported store alone.
+fn first_start_import_is_all_or_nothing(dir: &Path, last_zxid: ringkeeper_engine::Zxid) {
+    let apache_v2 = dir.join("data/version-2");
+    let data = dir.join("first-start/data");
+    let logs = dir.join("first-start/logs");
+    copy_files(&apache_v2, &data.join("version-2"), |n| {
+        !n.starts_with("log.")
+    });
+    copy_files(&apache_v2, &logs.join("version-2"), |n| {
+        n.starts_with("log.")
+    });
+    let staging = data.join("ringkeeper-v1.import");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(staging.join("snapshot.0000000000000001.tmp"), b"torn").unwrap();
+    std::fs::create_dir_all(data.join(apache::STORE_DIR_NAME)).unwrap();
+    let apache_before = (files_under(&data.join("version-2")), files_under(&logs));
+
+    let report = match apache::import_on_first_start(&data, &logs).expect("first start") {
+        apache::FirstStart::Imported(report) => report,
+        other => panic!("expected an import, got {other:?}"),
+    };
+    assert_eq!(
+        report.last_zxid, last_zxid,
+        "the logs under dataLogDir were replayed"
+    );
+    assert!(
+        !staging.exists(),
+        "the staging folder was renamed into place"
+    );
+    let store = files_under(&data.join(apache::STORE_DIR_NAME));
+    assert_eq!(
+        store.len(),
+        1,
+        "one snapshot and nothing else: {:?}",
+        store.keys()
+    );
+    assert!(matches!(
+        apache::import_on_first_start(&data, &logs),
+        Ok(apache::FirstStart::RingkeeperData)
+    ));
+    assert_eq!(
+        (files_under(&data.join("version-2")), files_under(&logs)),
+        apache_before,
+        "Apache's files are untouched"
+    );
+    // The logs kept apart but dataLogDir not given: the snapshot alone is imported, and
+    // the report says why the newest txns may be missing.
+    let snap_only = dir.join("first-start/snap-only");
+    copy_files(&apache_v2, &snap_only.join("version-2"), |n| {
+        !n.starts_with("log.")
+    });
+    match apache::import_on_first_start(&snap_only, &snap_only).expect("snapshot only") {
+        apache::FirstStart::Imported(report) => assert!(
+            report.warnings.iter().any(|w| w.contains("dataLogDir")),
+            "{:?}",
+            report.warnings
+        ),
+        other => panic!("expected an import, got {other:?}"),
+    }
+    let empty = dir.join("first-start/empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert!(matches!(
+        apache::import_on_first_start(&empty, &empty),
+        Ok(apache::FirstStart::Empty)
+    ));
 }

@@ -10,8 +10,12 @@ pub enum KeyUse {
     /// Parsed, validated and exposed as a typed field of `Config`.
     Used,
     /// Accepted for compatibility with Apache ZooKeeper configurations, not
-    /// acted on; setting it produces a warning.
+    /// acted on; setting it produces a warning with the entry's reason.
     Ignored,
+    /// Accepted only with this value (Apache's default, which is what ringkeeper
+    /// does); any other value stops the server with the entry's reason, because
+    /// running on while ignoring it would weaken what the operator asked for.
+    OnlyValue(&'static str),
     /// A JVM or logging setting that only means something to a Java server;
     /// accepted with a warning.
     Jvm,
@@ -24,6 +28,8 @@ pub struct KeySpec {
     pub name: &'static str,
     pub prefix: bool,
     pub usage: KeyUse,
+    /// Why ringkeeper does not act on the key; empty for used keys.
+    pub reason: &'static str,
 }
 
 const fn used(name: &'static str) -> KeySpec {
@@ -31,14 +37,16 @@ const fn used(name: &'static str) -> KeySpec {
         name,
         prefix: false,
         usage: KeyUse::Used,
+        reason: "",
     }
 }
 
-const fn ignored(name: &'static str) -> KeySpec {
+const fn ignored(name: &'static str, reason: &'static str) -> KeySpec {
     KeySpec {
         name,
         prefix: false,
         usage: KeyUse::Ignored,
+        reason,
     }
 }
 
@@ -47,22 +55,37 @@ const fn used_family(name: &'static str) -> KeySpec {
         name,
         prefix: true,
         usage: KeyUse::Used,
+        reason: "",
     }
 }
 
-const fn ignored_family(name: &'static str) -> KeySpec {
+const fn ignored_family(name: &'static str, reason: &'static str) -> KeySpec {
     KeySpec {
         name,
         prefix: true,
         usage: KeyUse::Ignored,
+        reason,
     }
 }
+
+const fn only_value(name: &'static str, value: &'static str, reason: &'static str) -> KeySpec {
+    KeySpec {
+        name,
+        prefix: false,
+        usage: KeyUse::OnlyValue(value),
+        reason,
+    }
+}
+
+/// The reason every JVM entry shares.
+const JVM_REASON: &str = "a Java or logging setting; ringkeeper is no JVM";
 
 const fn jvm_family(name: &'static str) -> KeySpec {
     KeySpec {
         name,
         prefix: true,
         usage: KeyUse::Jvm,
+        reason: JVM_REASON,
     }
 }
 
@@ -71,8 +94,25 @@ const fn jvm(name: &'static str) -> KeySpec {
         name,
         prefix: false,
         usage: KeyUse::Jvm,
+        reason: JVM_REASON,
     }
 }
+
+// Reasons shared by several entries.
+const PEER_PROTOCOL: &str = "tunes Apache's peer protocol and election; ringkeeper's members speak their own (docs/replication.md)";
+const NO_OBSERVERS: &str = "observers are not supported yet";
+const QUORUM_TLS: &str = "TLS between members is not implemented yet: members talk plain TCP (the ssl.quorum.* stores are loaded and checked)";
+const QUORUM_SASL: &str = "SASL between members is not implemented yet: members do not authenticate each other";
+const JAVA_CLASS: &str = "names a Java class; ringkeeper has one built-in implementation";
+const JAVA_TUNING: &str = "tunes Java threads or buffers ringkeeper does not have";
+const THROTTLES: &str = "Apache's request and connection throttlers are not implemented; globalOutstandingLimit, maxClientCnxns and maxCnxns bound the load";
+const KERBEROS: &str = "Kerberos (GSSAPI) is not implemented; SASL DIGEST-MD5 is";
+const GROUP_COMMIT: &str =
+    "log flushes are batched by ringkeeper.batchBytesMax and ringkeeper.batchTxnsMax";
+const WATCH_MANAGER: &str =
+    "tunes Apache's watch manager; ringkeeper's watches are removed with their session";
+const PORT_UNIFICATION: &str =
+    "TLS and plain text on one port is not implemented; TLS clients use secureClientPort";
 
 pub const TICK_TIME: &str = "tickTime";
 pub const INIT_LIMIT: &str = "initLimit";
@@ -125,6 +165,9 @@ pub const ADMIN_COMMAND_URL: &str = "admin.commandURL";
 pub const METRICS_CLASS_NAME: &str = "metricsProvider.className";
 pub const METRICS_HTTP_HOST: &str = "metricsProvider.httpHost";
 pub const METRICS_HTTP_PORT: &str = "metricsProvider.httpPort";
+pub const CONTAINER_CHECK_INTERVAL: &str = "znode.container.checkIntervalMs";
+pub const CONTAINER_MAX_PER_MINUTE: &str = "znode.container.maxPerMinute";
+pub const CONTAINER_MAX_NEVER_USED_INTERVAL: &str = "znode.container.maxNeverUsedIntervalMs";
 
 /// Apache names that set the same thing as one of ringkeeper's own keys:
 /// `(alias, canonical key)`. The last setting of either name wins.
@@ -132,6 +175,7 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("jute.maxbuffer", PACKET_LIMIT),
     ("DigestAuthenticationProvider.superDigest", SUPER_DIGEST),
     ("extendedTypesEnabled", EXTENDED_TYPES),
+    ("nio.sessionlessCnxnTimeout", HANDSHAKE_TIMEOUT),
 ];
 
 /// All recognised keys. Order is the documentation's order.
@@ -169,6 +213,7 @@ pub const KEYS: &[KeySpec] = &[
         name: SERVER_PREFIX,
         prefix: true,
         usage: KeyUse::Used,
+        reason: "",
     },
     used(DYNAMIC_VERSION),
     used("jute.maxbuffer"),
@@ -220,55 +265,105 @@ pub const KEYS: &[KeySpec] = &[
     used(super::tls::CIPHER_SUITES),
     used(super::tls::HOSTNAME_VERIFICATION),
     used(super::tls::X509_SUPER_USER),
+    used("nio.sessionlessCnxnTimeout"),
+    used(CONTAINER_CHECK_INTERVAL),
+    used(CONTAINER_MAX_PER_MINUTE),
+    used(CONTAINER_MAX_NEVER_USED_INTERVAL),
+    // Accepted so Apache configurations load, but not acted on.
+    ignored_family("ssl.", "a Java TLS setting with no counterpart in ringkeeper's TLS (rustls)"),
+    ignored_family("ssl.quorum.", QUORUM_TLS),
+    ignored("ssl.crl", "certificate revocation lists are not checked yet: a revoked client certificate that chains to the trust store is accepted"),
+    ignored("ssl.ocsp", "OCSP is not checked yet: a revoked client certificate that chains to the trust store is accepted"),
+    ignored("ssl.context.supplier.class", JAVA_CLASS),
+    ignored("ssl.authProvider", "certificate clients always get the built-in x509 scheme"),
+    ignored("ssl.handshakeDetectionTimeoutMillis", PORT_UNIFICATION),
+    ignored("sslQuorum", QUORUM_TLS),
+    ignored("sslQuorumReloadCertFiles", QUORUM_TLS),
+    ignored("portUnification", PORT_UNIFICATION),
+    ignored_family("client.", "a client-side setting; client.portUnification: TLS and plain text on one port is not implemented"),
     // Read for the ACL schemes they register (`sasl`, `x509`); other classes do nothing.
     used_family("authProvider."),
-    // Accepted so Apache configurations load, but not acted on.
-    ignored_family("ssl."),
-    ignored("sslQuorum"),
-    ignored("sslQuorumReloadCertFiles"),
-    ignored("portUnification"),
-    ignored_family("client."),
-    ignored_family("admin."),
-    ignored("serverCnxnFactory"),
-    ignored_family("metricsProvider."),
-    ignored_family("quorum."),
-    ignored("quorumListenOnAllIPs"),
-    ignored("syncEnabled"),
-    ignored("connectToLearnerMasterLimit"),
-    ignored("observerMasterPort"),
-    ignored_family("multiAddress."),
-    ignored("oraclePath"),
-    ignored_family("group."),
-    ignored_family("weight."),
-    ignored_family("jvm.pause."),
-    ignored("skipACL"),
-    ignored("requireClientAuthScheme"),
-    ignored("sessionRequireClientSASLAuth"),
-    ignored_family("enforce.auth."),
-    ignored("audit.enable"),
-    ignored_family("digest."),
-    ignored("snapshot.trust.empty"),
-    ignored("snapshot.compression.method"),
-    ignored("cnxTimeout"),
-    ignored("electionPortBindRetry"),
-    ignored("tcpKeepAlive"),
-    ignored("clientTcpKeepAlive"),
-    ignored_family("netty."),
-    ignored_family("kerberos."),
-    ignored("commitLogCount"),
-    ignored("snapSizeLimitInKb"),
-    ignored("txnLogSizeLimitInKb"),
-    ignored("fsync.warningthresholdms"),
-    ignored("leaderServes"),
-    ignored("maxResponseCacheSize"),
-    ignored("maxGetChildrenResponseCacheSize"),
-    ignored_family("request_throttle"),
-    ignored_family("connection_throttle"),
-    ignored("flushDelay"),
-    ignored("maxWriteQueuePollTime"),
-    ignored("maxBatchSize"),
-    ignored("watchManagerName"),
-    ignored("closeSessionTxn.enabled"),
+    ignored_family("admin.", "tunes Jetty (idle timeout, HTTPS, port unification, HTTP version); ringkeeper's admin server is its own"),
+    ignored("serverCnxnFactory", JAVA_CLASS),
+    ignored_family("metricsProvider.", "tunes Apache's Java exporter (JVM info, worker threads, queue sizes); ringkeeper's metrics port has its own fixed limits (see metrics.md)"),
+    ignored_family("quorum.", QUORUM_SASL),
+    ignored("quorum.cnxn.threads.size", JAVA_TUNING),
+    ignored("quorumListenOnAllIPs", "members bind the quorum and election addresses of their server.N line"),
+    ignored("syncEnabled", NO_OBSERVERS),
+    ignored_family("observer.", NO_OBSERVERS),
+    ignored_family("observerMaster.", NO_OBSERVERS),
+    ignored("connectToLearnerMasterLimit", NO_OBSERVERS),
+    ignored("observerMasterPort", NO_OBSERVERS),
+    ignored_family("multiAddress.", "only the first address of a server.N line is used, so there is nothing to check for reachability"),
+    ignored("oraclePath", "the two-member oracle is not implemented"),
+    ignored_family("group.", "hierarchical quorums are not implemented: every participant has one vote and a majority decides"),
+    ignored_family("weight.", "hierarchical quorums are not implemented: every participant has one vote and a majority decides"),
+    ignored_family("jvm.pause.", "monitors JVM pauses; ringkeeper has no garbage collector"),
+    ignored("skipACL", "ACLs are always checked; turning them off is not offered"),
+    ignored("requireClientAuthScheme", "not implemented (see enforce.auth.enabled)"),
+    only_value("sessionRequireClientSASLAuth", "false", "requiring SASL of every session is not implemented; starting without it would let unauthenticated clients in"),
+    only_value("enforce.auth.enabled", "false", "enforcing authentication schemes is not implemented; starting without it would let unauthenticated clients in"),
+    ignored("enforce.auth.schemes", "read only with enforce.auth.enabled=true, which is refused"),
+    ignored_family("audit.", "there is no audit log yet"),
+    ignored_family("digest.", "Apache's tree digest is not kept; ringkeeper's snapshots and log records carry their own checksums"),
+    ignored("snapshot.trust.empty", "not needed: a store without a snapshot is recovered from its log alone"),
+    ignored("snapshot.compression.method", "ringkeeper's own snapshot format is written uncompressed"),
+    ignored("snapshotSizeFactor", "snapshots are taken every snapCount transactions"),
+    ignored("cnxTimeout", PEER_PROTOCOL),
+    ignored("electionPortBindRetry", PEER_PROTOCOL),
+    ignored("tcpKeepAlive", PEER_PROTOCOL),
+    ignored("quorumCnxnTimeoutMs", PEER_PROTOCOL),
+    ignored("leaderConnectDelayDuringRetryMs", PEER_PROTOCOL),
+    ignored("forceSnapshotSync", PEER_PROTOCOL),
+    ignored("forward_learner_requests_to_commit_processor_disabled", PEER_PROTOCOL),
+    ignored_family("fastleader.", PEER_PROTOCOL),
+    ignored_family("leader.", PEER_PROTOCOL),
+    ignored_family("learner.", PEER_PROTOCOL),
+    ignored_family("follower.", PEER_PROTOCOL),
+    ignored("controllerPort", "Apache's test controller is not part of ringkeeper"),
+    ignored("clientTcpKeepAlive", "not implemented; sessions are kept alive by client pings"),
+    ignored_family("netty.", JAVA_TUNING),
+    ignored_family("nio.", JAVA_TUNING),
+    ignored_family("commitProcessor.", JAVA_TUNING),
+    ignored("intBufferStartingSizeBytes", JAVA_TUNING),
+    ignored_family("kerberos.", KERBEROS),
+    ignored("kinit", KERBEROS),
+    ignored("requireKerberosConfig", KERBEROS),
+    ignored("security.auth_to_local", KERBEROS),
+    ignored("allowSaslFailedClients", "a failed SASL login always closes the connection, as with Apache's default"),
+    ignored("letAnySaslUserDoX", "not implemented: SASL users get only the ACLs that name them"),
+    ignored("SASLAuthenticationProvider.superPassword", "not implemented; the super user is set by superUser or DigestAuthenticationProvider.superDigest"),
+    only_value("DigestAuthenticationProvider.digestAlg", "SHA1", "digest ids are SHA-1 hashes; ACLs written with another algorithm would never match"),
+    only_value("DigestAuthenticationProvider.enabled", "true", "the digest scheme is always on; clients relying on it being off would be surprised"),
+    only_value("enforceQuota", "false", "quotas are recorded but not enforced yet"),
+    ignored("emulate353TTLNodes", "the TTL encoding of 3.5.3 is not supported; TTL nodes use the 3.5.4+ encoding"),
+    ignored("enableEagerACLCheck", "ACLs are checked when each operation runs, Apache's default"),
+    ignored("ensembleAuthName", "the ensemble-name auth provider is not implemented"),
+    ignored("jute.maxbuffer.extrasize", "the reply size allowance is ringkeeper.replyBytesMax"),
+    ignored("largeRequestMaxBytes", "ringkeeper.packetLimit bounds each request; there is no separate budget for large ones"),
+    ignored("largeRequestThreshold", "ringkeeper.packetLimit bounds each request; there is no separate budget for large ones"),
+    ignored("datadir.autocreate", "dataDir is always created when missing"),
+    ignored("db.autocreate", "an empty store is always created when missing"),
+    ignored("testingonly.initialZxid", "a test-only Apache hook"),
+    ignored("commitLogCount", "a leader keeps ringkeeper.replication.logWindow proposals to sync followers by diff"),
+    ignored("snapSizeLimitInKb", "a follower further behind than ringkeeper.replication.logWindow gets a snapshot"),
+    ignored("txnLogSizeLimitInKb", "log segments roll at 64 MiB"),
+    ignored("fsync.warningthresholdms", "slow fsyncs are not reported yet; mntr shows the commit latency"),
+    ignored("leaderServes", "the leader always serves clients"),
+    ignored("maxResponseCacheSize", "there is no response cache: every reply is encoded for its request"),
+    ignored("maxGetChildrenResponseCacheSize", "there is no response cache: every reply is encoded for its request"),
+    ignored_family("request_throttle", THROTTLES),
+    ignored_family("request_stale", THROTTLES),
+    ignored_family("connection_throttle", THROTTLES),
+    ignored("throttled_op_wait_time", THROTTLES),
+    ignored("flushDelay", GROUP_COMMIT),
+    ignored("maxWriteQueuePollTime", GROUP_COMMIT),
+    ignored("maxBatchSize", GROUP_COMMIT),
+    ignored("watchManagerName", WATCH_MANAGER),
+    ignored_family("watcherClean", WATCH_MANAGER),
+    ignored("maxInProcessingDeadWatchers", WATCH_MANAGER),
+    ignored("bitHashCacheSize", WATCH_MANAGER),
+    ignored("closeSessionTxn.enabled", "a closeSession is always logged so that replay deletes the session's ephemerals"),
     // JVM and logging settings a Java launcher passes as -D.
     jvm("file.encoding"),
     jvm_family("java."),

@@ -37,6 +37,7 @@ pub use servers::{ClientAddress, PeerAddress, PeerType, ServerMember};
 pub use tls::SecureClientConfig;
 
 use crate::fourlw::Whitelist;
+use crate::sequencer::containers::{self, ContainerReaping};
 use settings::Settings;
 
 /// The tick length used when nothing sets `tickTime`. Apache's code default
@@ -180,6 +181,9 @@ pub struct Config {
     pub admin: AdminConfig,
     /// The Prometheus metrics port (`metricsProvider.*` keys).
     pub metrics: MetricsConfig,
+    /// Apache's `znode.container.*` keys: when and how fast empty containers and
+    /// expired TTL nodes are deleted.
+    pub containers: ContainerReaping,
     warnings: Vec<String>,
 }
 
@@ -198,7 +202,7 @@ impl Config {
     /// Builds the configuration from an already parsed command line.
     pub fn from_cli(cli: &Cli) -> Result<Config, ConfigError> {
         let settings = Settings::gather(cli)?;
-        Config::from_settings(settings)
+        Config::from_settings(&settings)
     }
 
     /// Problems that did not stop loading: unknown keys, keys ringkeeper
@@ -225,7 +229,16 @@ impl Config {
         self.servers.iter().find(|s| s.id == id)
     }
 
-    fn from_settings(settings: Settings) -> Result<Config, ConfigError> {
+    /// The keys the parser asks for while loading `cli`'s settings: the test that holds
+    /// the key table to the parser compares them with the table's used entries.
+    #[cfg(test)]
+    fn keys_asked(cli: &Cli) -> Result<std::collections::BTreeSet<String>, ConfigError> {
+        let settings = Settings::gather(cli)?;
+        Config::from_settings(&settings)?;
+        Ok(settings.asked.take())
+    }
+
+    fn from_settings(settings: &Settings) -> Result<Config, ConfigError> {
         let has_file = settings.config_file.is_some();
         let mut warnings = settings.warnings.clone();
 
@@ -264,7 +277,7 @@ impl Config {
         let max_cnxns = settings.u32_in(keys::MAX_CNXNS, 0, u32::MAX)?.unwrap_or(0);
 
         let (min_session_timeout_ms, max_session_timeout_ms) =
-            session_timeouts(&settings, tick_time_ms)?;
+            session_timeouts(settings, tick_time_ms)?;
 
         let read_only_mode_enabled = settings.boolean(keys::READ_ONLY_MODE)?.unwrap_or(false);
         let whitelist_text = settings.text(keys::FOUR_LETTER_WHITELIST)?;
@@ -364,12 +377,13 @@ impl Config {
             None => default_reported_version(),
         };
 
-        let admin = AdminConfig::from_settings(&settings)?;
-        let metrics = MetricsConfig::from_settings(&settings, &mut warnings)?;
-        let sasl = sasl::sasl_from_settings(&settings)?;
-        let acl_schemes = sasl::acl_schemes(&settings, secure_client_port.is_some());
-        let secure_client = tls::tls_from_settings(&settings, &mut warnings)?;
-        let quorum_stores = tls::quorum_stores_from_settings(&settings)?;
+        let containers = containers_from_settings(settings)?;
+        let admin = AdminConfig::from_settings(settings)?;
+        let metrics = MetricsConfig::from_settings(settings, &mut warnings)?;
+        let sasl = sasl::sasl_from_settings(settings)?;
+        let acl_schemes = sasl::acl_schemes(settings, secure_client_port.is_some());
+        let secure_client = tls::tls_from_settings(settings, &mut warnings)?;
+        let quorum_stores = tls::quorum_stores_from_settings(settings)?;
 
         let servers = settings.servers(multi_address_enabled)?;
         let my_id = read_my_id(&data_dir, extended_types)?;
@@ -421,15 +435,16 @@ impl Config {
             reply_bytes_max,
             handshake_timeout_ms,
             reported_version,
+            containers,
             sasl,
             acl_schemes,
             admin,
             metrics,
             warnings: Vec::new(),
         };
-        config.check_membership(&settings, &mut warnings)?;
+        config.check_membership(settings, &mut warnings)?;
         config.client_address =
-            config.resolve_client_address(&settings, has_file, client_port, client_host)?;
+            config.resolve_client_address(settings, has_file, client_port, client_host)?;
         config.warnings = warnings;
         Ok(config)
     }
@@ -561,6 +576,23 @@ impl Config {
     pub fn whitelist(&self) -> &Whitelist {
         &self.four_letter_whitelist
     }
+}
+
+fn containers_from_settings(settings: &Settings) -> Result<ContainerReaping, ConfigError> {
+    // Apache reads the interval and the rate as Java ints; 0 would stop its timer or
+    // divide by zero, so both start at 1.
+    let int_max = i64::from(i32::MAX);
+    Ok(ContainerReaping {
+        check_interval_ms: settings
+            .i64_in(keys::CONTAINER_CHECK_INTERVAL, 1, int_max)?
+            .unwrap_or(containers::DEFAULT_CHECK_INTERVAL_MS),
+        max_per_minute: settings
+            .u32_in(keys::CONTAINER_MAX_PER_MINUTE, 1, i32::MAX as u32)?
+            .unwrap_or(containers::DEFAULT_MAX_PER_MINUTE),
+        max_never_used_interval_ms: settings
+            .i64_in(keys::CONTAINER_MAX_NEVER_USED_INTERVAL, 0, i64::MAX)?
+            .unwrap_or(containers::DEFAULT_MAX_NEVER_USED_INTERVAL_MS),
+    })
 }
 
 fn session_timeouts(settings: &Settings, tick_time_ms: u32) -> Result<(u32, u32), ConfigError> {

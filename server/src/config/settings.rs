@@ -39,6 +39,10 @@ pub(super) struct Settings {
     /// Canonical key (aliases resolved) to its winning setting.
     map: BTreeMap<String, Setting>,
     pub warnings: Vec<String>,
+    /// Every key the parser asked for, so that a test can hold the key table and the
+    /// parser to each other.
+    #[cfg(test)]
+    pub asked: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Settings {
@@ -108,7 +112,7 @@ impl Settings {
                 }
             }
         }
-        settings.classify();
+        settings.classify()?;
         Ok(settings)
     }
 
@@ -124,34 +128,47 @@ impl Settings {
         );
     }
 
-    /// Warns about every key that will not change ringkeeper's behaviour.
-    fn classify(&mut self) {
+    /// Warns about every key that will not change ringkeeper's behaviour, with the
+    /// reason, and refuses a key whose ignored value would weaken what was asked for.
+    fn classify(&mut self) -> Result<(), ConfigError> {
         for (key, setting) in &self.map {
             let at = &setting.origin;
-            match keys::lookup(key).map(|spec| spec.usage) {
-                Some(KeyUse::Used) => {}
-                Some(KeyUse::Ignored) => self.warnings.push(format!(
-                    "{} ({at}) is accepted for compatibility but not used by ringkeeper",
-                    setting.written_key
+            let written = &setting.written_key;
+            let Some(spec) = keys::lookup(key) else {
+                self.warnings
+                    .push(format!("unknown key {written} ({at}) is ignored"));
+                continue;
+            };
+            match spec.usage {
+                KeyUse::Used => {}
+                KeyUse::Ignored => self.warnings.push(format!(
+                    "{written} ({at}) is accepted for compatibility but not used by ringkeeper: {}",
+                    spec.reason
                 )),
-                Some(KeyUse::Jvm) => self.warnings.push(format!(
-                    "{} ({at}) is a JVM setting and has no effect on ringkeeper",
-                    setting.written_key
-                )),
-                None => self.warnings.push(format!(
-                    "unknown key {} ({at}) is ignored",
-                    setting.written_key
+                KeyUse::OnlyValue(value) if setting.value.eq_ignore_ascii_case(value) => {}
+                KeyUse::OnlyValue(value) => {
+                    return Err(
+                        setting.invalid(format!("only {value} is supported: {}", spec.reason))
+                    )
+                }
+                KeyUse::Jvm => self.warnings.push(format!(
+                    "{written} ({at}) is a JVM setting and has no effect on ringkeeper"
                 )),
             }
         }
+        Ok(())
     }
 
     pub fn get(&self, key: &str) -> Option<&Setting> {
+        #[cfg(test)]
+        self.asked.borrow_mut().insert(key.to_owned());
         self.map.get(key)
     }
 
     /// Every setting whose canonical key starts with `prefix` (`authProvider.` and the like).
     pub fn family<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Setting> + 'a {
+        #[cfg(test)]
+        self.asked.borrow_mut().insert(prefix.to_owned());
         self.map
             .iter()
             .filter(move |(key, _)| key.starts_with(prefix))
@@ -245,6 +262,10 @@ impl Settings {
 
     /// Every `server.N` line, parsed and sorted by id.
     pub fn servers(&self, multi_address_enabled: bool) -> Result<Vec<ServerMember>, ConfigError> {
+        #[cfg(test)]
+        self.asked
+            .borrow_mut()
+            .insert(keys::SERVER_PREFIX.to_owned());
         let mut out = Vec::new();
         for (key, s) in self.map.range(keys::SERVER_PREFIX.to_owned()..) {
             if !key.starts_with(keys::SERVER_PREFIX) {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::fourlw::{whitelist_allows, Command};
+use crate::sequencer::containers::ContainerReaping;
 
 /// A scratch directory removed on drop; unique per process and test.
 struct Scratch(PathBuf);
@@ -1131,4 +1132,178 @@ fn tls_keys_are_validated() {
     // ssl.* keys without a secure port configure nothing and read no file.
     let config = load_with("ssl.keyStore.location=/nonexistent.pem\n").expect("loads");
     assert!(config.secure_client.is_none());
+}
+
+/// Every key Apache 3.8 honours (listed in `apache-3.8-keys.txt`, gathered from its
+/// sources) is either used or in the table with the reason it is not, so no Apache
+/// setting falls through as "unknown".
+#[test]
+fn every_apache_key_is_accounted_for() {
+    let list = include_str!("apache-3.8-keys.txt");
+    let unlisted: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter(|key| keys::lookup(keys::canonical(key)).is_none())
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "Apache keys missing from keys::KEYS: {unlisted:?}"
+    );
+    for spec in keys::KEYS {
+        assert_eq!(
+            spec.usage == keys::KeyUse::Used,
+            spec.reason.is_empty(),
+            "{}: a key not used needs a reason, a used one none",
+            spec.name
+        );
+    }
+}
+
+/// The key table and the parser agree: every key the parser reads is listed as used,
+/// every key listed as used is read (directly, or through its alias), and no key listed
+/// as not acted on is read. The configurations together reach every conditional read
+/// (TLS, SASL, ensemble membership).
+#[test]
+fn the_key_table_and_the_parser_agree() {
+    use clap::Parser;
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    scratch.write("data/myid", "2");
+    let mut ensemble = kazoo_zoo_cfg(&data, 20010);
+    ensemble.push_str(
+        "\ninitLimit=4\nsyncLimit=2\nserver.1=localhost:20002:20001\nserver.2=localhost:20012:20011\nserver.3=localhost:20022:20021\n",
+    );
+    // The conditional reads of the metrics port and the quorum stores.
+    ensemble.push_str(&format!(
+        "metricsProvider.className={PROMETHEUS_PROVIDER}\nmetricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=7000\n\
+         ssl.quorum.keyStore.location={d}/../keystore.pem\nssl.quorum.keyStore.type=PEM\nssl.quorum.keyStore.password=apassword\n\
+         ssl.quorum.trustStore.location={d}/../truststore.pem\nssl.quorum.trustStore.type=PEM\nssl.quorum.trustStore.password=apassword\n",
+        d = data
+    ));
+    let cfg = scratch.write("zoo.cfg", &ensemble);
+    write_pem_stores(&scratch);
+    let jaas = "Server {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n user_bob=\"pw\";\n};\n";
+    let mut args = vec!["ringkeeper".to_owned()];
+    args.extend(kazoo_properties(&scratch, jaas));
+    args.push(cfg.display().to_string());
+    let cli = Cli::try_parse_from(&args).expect("flags parse");
+    let mut asked = Config::keys_asked(&cli).expect("the ensemble config loads");
+    let bare = Cli::try_parse_from(["ringkeeper"]).expect("no flags");
+    asked.extend(Config::keys_asked(&bare).expect("defaults load"));
+
+    let not_used: Vec<&String> = asked
+        .iter()
+        .filter(|key| keys::lookup(key).map(|s| s.usage) != Some(keys::KeyUse::Used))
+        .collect();
+    assert!(
+        not_used.is_empty(),
+        "read by the parser but not listed as used: {not_used:?}"
+    );
+    let unread: Vec<&str> = keys::KEYS
+        .iter()
+        .filter(|spec| spec.usage == keys::KeyUse::Used)
+        .filter(|spec| {
+            if spec.prefix {
+                !asked.iter().any(|key| key.starts_with(spec.name))
+            } else {
+                !asked.contains(keys::canonical(spec.name))
+            }
+        })
+        .map(|spec| spec.name)
+        .collect();
+    assert!(
+        unread.is_empty(),
+        "listed as used but never read: {unread:?}"
+    );
+}
+
+/// Each key ringkeeper does not act on is in docs/configuration.md on one row with its
+/// reason, so the reference says why, word for word as the warning does.
+#[test]
+fn every_reason_is_documented() {
+    let doc = include_str!("../../../docs/configuration.md");
+    let missing: Vec<String> = keys::KEYS
+        .iter()
+        .filter(|spec| spec.usage != keys::KeyUse::Used)
+        .filter(|spec| {
+            let name = format!("| `{}` |", keys::doc_name(spec));
+            !doc.lines()
+                .any(|line| line.starts_with(&name) && line.contains(spec.reason))
+        })
+        .map(|spec| format!("| `{}` | ... | {} |", keys::doc_name(spec), spec.reason))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rows missing from docs/configuration.md:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn container_keys_are_honoured_and_bounded() {
+    let config = load_with(
+        "znode.container.checkIntervalMs=1000\nznode.container.maxPerMinute=30\nznode.container.maxNeverUsedIntervalMs=5000",
+    )
+    .expect("loads");
+    assert_eq!(
+        config.containers,
+        ContainerReaping {
+            check_interval_ms: 1000,
+            max_per_minute: 30,
+            max_never_used_interval_ms: 5000,
+        }
+    );
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    assert_eq!(
+        load_with("").unwrap().containers,
+        ContainerReaping::default()
+    );
+    // Apache's system-property spelling sets the same.
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    let cfg = scratch.write("zoo.cfg", &format!("dataDir={data}\nclientPort=2181\n"));
+    let config = load_file(&cfg, &["-Dznode.container.checkIntervalMs=250"]).unwrap();
+    assert_eq!(config.containers.check_interval_ms, 250);
+    for (key, value) in [
+        ("znode.container.checkIntervalMs", "0"),
+        ("znode.container.maxPerMinute", "0"),
+        ("znode.container.maxNeverUsedIntervalMs", "-1"),
+    ] {
+        assert!(
+            load_with(&format!("{key}={value}")).is_err(),
+            "{key}={value}"
+        );
+    }
+}
+
+#[test]
+fn sessionless_timeout_is_the_handshake_timeout() {
+    let config = load_with("nio.sessionlessCnxnTimeout=2500").expect("loads");
+    assert_eq!(config.handshake_timeout_ms, 2500);
+}
+
+/// Settings whose ignored value would weaken what the operator asked for stop the
+/// server with the reason; Apache's default value is accepted silently.
+#[test]
+fn keys_supported_with_one_value_refuse_the_others() {
+    for (key, refused, accepted) in [
+        ("enforce.auth.enabled", "true", "false"),
+        ("sessionRequireClientSASLAuth", "true", "false"),
+        ("DigestAuthenticationProvider.digestAlg", "SHA-256", "SHA1"),
+        ("enforceQuota", "true", "false"),
+    ] {
+        let err = load_with(&format!("{key}={refused}"))
+            .expect_err(key)
+            .to_string();
+        assert!(err.contains(key) && err.contains("only"), "{err}");
+        let config = load_with(&format!("{key}={accepted}")).expect(key);
+        assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    }
+    let config = load_with("skipACL=yes").expect("warned, not refused");
+    assert!(
+        config.warnings()[0].contains("ACLs are always checked"),
+        "the warning gives the reason: {:?}",
+        config.warnings()
+    );
 }

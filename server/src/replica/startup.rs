@@ -81,6 +81,11 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
     let dir = FsDir::open(store_dir).map_err(|e| format!("{}: {e}", store_dir.display()))?;
     let start = load_for_replication(&dir)
         .map_err(|e| format!("loading {} for replication: {e}", store_dir.display()))?;
+    let held_zxid = start
+        .tail
+        .last()
+        .map_or(start.snapshot_zxid, |t| t.zxid.max(start.snapshot_zxid));
+    let epochs = epochs_covering(epochs, held_zxid);
     let entries: Vec<Entry> = start
         .tail
         .iter()
@@ -128,4 +133,43 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
             },
         },
     })
+}
+
+/// A member's epochs never lag the zxids it holds. They can after a first start that
+/// imported Apache's data (its zxids carry Apache's epochs, and no epoch file exists
+/// yet): a leader picking "highest accepted epoch + 1" would then issue zxids below the
+/// imported ones.
+fn epochs_covering(
+    mut epochs: ringkeeper_replication::EpochState,
+    held_zxid: ringkeeper_engine::Zxid,
+) -> ringkeeper_replication::EpochState {
+    let held_epoch = ringkeeper_replication::zxid::epoch_of(held_zxid);
+    if epochs.accepted_epoch < held_epoch {
+        epochs.accepted_epoch = held_epoch;
+        // No leader proposed this epoch to us.
+        epochs.accepted_leader = None;
+    }
+    epochs.current_epoch = epochs.current_epoch.max(held_epoch);
+    epochs
+}
+
+#[cfg(test)]
+mod epochs_tests {
+    use super::*;
+
+    #[test]
+    fn imported_zxids_raise_the_epochs() {
+        let fresh = ringkeeper_replication::EpochState::default();
+        let raised = epochs_covering(fresh, (7u64 << 32 | 42) as ringkeeper_engine::Zxid);
+        assert_eq!((raised.accepted_epoch, raised.current_epoch), (7, 7));
+        assert_eq!(raised.accepted_leader, None);
+        let ahead = ringkeeper_replication::EpochState {
+            accepted_epoch: 9,
+            accepted_leader: Some(2),
+            current_epoch: 8,
+            ..Default::default()
+        };
+        let kept = epochs_covering(ahead, (7u64 << 32) as ringkeeper_engine::Zxid);
+        assert_eq!(kept, ahead);
+    }
 }

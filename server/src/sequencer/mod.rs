@@ -7,6 +7,7 @@
 //! no two writes ever race and no lock is needed. Sessions live here too: handshakes are
 //! decided here and sessions expire here, by a replicated close-session transaction.
 
+pub mod containers;
 mod state;
 
 pub use state::{InitialState, Replica, SequencerSettings, SequencerState};

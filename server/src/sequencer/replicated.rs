@@ -201,8 +201,12 @@ impl SequencerState {
             self.propose(session, 0, body, now_ms, None, None);
         }
         if now_ms >= self.next_container_check_ms {
-            self.next_container_check_ms = now_ms + self.settings.container_check_ms;
-            let candidates = self.prep_tree().reap_candidates(now_ms);
+            let candidates = self
+                .settings
+                .containers
+                .candidates(self.prep_tree(), now_ms);
+            self.next_container_check_ms =
+                now_ms + self.settings.containers.pause_after_ms(candidates.len());
             for path in candidates {
                 let ctx = PrepContext::new(0, &[]);
                 let op = prep::WriteOp::DeleteContainer { path };
@@ -537,7 +541,7 @@ impl SequencerState {
                 let sessions: Vec<(SessionId, i32)> =
                     r.committed_sessions.iter().map(|(k, v)| (*k, *v)).collect();
                 self.rebuild_sessions(sessions.into_iter(), now_ms);
-                self.next_container_check_ms = now_ms + self.settings.container_check_ms;
+                self.next_container_check_ms = now_ms + self.settings.containers.check_interval_ms;
                 role::set(ServingRole::Leading);
                 self.resume_shards();
             }

@@ -67,7 +67,7 @@ fn node(id: ServerId, net: &Rc<Net>, dir: &std::path::Path, window: usize) -> No
         extended_types: false,
         acl_schemes: Default::default(),
         max_sessions: 1000,
-        container_check_ms: 60_000,
+        containers: Default::default(),
         shard_count: 1,
         batch_bytes_max: 1 << 20,
         batch_txns_max: 1000,

@@ -33,8 +33,8 @@ pub struct SequencerSettings {
     /// ACLs of a scheme without one are InvalidACL, as in Apache.
     pub acl_schemes: ringkeeper_engine::acl::AclSchemes,
     pub max_sessions: usize,
-    /// How often empty containers and expired TTL nodes are looked for.
-    pub container_check_ms: i64,
+    /// How often empty containers and expired TTL nodes are looked for, and how many go.
+    pub containers: super::containers::ContainerReaping,
     /// Session shards; any further queue (the snapshotter) gets the committed stream only.
     pub shard_count: usize,
     /// A group-commit batch stops taking requests at this many bytes of log records...
@@ -120,7 +120,7 @@ impl SequencerState {
         for (id, timeout_ms) in &initial.sessions {
             sessions.restore(*id, *timeout_ms, now_ms);
         }
-        let next_container_check_ms = now_ms + settings.container_check_ms;
+        let next_container_check_ms = now_ms + settings.containers.check_interval_ms;
         Ok(Self {
             settings,
             tree: initial.tree,
@@ -503,8 +503,10 @@ impl SequencerState {
             self.commit(session, 0, body, now_ms, None);
         }
         if now_ms >= self.next_container_check_ms {
-            self.next_container_check_ms = now_ms + self.settings.container_check_ms;
-            for path in self.tree.reap_candidates(now_ms) {
+            let candidates = self.settings.containers.candidates(&self.tree, now_ms);
+            self.next_container_check_ms =
+                now_ms + self.settings.containers.pause_after_ms(candidates.len());
+            for path in candidates {
                 let ctx = PrepContext::new(0, &[]);
                 let op = prep::WriteOp::DeleteContainer { path };
                 // A node that gained a child since it was listed is simply left alone.

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::server::four_letter_word;
+use super::server::{apache_classpath, four_letter_word, Flavor};
 
 /// How long a spawned member may take before its client port answers a four-letter word.
 const LISTEN_WAIT: Duration = Duration::from_secs(30);
@@ -100,6 +100,8 @@ struct Member {
     child: Option<Child>,
     /// How many times the process was spawned, for log separators.
     spawns: u32,
+    /// Which implementation the member runs; a migration test changes it member by member.
+    flavor: Flavor,
 }
 
 impl Member {
@@ -121,6 +123,12 @@ impl Ensemble {
     /// Writes every member's configuration, starts them all and waits until each one's client
     /// port answers (serving or not). It does not wait for a leader: see `wait_for_leader`.
     pub fn start(n: usize, options: EnsembleOptions) -> Ensemble {
+        Ensemble::start_as(n, options, Flavor::Ringkeeper)
+    }
+
+    /// As `start`, with every member running `flavor` (Apache's QuorumPeerMain, for a
+    /// migration test that then replaces the members one by one).
+    pub fn start_as(n: usize, options: EnsembleOptions, flavor: Flavor) -> Ensemble {
         assert!(n >= 1, "an ensemble needs at least one member");
         let instance = ENSEMBLE_COUNTER.fetch_add(1, Ordering::SeqCst);
         let root =
@@ -149,6 +157,7 @@ impl Ensemble {
                 dir,
                 child: None,
                 spawns: 0,
+                flavor,
             });
         }
         let mut links: Vec<Vec<Option<Link>>> =
@@ -290,6 +299,15 @@ impl Ensemble {
     /// client port answers. A running member is stopped (SIGTERM) first.
     pub fn restart(&mut self, index: usize) {
         self.stop(index);
+        self.spawn(index);
+        self.wait_listening(index);
+    }
+
+    /// Stops a member (SIGTERM) and starts `flavor` on the same zoo.cfg and data directory,
+    /// as an operator replacing an Apache member by a ringkeeper one does.
+    pub fn replace(&mut self, index: usize, flavor: Flavor) {
+        self.stop(index);
+        self.members[index].flavor = flavor;
         self.spawn(index);
         self.wait_listening(index);
     }
@@ -554,7 +572,17 @@ impl Ensemble {
             member.spawns, member.id
         );
         let log_err = log.try_clone().expect("cloning the member log handle");
-        let child = Command::new(server_binary())
+        let mut command = match member.flavor {
+            Flavor::Ringkeeper => Command::new(server_binary()),
+            Flavor::Apache => {
+                let mut java = Command::new("java");
+                java.args(["-Xmx256m", "-XX:+UseSerialGC", "-cp"])
+                    .arg(apache_classpath())
+                    .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain");
+                java
+            }
+        };
+        let child = command
             .arg(member.dir.join("zoo.cfg"))
             // Plain text logs: they are read by people and quoted in failure messages.
             .env("NO_COLOR", "1")

@@ -10,6 +10,7 @@ pub mod answer;
 pub mod ensemble;
 pub mod http;
 pub mod jute;
+pub mod load;
 pub mod raw;
 pub mod server;
 

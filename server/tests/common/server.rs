@@ -44,6 +44,9 @@ pub struct ServerOptions {
     pub global_outstanding_limit: Option<u32>,
     /// Further `key=value` lines for zoo.cfg.
     pub extra_config: Vec<String>,
+    /// Further Java system properties (`-Dkey=value`; ringkeeper takes them as `-D` too),
+    /// for settings Apache reads only that way, such as `znode.container.*`.
+    pub extra_properties: Vec<(String, String)>,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +61,7 @@ impl Default for ServerOptions {
             max_client_cnxns: 0,
             global_outstanding_limit: None,
             extra_config: Vec::new(),
+            extra_properties: Vec::new(),
         }
     }
 }
@@ -97,7 +101,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with the given options and waits until it answers `ruok`.
     pub fn start(options: ServerOptions) -> TestServer {
-        let flavor = Flavor::from_env();
+        TestServer::start_as(Flavor::from_env(), options)
+    }
+
+    /// Starts the given implementation whatever `RK_TEST_SERVER` says (migration tests
+    /// start Apache first and then the server under test on its data).
+    pub fn start_as(flavor: Flavor, options: ServerOptions) -> TestServer {
         let instance = INSTANCE_COUNTER.fetch_add(1, Ordering::SeqCst);
         let address = pick_address(instance);
         let dir = std::env::temp_dir().join(format!("rk-test-{}-{instance}", std::process::id()));
@@ -143,6 +152,14 @@ impl TestServer {
     /// Stops the server (SIGTERM) and starts it again on the same address with the same data.
     pub fn restart(&mut self) {
         self.stop();
+        self.spawn();
+    }
+
+    /// Stops the server (SIGTERM) and starts `flavor` on the same address, zoo.cfg and
+    /// data directory, as an operator moving from Apache to ringkeeper does.
+    pub fn restart_as(&mut self, flavor: Flavor) {
+        self.stop();
+        self.flavor = flavor;
         self.spawn();
     }
 
@@ -293,7 +310,7 @@ impl TestServer {
 
     /// Settings that Apache takes as Java system properties rather than zoo.cfg keys.
     fn system_properties(&self) -> Vec<(String, String)> {
-        let mut properties = Vec::new();
+        let mut properties = self.options.extra_properties.clone();
         if let Some(digest) = &self.options.super_digest {
             properties.push((
                 "zookeeper.DigestAuthenticationProvider.superDigest".to_string(),
@@ -317,10 +334,17 @@ impl Drop for TestServer {
     }
 }
 
+/// Whether Debian's Apache ZooKeeper is installed (CI installs it; tests that need it say
+/// so and skip without it).
+pub fn apache_installed() -> bool {
+    std::env::var_os("RK_APACHE_CLASSPATH").is_some()
+        || std::path::Path::new("/usr/share/java/zookeeper.jar").exists()
+}
+
 /// The classpath of the Debian `zookeeper` package: its jar's manifest names its dependencies
 /// but for netty's codec and resolver, which the Netty connection factory (needed for TLS)
 /// loads; slf4j-simple sends the log to stderr. `RK_APACHE_CLASSPATH` overrides it.
-fn apache_classpath() -> String {
+pub fn apache_classpath() -> String {
     std::env::var("RK_APACHE_CLASSPATH").unwrap_or_else(|_| {
         "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar:/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar".to_string()
     })

@@ -13,7 +13,11 @@ const START_TIMEOUT_MS: u64 = 20_000;
 /// The debug server binary the tests run against; building it is the caller's job, and a
 /// missing binary fails the test with that instruction rather than skipping it.
 pub fn server_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/ringkeeper");
+    // Cargo builds into CARGO_TARGET_DIR when it is set, the workspace's target/ otherwise.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug/ringkeeper");
     assert!(
         path.exists(),
         "{} is missing: build it first with `cargo build -p ringkeeper-server`",

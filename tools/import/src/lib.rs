@@ -13,13 +13,14 @@
 //! sets the recorded version).
 
 pub mod snapshot;
+mod staging;
 pub mod txnlog;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ringkeeper_engine::jute::{Encode, Reader, Writer};
-use ringkeeper_engine::storage::{encode_snapshot, write_snapshot, FsDir, StorageError};
+use ringkeeper_engine::storage::StorageError;
 use ringkeeper_engine::tree::{DataTree, CONFIG_NODE};
 use ringkeeper_engine::txn::{NodeKind, TxnBody};
 use ringkeeper_engine::{encode_acl_list, perms, Acl, Id, SessionId, Zxid};
@@ -110,7 +111,7 @@ pub struct ImportReport {
 
 /// The `version-2` folder of an Apache data directory (or the folder itself).
 fn version_dir(dir: &Path) -> PathBuf {
-    let v2 = dir.join("version-2");
+    let v2 = dir.join(APACHE_VERSION_DIR);
     if v2.is_dir() {
         v2
     } else {
@@ -216,6 +217,39 @@ pub struct Imported {
     pub report: ImportReport,
 }
 
+/// The extensions Apache gives compressed snapshots (`snapshot.compression.method`).
+const COMPRESSED_SNAPSHOT_EXTENSIONS: [&str; 2] = ["gz", "snappy"];
+
+/// Compressed snapshots are not read. One newer than the snapshot the import would start
+/// from means the tree would be rebuilt from an older state whose logs Apache may already
+/// have purged: refused, rather than importing a tree that silently lacks nodes.
+fn refuse_newer_compressed_snapshot(dir: &Path, base: Option<Zxid>) -> Result<(), ImportError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((hex, ext)) = name
+            .strip_prefix("snapshot.")
+            .and_then(|rest| rest.split_once('.'))
+        else {
+            continue;
+        };
+        let Ok(zxid) = u64::from_str_radix(hex, 16) else {
+            continue;
+        };
+        if COMPRESSED_SNAPSHOT_EXTENSIONS.contains(&ext) && base.is_none_or(|b| zxid as Zxid > b) {
+            return Err(ImportError::Refused(format!(
+                "{} is compressed ({ext}), which is not read, and newer than any plain \
+                 snapshot; restart Apache once without snapshot.compression.method so that it \
+                 writes a plain snapshot, stop it, then import",
+                entry.path().display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads an Apache data directory (`snap_dir`, and `log_dir` if the logs live apart, as
 /// with Apache's `dataLogDir`) and rebuilds its state.
 pub fn load(snap_dir: &Path, log_dir: Option<&Path>) -> Result<Imported, ImportError> {
@@ -235,7 +269,22 @@ pub fn load(snap_dir: &Path, log_dir: Option<&Path>) -> Result<Imported, ImportE
             Err(e) => warnings.push(format!("skipped: {e}")),
         }
     }
-    let logs = zxid_files(&log_dir, "log.")?;
+    refuse_newer_compressed_snapshot(&snap_dir, base.as_ref().map(|(_, zxid, _)| *zxid))?;
+    let logs = match zxid_files(&log_dir, "log.") {
+        Err(ImportError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Vec::new()
+        }
+        other => other?,
+    };
+    if base.is_some() && logs.is_empty() {
+        // Apache always has a log after its snapshot once anything was written; none at
+        // all usually means the logs live elsewhere (Apache's dataLogDir).
+        warnings.push(format!(
+            "no txn log in {}: only the snapshot was imported; if Apache kept its logs \
+             apart (dataLogDir), set the same dataLogDir",
+            log_dir.display()
+        ));
+    }
     if base.is_none() && logs.is_empty() {
         return Err(ImportError::Refused(format!(
             "{} holds no Apache snapshot or txn log",
@@ -312,26 +361,77 @@ pub fn import(
     target: &Path,
 ) -> Result<ImportReport, ImportError> {
     let store = target.join(STORE_DIR_NAME);
-    if let Ok(mut entries) = std::fs::read_dir(&store) {
-        if entries.next().is_some() {
-            return Err(ImportError::Refused(format!(
-                "{} already holds files; import into an empty data directory",
-                store.display()
-            )));
-        }
+    if holds_files(&store) {
+        return Err(ImportError::Refused(format!(
+            "{} already holds files; import into an empty data directory",
+            store.display()
+        )));
     }
     let imported = load(apache_dir, log_dir)?;
-    let mut report = imported.report;
-    let bytes = encode_snapshot(&imported.tree, &imported.sessions, report.last_zxid);
-    let mut dir = FsDir::create(&store).map_err(ImportError::Storage)?;
-    let name = write_snapshot(&mut dir, report.last_zxid, &bytes).map_err(ImportError::Storage)?;
-    report.output = store.join(name);
-    Ok(report)
+    staging::write_store(target, imported)
+}
+
+/// What a server found when it looked for Apache files to import on its start.
+#[derive(Debug)]
+pub enum FirstStart {
+    /// `ringkeeper-v1/` already holds ringkeeper's files: nothing was read.
+    RingkeeperData,
+    /// No Apache snapshot or log either: the server starts empty.
+    Empty,
+    /// Apache's files were imported into a new `ringkeeper-v1/`.
+    Imported(ImportReport),
+}
+
+/// Run by the server before it opens its store: a `data_dir` that holds Apache's
+/// `version-2` files (logs possibly under `data_log_dir`, Apache's `dataLogDir`) and no
+/// ringkeeper data is imported, so that "stop Apache, start ringkeeper on the same
+/// zoo.cfg" is the whole migration. Apache's files are only read.
+pub fn import_on_first_start(
+    data_dir: &Path,
+    data_log_dir: &Path,
+) -> Result<FirstStart, ImportError> {
+    let store = data_dir.join(STORE_DIR_NAME);
+    if holds_files(&store) {
+        return Ok(FirstStart::RingkeeperData);
+    }
+    let snap_dir = data_dir.join(APACHE_VERSION_DIR);
+    let log_dir = data_log_dir.join(APACHE_VERSION_DIR);
+    let has_apache_files =
+        |dir: &Path, prefix: &str| zxid_files(dir, prefix).is_ok_and(|files| !files.is_empty());
+    if !has_apache_files(&snap_dir, "snapshot.") && !has_apache_files(&log_dir, "log.") {
+        return Ok(FirstStart::Empty);
+    }
+    let imported = load(&snap_dir, Some(&log_dir))?;
+    staging::write_store(data_dir, imported).map(FirstStart::Imported)
+}
+
+/// Apache's data folder under `dataDir` and `dataLogDir` (`FileTxnSnapLog.version`).
+pub const APACHE_VERSION_DIR: &str = "version-2";
+
+/// True when `dir` exists and is not empty.
+fn holds_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_newer_compressed_snapshot_is_refused() {
+        let dir = std::env::temp_dir().join(format!("rk-import-gz-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("snapshot.20.gz"), b"").unwrap();
+        std::fs::write(dir.join("snapshot.10"), b"").unwrap();
+        assert!(refuse_newer_compressed_snapshot(&dir, Some(0x20)).is_ok());
+        assert!(refuse_newer_compressed_snapshot(&dir, Some(0x10)).is_err());
+        assert!(refuse_newer_compressed_snapshot(&dir, None).is_err());
+        // The import as a whole refuses too, even with a log to replay.
+        std::fs::write(dir.join("log.1"), b"").unwrap();
+        assert!(matches!(load(&dir, None), Err(ImportError::Refused(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn adler32_matches_known_values() {
