@@ -1,7 +1,6 @@
 //! A shard's state machine: its connections, its copy of the tree and its watches. Every
 //! method is synchronous; the tasks in `conn.rs` and `mod.rs` do the waiting.
 
-use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -18,6 +17,7 @@ use ringkeeper_engine::watch::WatchManager;
 use ringkeeper_engine::{perms, ErrorCode, Id, OpCode, SessionId, Zxid};
 use tracing::{debug, info, warn};
 
+use super::backlog::{ConnBacklog, ShardBacklog};
 use super::conn::Out;
 use super::replies;
 use super::stats::{ConnStats, FourLetterContext, ServerCounters};
@@ -47,6 +47,9 @@ pub struct ShardSettings {
     /// Bytes a connection may have queued for a client that does not read; past it the
     /// connection is closed rather than allowed to grow the server's memory.
     pub max_queued_bytes: usize,
+    /// This shard's share of `ringkeeper.queuedReplyBytesMax`: past it, connections with
+    /// replies waiting are not read (see `backlog`).
+    pub shard_queued_reply_bytes_max: usize,
     /// Watches one connection may hold.
     pub max_watches_per_conn: usize,
     pub four_letter: FourLetterContext,
@@ -95,7 +98,7 @@ enum Pending {
 
 pub(super) struct Conn {
     out: Rc<LocalSender<Out>>,
-    queued: Rc<Cell<usize>>,
+    backlog: Rc<ConnBacklog>,
     pub session: SessionId,
     pub timeout_ms: i32,
     /// Whether the client's ConnectRequest carried the trailing readOnly flag; the answer
@@ -132,13 +135,14 @@ pub struct ShardState {
     pub(super) latency: crate::latency::RequestLatency,
     /// Every connection task, registered or not, so that stopping the shard ends them all.
     pub(super) hangups: super::hangup::Hangups,
+    /// Reply bytes queued on this shard's connections.
+    pub(super) backlog: Rc<ShardBacklog>,
 }
 
 impl ShardState {
     pub fn new(settings: ShardSettings, tree: DataTree, last_zxid: Zxid) -> Self {
         let watches = WatchManager::new(settings.max_watches_per_conn);
         Self {
-            settings,
             tree,
             watches,
             conns: HashMap::new(),
@@ -151,6 +155,8 @@ impl ShardState {
             fenced: Default::default(),
             latency: Default::default(),
             hangups: Default::default(),
+            backlog: ShardBacklog::new(settings.shard_queued_reply_bytes_max),
+            settings,
         }
     }
 
@@ -183,7 +189,7 @@ impl ShardState {
         if c.closing {
             return;
         }
-        let queued = c.queued.get() + frame.len();
+        let queued = c.backlog.queued() + frame.len();
         if queued > self.settings.max_queued_bytes {
             warn!(
                 conn,
@@ -195,7 +201,7 @@ impl ShardState {
             let _ = c.out.try_send(Out::Close);
             return;
         }
-        c.queued.set(queued);
+        c.backlog.add(frame.len());
         c.stats.packets_sent += 1;
         self.counters.packets_sent += 1;
         let _ = c.out.try_send(Out::Frame(frame));
@@ -223,7 +229,7 @@ impl ShardState {
         frame: &[u8],
         peer: Option<SocketAddr>,
         out: Rc<LocalSender<Out>>,
-        queued: Rc<Cell<usize>>,
+        backlog: Rc<ConnBacklog>,
         handshake: LocalSender<HandshakeOutcome>,
     ) -> Result<Handshake, String> {
         if self.suspended || !crate::replica::role::serving() {
@@ -248,7 +254,7 @@ impl ShardState {
             conn,
             Conn {
                 out,
-                queued,
+                backlog,
                 session: req.session_id,
                 timeout_ms,
                 sent_read_only: req.read_only.is_some(),
