@@ -2,6 +2,7 @@
 //! load generator, and writes a Markdown + JSON + SVG report with the machine's facts.
 
 pub mod ensemble;
+pub mod flood;
 pub mod machine;
 pub mod report;
 pub mod scenarios;
@@ -52,6 +53,12 @@ pub struct SuiteSettings {
     pub failover_writers: usize,
     /// How long an ensemble may take to elect a leader, at start and after a kill.
     pub election_timeout: Duration,
+    /// Connections that pipeline getData and never read, in the flood scenario.
+    pub flood_connections: usize,
+    /// getData requests each of them sends.
+    pub flood_requests: usize,
+    /// Data bytes of the node they read.
+    pub flood_node_bytes: usize,
 }
 
 impl SuiteSettings {
@@ -74,6 +81,9 @@ impl SuiteSettings {
             failover_rounds: 5,
             failover_writers: 6,
             election_timeout: ensemble::ELECTION_TIMEOUT,
+            flood_connections: 64,
+            flood_requests: 10_000,
+            flood_node_bytes: 1024,
         }
     }
 
@@ -96,6 +106,9 @@ impl SuiteSettings {
             failover_rounds: 3,
             failover_writers: 3,
             election_timeout: ensemble::ELECTION_TIMEOUT,
+            flood_connections: 16,
+            flood_requests: 5000,
+            flood_node_bytes: 1024,
         }
     }
 }
@@ -127,6 +140,8 @@ pub struct SuiteReport {
     pub ensemble_throughput: Vec<ThroughputRow>,
     /// Leader failover.
     pub failover: Vec<FailoverRow>,
+    /// Pipelining connections that never read, against a control client.
+    pub flood: Vec<flood::FloodRow>,
     /// CPU seconds (user + system) the suite process itself used: the load generator's
     /// share of the machine, which it takes away from the server under test.
     pub generator_cpu_seconds: f64,
@@ -160,7 +175,14 @@ impl SuiteOptions {
 }
 
 /// The standalone scenario groups, in run order (the default set).
-pub const SCENARIOS: [&str; 5] = ["serial", "throughput", "fanout", "memory", "snapshot"];
+pub const SCENARIOS: [&str; 6] = [
+    "serial",
+    "throughput",
+    "fanout",
+    "memory",
+    "snapshot",
+    "flood",
+];
 /// The ensemble scenario groups, run after the standalone ones when asked for (`--ensemble`).
 pub const ENSEMBLE_SCENARIOS: [&str; 2] = ["ensemble", "failover"];
 
@@ -236,6 +258,18 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
             }
         }
     }
+    let mut flood = Vec::new();
+    if opts.wants("flood") {
+        // A fresh server per target, one at a time, so that RSS is the flood's alone.
+        for (i, kind) in kinds.iter().enumerate().filter(|(_, k)| k.managed()) {
+            let dir = opts.work_dir.join(format!("{}-flood", kind.name()));
+            let addr = pick_addr(150 + i as u32).map_err(|e| format!("pick address: {e}"))?;
+            match flood::run(s, kind.clone(), &dir, &addr).await {
+                Ok(row) => flood.push(row),
+                Err(e) => failures.push(format!("flood on {}: {e}", kind.name())),
+            }
+        }
+    }
     let mut ensemble_throughput = Vec::new();
     let mut failover = Vec::new();
     if opts.wants("ensemble") || opts.wants("failover") {
@@ -300,6 +334,7 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
         snapshot,
         ensemble_throughput,
         failover,
+        flood,
         generator_cpu_seconds: own_cpu_seconds(),
         checks: Vec::new(),
         failures,

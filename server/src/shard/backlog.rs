@@ -19,6 +19,10 @@ use std::task::{Poll, Waker};
 /// reply, so a client reading normally never meets it.
 pub const CONN_QUEUED_REPLY_BYTES_PAUSE: usize = 2 << 20;
 
+/// A connection that once had this many reply bytes queued gives the allocator's free
+/// memory back to the system when it closes (see `release_free_memory`).
+const TRIM_AFTER_QUEUED_BYTES: usize = 1 << 20;
+
 /// Reply bytes queued on one shard, and the readers waiting for them to drain.
 #[derive(Debug)]
 pub struct ShardBacklog {
@@ -69,6 +73,8 @@ impl ShardBacklog {
 pub struct ConnBacklog {
     shard: Rc<ShardBacklog>,
     queued: Cell<usize>,
+    /// The most bytes it ever had queued.
+    peak: Cell<usize>,
     /// Past this many queued bytes the connection is not read.
     pause: usize,
     /// The reader task, when it waits for the gate to open.
@@ -83,6 +89,7 @@ impl ConnBacklog {
             pause: CONN_QUEUED_REPLY_BYTES_PAUSE.min(shard.limit),
             shard: shard.clone(),
             queued: Cell::new(0),
+            peak: Cell::new(0),
             reader: Cell::new(None),
             writer_gone: Cell::new(false),
         })
@@ -96,6 +103,7 @@ impl ConnBacklog {
     /// sent means a request stopped being outstanding.
     pub fn add(&self, n: usize) {
         self.queued.set(self.queued.get() + n);
+        self.peak.set(self.peak.get().max(self.queued.get()));
         self.shard.queued.set(self.shard.queued.get() + n);
         self.wake_reader();
     }
@@ -151,6 +159,21 @@ impl Drop for ConnBacklog {
     /// Replies never written (the client went away) stop counting against the shard.
     fn drop(&mut self) {
         self.shard.remove(self.queued.get());
+        if self.peak.get() >= TRIM_AFTER_QUEUED_BYTES {
+            release_free_memory();
+        }
+    }
+}
+
+/// Hands memory the allocator holds free back to the system. glibc keeps freed memory in
+/// its per-thread arenas, so without this the replies of a flood that has ended stay
+/// resident (about 50 MiB after 16 flooding connections closed, in the flood benchmark).
+fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks and shrinks the allocator's own free lists; it takes
+    // no pointers from us and is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
