@@ -182,7 +182,7 @@ impl ShardState {
     }
 
     /// Queues a frame for a connection, closing it if the client has stopped reading.
-    pub(super) fn send_frame(&mut self, conn: ConnId, frame: Vec<u8>) {
+    pub(super) fn send_frame(&mut self, conn: ConnId, mut frame: Vec<u8>) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -200,6 +200,11 @@ impl ShardState {
             c.closing = true;
             let _ = c.out.try_send(Out::Close);
             return;
+        }
+        if c.backlog.queued() > 0 && frame.capacity() > frame.len() + frame.len() / 4 {
+            // A frame that will wait behind others holds its whole allocation, which the
+            // encoder grew by doubling; the backlog counts lengths, so trim it to match.
+            frame.shrink_to_fit();
         }
         c.backlog.add(frame.len());
         c.stats.packets_sent += 1;
