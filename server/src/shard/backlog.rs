@@ -29,8 +29,11 @@ pub struct ShardBacklog {
     queued: Cell<usize>,
     /// This shard's share of `ringkeeper.queuedReplyBytesMax`.
     limit: usize,
-    /// Readers stopped because the shard is over its share; woken when it drops below.
-    waiting: RefCell<Vec<Waker>>,
+    /// Readers stopped because the shard is over its share, by connection; woken when it
+    /// drops below. A connection that closes takes its entry out.
+    waiting: RefCell<Vec<(u64, Waker)>>,
+    /// Names the next connection's entry in `waiting`.
+    next_id: Cell<u64>,
 }
 
 impl ShardBacklog {
@@ -39,6 +42,7 @@ impl ShardBacklog {
             queued: Cell::new(0),
             limit: limit.max(1),
             waiting: RefCell::new(Vec::new()),
+            next_id: Cell::new(0),
         })
     }
 
@@ -55,23 +59,30 @@ impl ShardBacklog {
         let was_over = self.over();
         self.queued.set(self.queued.get().saturating_sub(n));
         if was_over && !self.over() {
-            for w in self.waiting.take() {
+            for (_, w) in self.waiting.take() {
                 w.wake();
             }
         }
     }
 
-    fn wait(&self, waker: &Waker) {
+    fn wait(&self, id: u64, waker: &Waker) {
         let mut waiting = self.waiting.borrow_mut();
-        if !waiting.iter().any(|w| w.will_wake(waker)) {
-            waiting.push(waker.clone());
+        match waiting.iter_mut().find(|(i, _)| *i == id) {
+            Some((_, w)) => w.clone_from(waker),
+            None => waiting.push((id, waker.clone())),
         }
+    }
+
+    fn forget(&self, id: u64) {
+        self.waiting.borrow_mut().retain(|(i, _)| *i != id);
     }
 }
 
 /// One connection's queued reply bytes; shared by its reader, its writer and the shard state.
 pub struct ConnBacklog {
     shard: Rc<ShardBacklog>,
+    /// Its key in the shard's waiting list.
+    id: u64,
     queued: Cell<usize>,
     /// The most bytes it ever had queued.
     peak: Cell<usize>,
@@ -85,7 +96,10 @@ pub struct ConnBacklog {
 
 impl ConnBacklog {
     pub fn new(shard: &Rc<ShardBacklog>) -> Rc<Self> {
+        let id = shard.next_id.get();
+        shard.next_id.set(id.wrapping_add(1));
         Rc::new(Self {
+            id,
             pause: CONN_QUEUED_REPLY_BYTES_PAUSE.min(shard.limit),
             shard: shard.clone(),
             queued: Cell::new(0),
@@ -148,7 +162,7 @@ impl ConnBacklog {
             }
             self.reader.set(Some(cx.waker().clone()));
             if self.queued.get() > 0 && self.shard.over() {
-                self.shard.wait(cx.waker());
+                self.shard.wait(self.id, cx.waker());
             }
             Poll::Pending
         })
@@ -158,6 +172,7 @@ impl ConnBacklog {
 impl Drop for ConnBacklog {
     /// Replies never written (the client went away) stop counting against the shard.
     fn drop(&mut self) {
+        self.shard.forget(self.id);
         self.shard.remove(self.queued.get());
         if self.peak.get() >= TRIM_AFTER_QUEUED_BYTES {
             release_free_memory();
@@ -231,6 +246,28 @@ mod tests {
         conn.drained(2000);
         assert!(shard.waiting.borrow().is_empty(), "shard waiters woken");
         assert!(wait.as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn a_closed_connection_leaves_no_waker_behind() {
+        let shard = ShardBacklog::new(10);
+        let stuck = ConnBacklog::new(&shard);
+        stuck.add(50);
+        let gone = ConnBacklog::new(&shard);
+        gone.add(5);
+        let waker = futures_lite::future::block_on(std::future::poll_fn(|cx| {
+            Poll::Ready(cx.waker().clone())
+        }));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut wait = Box::pin(gone.until_readable(|| true));
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        drop(wait);
+        assert_eq!(shard.waiting.borrow().len(), 1);
+        drop(gone);
+        assert!(
+            shard.waiting.borrow().is_empty(),
+            "the shard stays over its share, so only the close can clear the entry"
+        );
     }
 
     #[test]
