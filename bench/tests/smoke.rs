@@ -146,6 +146,7 @@ fn rk_bench_suite_quick_writes_a_report() {
         .arg(&bin)
         .args(["--duration", "200ms", "--warmup", "100ms", "--clients", "2"])
         .args(["--watchers", "3", "--fanout-rounds", "3", "--znodes", "500"])
+        .args(["--flood-connections", "2", "--flood-requests", "50"])
         .arg("--work-dir")
         .arg(scratch("suite-work"))
         .arg("--out")
@@ -159,6 +160,8 @@ fn rk_bench_suite_quick_writes_a_report() {
     assert_eq!(v["throughput"].as_array().map(Vec::len), Some(3));
     assert_eq!(v["fanout"][0]["report"]["rounds"], 3);
     assert_eq!(v["memory"][0]["znodes"], 500);
+    assert_eq!(v["flood"][0]["flooders"], 2, "{v}");
+    assert!(v["flood"][0]["idle"]["count"].as_u64().unwrap_or(0) > 0);
     assert!(v["machine"]["fdatasync"]["count"].as_u64().unwrap_or(0) > 0);
     let md = std::fs::read_to_string(out.join("report.md")).expect("markdown");
     assert!(md.contains("## Targets"));

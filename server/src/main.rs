@@ -293,6 +293,11 @@ fn runtime_settings(
             handshake_timeout_ms: config.handshake_timeout_ms,
             super_digest,
             max_queued_bytes: MAX_QUEUED_BYTES_PER_CONN,
+            // Equal shares keep the count per core; the kernel spreads connections evenly.
+            shard_queued_reply_bytes_max: usize::try_from(
+                config.queued_reply_bytes_max / shards as u64,
+            )
+            .unwrap_or(usize::MAX),
             max_watches_per_conn: config.max_watches_per_session as usize,
             four_letter: FourLetterContext {
                 version: ringkeeper_server::fourlw::build_date::full_version(

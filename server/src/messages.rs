@@ -82,6 +82,8 @@ pub struct ShardReport {
     pub replies_too_large: u64,
     /// Requests received by this shard and not yet answered.
     pub outstanding: u64,
+    /// Reply bytes queued on this shard and not yet written to clients.
+    pub queued_reply_bytes: u64,
     pub latency: crate::latency::RequestLatency,
 }
 

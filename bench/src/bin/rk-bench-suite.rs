@@ -97,8 +97,8 @@ struct Args {
     /// population).
     #[arg(long)]
     skip_memory: bool,
-    /// Scenario groups to run, from serial,throughput,fanout,memory,snapshot (the default
-    /// set) and ensemble,failover (added by --ensemble).
+    /// Scenario groups to run, from serial,throughput,fanout,memory,snapshot,flood (the
+    /// default set) and ensemble,failover (added by --ensemble).
     #[arg(long, value_delimiter = ',')]
     scenarios: Option<Vec<String>>,
     /// Also run the ensemble scenarios (10:1 throughput over the members, leader failover)
@@ -132,6 +132,13 @@ struct Args {
     /// Rounds per fan-out point.
     #[arg(long)]
     fanout_rounds: Option<u64>,
+    /// Connections that pipeline getData and never read, in the flood scenario (default
+    /// 64, 16 with --quick).
+    #[arg(long)]
+    flood_connections: Option<usize>,
+    /// getData requests each flood connection sends (default 10000, 5000 with --quick).
+    #[arg(long)]
+    flood_requests: Option<usize>,
     /// Scratch directory for server data (removed parts are recreated).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -226,6 +233,12 @@ fn main() -> ExitCode {
     settings.ringkeeper_args = args.ringkeeper_arg.clone();
     if let Some(r) = args.fanout_rounds {
         settings.fanout_rounds = r;
+    }
+    if let Some(c) = args.flood_connections {
+        settings.flood_connections = c;
+    }
+    if let Some(r) = args.flood_requests {
+        settings.flood_requests = r;
     }
     if let Some(r) = args.failover_rounds {
         settings.failover_rounds = r.max(1);

@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod ensemble;
+pub mod flood;
 pub mod machine;
 pub mod report;
 pub mod scenarios;
@@ -73,6 +74,15 @@ pub struct SuiteSettings {
     /// Extra flags for every ringkeeper the suite starts (`--ringkeeper-arg`).
     #[serde(default)]
     pub ringkeeper_args: Vec<String>,
+    /// Connections that pipeline getData and never read, in the flood scenario.
+    #[serde(default)]
+    pub flood_connections: usize,
+    /// getData requests each of them sends.
+    #[serde(default)]
+    pub flood_requests: usize,
+    /// Data bytes of the node they read.
+    #[serde(default)]
+    pub flood_node_bytes: usize,
 }
 
 fn one() -> usize {
@@ -116,6 +126,9 @@ impl SuiteSettings {
             memory_shards: Vec::new(),
             apache_heap: APACHE_HEAP_DEFAULT.into(),
             ringkeeper_args: Vec::new(),
+            flood_connections: 64,
+            flood_requests: 10_000,
+            flood_node_bytes: 1024,
         }
     }
 
@@ -142,6 +155,9 @@ impl SuiteSettings {
             memory_shards: Vec::new(),
             apache_heap: APACHE_HEAP_DEFAULT.into(),
             ringkeeper_args: Vec::new(),
+            flood_connections: 16,
+            flood_requests: 5000,
+            flood_node_bytes: 1024,
         }
     }
 }
@@ -186,6 +202,9 @@ pub struct SuiteReport {
     /// Leader failover.
     #[serde(default)]
     pub failover: Vec<FailoverRow>,
+    /// Pipelining connections that never read, against a control client.
+    #[serde(default)]
+    pub flood: Vec<flood::FloodRow>,
     /// CPU seconds (user + system) the suite process itself used: the load generator's
     /// share of the machine, which it takes away from the server under test.
     #[serde(default)]
@@ -238,7 +257,14 @@ impl SuiteOptions {
 }
 
 /// The standalone scenario groups, in run order (the default set).
-pub const SCENARIOS: [&str; 5] = ["serial", "throughput", "fanout", "memory", "snapshot"];
+pub const SCENARIOS: [&str; 6] = [
+    "serial",
+    "throughput",
+    "fanout",
+    "memory",
+    "snapshot",
+    "flood",
+];
 /// The ensemble scenario groups, run after the standalone ones when asked for (`--ensemble`).
 pub const ENSEMBLE_SCENARIOS: [&str; 2] = ["ensemble", "failover"];
 
@@ -359,6 +385,18 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
             }
         }
     }
+    let mut flood = Vec::new();
+    if opts.wants("flood") {
+        // A fresh server per target, one at a time, so that RSS is the flood's alone.
+        for (i, kind) in kinds.iter().enumerate().filter(|(_, k)| k.managed()) {
+            let dir = opts.work_dir.join(format!("{}-flood", kind.name()));
+            let addr = pick_addr(150 + i as u32).map_err(|e| format!("pick address: {e}"))?;
+            match flood::run(s, kind.clone(), &dir, &addr).await {
+                Ok(row) => flood.push(row),
+                Err(e) => failures.push(format!("flood on {}: {e}", kind.name())),
+            }
+        }
+    }
     let mut ensemble_throughput = Vec::new();
     let mut failover = Vec::new();
     if opts.wants("ensemble") || opts.wants("failover") {
@@ -427,6 +465,7 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
         snapshot,
         ensemble_throughput,
         failover,
+        flood,
         generator_cpu_seconds: own_cpu_seconds(),
         checks: Vec::new(),
         failures,

@@ -121,6 +121,7 @@ pub fn checks(r: &SuiteReport) -> Vec<Check> {
         measured: m.map_or("not measured".into(), |x| format!("{x:.2} of Apache's")),
         met: m.map(|x| x <= 0.5),
     });
+    out.extend(super::flood::checks(&r.flood));
     out
 }
 
@@ -314,6 +315,7 @@ pub fn markdown(r: &SuiteReport) -> String {
             x.incomplete_rounds
         );
     }
+    o.push_str(&super::flood::markdown(&r.flood));
     let _ = writeln!(o, "\n## Memory per znode and restart time\n");
     let _ = writeln!(
         o,

@@ -156,6 +156,7 @@ pub const BATCH_BYTES_MAX: &str = "ringkeeper.batchBytesMax";
 pub const BATCH_TXNS_MAX: &str = "ringkeeper.batchTxnsMax";
 pub const REPLICATION_LOG_WINDOW: &str = "ringkeeper.replication.logWindow";
 pub const REPLY_BYTES_MAX: &str = "ringkeeper.replyBytesMax";
+pub const QUEUED_REPLY_BYTES_MAX: &str = "ringkeeper.queuedReplyBytesMax";
 pub const HANDSHAKE_TIMEOUT: &str = "ringkeeper.handshakeTimeoutMs";
 pub const REPORTED_VERSION: &str = "ringkeeper.reportedVersion";
 pub const ADMIN_ENABLE_SERVER: &str = "admin.enableServer";
@@ -230,6 +231,7 @@ pub const KEYS: &[KeySpec] = &[
     used(BATCH_TXNS_MAX),
     used(REPLICATION_LOG_WINDOW),
     used(REPLY_BYTES_MAX),
+    used(QUEUED_REPLY_BYTES_MAX),
     used(HANDSHAKE_TIMEOUT),
     used(REPORTED_VERSION),
     used(ADMIN_ENABLE_SERVER),

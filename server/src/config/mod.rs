@@ -63,6 +63,9 @@ pub const DEFAULT_MAX_WATCHES_PER_SESSION: u64 = 1_000_000;
 pub const DEFAULT_MAX_SESSIONS: u64 = 100_000;
 /// Bytes of log records one group-commit batch (one fdatasync) carries at most.
 pub const DEFAULT_BATCH_BYTES_MAX: u64 = 4 << 20;
+/// Reply bytes the whole server may hold for clients that do not read them before it stops
+/// reading from those clients (`ringkeeper.queuedReplyBytesMax`).
+pub const DEFAULT_QUEUED_REPLY_BYTES_MAX: u64 = 64 << 20;
 /// Transactions one group-commit batch carries at most.
 pub const DEFAULT_BATCH_TXNS_MAX: u64 = 10_000;
 /// Committed proposals a leader keeps in memory to bring a follower up to date by diff;
@@ -169,6 +172,9 @@ pub struct Config {
     /// `ringkeeper.replyBytesMax`: the largest read reply, opt-in; `None` (the default)
     /// sends replies of any size, as Apache does.
     pub reply_bytes_max: Option<u32>,
+    /// `ringkeeper.queuedReplyBytesMax`: reply bytes queued over all connections past which
+    /// connections that already have replies waiting are not read.
+    pub queued_reply_bytes_max: u64,
     /// Milliseconds a new connection has to complete its handshake.
     pub handshake_timeout_ms: u64,
     /// The version string reported to clients (`srvr`, `mntr`, `envi`).
@@ -362,6 +368,9 @@ impl Config {
             .u64_in(keys::REPLICATION_LOG_WINDOW, 1, 1 << 24)?
             .unwrap_or(DEFAULT_REPLICATION_LOG_WINDOW);
         let reply_bytes_max = settings.u32_in(keys::REPLY_BYTES_MAX, 1024, i32::MAX as u32)?;
+        let queued_reply_bytes_max = settings
+            .u64_in(keys::QUEUED_REPLY_BYTES_MAX, 64 << 10, 1 << 40)?
+            .unwrap_or(DEFAULT_QUEUED_REPLY_BYTES_MAX);
         let handshake_timeout_ms = settings
             .u64_in(keys::HANDSHAKE_TIMEOUT, 100, 3_600_000)?
             .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT_MS);
@@ -433,6 +442,7 @@ impl Config {
             batch_txns_max,
             replication_log_window,
             reply_bytes_max,
+            queued_reply_bytes_max,
             handshake_timeout_ms,
             reported_version,
             containers,

@@ -1,9 +1,12 @@
-//! One client connection: a reader task (this module's `serve`) and a writer task.
+//! One client connection: a reader task (this module's `serve`) and a writer task, over
+//! the two halves of one socket (`net::split`).
 //!
 //! The reader decodes frames and hands them to the shard state synchronously; anything that
 //! must go to the sequencer is sent from here, outside any borrow of the state. The writer
 //! drains the connection's outgoing queue. Replies, watch events and handshake answers all
-//! go through that one queue, which is what keeps a client's view ordered.
+//! go through that one queue, which is what keeps a client's view ordered. The reader stops
+//! taking requests while the connection's unsent replies or unanswered requests are over
+//! their limits (`backlog`), and is woken, not polled, when they drop.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -17,9 +20,11 @@ use ringkeeper_engine::acl::{SUPER_SCHEME, X509_SCHEME};
 use ringkeeper_engine::types::Id;
 use tracing::{debug, info, warn};
 
+use super::backlog::ConnBacklog;
 use super::state::{Handshake, HandshakeOutcome, ShardState};
 use crate::messages::ToSequencer;
 use crate::net::frame::{self, FrameError};
+use crate::net::split::{self, WriteHalf};
 use crate::net::tls::stream::{self as tls_stream, TlsReader, TlsWriter};
 use crate::net::tls::{dn, TlsServer};
 
@@ -42,11 +47,11 @@ pub(super) trait Sink: AsyncWrite + Unpin {
     async fn close(&mut self);
 }
 
-impl Sink for TcpStream {
+impl Sink for WriteHalf {
     const FLUSH_EACH_BATCH: bool = false;
     async fn close(&mut self) {
         let _ = self.flush().await;
-        let _ = self.shutdown(std::net::Shutdown::Both).await;
+        let _ = self.shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -61,6 +66,17 @@ impl Sink for TlsWriter {
 /// catch up before it is refused. Shards trail the sequencer by microseconds, so a client
 /// that moved from a shard that was further ahead is normally served after a short wait.
 const CATCH_UP_WAIT: Duration = Duration::from_millis(2000);
+
+/// Requests a reader takes from its socket before it lets the shard's other tasks run. A
+/// pipelining client's requests sit in the read buffer and are served without waiting on
+/// I/O, so without this one connection could hold its shard for a whole buffer's worth.
+const REQUESTS_PER_YIELD: u32 = 16;
+
+/// Bytes a connection's reader buffers from its socket.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Replies the writer coalesces into one socket write, in bytes (one reply may exceed it).
+const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
 /// Spawns a connection task that ends when the shard stops, wherever it is waiting.
 pub(super) fn spawn_conn<F: std::future::Future<Output = ()> + 'static>(
@@ -84,26 +100,20 @@ pub async fn serve(
 ) {
     let peer = stream.peer_addr().ok();
     let _ = stream.set_nodelay(true);
-    let writer_stream = match crate::net::split::duplicate(&stream) {
-        Ok(s) => s,
-        Err(e) => {
-            info!(error = %e, "cannot duplicate socket; dropping connection");
-            return;
-        }
-    };
+    let (read_half, write_half) = split::split(stream);
     let (out_tx, out_rx) = local_channel::new_unbounded::<Out>();
     let out_tx = Rc::new(out_tx);
-    let queued = Rc::new(std::cell::Cell::new(0usize));
-    glommio::spawn_local(write_loop(writer_stream, out_rx, queued.clone())).detach();
+    let backlog = ConnBacklog::new(&state.borrow().backlog);
+    glommio::spawn_local(write_loop(write_half, out_rx, backlog.clone())).detach();
     let deadline = std::time::Instant::now() + handshake_timeout(&state);
-    let reader = futures_lite::io::BufReader::with_capacity(64 * 1024, stream);
+    let reader = futures_lite::io::BufReader::with_capacity(READ_BUFFER_BYTES, read_half);
     serve_client(
         state,
         to_seq,
         reader,
         peer,
         out_tx,
-        queued,
+        backlog,
         deadline,
         Vec::new(),
     )
@@ -193,28 +203,24 @@ pub async fn serve_tls(
         debug!(?peer, %subject, "client authenticated by certificate");
         ids.push(Id::new(X509_SCHEME, subject));
     }
-    let writer_stream = match crate::net::split::duplicate(&stream) {
-        Ok(s) => s,
-        Err(e) => {
-            info!(error = %e, "cannot duplicate socket; dropping connection");
-            return;
-        }
-    };
+    let (read_half, write_half) = split::split(stream);
     let shared = Rc::new(RefCell::new(conn));
     let (out_tx, out_rx) = local_channel::new_unbounded::<Out>();
     let out_tx = Rc::new(out_tx);
-    let queued = Rc::new(std::cell::Cell::new(0usize));
-    let writer = TlsWriter::new(writer_stream, shared.clone());
-    glommio::spawn_local(write_loop(writer, out_rx, queued.clone())).detach();
+    let backlog = ConnBacklog::new(&state.borrow().backlog);
+    let writer = TlsWriter::new(write_half, shared.clone());
+    glommio::spawn_local(write_loop(writer, out_rx, backlog.clone())).detach();
     let kick = {
         let out_tx = out_tx.clone();
         Box::new(move || {
             let _ = out_tx.try_send(Out::Flush);
         })
     };
-    let reader =
-        futures_lite::io::BufReader::with_capacity(64 * 1024, TlsReader::new(stream, shared, kick));
-    serve_client(state, to_seq, reader, peer, out_tx, queued, deadline, ids).await;
+    let reader = futures_lite::io::BufReader::with_capacity(
+        READ_BUFFER_BYTES,
+        TlsReader::new(read_half, shared, kick),
+    );
+    serve_client(state, to_seq, reader, peer, out_tx, backlog, deadline, ids).await;
 }
 
 /// The client protocol on an established byte stream, plain or TLS: the four-letter word
@@ -227,7 +233,7 @@ async fn serve_client<R: AsyncRead + Unpin>(
     mut reader: R,
     peer: Option<std::net::SocketAddr>,
     out_tx: Rc<LocalSender<Out>>,
-    queued: Rc<std::cell::Cell<usize>>,
+    backlog: Rc<ConnBacklog>,
     deadline: std::time::Instant,
     ids: Vec<Id>,
 ) {
@@ -290,7 +296,7 @@ async fn serve_client<R: AsyncRead + Unpin>(
     let begun =
         state
             .borrow_mut()
-            .begin_handshake(&buf, peer, out_tx.clone(), queued.clone(), hs_tx);
+            .begin_handshake(&buf, peer, out_tx.clone(), backlog.clone(), hs_tx);
     let conn = match begun {
         Ok(Handshake {
             conn,
@@ -339,12 +345,19 @@ async fn serve_client<R: AsyncRead + Unpin>(
     }
 
     let max_outstanding = state.borrow().settings.max_outstanding_per_conn.max(1);
+    let mut since_yield = 0u32;
     loop {
-        // Throttle: a client with this many requests not yet answered is not read from
-        // until some are, so a pipelining client cannot grow the server's queues without
-        // bound (Apache's globalOutstandingLimit stops reading the same way).
-        while state.borrow().outstanding(conn) >= max_outstanding {
-            glommio::timer::sleep(Duration::from_millis(1)).await;
+        // Throttle: a client with too many requests not yet answered, or too many reply
+        // bytes not yet written, is not read from until that drops, so a pipelining client
+        // cannot grow the server's queues without bound: the kernel's socket buffers fill
+        // and push back on it instead (Apache's throttling stops reading the same way).
+        backlog
+            .until_readable(|| state.borrow().outstanding(conn) < max_outstanding)
+            .await;
+        since_yield += 1;
+        if since_yield >= REQUESTS_PER_YIELD {
+            since_yield = 0;
+            future::yield_now().await;
         }
         let res = frame::read_frame(&mut reader, limit, &mut buf).await;
         if let Err(e) = res {
@@ -429,29 +442,22 @@ async fn wait_caught_up(state: &Rc<RefCell<ShardState>>, zxid: i64) -> bool {
 }
 
 /// Drains the outgoing queue, coalescing whatever is already queued into one write.
-async fn write_loop<S: Sink>(
-    mut stream: S,
-    rx: LocalReceiver<Out>,
-    queued: Rc<std::cell::Cell<usize>>,
-) {
-    let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+async fn write_loop<S: Sink>(mut stream: S, rx: LocalReceiver<Out>, backlog: Rc<ConnBacklog>) {
+    let mut batch: Vec<u8> = Vec::new();
     'outer: while let Some(first) = rx.recv().await {
         let mut close = false;
         let mut flush = false;
         let mut next = Some(first);
         while let Some(item) = next.take() {
             match item {
-                Out::Frame(f) => {
-                    queued.set(queued.get().saturating_sub(f.len()));
-                    batch.extend_from_slice(&f);
-                }
+                Out::Frame(f) => batch.extend_from_slice(&f),
                 Out::Close => {
                     close = true;
                     break;
                 }
                 Out::Flush => flush = true,
             }
-            if batch.len() >= 256 * 1024 {
+            if batch.len() >= WRITE_BATCH_BYTES {
                 break;
             }
             next = future::poll_once(rx.recv()).await.flatten();
@@ -460,7 +466,14 @@ async fn write_loop<S: Sink>(
             if stream.write_all(&batch).await.is_err() {
                 break 'outer;
             }
+            // Counted only once on the wire: a batch the client does not take is memory
+            // the server still holds.
+            backlog.drained(batch.len());
             batch.clear();
+            if batch.capacity() > WRITE_BATCH_BYTES {
+                // One large reply must not leave every idle connection holding its size.
+                batch.shrink_to(WRITE_BATCH_BYTES);
+            }
             flush |= S::FLUSH_EACH_BATCH;
         }
         if flush && stream.flush().await.is_err() {
@@ -470,5 +483,6 @@ async fn write_loop<S: Sink>(
             break;
         }
     }
+    backlog.writer_gone();
     stream.close().await;
 }

@@ -3,6 +3,7 @@
 //! writes to the sequencer, and applies the sequencer's committed stream in zxid order,
 //! firing the watches of its own connections.
 
+mod backlog;
 mod conn;
 mod hangup;
 mod refusal;

@@ -1,7 +1,6 @@
 //! A shard's state machine: its connections, its copy of the tree and its watches. Every
 //! method is synchronous; the tasks in `conn.rs` and `mod.rs` do the waiting.
 
-use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -18,6 +17,7 @@ use ringkeeper_engine::watch::WatchManager;
 use ringkeeper_engine::{perms, ErrorCode, Id, OpCode, SessionId, Zxid};
 use tracing::{debug, info, warn};
 
+use super::backlog::{ConnBacklog, ShardBacklog};
 use super::conn::Out;
 use super::refusal::{self, Refusal};
 use super::replies;
@@ -49,6 +49,9 @@ pub struct ShardSettings {
     /// Bytes a connection may have queued for a client that does not read; past it the
     /// connection is closed rather than allowed to grow the server's memory.
     pub max_queued_bytes: usize,
+    /// This shard's share of `ringkeeper.queuedReplyBytesMax`: past it, connections with
+    /// replies waiting are not read (see `backlog`).
+    pub shard_queued_reply_bytes_max: usize,
     /// Watches one connection may hold.
     pub max_watches_per_conn: usize,
     pub four_letter: FourLetterContext,
@@ -102,7 +105,7 @@ enum Pending {
 
 pub(super) struct Conn {
     out: Rc<LocalSender<Out>>,
-    queued: Rc<Cell<usize>>,
+    backlog: Rc<ConnBacklog>,
     pub session: SessionId,
     pub timeout_ms: i32,
     /// Whether the client's ConnectRequest carried the trailing readOnly flag; the answer
@@ -142,13 +145,14 @@ pub struct ShardState {
     pub(super) latency: crate::latency::RequestLatency,
     /// Every connection task, registered or not, so that stopping the shard ends them all.
     pub(super) hangups: super::hangup::Hangups,
+    /// Reply bytes queued on this shard's connections.
+    pub(super) backlog: Rc<ShardBacklog>,
 }
 
 impl ShardState {
     pub fn new(settings: ShardSettings, tree: DataTree, last_zxid: Zxid) -> Self {
         let watches = WatchManager::new(settings.max_watches_per_conn);
         Self {
-            settings,
             tree,
             watches,
             conns: HashMap::new(),
@@ -161,6 +165,8 @@ impl ShardState {
             fenced: Default::default(),
             latency: Default::default(),
             hangups: Default::default(),
+            backlog: ShardBacklog::new(settings.shard_queued_reply_bytes_max),
+            settings,
         }
     }
 
@@ -186,14 +192,14 @@ impl ShardState {
     }
 
     /// Queues a frame for a connection, closing it if the client has stopped reading.
-    pub(super) fn send_frame(&mut self, conn: ConnId, frame: Vec<u8>) {
+    pub(super) fn send_frame(&mut self, conn: ConnId, mut frame: Vec<u8>) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         if c.closing {
             return;
         }
-        let queued = c.queued.get() + frame.len();
+        let queued = c.backlog.queued() + frame.len();
         if queued > self.settings.max_queued_bytes {
             warn!(
                 conn,
@@ -205,7 +211,12 @@ impl ShardState {
             let _ = c.out.try_send(Out::Close);
             return;
         }
-        c.queued.set(queued);
+        if c.backlog.queued() > 0 && frame.capacity() > frame.len() + frame.len() / 4 {
+            // A frame that will wait behind others holds its whole allocation, which the
+            // encoder grew by doubling; the backlog counts lengths, so trim it to match.
+            frame.shrink_to_fit();
+        }
+        c.backlog.add(frame.len());
         c.stats.packets_sent += 1;
         self.counters.packets_sent += 1;
         let _ = c.out.try_send(Out::Frame(frame));
@@ -233,7 +244,7 @@ impl ShardState {
         frame: &[u8],
         peer: Option<SocketAddr>,
         out: Rc<LocalSender<Out>>,
-        queued: Rc<Cell<usize>>,
+        backlog: Rc<ConnBacklog>,
         handshake: LocalSender<HandshakeOutcome>,
     ) -> Result<Handshake, String> {
         if self.suspended || !crate::replica::role::serving() {
@@ -258,7 +269,7 @@ impl ShardState {
             conn,
             Conn {
                 out,
-                queued,
+                backlog,
                 session: req.session_id,
                 timeout_ms,
                 sent_read_only: req.read_only.is_some(),

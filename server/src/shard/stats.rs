@@ -176,6 +176,7 @@ pub(super) fn report(state: &ShardState) -> ShardReport {
         packets_sent: state.counters.packets_sent,
         replies_too_large: state.counters.replies_too_large,
         outstanding: state.outstanding_total() as u64,
+        queued_reply_bytes: state.backlog.queued() as u64,
         latency: state.latency.clone(),
     }
 }
@@ -202,6 +203,7 @@ fn merged(state: &ShardState, gathered: Option<&Gathered>) -> (ShardReport, Opti
         out.packets_sent += r.packets_sent;
         out.replies_too_large += r.replies_too_large;
         out.outstanding += r.outstanding;
+        out.queued_reply_bytes += r.queued_reply_bytes;
         out.latency.merge(&r.latency);
     }
     out.connections.sort_by_key(|c| c.remote);
@@ -218,10 +220,18 @@ fn merged(state: &ShardState, gathered: Option<&Gathered>) -> (ShardReport, Opti
 /// turns every one of them into a Prometheus gauge; the metrics port builds Apache's
 /// summaries from the `_count`, `_sum` and quantile lines (`metrics::apache`).
 fn extra_metrics(all: &ShardReport, gathered: Option<&Gathered>) -> Vec<(String, MetricValue)> {
-    let mut out = vec![(
-        "ringkeeper_replies_too_large".to_owned(),
-        MetricValue::Int(all.replies_too_large as i64),
-    )];
+    let mut out = vec![
+        (
+            "ringkeeper_replies_too_large".to_owned(),
+            MetricValue::Int(all.replies_too_large as i64),
+        ),
+        // Bounded by ringkeeper.queuedReplyBytesMax, plus one reply per connection that
+        // had nothing queued (those are always read).
+        (
+            "ringkeeper_queued_reply_bytes".to_owned(),
+            MetricValue::Int(all.queued_reply_bytes as i64),
+        ),
+    ];
     let mut dist = |prefix: &str, d: &crate::latency::Distribution| {
         out.push((
             format!("{prefix}_count"),

@@ -145,6 +145,11 @@ impl TestServer {
         self.address.to_string()
     }
 
+    /// The server process's id while it runs, e.g. to count its descriptors in /proc.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
     }

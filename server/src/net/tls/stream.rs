@@ -1,9 +1,9 @@
 //! A TLS connection shared by a connection's reader and writer tasks.
 //!
-//! A plain connection is served by two tasks over two descriptors of one socket (see
+//! A plain connection is served by two tasks over the two halves of one socket (see
 //! `net::split`). A TLS connection keeps that shape: both tasks run on the same shard
 //! executor and share one rustls `ServerConnection` through `Rc<RefCell<..>>`, borrowed only
-//! between awaits, never across one. The reader half reads ciphertext from its descriptor
+//! between awaits, never across one. The reader half reads ciphertext from its half
 //! and takes plaintext out; the writer half puts plaintext in and is the only one that
 //! writes ciphertext to the socket, so TLS records can never interleave. When reading makes
 //! rustls want to write (an alert, a key update answer) the reader asks the writer, through
@@ -18,6 +18,8 @@ use std::task::{ready, Context, Poll};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 use rustls::ServerConnection;
+
+use crate::net::split::{ReadHalf, WriteHalf};
 
 /// Ciphertext read from the socket at a time. No more than one TLS record's worth of
 /// plaintext (16 KiB) can then be waiting in rustls, which is its receive limit.
@@ -70,9 +72,9 @@ pub async fn handshake(sock: &mut TcpStream, conn: &mut ServerConnection) -> io:
     }
 }
 
-/// The reading half: plaintext out of ciphertext read from its own descriptor.
+/// The reading half: plaintext out of ciphertext read from the socket.
 pub struct TlsReader {
-    sock: TcpStream,
+    sock: ReadHalf,
     conn: SharedConn,
     buf: Box<[u8]>,
     kick: Box<dyn Fn()>,
@@ -81,7 +83,7 @@ pub struct TlsReader {
 impl TlsReader {
     /// `kick` must make the writer half flush soon; it is called when reading left rustls
     /// with something to send.
-    pub fn new(sock: TcpStream, conn: SharedConn, kick: Box<dyn Fn()>) -> Self {
+    pub fn new(sock: ReadHalf, conn: SharedConn, kick: Box<dyn Fn()>) -> Self {
         TlsReader {
             sock,
             conn,
@@ -136,9 +138,9 @@ impl AsyncRead for TlsReader {
     }
 }
 
-/// The writing half: plaintext into rustls, ciphertext out to its own descriptor.
+/// The writing half: plaintext into rustls, ciphertext out to the socket.
 pub struct TlsWriter {
-    sock: TcpStream,
+    sock: WriteHalf,
     conn: SharedConn,
     /// Ciphertext taken from rustls and not yet written (from `sent` on).
     pending: Vec<u8>,
@@ -146,7 +148,7 @@ pub struct TlsWriter {
 }
 
 impl TlsWriter {
-    pub fn new(sock: TcpStream, conn: SharedConn) -> Self {
+    pub fn new(sock: WriteHalf, conn: SharedConn) -> Self {
         TlsWriter {
             sock,
             conn,
@@ -182,7 +184,7 @@ impl TlsWriter {
     pub async fn close(&mut self) {
         self.conn.borrow_mut().send_close_notify();
         let _ = self.flush().await;
-        let _ = self.sock.shutdown(std::net::Shutdown::Both).await;
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
     }
 }
 
