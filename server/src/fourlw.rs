@@ -6,7 +6,8 @@
 //! code does the rest:
 //! 1. `parse_command` on the first four bytes; `None` means they are an
 //!    ordinary length prefix (Apache treats unknown words the same way).
-//! 2. If `!whitelist_allows(..)`, send `refusal(cmd)` and close.
+//! 2. If `!whitelist_allows(..)`, send `refusal(cmd)` and close (unless the
+//!    word came from inside the process: see `internal`).
 //! 3. Otherwise gather what the word needs, render it, send it and close.
 //!    `stmk` first reads an 8-byte big-endian trace mask; `srst`/`crst` ask
 //!    the caller to reset counters (`Command::reset_request`); the telnet
@@ -15,6 +16,7 @@
 pub mod build_date;
 mod dump;
 mod env;
+pub mod internal;
 mod java;
 mod stats;
 mod watches;

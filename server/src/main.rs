@@ -8,6 +8,7 @@ use ringkeeper_engine::storage::{recover, FsDir, SegmentPolicy, SegmentPosition}
 // says whose format it is, so an Apache `version-2` directory next to it is never touched.
 use ringkeeper_import::STORE_DIR_NAME;
 use ringkeeper_server::config::{ConfRuntime, Config};
+use ringkeeper_server::fourlw::internal::ProbeToken;
 use ringkeeper_server::runtime::{self, RuntimeSettings};
 use ringkeeper_server::sequencer::{now_ms, InitialState, SequencerSettings, StorageSettings};
 use ringkeeper_server::shard::{FourLetterContext, ShardSettings};
@@ -118,8 +119,17 @@ fn main() {
     // thread exists so that every thread inherits the mask.
     let signals = block_signals();
     // After the signal mask, so that the admin threads inherit it too.
-    let admin = start_admin(&config);
-    let _metrics = start_metrics(&config);
+    // One secret for the process: it lets the admin server and the metrics port, and
+    // nothing on the network, ask every four-letter word whatever the whitelist says.
+    let probe_token = match ringkeeper_server::fourlw::internal::ProbeToken::generate() {
+        Ok(t) => t,
+        Err(e) => {
+            error!(error = %e, "cannot draw the in-process probe token");
+            std::process::exit(1);
+        }
+    };
+    let admin = start_admin(&config, &probe_token);
+    let _metrics = start_metrics(&config, &probe_token);
 
     // Whether an empty segment is continued is the log writer's rule, not decided here.
     let position = recovered.next_segment.clone();
@@ -143,7 +153,8 @@ fn main() {
         ),
     };
     let released = ringkeeper_server::watermark::Watermark::new(initial.last_zxid);
-    let mut settings = runtime_settings(&config, store_dir, position, secret, released);
+    let mut settings =
+        runtime_settings(&config, store_dir, position, secret, released, probe_token);
     if let Some(secure) = &config.secure_client {
         // Bound before the shards start, so each finds its listener; a busy port stops
         // the server as a busy client port does.
@@ -195,7 +206,10 @@ fn main() {
 /// Starts the admin HTTP server when the configuration asks for it. A port
 /// that cannot be bound is logged and the server runs on without it, as
 /// Apache does: the admin server must never keep clients from being served.
-fn start_admin(config: &Config) -> Option<ringkeeper_server::admin::AdminServer> {
+fn start_admin(
+    config: &Config,
+    probe_token: &ProbeToken,
+) -> Option<ringkeeper_server::admin::AdminServer> {
     if !config.admin.enabled {
         return None;
     }
@@ -203,6 +217,7 @@ fn start_admin(config: &Config) -> Option<ringkeeper_server::admin::AdminServer>
         listen: config.admin.address,
         command_url: config.admin.command_url.clone(),
         client_addr: config.client_address,
+        probe_token: probe_token.clone(),
     };
     match ringkeeper_server::admin::start(settings) {
         Ok(admin) => {
@@ -220,7 +235,10 @@ fn start_admin(config: &Config) -> Option<ringkeeper_server::admin::AdminServer>
 /// Apache's Prometheus provider. Apache refuses to start when the port cannot
 /// be bound; ringkeeper logs it and serves clients without metrics, as it
 /// does for the admin server.
-fn start_metrics(config: &Config) -> Option<ringkeeper_server::metrics::MetricsServer> {
+fn start_metrics(
+    config: &Config,
+    probe_token: &ProbeToken,
+) -> Option<ringkeeper_server::metrics::MetricsServer> {
     let listen = config.metrics.prometheus?;
     if config.is_ensemble() {
         let voters = config
@@ -233,6 +251,7 @@ fn start_metrics(config: &Config) -> Option<ringkeeper_server::metrics::MetricsS
     let settings = ringkeeper_server::metrics::MetricsSettings {
         listen,
         client_addr: config.client_address,
+        probe_token: probe_token.clone(),
     };
     match ringkeeper_server::metrics::start(settings) {
         Ok(metrics) => {
@@ -263,6 +282,7 @@ fn runtime_settings(
     position: Option<SegmentPosition>,
     session_secret: Vec<u8>,
     released: ringkeeper_server::watermark::Watermark,
+    probe_token: ProbeToken,
 ) -> RuntimeSettings {
     let cores = runtime::cores();
     let shards = config.shards.map(|n| n as usize).unwrap_or(cores).max(1);
@@ -308,6 +328,7 @@ fn runtime_settings(
                 data_dir: config.data_dir.clone(),
                 data_log_dir: config.data_log_dir.clone(),
                 started_ms: now_ms(),
+                probe_token,
             },
             released: released.clone(),
             sasl: config.sasl.clone().map(std::sync::Arc::new),

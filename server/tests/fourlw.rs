@@ -192,6 +192,78 @@ fn an_unknown_word_is_not_a_command() {
     assert_eq!(server.four_letter_word("ruok"), "imok");
 }
 
+#[test]
+fn the_default_whitelist_allows_srvr_only() {
+    // No whitelist line at all, as in a stock zoo.cfg.
+    let server = TestServer::start(ServerOptions {
+        four_letter_words: String::new(),
+        ..Default::default()
+    });
+    assert_only_srvr_answers(&server);
+}
+
+/// The default whitelist's effect on a network client: `mntr` refused, `srvr` answered.
+fn assert_only_srvr_answers(server: &TestServer) {
+    assert_eq!(
+        server.four_letter_word("mntr"),
+        "mntr is not executed because it is not in the whitelist.\n"
+    );
+    assert!(server
+        .four_letter_word("srvr")
+        .starts_with("Zookeeper version: "));
+}
+
+/// What a server sends back for `bytes`, sent then half-closed, before it closes: the
+/// text, or how the read failed (a server that closes with bytes unread resets).
+fn raw_answer(address: std::net::SocketAddr, bytes: &[u8]) -> Result<String, std::io::ErrorKind> {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(2))
+            .map_err(|e| e.kind())?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .map_err(|e| e.kind())?;
+    stream.write_all(bytes).map_err(|e| e.kind())?;
+    stream
+        .shutdown(std::net::Shutdown::Write)
+        .map_err(|e| e.kind())?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).map_err(|e| e.kind())?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// A close without a byte of text, orderly or by reset.
+fn no_answer(answer: &Result<String, std::io::ErrorKind>) -> bool {
+    matches!(answer, Ok(text) if text.is_empty())
+        || *answer == Err(std::io::ErrorKind::ConnectionReset)
+}
+
+/// ringkeeper's admin server and metrics port lift the whitelist with a per-process token
+/// after the bytes `ff 72 6b 69`; from the network, without that token, those bytes are an
+/// unknown word like any other (in Apache a negative length), and lift nothing.
+#[test]
+fn the_in_process_word_with_a_wrong_token_is_an_unknown_word() {
+    let server = TestServer::start(ServerOptions {
+        four_letter_words: String::new(),
+        ..Default::default()
+    });
+    // The token is 32 bytes.
+    for guess in [[0u8; 32], [0xa5; 32]] {
+        let mut forged = vec![0xff, b'r', b'k', b'i'];
+        forged.extend_from_slice(&guess);
+        forged.extend_from_slice(b"mntr");
+        let mut unknown = b"xxxx".to_vec();
+        unknown.extend_from_slice(&forged[4..]);
+        let answer = raw_answer(server.address(), &forged);
+        assert_eq!(answer, raw_answer(server.address(), &unknown));
+        assert!(no_answer(&answer), "{answer:?}");
+    }
+    // The prefix with the token cut short is no word either.
+    let answer = raw_answer(server.address(), &[0xff, b'r', b'k', b'i', 0, 0]);
+    assert!(no_answer(&answer), "{answer:?}");
+    assert_only_srvr_answers(&server);
+}
+
 /// ringkeeper's own `mntr` lines: request latency per operation, the group commit's
 /// fdatasync latency and batch size, and per-shard load (Apache has none of these).
 #[tokio::test]

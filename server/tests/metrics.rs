@@ -480,6 +480,44 @@ async fn a_standalone_server_exports_valid_apache_named_metrics() {
     assert_eq!(get(addr, "/").0, 404);
 }
 
+/// Apache's exporter reads its numbers in-process whatever `4lw.commands.whitelist` says;
+/// ringkeeper's asks `mntr` on the client port, which a network client is still refused.
+#[tokio::test]
+async fn the_metrics_port_ignores_the_default_whitelist() {
+    if Flavor::from_env() == Flavor::Apache {
+        return;
+    }
+    let port = free_port();
+    let mut options = ServerOptions {
+        // No whitelist line: the default, `srvr` only.
+        four_letter_words: String::new(),
+        ..ServerOptions::default()
+    };
+    options.extra_config.extend([
+        PROVIDER.to_owned(),
+        "metricsProvider.httpHost=127.0.0.1".to_owned(),
+        format!("metricsProvider.httpPort={port}"),
+    ]);
+    let server = TestServer::start(options);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+
+    let before = scrape(addr);
+    assert_eq!(value(&before, "ringkeeper_metrics_mntr_up"), 1.0);
+    let client = connect(&server).await;
+    client.create("/w", b"abc", &persistent()).await.unwrap();
+    let after = scrape(addr);
+    assert_eq!(
+        value(&after, "znode_count"),
+        value(&before, "znode_count") + 1.0
+    );
+    assert_eq!(value(&after, "num_alive_connections"), 1.0);
+    assert!(value(&after, "approximate_data_size") > 0.0);
+    assert_eq!(
+        server.four_letter_word("mntr"),
+        "mntr is not executed because it is not in the whitelist.\n"
+    );
+}
+
 /// Every metric the dashboard reads is exported by some member of an ensemble (the leader
 /// alone has `leader_uptime`), and each member's exposition is valid.
 #[tokio::test]

@@ -143,7 +143,10 @@ pub fn find(name: &str) -> Option<&'static AdminCommand> {
 /// serving yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refused {
-    /// The word is outside `4lw.commands.whitelist`.
+    /// The word is outside `4lw.commands.whitelist`. This process's own shards
+    /// never refuse the probe token, so this means the address answering is
+    /// another server's (a stale or shared `clientPortAddress`); kept so that
+    /// shows as 403 rather than as a garbled answer.
     NotWhitelisted(String),
     /// The server is starting, or has no quorum.
     NotServing,

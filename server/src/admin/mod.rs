@@ -43,6 +43,9 @@ pub struct AdminSettings {
     pub command_url: String,
     /// The server's client port, asked the four-letter words.
     pub client_addr: SocketAddr,
+    /// Proves the asks come from this process, so every word answers whatever
+    /// `4lw.commands.whitelist` says, as Apache's AdminServer ignores it.
+    pub probe_token: crate::fourlw::internal::ProbeToken,
 }
 
 /// State the accept thread and the request threads share: flags and
@@ -218,7 +221,11 @@ fn command(name: &str, shared: &Shared) -> Response {
         o.push("error", Json::Str(format!("Unknown command: {name}")));
         return Response::json(404, o.render());
     };
-    match probe::ask(shared.settings.client_addr, cmd.word) {
+    match probe::ask(
+        shared.settings.client_addr,
+        &shared.settings.probe_token,
+        cmd.word,
+    ) {
         Err(e) => failed(
             cmd,
             503,
@@ -267,7 +274,11 @@ fn succeeded(cmd: &AdminCommand, data: Json) -> Response {
 fn metrics(shared: &Shared) -> Response {
     let started = Instant::now();
     let mut out = String::new();
-    let mntr = probe::ask(shared.settings.client_addr, "mntr");
+    let mntr = probe::ask(
+        shared.settings.client_addr,
+        &shared.settings.probe_token,
+        "mntr",
+    );
     let mntr_ok = match &mntr {
         Ok(text) if text.starts_with("zk_") => {
             prometheus::render_mntr(text, &mut out);

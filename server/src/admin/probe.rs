@@ -1,10 +1,14 @@
 //! Asking the server's own client port a four-letter word over loopback.
 //! The shards already gather the answers across executors, so the admin
 //! thread needs no access to their state and never touches a hot path.
+//! Each ask carries the process's probe token, so the whitelist does not
+//! apply (`fourlw::internal`).
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+use crate::fourlw::internal::ProbeToken;
 
 /// How long connecting to the client port may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -24,14 +28,14 @@ pub fn loopback_for(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, addr.port())
 }
 
-/// Sends `word` and reads until the server closes the connection, as every
-/// four-letter word ends.
-pub fn ask(client_addr: SocketAddr, word: &str) -> std::io::Result<String> {
+/// Sends `word` with `token` and reads until the server closes the connection,
+/// as every four-letter word ends.
+pub fn ask(client_addr: SocketAddr, token: &ProbeToken, word: &str) -> std::io::Result<String> {
     let addr = loopback_for(client_addr);
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
     let deadline = Instant::now() + ANSWER_TIMEOUT;
     stream.set_write_timeout(Some(CONNECT_TIMEOUT))?;
-    stream.write_all(word.as_bytes())?;
+    stream.write_all(&token.request(word))?;
     let mut answer = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
@@ -82,12 +86,14 @@ mod tests {
         let addr = listener.local_addr().expect("addr");
         let peer = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().expect("accept");
-            let mut word = [0u8; 4];
-            s.read_exact(&mut word).expect("word");
-            assert_eq!(&word, b"ruok");
+            let mut asked = [0u8; 40];
+            s.read_exact(&mut asked).expect("word");
+            assert_eq!(&asked[36..], b"ruok");
             s.write_all(b"imok").expect("answer");
+            asked
         });
-        assert_eq!(ask(addr, "ruok").expect("answer"), "imok");
-        peer.join().expect("peer");
+        let token = ProbeToken::generate().expect("token");
+        assert_eq!(ask(addr, &token, "ruok").expect("answer"), "imok");
+        assert_eq!(peer.join().expect("peer").to_vec(), token.request("ruok"));
     }
 }

@@ -13,9 +13,11 @@ fn fake_client_port(answer: fn(&str) -> String) -> SocketAddr {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut word = [0u8; 4];
-            if stream.read_exact(&mut word).is_ok() {
-                let text = answer(std::str::from_utf8(&word).unwrap_or("????"));
+            // The probe's token is checked by the shard, not here: skip it.
+            let mut asked = [0u8; 4 + crate::fourlw::internal::TOKEN_BYTES + 4];
+            if stream.read_exact(&mut asked).is_ok() {
+                let word = &asked[asked.len() - 4..];
+                let text = answer(std::str::from_utf8(word).unwrap_or("????"));
                 let _ = stream.write_all(text.as_bytes());
             }
         }
@@ -28,6 +30,7 @@ fn server(client_addr: SocketAddr) -> AdminServer {
         listen: "127.0.0.1:0".parse().expect("listen"),
         command_url: "/commands".to_owned(),
         client_addr,
+        probe_token: crate::fourlw::internal::ProbeToken::generate().expect("token"),
     })
     .expect("admin server starts")
 }
@@ -186,6 +189,7 @@ fn ready_says_stopping_once_the_server_stops() {
             listen: "127.0.0.1:0".parse().expect("listen"),
             command_url: "/commands".to_owned(),
             client_addr: "127.0.0.1:1".parse().expect("client"),
+            probe_token: crate::fourlw::internal::ProbeToken::generate().expect("token"),
         },
         serving: AtomicBool::new(true),
         gate: listener::Gate::default(),

@@ -5,8 +5,9 @@
 //!
 //! Like the admin server it runs on plain std threads away from the
 //! executors, and learns the server's numbers by asking `mntr` on the
-//! client port over loopback (so `mntr` must be in `4lw.commands.whitelist`;
-//! without it only `ringkeeper_metrics_mntr_up 0` is served). The few values
+//! client port over loopback, with the process's probe token so that
+//! `4lw.commands.whitelist` does not apply (`fourlw::internal`), as Apache's
+//! provider reads its numbers in-process whatever the whitelist. The few values
 //! `mntr` cannot carry come from process-wide cells: elections from `quorum`,
 //! written when the serving role changes, and snapshot and start-up times
 //! from `timings`.
@@ -24,9 +25,10 @@ pub mod timings;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::admin::http::{self, RequestError, Response};
 use crate::admin::connections::Ticket;
+use crate::admin::http::{self, RequestError, Response};
 use crate::admin::{listener, probe};
+use crate::fourlw::internal::ProbeToken;
 
 /// How long a finished connection is drained before it is closed.
 const LINGER: Duration = Duration::from_millis(200);
@@ -38,10 +40,13 @@ pub struct MetricsSettings {
     pub listen: SocketAddr,
     /// The server's client port, asked `mntr`.
     pub client_addr: SocketAddr,
+    /// Proves the asks come from this process (`fourlw::internal`).
+    pub probe_token: ProbeToken,
 }
 
 struct Shared {
     client_addr: SocketAddr,
+    probe_token: ProbeToken,
     gate: listener::Gate,
 }
 
@@ -52,6 +57,7 @@ pub struct MetricsServer(listener::Running<Shared>);
 pub fn start(settings: MetricsSettings) -> std::io::Result<MetricsServer> {
     let shared = Shared {
         client_addr: settings.client_addr,
+        probe_token: settings.probe_token,
         gate: listener::Gate::default(),
     };
     listener::start(settings.listen, shared, "rk-metrics").map(MetricsServer)
@@ -102,7 +108,7 @@ fn serve(stream: &mut TcpStream, shared: &Shared, ticket: &Ticket) {
             Response {
                 status: 200,
                 content_type: exposition::CONTENT_TYPE,
-                body: scrape(shared.client_addr),
+                body: scrape(shared.client_addr, &shared.probe_token),
             },
             r.method == "HEAD",
         ),
@@ -113,9 +119,9 @@ fn serve(stream: &mut TcpStream, shared: &Shared, ticket: &Ticket) {
 }
 
 /// One scrape: Apache's families, then ringkeeper's own.
-pub fn scrape(client_addr: SocketAddr) -> String {
+pub fn scrape(client_addr: SocketAddr, probe_token: &ProbeToken) -> String {
     let started = Instant::now();
-    let mntr = probe::ask(client_addr, "mntr")
+    let mntr = probe::ask(client_addr, probe_token, "mntr")
         .ok()
         .filter(|text| text.starts_with("zk_"));
     let values = mntr.as_deref().map(apache::parse_mntr).unwrap_or_default();

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_lite::{future, AsyncRead, AsyncWrite, AsyncWriteExt};
+use futures_lite::{future, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::channels::shared_channel::ConnectedSender;
 use glommio::net::TcpStream;
@@ -22,6 +22,8 @@ use tracing::{debug, info, warn};
 
 use super::backlog::ConnBacklog;
 use super::state::{Handshake, HandshakeOutcome, ShardState};
+use super::stats::Asker;
+use crate::fourlw::internal;
 use crate::messages::ToSequencer;
 use crate::net::frame::{self, FrameError};
 use crate::net::split::{self, WriteHalf};
@@ -258,13 +260,22 @@ async fn serve_client<R: AsyncRead + Unpin>(
             return;
         }
     };
-    if let Some(cmd) = crate::fourlw::parse_command(&prefix) {
+    let word = if prefix == internal::PREFIX {
+        in_process_word(&state, &mut reader, deadline)
+            .await
+            .map(|cmd| (cmd, Asker::InProcess))
+    } else {
+        crate::fourlw::parse_command(&prefix).map(|cmd| (cmd, Asker::Network))
+    };
+    if let Some((cmd, asker)) = word {
         let gathered = if super::stats::needs_gather(cmd) {
             gather(&state, &to_seq).await
         } else {
             None
         };
-        let text = state.borrow_mut().four_letter_word(cmd, gathered.as_ref());
+        let text = state
+            .borrow_mut()
+            .four_letter_word(cmd, asker, gathered.as_ref());
         let _ = out_tx.try_send(Out::Frame(text.into_bytes()));
         let _ = out_tx.try_send(Out::Close);
         return;
@@ -388,6 +399,35 @@ async fn serve_client<R: AsyncRead + Unpin>(
 }
 
 /// Runs `f` until `deadline`; past it, a timed-out error.
+/// Reads the token and word after `internal::PREFIX`. `None` (a wrong token, an unknown
+/// word, or bytes missing by `deadline`) leaves the caller to treat the prefix as any
+/// unknown word: a negative length, so the connection closes without an answer.
+async fn in_process_word<R: AsyncRead + Unpin>(
+    state: &Rc<RefCell<ShardState>>,
+    reader: &mut R,
+    deadline: std::time::Instant,
+) -> Option<crate::fourlw::Command> {
+    let mut token_and_word = [0u8; internal::TOKEN_BYTES + 4];
+    let read = async {
+        reader
+            .read_exact(&mut token_and_word)
+            .await
+            .map_err(FrameError::Io)
+    };
+    before(deadline, read).await.ok()?;
+    let (token, word) = token_and_word.split_at(internal::TOKEN_BYTES);
+    if !state
+        .borrow()
+        .settings
+        .four_letter
+        .probe_token
+        .matches(token)
+    {
+        return None;
+    }
+    crate::fourlw::parse_command(word)
+}
+
 async fn before<T>(
     deadline: std::time::Instant,
     f: impl std::future::Future<Output = Result<T, FrameError>>,

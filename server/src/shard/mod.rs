@@ -12,7 +12,7 @@ mod state;
 mod stats;
 
 pub use state::{ShardSettings, ShardState};
-pub use stats::FourLetterContext;
+pub use stats::{Asker, FourLetterContext};
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -343,9 +343,10 @@ impl ShardState {
     pub fn four_letter_word(
         &mut self,
         cmd: Command,
+        asker: super::stats::Asker,
         gathered: Option<&crate::messages::Gathered>,
     ) -> String {
-        super::stats::four_letter_word(self, cmd, gathered)
+        super::stats::four_letter_word(self, cmd, asker, gathered)
     }
 
     /// Starts a server-wide gather; the answer arrives on `waiter`.

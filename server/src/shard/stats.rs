@@ -20,6 +20,16 @@ pub struct FourLetterContext {
     pub data_dir: PathBuf,
     pub data_log_dir: PathBuf,
     pub started_ms: i64,
+    /// Lifts the whitelist for the admin server and the metrics port (`fourlw::internal`).
+    pub probe_token: fourlw::internal::ProbeToken,
+}
+
+/// Who asks a four-letter word: only a network client is held to the whitelist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    Network,
+    /// The admin server or the metrics port, proven by the process's probe token.
+    InProcess,
 }
 
 /// Per-connection counters for `cons` and `stat`.
@@ -320,10 +330,11 @@ fn session_of(state: &ShardState, conn: crate::messages::ConnId) -> i64 {
 pub(super) fn four_letter_word(
     state: &mut ShardState,
     cmd: Command,
+    asker: Asker,
     gathered: Option<&Gathered>,
 ) -> String {
     let ctx = state.settings.four_letter.clone();
-    if !fourlw::whitelist_allows(&ctx.whitelist, cmd) {
+    if asker == Asker::Network && !fourlw::whitelist_allows(&ctx.whitelist, cmd) {
         return fourlw::refusal(cmd);
     }
     // An ensemble member without a quorum answers as Apache's does while it is not running.

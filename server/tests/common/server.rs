@@ -36,7 +36,8 @@ pub struct ServerOptions {
     pub super_digest: Option<String>,
     /// Enables TTL nodes (`zookeeper.extendedTypesEnabled`).
     pub extended_types: bool,
-    /// The `4lw.commands.whitelist` value; `*` allows every word.
+    /// The `4lw.commands.whitelist` value; `*` allows every word. Empty writes no
+    /// whitelist line, which leaves the default (`srvr` only).
     pub four_letter_words: String,
     /// `maxClientCnxns`: connections per client address (0: no limit).
     pub max_client_cnxns: u32,
@@ -255,8 +256,9 @@ impl TestServer {
         loop {
             // Apache answers ruok before its database is loaded and refuses sessions until then;
             // srvr says so, which tells "listening" apart from "serving".
+            // Under a whitelist without ruok the refusal still shows the port is listening.
             let ruok = four_letter_word(self.address, "ruok").unwrap_or_default();
-            if ruok == "imok" {
+            if ruok == "imok" || ruok.starts_with("ruok is not executed") {
                 let srvr = four_letter_word(self.address, "srvr").unwrap_or_default();
                 if !srvr.contains("not currently serving requests") {
                     return;
@@ -287,14 +289,19 @@ impl TestServer {
         let options = &self.options;
         let mut config = format!(
             "tickTime={}\ndataDir={}\nclientPort={}\nclientPortAddress={}\n\
-             4lw.commands.whitelist={}\nadmin.enableServer=false\nmaxClientCnxns={}\n",
+             admin.enableServer=false\nmaxClientCnxns={}\n",
             options.tick_time_ms,
             self.data_dir().display(),
             self.address.port(),
             self.address.ip(),
-            options.four_letter_words,
             options.max_client_cnxns,
         );
+        if !options.four_letter_words.is_empty() {
+            config.push_str(&format!(
+                "4lw.commands.whitelist={}\n",
+                options.four_letter_words
+            ));
+        }
         for line in &options.extra_config {
             config.push_str(line);
             config.push('\n');
