@@ -102,7 +102,8 @@ const fn jvm(name: &'static str) -> KeySpec {
 const PEER_PROTOCOL: &str = "tunes Apache's peer protocol and election; ringkeeper's members speak their own (docs/replication.md)";
 const NO_OBSERVERS: &str = "observers are not supported yet";
 const QUORUM_TLS: &str = "TLS between members is not implemented yet: members talk plain TCP (the ssl.quorum.* stores are loaded and checked)";
-const QUORUM_SASL: &str = "SASL between members is not implemented yet: members do not authenticate each other";
+const QUORUM_SASL: &str =
+    "SASL between members is not implemented yet: members do not authenticate each other";
 const JAVA_CLASS: &str = "names a Java class; ringkeeper has one built-in implementation";
 const JAVA_TUNING: &str = "tunes Java threads or buffers ringkeeper does not have";
 const THROTTLES: &str = "Apache's request and connection throttlers are not implemented; globalOutstandingLimit, maxClientCnxns and maxCnxns bound the load";
