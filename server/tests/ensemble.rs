@@ -934,6 +934,52 @@ async fn sessions_resume_across_members_listed_at_proxy_addresses() {
     assert_eq!(raw.request(op::CLOSE_SESSION, Out::new()).err, err::OK);
 }
 
+/// A client that resumes its session on another member leaves its old connection behind; the
+/// first write on that connection finds the session owned elsewhere and the old member closes
+/// the connection without answering, as Apache's FinalRequestProcessor does for a
+/// SessionMovedException (ZOOKEEPER-710). Both the case where the old member follows and the
+/// one where it leads are checked: they learn of the move by different paths.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_moved_to_another_member_closes_the_connection_it_left() {
+    let _serial = SERIAL.lock().await;
+    let (mut ensemble, leader) = blocking(|| start_with_leader(3, options()));
+    let others = followers(&mut ensemble, leader);
+    for (old, new) in [(others[0], others[1]), (leader, others[0])] {
+        let mut left = RawConn::open(ensemble.client_address(old));
+        let session = left
+            .handshake(0, 10_000, 0, &[0; 16])
+            .expect("handshake on the old member");
+        let mut moved = RawConn::open(ensemble.client_address(new));
+        let resumed = moved
+            .handshake(0, 10_000, session.session_id, &session.password)
+            .expect("resume on the new member");
+        assert_eq!(resumed.session_id, session.session_id);
+        // A write on the new connection reaches the leader after the move (one FIFO link from
+        // the new member), so the leader knows the new owner before the old connection writes.
+        let path = format!("/moved-{old}-{new}");
+        let created = moved.request(
+            op::CREATE,
+            Out::new().string(&path).buffer(b"").open_acl().int(0),
+        );
+        assert_eq!(created.err, err::OK, "create on the session's new member");
+        left.send(
+            &Out::new()
+                .int(7)
+                .int(op::SET_DATA)
+                .string(&path)
+                .buffer(b"late")
+                .int(-1)
+                .frame(),
+        );
+        assert!(
+            left.closed_by_server(Duration::from_secs(3)),
+            "member {old} kept open the connection its client left for member {new} after a \
+             write on it (Apache closes it on SessionMoved)"
+        );
+        assert_eq!(moved.request(op::CLOSE_SESSION, Out::new()).err, err::OK);
+    }
+}
+
 /// Every member is stopped and restarted in turn under a write load: nothing acknowledged is
 /// lost and a session lives through the whole roll.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
