@@ -761,7 +761,11 @@ impl ShardState {
                     }
                 }
             }
-            ToShard::Refused { origin, err, .. } if err == ErrorCode::SessionMoved => {
+            ToShard::Refused {
+                origin,
+                err: ErrorCode::SessionMoved,
+                ..
+            } => {
                 // The client resumed its session elsewhere. Apache's FinalRequestProcessor
                 // answers SessionMovedException by closing the connection without a reply
                 // (ZOOKEEPER-710): a reply would let a client that still reads this
