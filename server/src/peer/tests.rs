@@ -1,6 +1,8 @@
 //! Two transports in one executor on 127.0.0.x ports: every message kind, a snapshot larger
 //! than a frame, reconnection after the listening side restarts, and garbage on the port.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use ringkeeper_replication::wire::{self, Hello, OutFrame, PROTOCOL_VERSION};
 use ringkeeper_replication::{Entry, Message, SyncMode, Vote, VoterState};
 
+use super::transport::STALL_TIMEOUT_MIN;
 use super::*;
 
 /// A loopback address of its own per test process and test, so that parallel runs on one
@@ -356,6 +359,92 @@ fn garbage_closes_only_that_connection() {
         }
         assert!(b.stats().inbound_superseded >= 1);
         wait_for("A's links up", || a.stats().links_up == 2).await;
+        a.stop();
+        b.stop();
+    });
+}
+
+/// Accepts connections on `addr` and never reads or writes: a peer whose kernel takes our
+/// data while the peer itself says nothing, as behind a proxy that black-holes. Returns how
+/// many connections it has accepted so far.
+fn silent_listener(addr: &str) -> Rc<Cell<usize>> {
+    let listener = crate::net::listener::into_glommio(
+        std::net::TcpListener::bind(addr).expect("bind the silent peer"),
+    );
+    let accepted = Rc::new(Cell::new(0));
+    let count = accepted.clone();
+    glommio::spawn_local(async move {
+        let mut held = Vec::new();
+        while let Ok(stream) = listener.accept().await {
+            count.set(count.get() + 1);
+            held.push(stream);
+        }
+    })
+    .detach();
+    accepted
+}
+
+/// Heartbeats with a deadline: a link we keep sending on while nothing arrives from the peer
+/// for `silence_timeout` is redialed, even though every write succeeds.
+#[test]
+fn a_link_to_a_silent_peer_is_redialed() {
+    run(|| async {
+        let a_addrs = free_addrs(9, 2);
+        let b_addrs = free_addrs(10, 2);
+        let accepted = silent_listener(&b_addrs[0]);
+        let mut s = settings(1, &a_addrs, 2, &b_addrs);
+        s.stall_timeout = STALL_TIMEOUT_MIN;
+        s.silence_timeout = STALL_TIMEOUT_MIN;
+        let (a, _rx) = Transport::start(s).await.unwrap();
+        wait_for("the first connection", || accepted.get() == 1).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while accepted.get() < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "a link whose peer stayed silent was not redialed"
+            );
+            a.send(2, &Message::Commit { epoch: 1, zxid: 1 });
+            glommio::timer::sleep(Duration::from_millis(50)).await;
+        }
+        a.stop();
+    });
+}
+
+/// A fresh link replaces the quorum connection once it is older than `stall_timeout`; what
+/// is sent meanwhile goes on the new connection, and a young connection is kept.
+#[test]
+fn a_fresh_link_replaces_an_old_connection_and_keeps_the_queue() {
+    run(|| async {
+        let a_addrs = free_addrs(11, 2);
+        let b_addrs = free_addrs(12, 2);
+        let mut s = settings(1, &a_addrs, 2, &b_addrs);
+        s.stall_timeout = STALL_TIMEOUT_MIN;
+        let (a, _a_rx) = Transport::start(s).await.unwrap();
+        let (b, b_rx) = Transport::start(settings(2, &b_addrs, 1, &a_addrs))
+            .await
+            .unwrap();
+        wait_for("links up", || a.stats().links_up == 2).await;
+        // Young: kept.
+        a.fresh_link(2);
+        a.send(2, &Message::Commit { epoch: 1, zxid: 1 });
+        assert!(matches!(recv(&b_rx).await, Inbound::Protocol { .. }));
+        assert_eq!(b.stats().inbound_superseded, 0);
+        glommio::timer::sleep(STALL_TIMEOUT_MIN).await;
+        a.fresh_link(2);
+        a.send(2, &Message::Commit { epoch: 1, zxid: 2 });
+        assert_eq!(
+            recv(&b_rx).await,
+            Inbound::Protocol {
+                from: 1,
+                message: Message::Commit { epoch: 1, zxid: 2 }
+            }
+        );
+        wait_for("the old connection closed", || {
+            b.stats().inbound_superseded == 1
+        })
+        .await;
+        assert_eq!(a.stats().frames_dropped, 0);
+        assert_eq!(a.stats().links_up, 2);
         a.stop();
         b.stop();
     });

@@ -721,7 +721,21 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                 } else if kept_up {
                     link_down(&inner, &link);
                 }
-                let _ = stream.shutdown(std::net::Shutdown::Both).await;
+                if fresh {
+                    // Closing the old connection now could reach the peer before the new
+                    // one's Hello, and the peer would report us disconnected (a follower
+                    // would leave its leader). The peer closes it when the new Hello
+                    // supersedes it; it is closed here only if that never happens.
+                    let inner = inner.clone();
+                    glommio::spawn_local(async move {
+                        let stall = inner.settings.stall_timeout;
+                        inner.until_stop(glommio::timer::sleep(stall)).await;
+                        let _ = stream.shutdown(std::net::Shutdown::Both).await;
+                    })
+                    .detach();
+                } else {
+                    let _ = stream.shutdown(std::net::Shutdown::Both).await;
+                }
             }
         }
         if !fresh {
