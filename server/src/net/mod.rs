@@ -4,5 +4,6 @@
 pub mod frame;
 pub mod limiter;
 pub mod listener;
+pub mod sockopt;
 pub mod split;
 pub mod tls;

@@ -1,6 +1,8 @@
 //! Two transports in one executor on 127.0.0.x ports: every message kind, a snapshot larger
 //! than a frame, reconnection after the listening side restarts, and garbage on the port.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use ringkeeper_replication::wire::{self, Hello, OutFrame, PROTOCOL_VERSION};
 use ringkeeper_replication::{Entry, Message, SyncMode, Vote, VoterState};
 
+use super::transport::STALL_TIMEOUT_MIN;
 use super::*;
 
 /// A loopback address of its own per test process and test, so that parallel runs on one
@@ -40,6 +43,8 @@ fn settings(me: u64, own: &[String], other_id: u64, other: &[String]) -> Transpo
         snapshot_bytes_max: 8 << 20,
         send_queue_max: 1024,
         connect_retry: Duration::from_millis(20),
+        stall_timeout: Duration::from_secs(2),
+        silence_timeout: Duration::from_secs(5),
     }
 }
 
@@ -333,15 +338,112 @@ fn garbage_closes_only_that_connection() {
         // The connection that said it was server 1 and then broke is reported, so that a
         // follower of server 1 would stop waiting for it.
         assert_eq!(recv(&b_rx).await, Inbound::Disconnected { from: 1 });
-        // The real link from A was not affected.
-        a.send(2, &Message::Commit { epoch: 3, zxid: 4 });
+        // The impostor's Hello superseded A's real quorum connection (the newest connection
+        // from a peer wins), so A dials again and its messages arrive once more.
+        let expected = Inbound::Protocol {
+            from: 1,
+            message: Message::Commit { epoch: 3, zxid: 4 },
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(Instant::now() < deadline, "A's link never came back");
+            a.send(2, &Message::Commit { epoch: 3, zxid: 4 });
+            let got = futures_lite::future::or(async { b_rx.recv().await }, async {
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+                None
+            })
+            .await;
+            if got.as_ref() == Some(&expected) {
+                break;
+            }
+        }
+        assert!(b.stats().inbound_superseded >= 1);
+        wait_for("A's links up", || a.stats().links_up == 2).await;
+        a.stop();
+        b.stop();
+    });
+}
+
+/// Accepts connections on `addr` and never reads or writes: a peer whose kernel takes our
+/// data while the peer itself says nothing, as behind a proxy that black-holes. Returns how
+/// many connections it has accepted so far.
+fn silent_listener(addr: &str) -> Rc<Cell<usize>> {
+    let listener = crate::net::listener::into_glommio(
+        std::net::TcpListener::bind(addr).expect("bind the silent peer"),
+    );
+    let accepted = Rc::new(Cell::new(0));
+    let count = accepted.clone();
+    glommio::spawn_local(async move {
+        let mut held = Vec::new();
+        while let Ok(stream) = listener.accept().await {
+            count.set(count.get() + 1);
+            held.push(stream);
+        }
+    })
+    .detach();
+    accepted
+}
+
+/// Heartbeats with a deadline: a link we keep sending on while nothing arrives from the peer
+/// for `silence_timeout` is redialed, even though every write succeeds.
+#[test]
+fn a_link_to_a_silent_peer_is_redialed() {
+    run(|| async {
+        let a_addrs = free_addrs(9, 2);
+        let b_addrs = free_addrs(10, 2);
+        let accepted = silent_listener(&b_addrs[0]);
+        let mut s = settings(1, &a_addrs, 2, &b_addrs);
+        s.stall_timeout = STALL_TIMEOUT_MIN;
+        s.silence_timeout = STALL_TIMEOUT_MIN;
+        let (a, _rx) = Transport::start(s).await.unwrap();
+        wait_for("the first connection", || accepted.get() == 1).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while accepted.get() < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "a link whose peer stayed silent was not redialed"
+            );
+            a.send(2, &Message::Commit { epoch: 1, zxid: 1 });
+            glommio::timer::sleep(Duration::from_millis(50)).await;
+        }
+        a.stop();
+    });
+}
+
+/// A fresh link replaces the quorum connection once it is older than `stall_timeout`; what
+/// is sent meanwhile goes on the new connection, and a young connection is kept.
+#[test]
+fn a_fresh_link_replaces_an_old_connection_and_keeps_the_queue() {
+    run(|| async {
+        let a_addrs = free_addrs(11, 2);
+        let b_addrs = free_addrs(12, 2);
+        let mut s = settings(1, &a_addrs, 2, &b_addrs);
+        s.stall_timeout = STALL_TIMEOUT_MIN;
+        let (a, _a_rx) = Transport::start(s).await.unwrap();
+        let (b, b_rx) = Transport::start(settings(2, &b_addrs, 1, &a_addrs))
+            .await
+            .unwrap();
+        wait_for("links up", || a.stats().links_up == 2).await;
+        // Young: kept.
+        a.fresh_link(2);
+        a.send(2, &Message::Commit { epoch: 1, zxid: 1 });
+        assert!(matches!(recv(&b_rx).await, Inbound::Protocol { .. }));
+        assert_eq!(b.stats().inbound_superseded, 0);
+        glommio::timer::sleep(STALL_TIMEOUT_MIN).await;
+        a.fresh_link(2);
+        a.send(2, &Message::Commit { epoch: 1, zxid: 2 });
         assert_eq!(
             recv(&b_rx).await,
             Inbound::Protocol {
                 from: 1,
-                message: Message::Commit { epoch: 3, zxid: 4 }
+                message: Message::Commit { epoch: 1, zxid: 2 }
             }
         );
+        wait_for("the old connection closed", || {
+            b.stats().inbound_superseded == 1
+        })
+        .await;
+        assert_eq!(a.stats().frames_dropped, 0);
         assert_eq!(a.stats().links_up, 2);
         a.stop();
         b.stop();

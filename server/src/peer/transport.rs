@@ -14,6 +14,19 @@
 //!   down drops what is sent to it (counted) and redials every `connect_retry`; a full link
 //!   queue drops too. A frame error closes that connection (logged with the peer id); the
 //!   sender reconnects.
+//! - A stalled link is redialed, not waited out: outbound sockets carry TCP_USER_TIMEOUT
+//!   and a write deadline of `stall_timeout`, so a connection whose data goes unacknowledged
+//!   that long (a partition, a peer that stopped reading) ends and a fresh one is dialed. A
+//!   connection that lived through a partition would otherwise stay in retransmission backoff
+//!   (seconds between retries, doubling) long after the network healed. A new connection from
+//!   a peer supersedes its older one on the same port, which is closed: after a partition
+//!   nothing ever arrives on the old one to tell the receiver it is dead.
+//! - Heartbeats with a deadline: the protocol makes every pair of members that talk exchange
+//!   messages every few ticks (pings and their acks, votes and their answers), so a link on
+//!   which we keep sending while nothing at all has arrived from that peer for
+//!   `silence_timeout` is dead even if its kernel still takes our data (a middlebox or proxy
+//!   that acknowledges and drops). It is redialed, as Apache's learner gives up a socket that
+//!   stayed silent for syncLimit ticks and connects again.
 //! - Everything is bounded: frame size (`frame_bytes_max`, both directions), per-link queue
 //!   (`send_queue_max` messages), snapshot size on receipt (`snapshot_bytes_max`), inbound
 //!   connections ([`INBOUND_PER_PEER_MAX`] per configured peer), the inbound channel
@@ -26,7 +39,7 @@ use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
@@ -44,12 +57,14 @@ use tracing::{debug, info, warn};
 pub const INBOUND_PER_PEER_MAX: usize = 4;
 /// Messages waiting in the channel returned by [`Transport::start`].
 pub const INBOUND_QUEUE_MAX: usize = 4096;
-/// How long a dial may take before it counts as failed.
+/// The longest a dial may take before it counts as failed; `stall_timeout` shortens it.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long an inbound connection may take to send its Hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one socket write may stall (peer not reading) before the link is redialed.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bounds of `stall_timeout`: below the minimum, ordinary retransmissions (the kernel's
+/// 200 ms minimum RTO, twice) would end healthy links.
+pub const STALL_TIMEOUT_MIN: Duration = Duration::from_millis(500);
+pub const STALL_TIMEOUT_MAX: Duration = Duration::from_secs(60);
 /// Bytes asked of the socket per read.
 const READ_BYTES: usize = 64 * 1024;
 /// Frames are coalesced into one write up to about this many bytes.
@@ -84,6 +99,12 @@ pub struct TransportSettings {
     pub send_queue_max: usize,
     /// Pause between dials of a link that is down.
     pub connect_retry: Duration,
+    /// How long sent data may go unacknowledged, or a write block, before the link is
+    /// dropped and redialed; also the dial timeout (capped by [`CONNECT_TIMEOUT`]).
+    pub stall_timeout: Duration,
+    /// How long a link we keep sending on may go without hearing anything from its peer
+    /// (over either port) before it is dropped and redialed.
+    pub silence_timeout: Duration,
 }
 
 impl TransportSettings {
@@ -102,6 +123,18 @@ impl TransportSettings {
         }
         if self.connect_retry.is_zero() {
             return bad("peer connect_retry must be greater than zero".into());
+        }
+        if !(STALL_TIMEOUT_MIN..=STALL_TIMEOUT_MAX).contains(&self.stall_timeout) {
+            return bad(format!(
+                "peer stall_timeout {:?} is outside {STALL_TIMEOUT_MIN:?} ..= {STALL_TIMEOUT_MAX:?}",
+                self.stall_timeout
+            ));
+        }
+        if self.silence_timeout < self.stall_timeout {
+            return bad(format!(
+                "peer silence_timeout {:?} is shorter than stall_timeout {:?}",
+                self.silence_timeout, self.stall_timeout
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for p in &self.peers {
@@ -150,6 +183,8 @@ pub struct TransportStats {
     pub snapshots_dropped: u64,
     /// Inbound connections closed for a bad frame, a bad Hello or a Hello timeout.
     pub connection_errors: u64,
+    /// Inbound connections closed because the same peer connected again on the same port.
+    pub inbound_superseded: u64,
     /// Inbound connections refused because the limit was reached.
     pub inbound_refused: u64,
     /// Outbound links connected now (at most two per peer).
@@ -178,6 +213,11 @@ struct Link {
     up: Cell<bool>,
     /// The connection generation the EOF watcher found closed.
     broken: Cell<u64>,
+    /// A fresh connection was asked for ([`Transport::fresh_link`]): the link stays up and
+    /// keeps its queue for the new connection.
+    fresh: Cell<bool>,
+    /// When the current connection was made (its Hello written).
+    connected_at: Cell<Option<Instant>>,
     kick: LocalSender<()>,
 }
 
@@ -200,6 +240,11 @@ struct Inner {
     chunk_bytes: usize,
     local: (SocketAddr, SocketAddr),
     stats: RefCell<TransportStats>,
+    /// The newest inbound connection per (peer, port), by a signal that closes it when a
+    /// newer one arrives.
+    inbound_current: RefCell<HashMap<(ServerId, &'static str), Rc<Semaphore>>>,
+    /// When bytes last arrived from each peer, over any inbound connection.
+    last_heard: RefCell<HashMap<ServerId, Instant>>,
 }
 
 impl Inner {
@@ -264,6 +309,8 @@ impl Transport {
                     queue: RefCell::new(VecDeque::new()),
                     up: Cell::new(false),
                     broken: Cell::new(0),
+                    fresh: Cell::new(false),
+                    connected_at: Cell::new(None),
                     kick,
                 });
                 kicks.push((link.clone(), kick_rx));
@@ -284,6 +331,8 @@ impl Transport {
             chunk_bytes,
             local,
             stats: RefCell::new(TransportStats::default()),
+            inbound_current: RefCell::new(HashMap::new()),
+            last_heard: RefCell::new(HashMap::new()),
         });
         info!(
             me = inner.settings.me,
@@ -332,6 +381,24 @@ impl Transport {
         queue.push_back(item());
         drop(queue);
         link.wake();
+    }
+
+    /// Replaces the quorum connection to `to` with a fresh one, as Apache's learner opens a
+    /// new socket to each leader it follows: a connection that lived through a partition may
+    /// sit in TCP retransmission backoff. What is queued, and what is sent while the new
+    /// connection is dialed, goes on the new one. A connection younger than `stall_timeout`
+    /// is kept: it cannot have stalled yet, and handshakes that repeat must not churn.
+    pub fn fresh_link(&self, to: u64) {
+        if let Some((_, quorum)) = self.inner.links.get(&to) {
+            let young = quorum
+                .connected_at
+                .get()
+                .is_some_and(|at| at.elapsed() < self.inner.settings.stall_timeout);
+            if quorum.up.get() && !young {
+                quorum.fresh.set(true);
+                quorum.wake();
+            }
+        }
     }
 
     pub fn stats(&self) -> TransportStats {
@@ -424,6 +491,8 @@ async fn run_inbound(
     let mut decoder = FrameDecoder::new(settings.frame_bytes_max);
     let mut snapshots = SnapshotAssembler::new(settings.snapshot_bytes_max);
     let mut from: Option<ServerId> = None;
+    // Never has permits; closed when a newer connection from the same peer and port arrives.
+    let superseded = Rc::new(Semaphore::new(0));
     let close = |from: Option<ServerId>, why: &str| {
         inner.count(|s| s.connection_errors += 1);
         warn!(peer = ?from, %remote, port, "closing peer connection: {why}");
@@ -443,6 +512,7 @@ async fn run_inbound(
                             });
                             accept_hello(settings, &hello).map_or_else(Step::Close, |()| {
                                 from = Some(hello.server_id);
+                                supersede(&inner, hello.server_id, port, &superseded);
                                 Step::Nothing
                             })
                         }
@@ -491,17 +561,29 @@ async fn run_inbound(
             }
         }
         let buf = decoder.spare(READ_BYTES);
-        match inner.until_stop(stream.read(buf)).await {
+        let read = future::or(async { Some(stream.read(buf).await) }, async {
+            let _ = superseded.acquire(1).await;
+            None
+        });
+        match inner.until_stop(read).await {
             None => break,
-            Some(Ok(0)) => {
+            Some(None) => {
+                inner.count(|s| s.inbound_superseded += 1);
+                debug!(peer = ?from, %remote, port, "peer connection superseded by a newer one");
+                break;
+            }
+            Some(Some(Ok(0))) => {
                 debug!(peer = ?from, %remote, port, "peer connection closed by the sender");
                 break;
             }
-            Some(Ok(n)) => {
+            Some(Some(Ok(n))) => {
+                if let Some(id) = from {
+                    inner.last_heard.borrow_mut().insert(id, Instant::now());
+                }
                 decoder.filled(n);
                 inner.count(|s| s.bytes_received += n as u64);
             }
-            Some(Err(e)) => {
+            Some(Some(Err(e))) => {
                 if from.is_none() && e.kind() == io::ErrorKind::TimedOut {
                     close(from, "no Hello in time");
                 } else {
@@ -512,11 +594,33 @@ async fn run_inbound(
         }
     }
     let _ = stream.shutdown(std::net::Shutdown::Both).await;
-    if let (Some(id), "quorum") = (from, port) {
+    let current = from.is_some_and(|id| {
+        let mut map = inner.inbound_current.borrow_mut();
+        let mine = map
+            .get(&(id, port))
+            .is_some_and(|s| Rc::ptr_eq(s, &superseded));
+        if mine {
+            map.remove(&(id, port));
+        }
+        mine
+    });
+    if let (Some(id), "quorum", true) = (from, port, current) {
+        // A superseded connection's end says nothing: the peer is on the newer one.
         if !inner.stopped.get() {
             // Best effort: a full queue means the sequencer is busy and will notice by timeout.
             let _ = tx.try_send(Inbound::Disconnected { from: id });
         }
+    }
+}
+
+/// Makes `signal`'s connection the current one from `peer` on `port`, closing the previous.
+fn supersede(inner: &Inner, peer: ServerId, port: &'static str, signal: &Rc<Semaphore>) {
+    let previous = inner
+        .inbound_current
+        .borrow_mut()
+        .insert((peer, port), signal.clone());
+    if let Some(previous) = previous {
+        previous.close();
     }
 }
 
@@ -542,13 +646,22 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
     let mut generation = 0u64;
     let mut logged_down = false;
     while !inner.stopped.get() {
-        match inner.until_stop(dial(&link.addr)).await {
+        // Whether the link stays up from the previous connection (a fresh one was asked for).
+        let kept_up = link.up.get();
+        let mut fresh = false;
+        match inner
+            .until_stop(dial(&link.addr, inner.settings.stall_timeout))
+            .await
+        {
             None => break,
             Some(Err(e)) => {
                 // One line per outage, not one per retry.
                 if !logged_down {
                     info!(peer = link.peer, port = link.port, addr = %link.addr, "peer link down: {e}");
                     logged_down = true;
+                }
+                if kept_up {
+                    link_down(&inner, &link);
                 }
             }
             Some(Ok(mut stream)) => {
@@ -578,8 +691,11 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                     };
                 if written.is_ok() {
                     info!(peer = link.peer, port = link.port, addr = %link.addr, "peer link up");
-                    link.up.set(true);
-                    inner.count(|s| s.links_up += 1);
+                    link.connected_at.set(Some(Instant::now()));
+                    if !kept_up {
+                        link.up.set(true);
+                        inner.count(|s| s.links_up += 1);
+                    }
                     let why = pump(
                         &inner,
                         &link,
@@ -590,30 +706,59 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                         generation,
                     )
                     .await;
-                    link.up.set(false);
-                    inner.count(|s| s.links_up -= 1);
+                    fresh = link.fresh.replace(false) && !inner.stopped.get();
+                    if !fresh {
+                        link_down(&inner, &link);
+                    }
                     if let Some(why) = why {
                         info!(peer = link.peer, port = link.port, "peer link lost: {why}");
                     }
+                } else if kept_up {
+                    link_down(&inner, &link);
                 }
-                let dropped = link.queue.borrow_mut().drain(..).count() as u64;
-                inner.count(|s| s.frames_dropped += dropped);
-                let _ = stream.shutdown(std::net::Shutdown::Both).await;
+                if fresh {
+                    // Closing the old connection now could reach the peer before the new
+                    // one's Hello, and the peer would report us disconnected (a follower
+                    // would leave its leader). The peer closes it when the new Hello
+                    // supersedes it; it is closed here only if that never happens.
+                    let inner = inner.clone();
+                    glommio::spawn_local(async move {
+                        let stall = inner.settings.stall_timeout;
+                        inner.until_stop(glommio::timer::sleep(stall)).await;
+                        let _ = stream.shutdown(std::net::Shutdown::Both).await;
+                    })
+                    .detach();
+                } else {
+                    let _ = stream.shutdown(std::net::Shutdown::Both).await;
+                }
             }
         }
-        inner
-            .until_stop(glommio::timer::sleep(inner.settings.connect_retry))
-            .await;
+        if !fresh {
+            inner
+                .until_stop(glommio::timer::sleep(inner.settings.connect_retry))
+                .await;
+        }
     }
     debug!(peer = link.peer, port = link.port, "peer link stopped");
 }
 
-async fn dial(addr: &str) -> io::Result<TcpStream> {
+/// Marks the link down and drops what was queued on it (counted).
+fn link_down(inner: &Inner, link: &Link) {
+    link.up.set(false);
+    inner.count(|s| s.links_up -= 1);
+    let dropped = link.queue.borrow_mut().drain(..).count() as u64;
+    inner.count(|s| s.frames_dropped += dropped);
+}
+
+async fn dial(addr: &str, stall_timeout: Duration) -> io::Result<TcpStream> {
     // Resolved here (and again on every dial) so that a peer whose name moves is found.
     let addr = resolve(addr)?;
-    let stream = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT).await?;
+    // A SYN lost to a partition is retried by the kernel only after 1 s, then 2 s more: a
+    // short dial timeout and a fresh dial reach a healed peer sooner.
+    let stream = TcpStream::connect_timeout(addr, stall_timeout.min(CONNECT_TIMEOUT)).await?;
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    stream.set_write_timeout(Some(stall_timeout))?;
+    crate::net::sockopt::set_tcp_user_timeout(&stream, stall_timeout)?;
     Ok(stream)
 }
 
@@ -627,12 +772,16 @@ async fn pump(
     out: &mut Vec<u8>,
     generation: u64,
 ) -> Option<String> {
+    let up_since = Instant::now();
     loop {
         if inner.stopped.get() {
             return None;
         }
         if link.broken.get() == generation {
             return Some("closed by the peer".into());
+        }
+        if link.fresh.get() {
+            return Some("a fresh connection for a new role".into());
         }
         let next = link.queue.borrow_mut().pop_front();
         let Some(item) = next else {
@@ -652,7 +801,20 @@ async fn pump(
         if let Err(e) = write_out(inner, stream, out, frames).await {
             return Some(format!("write failed: {e}"));
         }
+        if let Some(silent) = silence(inner, link.peer, up_since) {
+            return Some(format!("nothing heard from the peer for {silent:?}"));
+        }
     }
+}
+
+/// How long `peer` has been silent towards a link up since `up_since`, if longer than
+/// `silence_timeout`. A link younger than the timeout is never judged: the peer may not have
+/// had a reason to answer yet.
+fn silence(inner: &Inner, peer: ServerId, up_since: Instant) -> Option<Duration> {
+    let heard = inner.last_heard.borrow().get(&peer).copied();
+    let since = heard.map_or(up_since, |h| h.max(up_since));
+    let silent = since.elapsed();
+    (silent > inner.settings.silence_timeout).then_some(silent)
 }
 
 /// Appends the frames of one message to `out`; returns how many. A message that cannot be a

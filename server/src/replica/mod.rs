@@ -27,6 +27,8 @@ use ringkeeper_replication::{Message, Restored, ServerId};
 pub trait PeerSink {
     fn send(&self, to: ServerId, message: &Message);
     fn send_app(&self, to: ServerId, data: Vec<u8>);
+    /// Asks for a new connection to `to` for what follows (a new role), as Apache opens one.
+    fn fresh_link(&self, to: ServerId);
 }
 
 impl PeerSink for crate::peer::Transport {
@@ -35,6 +37,9 @@ impl PeerSink for crate::peer::Transport {
     }
     fn send_app(&self, to: ServerId, data: Vec<u8>) {
         crate::peer::Transport::send_app(self, to, data)
+    }
+    fn fresh_link(&self, to: ServerId) {
+        crate::peer::Transport::fresh_link(self, to)
     }
 }
 

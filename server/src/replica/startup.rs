@@ -2,6 +2,7 @@
 //! sequencer starts from.
 
 use std::path::Path;
+use std::time::Duration;
 
 use ringkeeper_engine::jute::Encode;
 use ringkeeper_engine::storage::{load_for_replication, FsDir};
@@ -9,6 +10,7 @@ use ringkeeper_replication::{Entry, Restored};
 
 use super::{ensemble_secret, epochs, protocol_timing, ReplicaSettings, ReplicaStart};
 use crate::config::{Config, PeerType};
+use crate::peer::transport::{STALL_TIMEOUT_MAX, STALL_TIMEOUT_MIN};
 use crate::peer::{PeerEndpoint, TransportSettings};
 use crate::sequencer::{EnsembleSettings, InitialState};
 
@@ -67,6 +69,15 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         u64::from(config.init_limit_ticks.unwrap_or(10)),
         u64::from(config.sync_limit_ticks.unwrap_or(5)),
     );
+    // Members heartbeat every peer tick (a quarter tickTime at most), so one tickTime of
+    // unacknowledged data is several lost heartbeats: the link is dead, and a new dial
+    // reaches a healed peer sooner than TCP's retransmission backoff would.
+    let stall_timeout = Duration::from_millis(tick).clamp(STALL_TIMEOUT_MIN, STALL_TIMEOUT_MAX);
+    // Apache's learner and leader give up a socket that stays silent for syncLimit ticks.
+    let sync_ms = tick.saturating_mul(u64::from(config.sync_limit_ticks.unwrap_or(5)));
+    let silence_timeout = Duration::from_millis(sync_ms)
+        .clamp(STALL_TIMEOUT_MIN, STALL_TIMEOUT_MAX)
+        .max(stall_timeout);
     let mut protocol = ringkeeper_replication::Config::new(me, voters.clone());
     protocol.follower_timeout_ticks = follower;
     protocol.leader_timeout_ticks = leader;
@@ -130,6 +141,8 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
                 snapshot_bytes_max: PEER_SNAPSHOT_BYTES_MAX,
                 send_queue_max: PEER_SEND_QUEUE_MAX,
                 connect_retry: std::time::Duration::from_millis(100),
+                stall_timeout,
+                silence_timeout,
             },
         },
     })

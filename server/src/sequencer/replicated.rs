@@ -224,6 +224,11 @@ impl SequencerState {
     /// A message from another member.
     pub fn on_peer_message(&mut self, from: ServerId, message: Message, now_ms: i64) {
         trace_message("in", from, &message);
+        if matches!(message, Message::FollowerInfo { .. }) {
+            // A follower's handshake starts: answer it on a fresh connection, as Apache's
+            // leader answers on the socket the learner just opened.
+            self.replica_mut().sink.fresh_link(from);
+        }
         let commands = self
             .replica_mut()
             .peer
@@ -361,7 +366,13 @@ impl SequencerState {
                 Command::Truncate { after } => self.truncate_log(after),
                 Command::Send { to, message } => {
                     trace_message("out", to, &message);
-                    self.replica_mut().sink.send(to, &message)
+                    let sink = &self.replica_mut().sink;
+                    if matches!(message, Message::FollowerInfo { .. }) {
+                        // Following a leader starts on a new connection, as Apache's learner
+                        // opens one: the old one may sit in TCP retransmission backoff.
+                        sink.fresh_link(to);
+                    }
+                    sink.send(to, &message)
                 }
                 Command::Apply { entries } => self.apply_entries(&entries, now_ms),
                 Command::SendSnapshot {

@@ -47,6 +47,8 @@ impl PeerSink for Sink {
             .borrow_mut()
             .push_back((self.me, to, Err(data)));
     }
+    /// The simulated network has no connections to replace.
+    fn fresh_link(&self, _to: ServerId) {}
 }
 
 struct Node {

@@ -231,6 +231,17 @@ impl ShardState {
         }
     }
 
+    /// Closes a connection whose session now belongs to another connection (here or on
+    /// another member).
+    fn close_moved(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            // The session lives on elsewhere: this connection must not report it as
+            // disconnected, which would count against the new owner.
+            c.session = 0;
+        }
+        self.close_conn(conn);
+    }
+
     pub fn close_all(&mut self) {
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for id in ids {
@@ -846,6 +857,21 @@ impl ShardState {
                     }
                 }
             }
+            ToShard::Refused {
+                origin,
+                err: ErrorCode::SessionMoved,
+                ..
+            } => {
+                // The client resumed its session elsewhere. Apache's FinalRequestProcessor
+                // answers SessionMovedException by closing the connection without a reply
+                // (ZOOKEEPER-710): a reply would let a client that still reads this
+                // connection act on a session it no longer holds here.
+                debug!(
+                    conn = origin.conn,
+                    "request on a session that moved to another connection; closing"
+                );
+                self.close_moved(origin.conn);
+            }
             ToShard::Refused { origin, err, zxid } => {
                 let frame = records::encode_reply(origin.xid, zxid, err, &Response::Empty);
                 self.complete_write(origin, frame);
@@ -908,12 +934,7 @@ impl ShardState {
                         conn = id,
                         "session moved to another connection; closing this one"
                     );
-                    if let Some(c) = self.conns.get_mut(&id) {
-                        // The session now belongs to the new connection: this one must not
-                        // report it as disconnected.
-                        c.session = 0;
-                    }
-                    self.close_conn(id);
+                    self.close_moved(id);
                 }
             }
             ToShard::Shutdown => self.close_all(),

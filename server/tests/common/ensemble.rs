@@ -33,6 +33,10 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 const PORT_CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// How often the proxy threads look at their link's state; a cut takes effect within this.
 const PROXY_POLL: Duration = Duration::from_millis(50);
+/// Linux's smallest and largest retransmission timeouts (TCP_RTO_MIN, TCP_RTO_MAX): a
+/// black-holed connection resumes at its next retransmission, on this doubling schedule.
+const RTO_MIN: Duration = Duration::from_millis(200);
+const RTO_MAX: Duration = Duration::from_secs(120);
 /// How many lines of each member's log a failure message shows.
 const LOG_TAIL_LINES: usize = 25;
 
@@ -497,6 +501,18 @@ impl Ensemble {
         }
     }
 
+    /// Black-holes every link between a member of `a` and a member of `b`, both directions:
+    /// the connections stay open but carry nothing until healed, as behind an iptables DROP
+    /// (see [`Proxy::black_hole`]).
+    pub fn black_hole(&self, a: &[usize], b: &[usize]) {
+        for &x in a {
+            for &y in b {
+                self.link(x, y).black_hole();
+                self.link(y, x).black_hole();
+            }
+        }
+    }
+
     /// Restores every link.
     pub fn heal_all(&self) {
         for link in self.links.iter().flatten().flatten() {
@@ -702,6 +718,9 @@ fn free_ports(ip: Ipv4Addr) -> ([SocketAddr; 3], Vec<TcpListener>) {
 /// The state of one proxy, shared by its threads.
 struct LinkState {
     cut: AtomicBool,
+    /// Black-holed: nothing is forwarded and new connections are held unanswered, but no
+    /// connection is closed; healing resumes them all.
+    holding: AtomicBool,
     /// Bumped by every cut and heal: a connection accepted under another generation ends.
     generation: AtomicU64,
     stop: AtomicBool,
@@ -721,6 +740,7 @@ impl Proxy {
     pub fn start(ip: Ipv4Addr, target: SocketAddr) -> Proxy {
         let state = Arc::new(LinkState {
             cut: AtomicBool::new(false),
+            holding: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
@@ -751,14 +771,25 @@ impl Proxy {
         self.state.generation.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Stops forwarding without closing anything, as an iptables DROP between the members
+    /// would. The dialer's kernel still sees its data accepted (by the proxy's), so only the
+    /// silence of the other side can tell it the link is dead. TCP's retransmission backoff
+    /// is modelled: after the heal, a connection that carried data into the black hole
+    /// resumes only at its next retransmission (RTO_MIN, doubling, from when it stalled), as
+    /// it would behind a real DROP; connections made after the heal flow at once.
+    pub fn black_hole(&self) {
+        self.state.holding.store(true, Ordering::SeqCst);
+    }
+
     pub fn heal(&self) {
+        self.state.holding.store(false, Ordering::SeqCst);
         if self.state.cut.swap(false, Ordering::SeqCst) {
             self.state.generation.fetch_add(1, Ordering::SeqCst);
         }
     }
 
     pub fn is_cut(&self) -> bool {
-        self.state.cut.load(Ordering::SeqCst)
+        self.state.cut.load(Ordering::SeqCst) || self.state.holding.load(Ordering::SeqCst)
     }
 }
 
@@ -798,6 +829,11 @@ impl Link {
         self.election.cut();
     }
 
+    fn black_hole(&self) {
+        self.quorum.black_hole();
+        self.election.black_hole();
+    }
+
     fn heal(&self) {
         self.quorum.heal();
         self.election.heal();
@@ -815,7 +851,12 @@ fn accept_loop(listener: TcpListener, target: SocketAddr, state: Arc<LinkState>)
                 let _ = inbound.set_nonblocking(false);
                 let generation = state.generation.load(Ordering::SeqCst);
                 let state = Arc::clone(&state);
-                if state.cut.load(Ordering::SeqCst) {
+                if state.holding.load(Ordering::SeqCst) {
+                    // Behind a DROP a dial never completes; the dialer gives up after its
+                    // connect timeout and dials again. Here the listener's kernel has already
+                    // completed it, so it is closed: the dialer sees the failure at once.
+                    let _ = inbound.shutdown(Shutdown::Both);
+                } else if state.cut.load(Ordering::SeqCst) {
                     // A cut link accepts and swallows: the dialer sees a connection that never
                     // answers, as behind a dropped route, until the link heals.
                     std::thread::spawn(move || swallow(inbound, generation, state));
@@ -827,6 +868,30 @@ fn accept_loop(listener: TcpListener, target: SocketAddr, state: Arc<LinkState>)
             Err(_) => std::thread::sleep(PROXY_POLL),
         }
     }
+}
+
+/// Waits while the link is black-holed, then until the next retransmission of a connection
+/// that stalled at `stalled` (see [`Proxy::black_hole`]); false if the proxy stops meanwhile.
+fn wait_resumed(state: &LinkState, stalled: Instant) -> bool {
+    while state.holding.load(Ordering::SeqCst) {
+        if state.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep(PROXY_POLL);
+    }
+    let mut retransmit = stalled + RTO_MIN;
+    let mut rto = RTO_MIN;
+    while retransmit < Instant::now() {
+        rto = (rto * 2).min(RTO_MAX);
+        retransmit += rto;
+    }
+    while Instant::now() < retransmit {
+        if state.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep(PROXY_POLL.min(retransmit - Instant::now()));
+    }
+    true
 }
 
 fn link_changed(state: &LinkState, generation: u64) -> bool {
@@ -874,6 +939,12 @@ fn pump(mut from: TcpStream, mut to: TcpStream, generation: u64, state: Arc<Link
     loop {
         if link_changed(&state, generation) {
             break;
+        }
+        if state.holding.load(Ordering::SeqCst) {
+            if !wait_resumed(&state, Instant::now()) {
+                break;
+            }
+            continue;
         }
         match from.read(&mut buffer) {
             Ok(0) => break,
