@@ -737,13 +737,7 @@ async fn a_black_holed_leader_rejoins_within_two_ticks_of_the_heal() {
     let rejoin = healed.elapsed();
     load.wait_acked_since(healed, 20, FAILOVER_BOUND, "after the heal")
         .await;
-    let times: Vec<Instant> = load
-        .acked
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, at)| *at)
-        .collect();
+    let times = load.acked_times();
     let gap = longest_gap(times);
     load.finish().await;
     eprintln!("black hole of {PARTITION_ISOLATION:?}, tickTime {PARTITION_TICK:?}: rejoined {rejoin:?} after the heal; longest write gap {gap:?}");
