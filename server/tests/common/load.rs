@@ -72,7 +72,12 @@ impl Load {
 
     /// When each acknowledged write was acknowledged, in order.
     pub fn acked_times(&self) -> Vec<Instant> {
-        self.acked.lock().unwrap().iter().map(|(_, at)| *at).collect()
+        self.acked
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, at)| *at)
+            .collect()
     }
 
     pub fn acked_since(&self, since: Instant) -> usize {
