@@ -290,10 +290,16 @@ impl Encode for Id {
 
 impl Decode for Id {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Self {
-            scheme: r.read_str()?,
-            id: r.read_str()?,
-        })
+        let scheme = r.read_str()?;
+        // Apache ignores the id of an `auth` ACL entry, so a null one (kazoo writes its
+        // `Id("auth", "")` as null) is accepted there; every other scheme dereferences the
+        // id, and a null fails as the reader was told.
+        let id = if scheme == "auth" {
+            r.read_opt_str()?.unwrap_or_default()
+        } else {
+            r.read_str()?
+        };
+        Ok(Self { scheme, id })
     }
 }
 

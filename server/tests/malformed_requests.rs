@@ -354,3 +354,32 @@ fn a_frame_shorter_than_a_request_header_closes_the_connection() {
     }
     assert_eq!(got, [Dropped, Dropped, Dropped]);
 }
+
+/// A null string where Apache does not dereference it is no decoding error: kazoo writes
+/// the id of its `Id("auth", "")` (CREATOR_ALL_ACL) as null, and Apache ignores an auth
+/// entry's id. Without an authenticated identity such an entry is InvalidACL; after a
+/// digest addAuth the create succeeds. Any other scheme's null id fails to decode
+/// (MarshallingError), as Apache's ACL check dereferences it.
+#[test]
+fn a_null_id_in_an_auth_acl_entry_is_read_as_apache_reads_it() {
+    const INVALID_ACL: i32 = -114;
+    let server = TestServer::start_default();
+    let (mut conn, _) = RawConn::new_session(&server, TIMEOUT_MS);
+    let create = |path: &str, scheme: &str| {
+        Out::new()
+            .string(path)
+            .buffer(b"")
+            .int(1)
+            .int(31)
+            .string(scheme)
+            .int(-1)
+            .int(0)
+    };
+    let reply = conn.request(op::CREATE, create("/null-auth", "auth"));
+    assert_eq!(reply.err, INVALID_ACL, "auth entry, no identity");
+    let reply = conn.request(op::CREATE, create("/null-world", "world"));
+    assert_eq!(reply.err, MARSHALLING_ERROR, "world entry with a null id");
+    // The connection stays open and serves.
+    let reply = conn.request(op::EXISTS, Out::new().string("/").boolean(false));
+    assert_eq!(reply.err, 0);
+}

@@ -1125,3 +1125,34 @@ fn a_null_path_is_refused_where_apache_fails_on_one() {
         }))
     );
 }
+
+#[test]
+fn a_null_id_is_read_as_empty_in_an_auth_acl_entry_only() {
+    // create "/a", no data, one ACL entry (perms 31, scheme, id = null), flags 0: kazoo
+    // writes its `Id("auth", "")` this way, and Apache ignores an auth entry's id.
+    let create = |scheme: &str| {
+        let mut w = crate::jute::Writer::new();
+        w.write_str("/a");
+        w.write_opt_buffer(None);
+        w.write_i32(1);
+        w.write_i32(31);
+        w.write_str(scheme);
+        w.write_i32(-1);
+        w.write_i32(0);
+        w.into_inner()
+    };
+    let header = RequestHeader {
+        xid: 1,
+        op: OpCode::Create.code(),
+    };
+    let auth = create("auth");
+    let Ok(Request::Create(request)) = decode_request(&header, &mut Reader::new(&auth)) else {
+        panic!("an auth entry with a null id decodes");
+    };
+    assert_eq!(request.acl[0].id.id, "");
+    let world = create("world");
+    assert!(matches!(
+        decode_request(&header, &mut Reader::new(&world)),
+        Err(DecodeError::NullString { .. })
+    ));
+}
