@@ -26,6 +26,7 @@ use common::ensemble::{Ensemble, EnsembleOptions, Mode, Proxy};
 use common::jute::{err, op, Out};
 use common::load::{try_connect, Load, OP_TIMEOUT};
 use common::raw::RawConn;
+use common::server::{apache_installed, Flavor};
 use zookeeper_client::{Client, Error};
 
 use common::{ephemeral, persistent};
@@ -266,7 +267,12 @@ fn followers(ensemble: &mut Ensemble, leader: usize) -> Vec<usize> {
 }
 
 fn start_with_leader(n: usize, options: EnsembleOptions) -> (Ensemble, usize) {
-    let mut ensemble = Ensemble::start(n, options);
+    start_with_leader_as(n, options, Flavor::Ringkeeper)
+}
+
+/// As `start_with_leader`, with every member running `flavor`.
+fn start_with_leader_as(n: usize, options: EnsembleOptions, flavor: Flavor) -> (Ensemble, usize) {
+    let mut ensemble = Ensemble::start_as(n, options, flavor);
     let leader = ensemble.wait_for_leader(LEADER_WAIT);
     for member in 0..n {
         let mode = ensemble.wait_serving(member, SERVE_WAIT);
@@ -699,19 +705,44 @@ fn longest_gap(mut times: Vec<Instant>) -> Duration {
         .unwrap_or_default()
 }
 
+/// How long the black-hole test waits for the former leader after the heal before it gives
+/// up measuring; Apache may take longer than ringkeeper's bound, and its run only reports.
+const REJOIN_WAIT: Duration = Duration::from_secs(60);
+
+/// Polls a member's `srvr` until it serves; how long that took, or `None` after `wait`.
+fn time_to_serve(ensemble: &mut Ensemble, member: usize, wait: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < wait {
+        if matches!(ensemble.mode(member), Mode::Leader | Mode::Follower) {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
 /// Issue 14 part 8: a leader cut off by a black hole (connections kept, nothing delivered, as
 /// with an iptables DROP) is back within 2 × tickTime of the heal, and writes through the
 /// ensemble stop no longer than it takes the majority to give up the leader (syncLimit) and
 /// elect another. Links that lived through the black hole must be noticed as dead and
 /// redialed, not waited on.
+///
+/// With `RK_TEST_SERVER=apache` the same schedule runs on an Apache ensemble, which only
+/// measures and prints: the bounds are ringkeeper's targets, and Apache is the yardstick the
+/// write gap is compared with (docs/benchmarks.md), not held to them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_black_holed_leader_rejoins_within_two_ticks_of_the_heal() {
+    let flavor = Flavor::from_env();
+    if flavor == Flavor::Apache && !apache_installed() {
+        eprintln!("SKIPPED: RK_TEST_SERVER=apache but Apache ZooKeeper is not installed");
+        return;
+    }
     let _serial = SERIAL.lock().await;
     let mut options = options();
     options.proxies = true;
     options.tick_time_ms = PARTITION_TICK.as_millis() as u32;
     let sync_limit = options.sync_limit;
-    let (mut ensemble, leader) = blocking(|| start_with_leader(3, options));
+    let (mut ensemble, leader) = blocking(|| start_with_leader_as(3, options, flavor));
     let majority = followers(&mut ensemble, leader);
     let client = connect(&mut ensemble, &majority).await;
     client
@@ -726,27 +757,30 @@ async fn a_black_holed_leader_rejoins_within_two_ticks_of_the_heal() {
     ensemble.black_hole(&[leader], &majority);
     tokio::time::sleep(PARTITION_ISOLATION).await;
     let mode = blocking(|| ensemble.mode(leader));
+    // Checked before the heal, so that a failure describes the ensemble in the hole.
     assert!(
-        !matches!(mode, Mode::Leader | Mode::Follower),
+        flavor == Flavor::Apache || !matches!(mode, Mode::Leader | Mode::Follower),
         "the black-holed leader still serves ({mode:?}) {PARTITION_ISOLATION:?} into the cut;\n{}",
         blocking(|| ensemble.describe())
     );
     ensemble.heal_all();
     let healed = Instant::now();
-    blocking(|| ensemble.wait_serving(leader, SERVE_WAIT));
-    let rejoin = healed.elapsed();
+    let rejoin = blocking(|| time_to_serve(&mut ensemble, leader, REJOIN_WAIT));
     load.wait_acked_since(healed, 20, FAILOVER_BOUND, "after the heal")
         .await;
     let times = load.acked_times();
     let gap = longest_gap(times);
     load.finish().await;
-    eprintln!("black hole of {PARTITION_ISOLATION:?}, tickTime {PARTITION_TICK:?}: rejoined {rejoin:?} after the heal; longest write gap {gap:?}");
+    eprintln!("{flavor:?}: black hole of {PARTITION_ISOLATION:?}, tickTime {PARTITION_TICK:?}: the leader said {mode:?} in the hole; rejoined {rejoin:?} after the heal; longest write gap {gap:?}");
+    if flavor == Flavor::Apache {
+        return;
+    }
     // The target is 2 × tickTime (runs here measure 0.8-1.7 s); one more tick of slack
     // keeps a loaded 2-core machine from failing it, and still catches a member that waits
     // for its old connections' next retransmission (about 6 s after this heal).
     let rejoin_bound = PARTITION_TICK * 3;
     assert!(
-        rejoin <= rejoin_bound,
+        rejoin.is_some_and(|rejoin| rejoin <= rejoin_bound),
         "the former leader took {rejoin:?} to serve again after the heal (bound {rejoin_bound:?});\n{}",
         blocking(|| ensemble.describe())
     );
