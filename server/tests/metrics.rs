@@ -541,10 +541,13 @@ async fn an_ensemble_exports_every_metric_the_dashboard_queries() {
     let mut exported = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     for i in 0..ensemble.len() {
-        // A member answers mntr once it serves; until then only ringkeeper's own values.
+        // A member answers mntr once it serves; until then only ringkeeper's own values. The
+        // leader's learner counts reach the port at its first protocol tick as leader.
         let families = loop {
             let families = scrape(metrics_of(i));
-            if value(&families, "ringkeeper_metrics_mntr_up") == 1.0 || Instant::now() > deadline {
+            let serving = value(&families, "ringkeeper_metrics_mntr_up") == 1.0;
+            let complete = i != leader || families.contains_key("learners");
+            if (serving && complete) || Instant::now() > deadline {
                 break families;
             }
             std::thread::sleep(Duration::from_millis(100));
