@@ -38,15 +38,19 @@ impl Gate {
     }
 }
 
+/// How long the accept thread lingers over a connection it turns away; it
+/// serves no one meanwhile, so this stays short.
+const BUSY_LINGER: Duration = Duration::from_millis(50);
+
 /// What an accept loop serves.
 pub trait Service: Send + Sync + 'static {
     fn gate(&self) -> &Gate;
     /// Answers one connection, on its own thread; `ticket` is its place in
     /// the connection table (claim a working place with `start_work`).
     fn serve(&self, stream: &mut TcpStream, ticket: &Ticket);
-    /// Turns a connection away because it could not be admitted (out of
-    /// descriptors), on the accept thread: it must be quick.
-    fn busy(&self, stream: &mut TcpStream);
+    /// The answer to a connection that cannot be served now (503); the accept
+    /// loop sends it to a connection it cannot admit (out of descriptors).
+    fn too_busy(&self) -> super::http::Response;
 }
 
 /// A bound port with its accept thread.
@@ -115,7 +119,8 @@ fn accept_loop<S: Service>(listener: TcpListener, service: Arc<S>, request_threa
             continue;
         };
         let Some(ticket) = Connections::admit(&gate.connections, &stream) else {
-            service.busy(&mut stream);
+            super::http::write_response(&mut stream, &service.too_busy(), false);
+            super::http::finish(&mut stream, BUSY_LINGER);
             continue;
         };
         let worker = Arc::clone(&service);

@@ -99,24 +99,16 @@ impl listener::Service for Shared {
     fn serve(&self, stream: &mut TcpStream, ticket: &Ticket) {
         serve(stream, self, ticket);
     }
-    fn busy(&self, stream: &mut TcpStream) {
-        busy(stream);
+    fn too_busy(&self) -> Response {
+        too_busy()
     }
 }
 
-/// How long the accept thread lingers over a connection it turns away; it
-/// serves no one meanwhile, so this stays short.
-const BUSY_LINGER: Duration = Duration::from_millis(50);
 /// How long a request thread lingers over a finished connection.
 const LINGER: Duration = Duration::from_millis(500);
 
 fn too_busy() -> Response {
     Response::text(503, "too many admin requests in flight\n")
-}
-
-fn busy(stream: &mut TcpStream) {
-    http::write_response(stream, &too_busy(), false);
-    http::finish(stream, BUSY_LINGER);
 }
 
 fn serve(stream: &mut TcpStream, shared: &Shared, ticket: &Ticket) {

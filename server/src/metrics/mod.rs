@@ -82,10 +82,8 @@ impl listener::Service for Shared {
     fn serve(&self, stream: &mut TcpStream, ticket: &Ticket) {
         serve(stream, self, ticket);
     }
-    fn busy(&self, stream: &mut TcpStream) {
-        http::write_response(stream, &too_busy(), false);
-        // Short: the accept thread serves no one meanwhile.
-        http::finish(stream, Duration::from_millis(50));
+    fn too_busy(&self) -> Response {
+        too_busy()
     }
 }
 
