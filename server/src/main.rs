@@ -10,7 +10,7 @@ use ringkeeper_import::STORE_DIR_NAME;
 use ringkeeper_server::config::{ConfRuntime, Config};
 use ringkeeper_server::fourlw::internal::ProbeToken;
 use ringkeeper_server::runtime::{self, RuntimeSettings};
-use ringkeeper_server::sequencer::{now_ms, InitialState, SequencerSettings, StorageSettings};
+use ringkeeper_server::sequencer::{now_ms, SequencerSettings, StorageSettings};
 use ringkeeper_server::shard::{FourLetterContext, ShardSettings};
 use ringkeeper_server::shutdown;
 use ringkeeper_server::snapshotter::SnapshotSettings;
@@ -133,24 +133,33 @@ fn main() {
 
     // Whether an empty segment is continued is the log writer's rule, not decided here.
     let position = recovered.next_segment.clone();
-    // An ensemble member starts from its snapshot alone: the log tail after it may hold
-    // proposals that were never committed, and the protocol applies what is.
+    // Every server starts from its snapshot alone: the log tail after it may hold
+    // proposals that were never committed, and the protocol applies what is. A standalone
+    // server is an ensemble of one, whose whole tail is committed at once.
     let (initial, ensemble) = match ensemble {
         Some(e) => {
             // Until an election settles, this member serves no client.
             ringkeeper_server::replica::role::set(
                 ringkeeper_server::replica::role::ServingRole::Looking,
             );
-            (e.initial, Some(e.settings))
+            (e.initial, e.settings)
         }
-        None => (
-            InitialState {
-                tree: recovered.tree,
-                sessions: recovered.sessions,
-                last_zxid: recovered.last_zxid,
-            },
-            None,
-        ),
+        None => {
+            drop(recovered.tree);
+            match ringkeeper_server::replica::startup::prepare_standalone(
+                config.my_id.unwrap_or(0),
+                &store_dir,
+                config.replication_log_window,
+                config.batch_txns_max,
+            ) {
+                Ok(started) => started,
+                Err(e) => {
+                    error!("{e}");
+                    eprintln!("ringkeeper: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
     };
     let released = ringkeeper_server::watermark::Watermark::new(initial.last_zxid);
     let mut settings =

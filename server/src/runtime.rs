@@ -74,7 +74,7 @@ pub fn cores() -> usize {
 pub fn start(
     settings: RuntimeSettings,
     initial: InitialState,
-    ensemble: Option<sequencer::EnsembleSettings>,
+    ensemble: sequencer::EnsembleSettings,
 ) -> Result<Runtime, StartError> {
     let addr = settings.client_addr;
     // A server restarted at once may find the port still held for a moment by its previous

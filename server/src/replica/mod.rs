@@ -43,6 +43,16 @@ impl PeerSink for crate::peer::Transport {
     }
 }
 
+/// The sink of a standalone server, an ensemble of one: it has no peer to talk to, and its
+/// protocol never addresses one.
+pub struct NoPeers;
+
+impl PeerSink for NoPeers {
+    fn send(&self, _to: ServerId, _message: &Message) {}
+    fn send_app(&self, _to: ServerId, _data: Vec<u8>) {}
+    fn fresh_link(&self, _to: ServerId) {}
+}
+
 /// An ensemble member's settings, from zoo.cfg.
 #[derive(Debug, Clone)]
 pub struct ReplicaSettings {

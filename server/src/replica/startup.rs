@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ringkeeper_engine::jute::Encode;
 use ringkeeper_engine::storage::{load_for_replication, FsDir};
-use ringkeeper_replication::{Entry, Restored};
+use ringkeeper_replication::{Entry, Restored, ServerId};
 
 use super::{ensemble_secret, epochs, protocol_timing, ReplicaSettings, ReplicaStart};
 use crate::config::{Config, PeerType};
@@ -88,6 +88,73 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         .validate()
         .map_err(|e| format!("ensemble configuration: {e}"))?;
 
+    let (initial, restored) = restore(store_dir, me)?;
+    Ok(Prepared {
+        secret: ensemble_secret(&voters),
+        initial,
+        settings: EnsembleSettings {
+            replica: ReplicaSettings {
+                protocol,
+                peer_tick,
+                dir: store_dir.to_owned(),
+            },
+            start: ReplicaStart { restored },
+            transport: Some(TransportSettings {
+                me,
+                listen_quorum: format!("{}:{}", own_addr.host, own_addr.quorum_port),
+                listen_election: format!("{}:{}", own_addr.host, own_addr.election_port),
+                peers,
+                frame_bytes_max: PEER_FRAME_BYTES_MAX,
+                snapshot_bytes_max: PEER_SNAPSHOT_BYTES_MAX,
+                send_queue_max: PEER_SEND_QUEUE_MAX,
+                connect_retry: std::time::Duration::from_millis(100),
+                stall_timeout,
+                silence_timeout,
+            }),
+        },
+    })
+}
+
+/// A standalone server is an ensemble of one: the same protocol with itself as the only
+/// voter, so its quorum is immediate and every write takes the one write path. It opens no
+/// peer port. Its data directory may hold no epoch file (a server from before ensembles,
+/// or one `ringkeeper-import` made from Apache's): the epochs then start from the zxids the
+/// directory holds, as for any member.
+pub fn prepare_standalone(
+    me: ServerId,
+    store_dir: &Path,
+    log_window: u64,
+    batch_txns_max: u64,
+) -> Result<(InitialState, EnsembleSettings), String> {
+    let mut protocol = ringkeeper_replication::Config::new(me, vec![me]);
+    protocol.log_window_entries_max = log_window as usize;
+    protocol.retransmit_entries_max = (log_window as usize).min(10_000);
+    // Group commit: one batch is written while the next gathers, and each may hold
+    // batch_txns_max transactions; the protocol must let that many be outstanding.
+    let batch = usize::try_from(batch_txns_max).unwrap_or(usize::MAX);
+    protocol.proposals_outstanding_max = protocol
+        .proposals_outstanding_max
+        .max(batch.saturating_mul(2));
+    protocol
+        .validate()
+        .map_err(|e| format!("standalone configuration: {e}"))?;
+    let (initial, restored) = restore(store_dir, me)?;
+    let settings = EnsembleSettings {
+        replica: ReplicaSettings {
+            protocol,
+            // Nobody to heartbeat or time out: a one-voter member needs no protocol tick.
+            peer_tick: Duration::ZERO,
+            dir: store_dir.to_owned(),
+        },
+        start: ReplicaStart { restored },
+        transport: None,
+    };
+    Ok((initial, settings))
+}
+
+/// Reads the epoch file and the snapshot plus log tail: the sequencer starts from the
+/// snapshot, and the protocol from the epochs and the tail (it applies what is committed).
+fn restore(store_dir: &Path, me: ServerId) -> Result<(InitialState, Restored), String> {
     let epochs = epochs::load_at(store_dir).map_err(|e| format!("{}: {e}", store_dir.display()))?;
     let dir = FsDir::open(store_dir).map_err(|e| format!("{}: {e}", store_dir.display()))?;
     let start = load_for_replication(&dir)
@@ -111,41 +178,19 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         tail = entries.len(),
         accepted_epoch = epochs.accepted_epoch,
         current_epoch = epochs.current_epoch,
-        "joining the ensemble"
+        "restoring the protocol's state"
     );
     let restored = Restored {
         epochs,
         snapshot_zxid: start.snapshot_zxid,
         entries,
     };
-    Ok(Prepared {
-        secret: ensemble_secret(&voters),
-        initial: InitialState {
-            tree: start.tree,
-            sessions: start.sessions,
-            last_zxid: start.snapshot_zxid,
-        },
-        settings: EnsembleSettings {
-            replica: ReplicaSettings {
-                protocol,
-                peer_tick,
-                dir: store_dir.to_owned(),
-            },
-            start: ReplicaStart { restored },
-            transport: TransportSettings {
-                me,
-                listen_quorum: format!("{}:{}", own_addr.host, own_addr.quorum_port),
-                listen_election: format!("{}:{}", own_addr.host, own_addr.election_port),
-                peers,
-                frame_bytes_max: PEER_FRAME_BYTES_MAX,
-                snapshot_bytes_max: PEER_SNAPSHOT_BYTES_MAX,
-                send_queue_max: PEER_SEND_QUEUE_MAX,
-                connect_retry: std::time::Duration::from_millis(100),
-                stall_timeout,
-                silence_timeout,
-            },
-        },
-    })
+    let initial = InitialState {
+        tree: start.tree,
+        sessions: start.sessions,
+        last_zxid: start.snapshot_zxid,
+    };
+    Ok((initial, restored))
 }
 
 /// A member's epochs never lag the zxids it holds. They can after a first start that

@@ -45,11 +45,13 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// What an ensemble member's sequencer starts with.
+/// What the sequencer's protocol starts with. A standalone server is an ensemble of one:
+/// it has no transport (no peer port) and its one voter is its quorum.
 pub struct EnsembleSettings {
     pub replica: crate::replica::ReplicaSettings,
     pub start: crate::replica::ReplicaStart,
-    pub transport: crate::peer::TransportSettings,
+    /// None: a standalone server, which talks to no peer.
+    pub transport: Option<crate::peer::TransportSettings>,
 }
 
 /// Runs the sequencer until every shard has hung up.
@@ -59,7 +61,7 @@ pub async fn run(
     initial: InitialState,
     inbound: Vec<ConnectedReceiver<ToSequencer>>,
     outbound: Vec<ConnectedSender<ToShard>>,
-    ensemble: Option<EnsembleSettings>,
+    ensemble: EnsembleSettings,
 ) {
     // Each shard's stream must stay in zxid order even though several tasks produce
     // messages: every producer pushes into an unbounded local queue synchronously (in the
@@ -93,7 +95,15 @@ pub async fn run(
             return;
         }
     };
-    let state = match SequencerState::new(settings, initial, queues, now_ms()) {
+    let (protocol, links) = match start_protocol(ensemble).await {
+        Ok(started) => started,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot join the ensemble");
+            crate::shutdown::request();
+            return;
+        }
+    };
+    let state = match SequencerState::new(settings, initial, queues, protocol, now_ms()) {
         Ok(s) => Rc::new(RefCell::new(s)),
         Err(e) => {
             tracing::error!(error = %e, "cannot start the sequencer");
@@ -106,17 +116,12 @@ pub async fn run(
     // remembered by the channel's single slot, so no batch is ever left behind.
     let (kick_tx, kick_rx) = local_channel::new_bounded::<()>(1);
     let kick = Rc::new(kick_tx);
-
-    let mut peer_tasks = Vec::new();
-    if let Some(ensemble) = ensemble {
-        match start_ensemble(&state, ensemble, &kick).await {
-            Ok(tasks) => peer_tasks = tasks,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot join the ensemble");
-                crate::shutdown::request();
-            }
-        }
-    }
+    // The protocol's start-up commands may have logged (a restored tail) or applied.
+    let _ = kick.try_send(());
+    let peer_tasks = match links {
+        Some(links) => peer_tasks(&state, links, &kick),
+        None => Vec::new(),
+    };
     let committer = glommio::spawn_local(commit_loop(state.clone(), log, kick_rx));
 
     let ticker = {
@@ -180,7 +185,7 @@ pub async fn run(
 }
 
 /// The group-commit loop: takes whatever batch has gathered, makes it durable with one
-/// write and one fdatasync, then releases its replies and transactions to the shards.
+/// write and one fdatasync, then tells the protocol, which commits what a quorum has.
 /// While a batch is being written the next one gathers, so under load every fdatasync
 /// carries many transactions.
 async fn commit_loop(
@@ -194,7 +199,7 @@ async fn commit_loop(
             let Some(mut batch) = batch else { break };
             if let Err(e) = replicated_log_changes(&mut log, &mut batch).await {
                 tracing::error!(error = %e, "cannot change the transaction log as the leader asked; stopping");
-                state.borrow_mut().poison();
+                state.borrow_mut().on_log_failed();
                 crate::shutdown::request();
                 continue;
             }
@@ -213,23 +218,17 @@ async fn commit_loop(
                         tracing::error!(error = %e, "transaction log failed; stopping the server");
                         crate::shutdown::request();
                     }
-                    {
-                        let mut st = state.borrow_mut();
-                        st.poison();
-                        let refusals = state::refuse_undurable(batch.msgs);
-                        st.release(refusals);
-                    }
+                    state.borrow_mut().on_log_failed();
                     continue;
                 }
             }
-            let mut st = state.borrow_mut();
-            if st.is_replicated() {
-                // Persist, then acknowledge: the protocol hears of durability only now.
-                if let Some(zxid) = batch.last_zxid() {
-                    st.on_log_durable(batch.generation, zxid, now_ms());
-                }
+            // Persist, then acknowledge: the protocol hears of durability only now, and
+            // only then commits and releases what waited for it.
+            if let Some(zxid) = batch.last_zxid() {
+                state
+                    .borrow_mut()
+                    .on_log_durable(batch.generation, zxid, now_ms());
             }
-            st.release(batch.msgs);
         }
     }
 }
@@ -252,20 +251,57 @@ async fn replicated_log_changes(
 /// How long a member waits for its peer ports to become free at start-up.
 const PEER_BIND_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Starts the peer transport and the protocol, and the tasks that feed the protocol its
-/// messages and ticks. The returned tasks stop when dropped.
-async fn start_ensemble(
-    state: &Rc<RefCell<SequencerState>>,
+/// The peer transport of an ensemble member, and how often its protocol ticks.
+struct PeerLinks {
+    transport: Rc<crate::peer::Transport>,
+    inbound: glommio::channels::local_channel::LocalReceiver<crate::peer::Inbound>,
+    peer_tick: Duration,
+}
+
+/// Starts the peer transport (ensemble members only) and the protocol.
+async fn start_protocol(
     ensemble: EnsembleSettings,
-    kick: &Rc<glommio::channels::local_channel::LocalSender<()>>,
-) -> Result<Vec<glommio::Task<()>>, String> {
+) -> Result<(Protocol, Option<PeerLinks>), String> {
+    let config = ensemble.replica.protocol.clone();
+    let peer_tick = ensemble.replica.peer_tick;
+    let (peer, commands) = ringkeeper_replication::Peer::restore(config, ensemble.start.restored)
+        .map_err(|e| format!("ensemble configuration: {e}"))?;
+    let Some(transport_settings) = ensemble.transport else {
+        let sink: Rc<dyn crate::replica::PeerSink> = Rc::new(crate::replica::NoPeers);
+        let replica = Replica::new(ensemble.replica, peer, sink);
+        return Ok(((replica, commands), None));
+    };
+    let (transport, inbound) = bind_transport(transport_settings).await?;
+    let transport = Rc::new(transport);
+    let sink: Rc<dyn crate::replica::PeerSink> = transport.clone();
+    let replica = Replica::new(ensemble.replica, peer, sink);
+    let links = PeerLinks {
+        transport,
+        inbound,
+        peer_tick,
+    };
+    Ok(((replica, commands), Some(links)))
+}
+
+/// The protocol and the commands it gave on start-up.
+type Protocol = (Replica, Vec<ringkeeper_replication::Command>);
+
+async fn bind_transport(
+    settings: crate::peer::TransportSettings,
+) -> Result<
+    (
+        crate::peer::Transport,
+        glommio::channels::local_channel::LocalReceiver<crate::peer::Inbound>,
+    ),
+    String,
+> {
     // A member restarted at once may find its peer ports still held by its previous
     // process for a moment (io_uring closes that process's sockets a little after it
     // exits): retry for a while rather than leave the ensemble.
     let deadline = std::time::Instant::now() + PEER_BIND_PATIENCE;
-    let (transport, inbound) = loop {
-        match crate::peer::Transport::start(ensemble.transport.clone()).await {
-            Ok(started) => break started,
+    loop {
+        match crate::peer::Transport::start(settings.clone()).await {
+            Ok(started) => return Ok(started),
             Err(e)
                 if e.kind() == std::io::ErrorKind::AddrInUse
                     && std::time::Instant::now() < deadline =>
@@ -275,19 +311,21 @@ async fn start_ensemble(
             }
             Err(e) => return Err(format!("peer ports: {e}")),
         }
-    };
-    let transport = Rc::new(transport);
-    let config = ensemble.replica.protocol.clone();
-    let peer_tick = ensemble.replica.peer_tick;
-    let (peer, commands) = ringkeeper_replication::Peer::restore(config, ensemble.start.restored)
-        .map_err(|e| format!("ensemble configuration: {e}"))?;
-    let sink: Rc<dyn crate::replica::PeerSink> = transport.clone();
-    let replica = Replica::new(ensemble.replica, peer, sink);
-    state
-        .borrow_mut()
-        .start_replica(replica, commands, now_ms());
-    let _ = kick.try_send(());
+    }
+}
 
+/// The tasks that feed the protocol its peers' messages and its ticks. They stop when
+/// dropped.
+fn peer_tasks(
+    state: &Rc<RefCell<SequencerState>>,
+    links: PeerLinks,
+    kick: &Rc<glommio::channels::local_channel::LocalSender<()>>,
+) -> Vec<glommio::Task<()>> {
+    let PeerLinks {
+        transport,
+        inbound,
+        peer_tick,
+    } = links;
     let mut tasks = Vec::new();
     {
         let state = state.clone();
@@ -312,7 +350,6 @@ async fn start_ensemble(
     {
         let state = state.clone();
         let kick = kick.clone();
-        let transport = transport.clone();
         tasks.push(glommio::spawn_local(async move {
             let mut next = std::time::Instant::now() + peer_tick;
             loop {
@@ -328,5 +365,5 @@ async fn start_ensemble(
             }
         }));
     }
-    Ok(tasks)
+    tasks
 }

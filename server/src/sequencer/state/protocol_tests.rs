@@ -80,14 +80,13 @@ fn node(id: ServerId, net: &Rc<Net>, dir: &std::path::Path, window: usize) -> No
         sessions: vec![],
         last_zxid: 0,
     };
-    let mut state = SequencerState::new(settings, initial, vec![tx], NOW).unwrap();
     let dir = dir.join(format!("n{id}"));
     std::fs::create_dir_all(&dir).unwrap();
     let mut protocol = ringkeeper_replication::Config::new(id, vec![1, 2, 3]);
     protocol.log_window_entries_max = window;
     protocol.retransmit_entries_max = window;
     let (peer, commands) = Peer::new(protocol.clone()).unwrap();
-    let settings = ReplicaSettings {
+    let replica_settings = ReplicaSettings {
         protocol,
         peer_tick: Duration::from_millis(10),
         dir,
@@ -96,7 +95,8 @@ fn node(id: ServerId, net: &Rc<Net>, dir: &std::path::Path, window: usize) -> No
         me: id,
         net: net.clone(),
     });
-    state.start_replica(Replica::new(settings, peer, sink), commands, NOW);
+    let replica = Replica::new(replica_settings, peer, sink);
+    let state = SequencerState::new(settings, initial, vec![tx], (replica, commands), NOW).unwrap();
     Node {
         id,
         state,
@@ -155,7 +155,6 @@ impl Cluster {
                 if let Some(z) = batch.last_zxid() {
                     n.state.on_log_durable(batch.generation, z, self.now);
                 }
-                n.state.release(batch.msgs);
             }
         }
         self.now += 10;
@@ -221,19 +220,14 @@ impl Cluster {
     fn leader(&self) -> Option<ServerId> {
         self.nodes
             .iter()
-            .find(|n| {
-                matches!(
-                    n.state.replica().map(|r| r.role()),
-                    Some(Role::Leading { .. })
-                )
-            })
+            .find(|n| matches!(n.state.replica().role(), Role::Leading { .. }))
             .map(|n| n.id)
     }
 
     fn serving(&self) -> bool {
         self.nodes.iter().all(|n| {
             let down = self.net.down.borrow().contains(&n.id);
-            down || !matches!(n.state.replica().map(|r| r.role()), Some(Role::Looking))
+            down || !matches!(n.state.replica().role(), Role::Looking)
         })
     }
 }
@@ -598,13 +592,6 @@ fn a_follower_far_behind_is_brought_up_to_date_by_a_snapshot() {
             .any(|m| matches!(m, ToShard::Reset { .. })),
         "no snapshot was installed"
     );
-    assert!(
-        c.nodes[g]
-            .state
-            .replica()
-            .unwrap()
-            .committed_session_count()
-            >= 1
-    );
+    assert!(c.nodes[g].state.replica().committed_session_count() >= 1);
     c.run_until("serving", |c| c.serving());
 }

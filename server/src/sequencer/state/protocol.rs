@@ -1,5 +1,6 @@
-//! The sequencer of an ensemble member: the same owner of every write as in a standalone
-//! server, with the `replication` protocol (`Peer`) deciding what is committed.
+//! The sequencer's one write path: the `replication` protocol (`Peer`) decides what is
+//! committed. A standalone server runs it as an ensemble of one: it leads at once (its one
+//! vote is a quorum), and its own durable log commits each write.
 //!
 //! - **Leader.** A client write (local, or forwarded by a follower) is validated against the
 //!   leader's *ahead* tree, which holds every proposed transaction, and proposed; the
@@ -118,6 +119,11 @@ impl Replica {
         self.role
     }
 
+    /// An ensemble of one: a standalone server.
+    pub fn is_alone(&self) -> bool {
+        self.settings.protocol.voters.len() == 1
+    }
+
     pub fn committed_session_count(&self) -> usize {
         self.committed_sessions.len()
     }
@@ -149,18 +155,36 @@ fn txn_of(entry: &Entry) -> Option<Txn> {
 
 impl SequencerState {
     fn replica_mut(&mut self) -> &mut Replica {
-        self.replica
-            .as_deref_mut()
-            .expect("replicated path taken on a standalone server")
+        &mut self.replica
     }
 
-    /// Feeds the protocol's start-up commands (save the bumped boot counter, first votes).
-    pub fn start_replica(&mut self, replica: Replica, commands: Vec<Command>, now_ms: i64) {
-        let mut replica = Box::new(replica);
-        replica.committed_sessions = self.sessions.iter().map(|s| (s.id, s.timeout_ms)).collect();
-        self.replica = Some(replica);
-        role::set(ServingRole::Looking);
+    /// Feeds the protocol's start-up commands (save the bumped boot counter, first votes;
+    /// for an ensemble of one, its leadership and the commit of its whole log tail).
+    pub(super) fn start_protocol(&mut self, commands: Vec<Command>, now_ms: i64) {
+        self.replica.committed_sessions =
+            self.sessions.iter().map(|s| (s.id, s.timeout_ms)).collect();
+        self.set_role(ServingRole::Looking);
         self.exec(commands, now_ms);
+    }
+
+    /// Publishes this server's role to the shards and the four-letter words. A standalone
+    /// server (an ensemble of one) keeps saying `standalone`, as Apache's does.
+    fn set_role(&self, serving: ServingRole) {
+        if !self.replica.is_alone() {
+            role::set(serving);
+        }
+    }
+
+    /// The log could not take a batch: no transaction proposed so far will become durable
+    /// here, so every client waiting on one is refused with SystemError now (a session
+    /// whose creation is not durable does not exist).
+    pub fn on_log_failed(&mut self) {
+        self.poisoned = true;
+        let zxid = self.last_zxid;
+        let waiting: Vec<Waiting> = self.replica.waiting.drain().map(|(_, w)| w).collect();
+        for w in waiting {
+            self.refuse_waiting(w, ErrorCode::SystemError, zxid);
+        }
     }
 
     /// One protocol tick, plus the leader's session expiry and a follower's activity report.
@@ -185,9 +209,9 @@ impl SequencerState {
         }
     }
 
-    /// The replicated counterpart of `tick`: only the leader expires sessions and reaps
-    /// containers, by proposing the transactions that do it.
-    pub(super) fn replica_tick(&mut self, now_ms: i64) {
+    /// Only the leader expires sessions and reaps containers, by proposing the
+    /// transactions that do it.
+    pub(super) fn expire_and_reap(&mut self, now_ms: i64) {
         if !matches!(self.replica_mut().role, Role::Leading { .. }) {
             return;
         }
@@ -218,7 +242,7 @@ impl SequencerState {
     }
 
     fn prep_tree(&self) -> &DataTree {
-        prep_tree(self.replica.as_deref(), &self.tree)
+        prep_tree(&self.replica, &self.tree)
     }
 
     /// A message from another member.
@@ -295,9 +319,7 @@ impl SequencerState {
                 err,
                 zxid,
             } if from_leader => match self.replica_mut().waiting.remove(&(session, cxid)) {
-                Some(Waiting::Write(origin)) => {
-                    self.send(origin.shard, ToShard::Refused { origin, err, zxid })
-                }
+                Some(Waiting::Write(origin)) => self.refuse_write(origin, err, zxid),
                 Some(Waiting::Connect { shard, conn, .. }) => {
                     self.sessions.close(session);
                     self.send(shard, ToShard::ConnectRefused { conn })
@@ -553,7 +575,7 @@ impl SequencerState {
                     r.committed_sessions.iter().map(|(k, v)| (*k, *v)).collect();
                 self.rebuild_sessions(sessions.into_iter(), now_ms);
                 self.next_container_check_ms = now_ms + self.settings.containers.check_interval_ms;
-                role::set(ServingRole::Leading);
+                self.set_role(ServingRole::Leading);
                 self.resume_shards();
             }
             Role::Following { .. } => {
@@ -563,11 +585,11 @@ impl SequencerState {
                 let sessions: Vec<(SessionId, i32)> =
                     r.committed_sessions.iter().map(|(k, v)| (*k, *v)).collect();
                 self.rebuild_sessions(sessions.into_iter(), now_ms);
-                role::set(ServingRole::Following);
+                self.set_role(ServingRole::Following);
                 self.resume_shards();
             }
             Role::Looking => {
-                role::set(ServingRole::Looking);
+                self.set_role(ServingRole::Looking);
                 let r = self.replica_mut();
                 r.ahead = None;
                 r.last_proposed = r.applied;
@@ -734,14 +756,8 @@ impl SequencerState {
         err: ErrorCode,
         zxid: Zxid,
     ) {
-        match waiting {
-            Some(Waiting::Write(origin)) => {
-                self.send(origin.shard, ToShard::Refused { origin, err, zxid })
-            }
-            Some(Waiting::Connect { shard, conn, .. }) => {
-                self.send(shard, ToShard::ConnectRefused { conn })
-            }
-            None => {}
+        if let Some(w) = waiting {
+            self.refuse_waiting(w, err, zxid);
         }
         if let Some(to) = from {
             self.replica_mut().send_app(
@@ -753,6 +769,21 @@ impl SequencerState {
                     zxid,
                 },
             );
+        }
+    }
+
+    /// Answers a client's write with an error.
+    fn refuse_write(&mut self, origin: Origin, err: ErrorCode, zxid: Zxid) {
+        self.send(origin.shard, ToShard::Refused { origin, err, zxid });
+    }
+
+    /// Tells this server's waiting client its request failed.
+    fn refuse_waiting(&mut self, waiting: Waiting, err: ErrorCode, zxid: Zxid) {
+        match waiting {
+            Waiting::Write(origin) => self.refuse_write(origin, err, zxid),
+            Waiting::Connect { shard, conn, .. } => {
+                self.send(shard, ToShard::ConnectRefused { conn })
+            }
         }
     }
 
@@ -795,7 +826,7 @@ impl SequencerState {
         }
         // Borrowed field by field: prep_write also needs the session tracker mutably.
         let body = super::prep_write(
-            prep_tree(self.replica.as_deref(), &self.tree),
+            prep_tree(&self.replica, &self.tree),
             &mut self.sessions,
             self.settings.extended_types,
             self.settings.acl_schemes,
@@ -807,7 +838,7 @@ impl SequencerState {
     }
 
     /// A client write arriving at this member's sequencer.
-    pub(super) fn replica_write(
+    pub(super) fn write(
         &mut self,
         origin: Origin,
         session: SessionId,
@@ -818,25 +849,11 @@ impl SequencerState {
         let role = self.replica_mut().role;
         let zxid = self.replica_mut().applied;
         if matches!(role, Role::Looking) {
-            self.send(
-                origin.shard,
-                ToShard::Refused {
-                    origin,
-                    err: ErrorCode::ConnectionLoss,
-                    zxid,
-                },
-            );
+            self.refuse_write(origin, ErrorCode::ConnectionLoss, zxid);
             return;
         }
         if self.owners.get(&session) != Some(&(origin.shard, origin.conn)) {
-            self.send(
-                origin.shard,
-                ToShard::Refused {
-                    origin,
-                    err: ErrorCode::SessionMoved,
-                    zxid,
-                },
-            );
+            self.refuse_write(origin, ErrorCode::SessionMoved, zxid);
             return;
         }
         if matches!(write, Write::CloseSession) {
@@ -857,14 +874,7 @@ impl SequencerState {
             Role::Following { leader, .. } => {
                 let r = self.replica_mut();
                 if !r.committed_sessions.contains_key(&session) {
-                    self.send(
-                        origin.shard,
-                        ToShard::Refused {
-                            origin,
-                            err: ErrorCode::SessionExpired,
-                            zxid,
-                        },
-                    );
+                    self.refuse_write(origin, ErrorCode::SessionExpired, zxid);
                     return;
                 }
                 r.waiting
@@ -884,7 +894,7 @@ impl SequencerState {
     }
 
     /// A handshake at this member.
-    pub(super) fn replica_connect(
+    pub(super) fn connect(
         &mut self,
         shard: ShardId,
         conn: ConnId,
@@ -957,7 +967,7 @@ impl SequencerState {
 
     /// A client's `sync`: answered once this member has applied everything the leader had
     /// proposed when the sync reached it.
-    pub(super) fn replica_sync(&mut self, origin: Origin, path: String) {
+    pub(super) fn sync(&mut self, origin: Origin, path: String) {
         let r = self.replica_mut();
         match r.role {
             Role::Leading { .. } => {
@@ -975,20 +985,13 @@ impl SequencerState {
             }
             Role::Looking => {
                 let zxid = r.applied;
-                self.send(
-                    origin.shard,
-                    ToShard::Refused {
-                        origin,
-                        err: ErrorCode::ConnectionLoss,
-                        zxid,
-                    },
-                );
+                self.refuse_write(origin, ErrorCode::ConnectionLoss, zxid);
             }
         }
     }
 
     /// Session activity from a shard.
-    pub(super) fn replica_touch(&mut self, sessions: Vec<SessionId>, now_ms: i64) {
+    pub(super) fn touch(&mut self, sessions: Vec<SessionId>, now_ms: i64) {
         let following = matches!(self.replica_mut().role, Role::Following { .. });
         for s in sessions {
             self.sessions.touch(s, now_ms);
@@ -1001,8 +1004,8 @@ impl SequencerState {
 
 /// The tree a leader validates writes against: the ahead tree (committed plus proposed),
 /// since validation must see every proposed transaction; the committed tree otherwise.
-fn prep_tree<'a>(replica: Option<&'a Replica>, committed: &'a DataTree) -> &'a DataTree {
-    replica.and_then(|r| r.ahead.as_ref()).unwrap_or(committed)
+fn prep_tree<'a>(replica: &'a Replica, committed: &'a DataTree) -> &'a DataTree {
+    replica.ahead.as_ref().unwrap_or(committed)
 }
 
 /// Protocol traffic at trace level (`RINGKEEPER_LOG=ringkeeper_server::sequencer=trace`):
