@@ -8,9 +8,10 @@
 //! decided here and sessions expire here, by a replicated close-session transaction.
 
 pub mod containers;
+mod driver;
 mod state;
 
-pub use state::{InitialState, Replica, SequencerSettings, SequencerState};
+pub use state::{Effect, InitialState, Replica, SequencerSettings, SequencerState};
 
 use std::path::PathBuf;
 
@@ -36,6 +37,7 @@ use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
 use tracing::{debug, warn};
 
 use crate::messages::{ToSequencer, ToShard};
+use driver::Driver;
 
 /// Milliseconds since the Unix epoch: the ctime/mtime clients see, and the session clock.
 pub fn now_ms() -> i64 {
@@ -95,7 +97,8 @@ pub async fn run(
             return;
         }
     };
-    let (protocol, links) = match start_protocol(ensemble).await {
+    let epochs_dir = ensemble.replica.dir.clone();
+    let (protocol, peers, links) = match start_protocol(ensemble).await {
         Ok(started) => started,
         Err(e) => {
             tracing::error!(error = %e, "cannot join the ensemble");
@@ -103,8 +106,24 @@ pub async fn run(
             return;
         }
     };
-    let state = match SequencerState::new(settings, initial, queues, protocol, now_ms()) {
-        Ok(s) => Rc::new(RefCell::new(s)),
+    let io = driver::Io {
+        released: settings.released.clone(),
+        queues: RefCell::new(queues),
+        peers,
+        epochs_dir,
+    };
+    let queue_count = io.queues.borrow().len();
+    let state = match SequencerState::new(settings, initial, queue_count, protocol, now_ms()) {
+        Ok(s) => {
+            let driver = Rc::new(Driver {
+                state: RefCell::new(s),
+                io,
+            });
+            // The protocol's start-up effects (epochs, and for an ensemble of one its
+            // leadership and the commit of its log tail).
+            driver.call(|_| ());
+            driver
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot start the sequencer");
             crate::shutdown::request();
@@ -138,14 +157,14 @@ pub async fn run(
                 if crate::shutdown::requested() {
                     // Tell the shards first: they close their connections and hang up,
                     // which is what ends this executor's readers.
-                    state.borrow_mut().shutdown();
+                    state.shutdown();
                     break;
                 }
                 if std::time::Instant::now() < next_tick {
                     continue;
                 }
                 next_tick += tick / 2;
-                state.borrow_mut().tick(now_ms());
+                state.call(|s| s.tick(now_ms()));
                 let _ = kick.try_send(());
             }
         })
@@ -159,11 +178,11 @@ pub async fn run(
             while let Some(msg) = rx.recv().await {
                 // Backpressure: a full batch takes nothing more until the committer has
                 // taken it. The shard's channel then fills and its connections wait.
-                while state.borrow().batch_full() {
+                while state.state.borrow().batch_full() {
                     let _ = kick.try_send(());
                     glommio::timer::sleep(Duration::from_micros(200)).await;
                 }
-                state.borrow_mut().handle(msg, now_ms());
+                state.call(|s| s.handle(msg, now_ms()));
                 let _ = kick.try_send(());
             }
         }));
@@ -173,13 +192,13 @@ pub async fn run(
     }
     debug!("all shards hung up; sequencer stopping");
     drop(peer_tasks);
-    state.borrow_mut().shutdown();
+    state.shutdown();
     drop(ticker);
     drop(committer);
     for f in forwarders {
         f.await;
     }
-    if state.borrow().queues_open() {
+    if !state.io.queues.borrow().is_empty() {
         warn!("sequencer stopped with shard queues still open");
     }
 }
@@ -189,17 +208,17 @@ pub async fn run(
 /// While a batch is being written the next one gathers, so under load every fdatasync
 /// carries many transactions.
 async fn commit_loop(
-    state: Rc<RefCell<SequencerState>>,
+    state: Rc<Driver>,
     mut log: UringLog,
     kick: glommio::channels::local_channel::LocalReceiver<()>,
 ) {
     while kick.recv().await.is_some() {
         loop {
-            let batch = state.borrow_mut().take_batch();
+            let batch = state.state.borrow_mut().take_batch();
             let Some(mut batch) = batch else { break };
             if let Err(e) = replicated_log_changes(&mut log, &mut batch).await {
                 tracing::error!(error = %e, "cannot change the transaction log as the leader asked; stopping");
-                state.borrow_mut().on_log_failed();
+                state.call(|s| s.on_log_failed());
                 crate::shutdown::request();
                 continue;
             }
@@ -209,7 +228,7 @@ async fn commit_loop(
                 let appended = log.append(bytes, batch.first_zxid).await;
                 if appended.is_ok() {
                     let micros = started.elapsed().as_micros() as u64;
-                    state.borrow_mut().record_batch(micros, batch.txns);
+                    state.state.borrow_mut().record_batch(micros, batch.txns);
                 }
                 if let Err(e) = appended {
                     if e.is_disk_full() {
@@ -218,16 +237,14 @@ async fn commit_loop(
                         tracing::error!(error = %e, "transaction log failed; stopping the server");
                         crate::shutdown::request();
                     }
-                    state.borrow_mut().on_log_failed();
+                    state.call(|s| s.on_log_failed());
                     continue;
                 }
             }
             // Persist, then acknowledge: the protocol hears of durability only now, and
             // only then commits and releases what waited for it.
             if let Some(zxid) = batch.last_zxid() {
-                state
-                    .borrow_mut()
-                    .on_log_durable(batch.generation, zxid, now_ms());
+                state.call(|s| s.on_log_durable(batch.generation, zxid, now_ms()));
             }
         }
     }
@@ -261,26 +278,32 @@ struct PeerLinks {
 /// Starts the peer transport (ensemble members only) and the protocol.
 async fn start_protocol(
     ensemble: EnsembleSettings,
-) -> Result<(Protocol, Option<PeerLinks>), String> {
+) -> Result<
+    (
+        Protocol,
+        Rc<dyn crate::replica::PeerSink>,
+        Option<PeerLinks>,
+    ),
+    String,
+> {
     let config = ensemble.replica.protocol.clone();
     let peer_tick = ensemble.replica.peer_tick;
     let (peer, commands) = ringkeeper_replication::Peer::restore(config, ensemble.start.restored)
         .map_err(|e| format!("ensemble configuration: {e}"))?;
     let Some(transport_settings) = ensemble.transport else {
-        let sink: Rc<dyn crate::replica::PeerSink> = Rc::new(crate::replica::NoPeers);
-        let replica = Replica::new(ensemble.replica, peer, sink);
-        return Ok(((replica, commands), None));
+        let replica = Replica::new(ensemble.replica, peer);
+        return Ok(((replica, commands), Rc::new(crate::replica::NoPeers), None));
     };
     let (transport, inbound) = bind_transport(transport_settings).await?;
     let transport = Rc::new(transport);
     let sink: Rc<dyn crate::replica::PeerSink> = transport.clone();
-    let replica = Replica::new(ensemble.replica, peer, sink);
+    let replica = Replica::new(ensemble.replica, peer);
     let links = PeerLinks {
         transport,
         inbound,
         peer_tick,
     };
-    Ok(((replica, commands), Some(links)))
+    Ok(((replica, commands), sink, Some(links)))
 }
 
 /// The protocol and the commands it gave on start-up.
@@ -317,7 +340,7 @@ async fn bind_transport(
 /// The tasks that feed the protocol its peers' messages and its ticks. They stop when
 /// dropped.
 fn peer_tasks(
-    state: &Rc<RefCell<SequencerState>>,
+    state: &Rc<Driver>,
     links: PeerLinks,
     kick: &Rc<glommio::channels::local_channel::LocalSender<()>>,
 ) -> Vec<glommio::Task<()>> {
@@ -334,13 +357,13 @@ fn peer_tasks(
             while let Some(msg) = inbound.recv().await {
                 match msg {
                     crate::peer::Inbound::Protocol { from, message } => {
-                        state.borrow_mut().on_peer_message(from, message, now_ms())
+                        state.call(|s| s.on_peer_message(from, message, now_ms()))
                     }
                     crate::peer::Inbound::App { from, data } => {
-                        state.borrow_mut().on_peer_app(from, &data, now_ms())
+                        state.call(|s| s.on_peer_app(from, &data, now_ms()))
                     }
                     crate::peer::Inbound::Disconnected { from } => {
-                        state.borrow_mut().on_peer_disconnected(from, now_ms())
+                        state.call(|s| s.on_peer_disconnected(from, now_ms()))
                     }
                 }
                 let _ = kick.try_send(());
@@ -360,7 +383,12 @@ fn peer_tasks(
                     transport.stop();
                     break;
                 }
-                state.borrow_mut().peer_tick(now_ms());
+                state.call(|s| s.peer_tick(now_ms()));
+                {
+                    let s = state.state.borrow();
+                    crate::metrics::quorum::set_leader_view(s.replica().leader_view());
+                    crate::metrics::quorum::set_protocol_stats(&s.replica().protocol_stats());
+                }
                 let _ = kick.try_send(());
             }
         }));

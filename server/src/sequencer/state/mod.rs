@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use glommio::channels::local_channel::LocalSender;
 use ringkeeper_engine::prep::{self, PrepContext};
 use ringkeeper_engine::session::{SessionSettings, SessionTracker};
 use ringkeeper_engine::tree::DataTree;
@@ -17,9 +16,13 @@ use ringkeeper_engine::{Id, ServerId, SessionId, Zxid};
 
 use crate::messages::{ConnId, ShardId, ToSequencer, ToShard, Write};
 
+mod effect;
+#[cfg(test)]
+mod effect_tests;
 mod protocol;
 #[cfg(test)]
 mod protocol_tests;
+pub use effect::Effect;
 pub use protocol::Replica;
 
 /// What the sequencer needs from the configuration.
@@ -61,7 +64,9 @@ pub struct SequencerState {
     /// Which connection currently holds each session.
     owners: HashMap<SessionId, (ShardId, ConnId)>,
     last_zxid: Zxid,
-    queues: Vec<LocalSender<ToShard>>,
+    /// How many queues take the committed stream: the session shards, then the
+    /// snapshotter's.
+    queue_count: usize,
     next_container_check_ms: i64,
     stopping: bool,
     /// Four-letter-word gathers waiting for shard reports, by (origin shard, token).
@@ -104,7 +109,7 @@ impl SequencerState {
     pub fn new(
         settings: SequencerSettings,
         initial: InitialState,
-        queues: Vec<LocalSender<ToShard>>,
+        queue_count: usize,
         protocol: (Replica, Vec<ringkeeper_replication::Command>),
         now_ms: i64,
     ) -> Result<Self, ringkeeper_engine::session::SessionError> {
@@ -130,7 +135,7 @@ impl SequencerState {
             sessions,
             owners: HashMap::new(),
             last_zxid: initial.last_zxid,
-            queues,
+            queue_count,
             next_container_check_ms,
             stopping: false,
             gathers: HashMap::new(),
@@ -144,18 +149,25 @@ impl SequencerState {
         Ok(state)
     }
 
-    pub fn queues_open(&self) -> bool {
-        !self.queues.is_empty()
-    }
-
     /// Queues a message for a shard behind everything already decided. What a message
     /// waits for (a commit) is decided by the protocol, which hears of durability only
     /// after the batch's fdatasync (persist, then send): it goes out when it is decided.
     fn send(&mut self, shard: ShardId, msg: ToShard) {
-        if let Some(q) = self.queues.get(shard) {
-            // The queue is unbounded, so this fails only once the shard has gone away.
-            let _ = q.try_send(msg);
+        // Once stopping, the shards have been told to shut down and hear nothing more.
+        if !self.stopping && shard < self.queue_count {
+            self.replica.effects.push(Effect::ToShard(shard, msg));
         }
+    }
+
+    /// The effects of the calls since the last take, in order (see `effect`).
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.replica.effects)
+    }
+
+    /// The executor could not carry out an effect this server's safety depends on (the
+    /// epoch file): take no more writes; the server is stopping.
+    pub fn on_fatal(&mut self) {
+        self.poisoned = true;
     }
 
     pub fn replica(&self) -> &Replica {
@@ -293,22 +305,17 @@ impl SequencerState {
         );
     }
 
-    /// Expires sessions and reaps containers. Returns false once the server is stopping.
-    pub fn tick(&mut self, now_ms: i64) -> bool {
-        if crate::shutdown::requested() {
-            return false;
-        }
+    /// Expires sessions and reaps containers.
+    pub fn tick(&mut self, now_ms: i64) {
         self.expire_and_reap(now_ms);
-        true
     }
 
     pub fn shutdown(&mut self) {
         if !self.stopping {
-            self.stopping = true;
-            for shard in 0..self.queues.len() {
+            for shard in 0..self.queue_count {
                 self.send(shard, ToShard::Shutdown);
             }
-            self.queues.clear();
+            self.stopping = true;
         }
     }
 }

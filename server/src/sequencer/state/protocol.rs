@@ -20,7 +20,6 @@
 //! followers report their clients' activity to it.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::rc::Rc;
 use std::sync::Arc;
 
 use ringkeeper_engine::jute::{Decode, Encode};
@@ -32,11 +31,12 @@ use ringkeeper_engine::{ErrorCode, Id, SessionId, Zxid};
 use ringkeeper_replication::{Command, Entry, Event, Message, Peer, Role, ServerId};
 use tracing::{error, info, warn};
 
+use super::Effect;
 use super::SequencerState;
 use crate::messages::{ConnId, Origin, ShardId, ToShard, Write};
 use crate::replica::app::AppMessage;
-use crate::replica::role::{self, ServingRole};
-use crate::replica::{PeerSink, ReplicaSettings};
+use crate::replica::role::ServingRole;
+use crate::replica::ReplicaSettings;
 
 /// A request of this server's clients waiting for its transaction to be applied.
 #[derive(Debug, Clone)]
@@ -59,7 +59,8 @@ enum Gated {
 pub struct Replica {
     settings: ReplicaSettings,
     peer: Peer,
-    sink: Rc<dyn PeerSink>,
+    /// What the calls since the executor last looked asked for (see `effect`).
+    pub(super) effects: Vec<Effect>,
     role: Role,
     /// Leader only: the committed tree plus every proposed transaction, for validation.
     ahead: Option<DataTree>,
@@ -80,12 +81,12 @@ pub struct Replica {
 }
 
 impl Replica {
-    pub fn new(settings: ReplicaSettings, peer: Peer, sink: Rc<dyn PeerSink>) -> Replica {
+    pub fn new(settings: ReplicaSettings, peer: Peer) -> Replica {
         let applied = peer.applied_zxid();
         Replica {
             settings,
             peer,
-            sink,
+            effects: Vec::new(),
             role: Role::Looking,
             ahead: None,
             committed_sessions: BTreeMap::new(),
@@ -111,8 +112,18 @@ impl Replica {
         }
     }
 
-    fn send_app(&self, to: ServerId, m: &AppMessage) {
-        self.sink.send_app(to, m.encode());
+    fn send_app(&mut self, to: ServerId, m: &AppMessage) {
+        self.effects.push(Effect::PeerApp(to, m.encode()));
+    }
+
+    /// For the metrics port: the leader's view of its followers.
+    pub fn leader_view(&self) -> Option<ringkeeper_replication::LeaderView> {
+        self.peer.leader_view()
+    }
+
+    /// For the metrics port: the protocol's counters.
+    pub fn protocol_stats(&self) -> ringkeeper_replication::Stats {
+        self.peer.stats()
     }
 
     pub fn role(&self) -> Role {
@@ -169,10 +180,17 @@ impl SequencerState {
 
     /// Publishes this server's role to the shards and the four-letter words. A standalone
     /// server (an ensemble of one) keeps saying `standalone`, as Apache's does.
-    fn set_role(&self, serving: ServingRole) {
+    fn set_role(&mut self, serving: ServingRole) {
         if !self.replica.is_alone() {
-            role::set(serving);
+            self.replica.effects.push(Effect::SetRole(serving));
         }
+    }
+
+    /// This server cannot go on safely: no more writes, and the executor stops it.
+    fn fatal(&mut self, reason: String) {
+        error!("{reason}; stopping");
+        self.poisoned = true;
+        self.replica.effects.push(Effect::Fatal(reason));
     }
 
     /// The log could not take a batch: no transaction proposed so far will become durable
@@ -192,8 +210,6 @@ impl SequencerState {
         let commands = self.replica_mut().peer.step(Event::Tick);
         self.exec(commands, now_ms);
         let r = self.replica_mut();
-        crate::metrics::quorum::set_leader_view(r.peer.leader_view());
-        crate::metrics::quorum::set_protocol_stats(&r.peer.stats());
         if let Some(leader) = r.leader_id() {
             if !r.touched.is_empty() {
                 let sessions: Vec<SessionId> = r.touched.drain().collect();
@@ -251,7 +267,7 @@ impl SequencerState {
         if matches!(message, Message::FollowerInfo { .. }) {
             // A follower's handshake starts: answer it on a fresh connection, as Apache's
             // leader answers on the socket the learner just opened.
-            self.replica_mut().sink.fresh_link(from);
+            self.replica_mut().effects.push(Effect::FreshLink(from));
         }
         let commands = self
             .replica_mut()
@@ -373,28 +389,21 @@ impl SequencerState {
     fn exec(&mut self, commands: Vec<Command>, now_ms: i64) {
         for command in commands {
             match command {
+                // The executor makes it durable before it carries out anything after it.
                 Command::SaveEpochs(epochs) => {
-                    let dir = self.replica_mut().settings.dir.clone();
-                    if let Err(e) = crate::replica::epochs::save_at(&dir, &epochs) {
-                        // The protocol's promises must be durable before anyone hears of
-                        // them; without the file this member cannot take part safely.
-                        error!(error = %e, "cannot save the epoch file; stopping");
-                        self.poisoned = true;
-                        crate::shutdown::request();
-                        return;
-                    }
+                    self.replica_mut().effects.push(Effect::SaveEpochs(epochs))
                 }
                 Command::Append { entries } => self.append_entries(&entries),
                 Command::Truncate { after } => self.truncate_log(after),
                 Command::Send { to, message } => {
                     trace_message("out", to, &message);
-                    let sink = &self.replica_mut().sink;
+                    let effects = &mut self.replica_mut().effects;
                     if matches!(message, Message::FollowerInfo { .. }) {
                         // Following a leader starts on a new connection, as Apache's learner
                         // opens one: the old one may sit in TCP retransmission backoff.
-                        sink.fresh_link(to);
+                        effects.push(Effect::FreshLink(to));
                     }
-                    sink.send(to, &message)
+                    effects.push(Effect::PeerSend(to, message))
                 }
                 Command::Apply { entries } => self.apply_entries(&entries, now_ms),
                 Command::SendSnapshot {
@@ -403,7 +412,9 @@ impl SequencerState {
                     attempt,
                     zxid,
                 } => self.send_snapshot(to, epoch, attempt, zxid),
-                Command::InstallSnapshot { zxid, data } => self.install_snapshot(zxid, data),
+                Command::InstallSnapshot { zxid, data } => {
+                    self.install_snapshot(zxid, data, now_ms)
+                }
                 Command::Role(role) => self.change_role(role, now_ms),
                 Command::Rejected { payloads, error } => {
                     warn!(count = payloads.len(), error = ?error, "proposals rejected");
@@ -416,8 +427,7 @@ impl SequencerState {
         for entry in entries {
             let Some(txn) = txn_of(entry) else {
                 // A proposal we cannot read cannot be logged faithfully; leave the ensemble.
-                self.poisoned = true;
-                crate::shutdown::request();
+                self.fatal(format!("undecodable proposal 0x{:x} to log", entry.zxid));
                 return;
             };
             self.log_txn(&txn);
@@ -463,44 +473,37 @@ impl SequencerState {
             .iter()
             .map(|(k, v)| (*k, *v))
             .collect();
-        let started = std::time::Instant::now();
         let data: Arc<[u8]> =
             ringkeeper_engine::storage::encode_snapshot(&self.tree, &sessions, zxid).into();
         info!(
             to,
             zxid = format_args!("0x{zxid:x}"),
             bytes = data.len(),
-            encode_ms = started.elapsed().as_millis() as u64,
             "sending a snapshot to a follower"
         );
-        self.replica_mut().sink.send(
+        self.replica_mut().effects.push(Effect::PeerSend(
             to,
-            &Message::Snapshot {
+            Message::Snapshot {
                 epoch,
                 attempt,
                 zxid,
                 data,
             },
-        );
+        ));
     }
 
-    fn install_snapshot(&mut self, zxid: Zxid, data: Arc<[u8]>) {
+    fn install_snapshot(&mut self, zxid: Zxid, data: Arc<[u8]>, now_ms: i64) {
         let snap = match ringkeeper_engine::storage::decode_snapshot(&data) {
             Ok(s) if s.zxid == zxid => s,
             Ok(s) => {
-                error!(
-                    zxid = format_args!("0x{zxid:x}"),
-                    found = format_args!("0x{:x}", s.zxid),
-                    "the leader's snapshot is not at the zxid it names; stopping"
-                );
-                self.poisoned = true;
-                crate::shutdown::request();
+                self.fatal(format!(
+                    "the leader's snapshot is at 0x{:x}, not at the zxid it names, 0x{zxid:x}",
+                    s.zxid
+                ));
                 return;
             }
             Err(e) => {
-                error!(error = %e, "cannot decode the leader's snapshot; stopping");
-                self.poisoned = true;
-                crate::shutdown::request();
+                self.fatal(format!("cannot decode the leader's snapshot: {e}"));
                 return;
             }
         };
@@ -521,8 +524,8 @@ impl SequencerState {
         r.last_proposed = zxid;
         r.log_generation += 1;
         self.open.install = Some((zxid, data.clone()));
-        self.rebuild_sessions(snap.sessions.iter().copied(), crate::sequencer::now_ms());
-        for shard in 0..self.queues.len() {
+        self.rebuild_sessions(snap.sessions.iter().copied(), now_ms);
+        for shard in 0..self.queue_count {
             self.send(
                 shard,
                 ToShard::Reset {
@@ -531,7 +534,7 @@ impl SequencerState {
                 },
             );
         }
-        self.settings.released.raise(zxid);
+        self.replica_mut().effects.push(Effect::Released(zxid));
     }
 
     fn rebuild_sessions(&mut self, sessions: impl Iterator<Item = (SessionId, i32)>, now_ms: i64) {
@@ -617,8 +620,7 @@ impl SequencerState {
     fn apply_entries(&mut self, entries: &[Entry], now_ms: i64) {
         for entry in entries {
             let Some(txn) = txn_of(entry) else {
-                self.poisoned = true;
-                crate::shutdown::request();
+                self.fatal(format!("undecodable committed proposal 0x{:x}", entry.zxid));
                 return;
             };
             let _ = self.tree.apply(&txn);
@@ -646,7 +648,7 @@ impl SequencerState {
                 Some(Waiting::Write(o)) => Some(*o),
                 _ => None,
             };
-            for shard in 0..self.queues.len() {
+            for shard in 0..self.queue_count {
                 let origin = origin.filter(|o| o.shard == shard);
                 self.send(
                     shard,
@@ -678,7 +680,7 @@ impl SequencerState {
             self.replica_mut().applied = txn.zxid;
         }
         let applied = self.replica_mut().applied;
-        self.settings.released.raise(applied);
+        self.replica_mut().effects.push(Effect::Released(applied));
         loop {
             let r = self.replica_mut();
             match r.gated.front() {

@@ -8,16 +8,14 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use glommio::channels::local_channel::{self, LocalReceiver};
 use ringkeeper_engine::prep::WriteOp;
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::TxnBody;
 use ringkeeper_engine::{Acl, CreateMode};
-use ringkeeper_replication::{Message, Peer, Role, ServerId};
+use ringkeeper_replication::{Message, Role, ServerId};
 
 use super::*;
 use crate::messages::{Origin, ToSequencer, ToShard, Write};
-use crate::replica::{PeerSink, ReplicaSettings};
 
 /// A message in flight: from, to, and a protocol message or a server message's bytes.
 type InFlight = (ServerId, ServerId, Result<Message, Vec<u8>>);
@@ -29,79 +27,27 @@ struct Net {
     down: RefCell<Vec<ServerId>>,
 }
 
-struct Sink {
-    me: ServerId,
-    net: Rc<Net>,
-}
-
-impl PeerSink for Sink {
-    fn send(&self, to: ServerId, message: &Message) {
-        self.net
-            .queue
-            .borrow_mut()
-            .push_back((self.me, to, Ok(message.clone())));
-    }
-    fn send_app(&self, to: ServerId, data: Vec<u8>) {
-        self.net
-            .queue
-            .borrow_mut()
-            .push_back((self.me, to, Err(data)));
-    }
-    /// The simulated network has no connections to replace.
-    fn fresh_link(&self, _to: ServerId) {}
-}
-
 struct Node {
     id: ServerId,
     state: SequencerState,
-    shard: LocalReceiver<ToShard>,
+    /// What the member's one shard was sent.
     received: Vec<ToShard>,
+    /// The role the member last published: each node has its own, no shared static.
+    role: Option<crate::replica::role::ServingRole>,
 }
 
 const NOW: i64 = 1_000_000;
 
-fn node(id: ServerId, net: &Rc<Net>, dir: &std::path::Path, window: usize) -> Node {
-    let (tx, rx) = local_channel::new_unbounded();
-    let settings = SequencerSettings {
-        server_id: id,
-        session_secret: b"shared".to_vec(),
-        tick_ms: 100,
-        extended_types: false,
-        acl_schemes: Default::default(),
-        max_sessions: 1000,
-        containers: Default::default(),
-        shard_count: 1,
-        batch_bytes_max: 1 << 20,
-        batch_txns_max: 1000,
-        released: crate::watermark::Watermark::new(0),
-    };
-    let initial = InitialState {
-        tree: DataTree::new(),
-        sessions: vec![],
-        last_zxid: 0,
-    };
-    let dir = dir.join(format!("n{id}"));
-    std::fs::create_dir_all(&dir).unwrap();
+fn node(id: ServerId, window: usize) -> Node {
     let mut protocol = ringkeeper_replication::Config::new(id, vec![1, 2, 3]);
     protocol.log_window_entries_max = window;
     protocol.retransmit_entries_max = window;
-    let (peer, commands) = Peer::new(protocol.clone()).unwrap();
-    let replica_settings = ReplicaSettings {
-        protocol,
-        peer_tick: Duration::from_millis(10),
-        dir,
-    };
-    let sink: Rc<dyn PeerSink> = Rc::new(Sink {
-        me: id,
-        net: net.clone(),
-    });
-    let replica = Replica::new(replica_settings, peer, sink);
-    let state = SequencerState::new(settings, initial, vec![tx], (replica, commands), NOW).unwrap();
+    let state = super::effect_tests::sequencer(protocol, Duration::from_millis(10), 1);
     Node {
         id,
         state,
-        shard: rx,
         received: Vec::new(),
+        role: None,
     }
 }
 
@@ -109,7 +55,6 @@ struct Cluster {
     net: Rc<Net>,
     nodes: Vec<Node>,
     now: i64,
-    dir: std::path::PathBuf,
 }
 
 impl Cluster {
@@ -117,16 +62,14 @@ impl Cluster {
         Cluster::with_window(name, 500)
     }
 
-    fn with_window(name: &str, window: usize) -> Cluster {
-        let dir = std::env::temp_dir().join(format!("rk-repl-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    /// `_name` names the test; the members keep nothing on disk (epochs are effects).
+    fn with_window(_name: &str, window: usize) -> Cluster {
         let net = Rc::new(Net::default());
-        let nodes = (1..=3).map(|id| node(id, &net, &dir, window)).collect();
+        let nodes = (1..=3).map(|id| node(id, window)).collect();
         Cluster {
             net,
             nodes,
             now: NOW,
-            dir,
         }
     }
 
@@ -134,8 +77,32 @@ impl Cluster {
         (id - 1) as usize
     }
 
-    /// One round: deliver every message, make every batch "durable", tick, drain shards.
+    /// Carries out every member's effects: shard messages are recorded, peer messages
+    /// go on the network, roles are kept per member.
+    fn drain(&mut self) {
+        for n in &mut self.nodes {
+            for effect in n.state.take_effects() {
+                match effect {
+                    Effect::ToShard(_, m) => n.received.push(m),
+                    Effect::PeerSend(to, m) => {
+                        self.net.queue.borrow_mut().push_back((n.id, to, Ok(m)))
+                    }
+                    Effect::PeerApp(to, data) => {
+                        self.net.queue.borrow_mut().push_back((n.id, to, Err(data)))
+                    }
+                    Effect::SetRole(role) => n.role = Some(role),
+                    // The simulated network has no connections to replace, and the epochs
+                    // are kept by the protocol in memory.
+                    Effect::FreshLink(_) | Effect::SaveEpochs(_) | Effect::Released(_) => {}
+                    Effect::Fatal(reason) => panic!("member {} stopped: {reason}", n.id),
+                }
+            }
+        }
+    }
+
+    /// One round: deliver every message, make every batch "durable", tick.
     fn step(&mut self) {
+        self.drain();
         loop {
             let next = self.net.queue.borrow_mut().pop_front();
             let Some((from, to, m)) = next else { break };
@@ -149,6 +116,7 @@ impl Cluster {
                 Ok(message) => self.nodes[i].state.on_peer_message(from, message, self.now),
                 Err(data) => self.nodes[i].state.on_peer_app(from, &data, self.now),
             }
+            self.drain();
         }
         for n in &mut self.nodes {
             while let Some(batch) = n.state.take_batch() {
@@ -157,18 +125,13 @@ impl Cluster {
                 }
             }
         }
+        self.drain();
         self.now += 10;
         for n in &mut self.nodes {
             n.state.peer_tick(self.now);
             n.state.tick(self.now);
         }
-        for n in &mut self.nodes {
-            while let Some(Some(m)) =
-                futures_lite::future::block_on(futures_lite::future::poll_once(n.shard.recv()))
-            {
-                n.received.push(m);
-            }
-        }
+        self.drain();
     }
 
     fn run_until(&mut self, what: &str, mut done: impl FnMut(&Cluster) -> bool) {
@@ -229,12 +192,6 @@ impl Cluster {
             let down = self.net.down.borrow().contains(&n.id);
             down || !matches!(n.state.replica().role(), Role::Looking)
         })
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

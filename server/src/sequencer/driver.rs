@@ -1,0 +1,84 @@
+//! The sequencer's executor side: it owns the I/O the state machine only asks for (see
+//! `state::Effect`): the shards' queues, the peer transport, the epoch file, the serving
+//! role and the released watermark. Every call into the state goes through
+//! [`Driver::call`], which carries out that call's effects, in order, before it returns.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use glommio::channels::local_channel::LocalSender;
+use tracing::error;
+
+use super::state::{Effect, SequencerState};
+use crate::messages::ToShard;
+use crate::replica::PeerSink;
+
+/// What carries out the effects.
+pub struct Io {
+    /// One per shard, then the snapshotter's; emptied at shutdown, which ends the
+    /// forwarding tasks.
+    pub queues: RefCell<Vec<LocalSender<ToShard>>>,
+    pub peers: Rc<dyn PeerSink>,
+    pub released: crate::watermark::Watermark,
+    /// Where the epoch file lives.
+    pub epochs_dir: PathBuf,
+}
+
+pub struct Driver {
+    pub state: RefCell<SequencerState>,
+    pub io: Io,
+}
+
+impl Driver {
+    /// Runs one call into the state machine, then carries out what it asked for.
+    pub fn call<R>(&self, f: impl FnOnce(&mut SequencerState) -> R) -> R {
+        let (result, effects) = {
+            let mut state = self.state.borrow_mut();
+            let result = f(&mut state);
+            (result, state.take_effects())
+        };
+        self.carry_out(effects);
+        result
+    }
+
+    fn carry_out(&self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::ToShard(shard, msg) => {
+                    if let Some(q) = self.io.queues.borrow().get(shard) {
+                        // The queue is unbounded, so this fails only once the shard has
+                        // gone away.
+                        let _ = q.try_send(msg);
+                    }
+                }
+                Effect::Released(zxid) => self.io.released.raise(zxid),
+                Effect::PeerSend(to, message) => self.io.peers.send(to, &message),
+                Effect::PeerApp(to, data) => self.io.peers.send_app(to, data),
+                Effect::FreshLink(to) => self.io.peers.fresh_link(to),
+                Effect::SaveEpochs(epochs) => {
+                    if let Err(e) = crate::replica::epochs::save_at(&self.io.epochs_dir, &epochs) {
+                        // The protocol's promises must be durable before anyone hears of
+                        // them; without the file this member cannot take part safely.
+                        error!(error = %e, "cannot save the epoch file; stopping");
+                        self.state.borrow_mut().on_fatal();
+                        crate::shutdown::request();
+                        return;
+                    }
+                }
+                Effect::SetRole(role) => crate::replica::role::set(role),
+                Effect::Fatal(_) => {
+                    // The state logged the reason when it decided.
+                    crate::shutdown::request();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Tells the shards to stop and closes their queues.
+    pub fn shutdown(&self) {
+        self.call(|s| s.shutdown());
+        self.io.queues.borrow_mut().clear();
+    }
+}
