@@ -552,3 +552,104 @@ fn a_follower_far_behind_is_brought_up_to_date_by_a_snapshot() {
     assert!(c.nodes[g].state.replica().committed_session_count() >= 1);
     c.run_until("serving", |c| c.serving());
 }
+
+/// Exact effects on an established three-member ensemble: a follower's client write is
+/// forwarded to the leader and nothing else; the leader proposes it to both followers and
+/// logs it; its own durability is no quorum; one follower's ack is, and the leader then
+/// applies it (shard, watermark) and tells the followers it is committed. Each member keeps
+/// the role it was told, with no process-wide static in between.
+#[test]
+fn a_follower_forwards_and_the_leader_commits_on_a_quorum_exactly() {
+    let mut c = Cluster::new("exact");
+    c.run_until("a serving leader", |c| c.leader().is_some() && c.serving());
+    let leader = c.leader().unwrap();
+    let followers: Vec<ServerId> = (1..=3).filter(|id| *id != leader).collect();
+    let (li, fi) = (c.idx(leader), c.idx(followers[0]));
+    let session = c.new_session(fi, 7, 10_000);
+    c.run_until("every member has the session", |c| {
+        c.nodes
+            .iter()
+            .all(|n| n.state.replica().committed_session_count() == 1)
+    });
+    use crate::replica::role::ServingRole;
+    for n in &c.nodes {
+        let want = if n.id == leader {
+            ServingRole::Leading
+        } else {
+            ServingRole::Following
+        };
+        assert_eq!(n.role, Some(want), "member {}", n.id);
+    }
+
+    c.create_at(fi, 7, 1, session, "/x");
+    let forward = crate::replica::app::AppMessage::Forward {
+        session,
+        cxid: 1,
+        auth: vec![],
+        write: create("/x", CreateMode::Persistent),
+    }
+    .encode();
+    assert_eq!(
+        c.nodes[fi].state.take_effects(),
+        vec![Effect::PeerApp(leader, forward.clone())]
+    );
+    assert!(
+        c.nodes[fi].state.take_batch().is_none(),
+        "a follower logs only proposals"
+    );
+
+    let l = &mut c.nodes[li].state;
+    l.on_peer_app(followers[0], &forward, NOW);
+    let effects = l.take_effects();
+    let Some(Effect::PeerSend(_, Message::Proposal { epoch, entries })) = effects.first() else {
+        panic!("no proposal in {effects:?}");
+    };
+    let (epoch, entries) = (*epoch, entries.clone());
+    let zxid = entries[0].zxid;
+    let proposals: Vec<Effect> = followers
+        .iter()
+        .map(|to| {
+            Effect::PeerSend(
+                *to,
+                Message::Proposal {
+                    epoch,
+                    entries: entries.clone(),
+                },
+            )
+        })
+        .collect();
+    assert_eq!(effects, proposals);
+
+    let batch = l.take_batch().expect("the proposal is logged");
+    assert_eq!(batch.last_zxid(), Some(zxid));
+    l.on_log_durable(batch.generation, zxid, NOW);
+    assert_eq!(
+        l.take_effects(),
+        vec![],
+        "the leader alone is no quorum of three"
+    );
+
+    l.on_peer_message(followers[0], Message::Ack { epoch, zxid }, NOW);
+    let effects = l.take_effects();
+    let Some(Effect::ToShard(0, ToShard::Commit { txn, digest, .. })) = effects.first() else {
+        panic!("no commit in {effects:?}");
+    };
+    assert_eq!((txn.zxid, txn.session, txn.cxid), (zxid, session, 1));
+    let mut expected = vec![
+        Effect::ToShard(
+            0,
+            ToShard::Commit {
+                txn: txn.clone(),
+                origin: None,
+                digest: *digest,
+            },
+        ),
+        Effect::Released(zxid),
+    ];
+    expected.extend(
+        followers
+            .iter()
+            .map(|to| Effect::PeerSend(*to, Message::Commit { epoch, zxid })),
+    );
+    assert_eq!(effects, expected);
+}
