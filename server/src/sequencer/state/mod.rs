@@ -174,16 +174,6 @@ impl SequencerState {
         &self.replica
     }
 
-    /// Appends a transaction's log record to the open batch.
-    fn log_txn(&mut self, txn: &Txn) {
-        if self.open.txns == 0 {
-            self.open.first_zxid = txn.zxid;
-        }
-        ringkeeper_engine::storage::encode_record(txn, self.open.first_zxid, &mut self.open.bytes);
-        self.open.txns += 1;
-        self.open.ends.push((txn.zxid, self.open.bytes.len()));
-    }
-
     /// Whether the open batch is full: readers then wait until the committer takes it,
     /// which bounds both the memory a batch holds and the latency of one fdatasync.
     pub fn batch_full(&self) -> bool {
@@ -350,4 +340,14 @@ fn prep_write(
             prep::prep_close_session(tree, session)
         }
     }
+}
+
+/// Appends a transaction's log record to a batch.
+fn log_into(open: &mut Batch, txn: &Txn) {
+    if open.txns == 0 {
+        open.first_zxid = txn.zxid;
+    }
+    ringkeeper_engine::storage::encode_record(txn, open.first_zxid, &mut open.bytes);
+    open.txns += 1;
+    open.ends.push((txn.zxid, open.bytes.len()));
 }

@@ -70,6 +70,9 @@ pub struct Replica {
     last_proposed: Zxid,
     waiting: HashMap<(SessionId, i32), Waiting>,
     gated: VecDeque<(Zxid, Gated)>,
+    /// Leader only: its own proposals not yet applied, in zxid order, as it formed them;
+    /// logging and applying them then needs no decoding of their payloads.
+    proposed: VecDeque<Txn>,
     /// Follower: sessions with activity since the last report to the leader.
     touched: HashSet<SessionId>,
     /// Follower: syncs forwarded to the leader, by token.
@@ -94,6 +97,7 @@ impl Replica {
             last_proposed: applied,
             waiting: HashMap::new(),
             gated: VecDeque::new(),
+            proposed: VecDeque::new(),
             touched: HashSet::new(),
             syncs: HashMap::new(),
             next_token: 1,
@@ -128,6 +132,17 @@ impl Replica {
 
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// This leader's own proposal `zxid`, if it still holds it; older ones are dropped.
+    fn take_proposed(&mut self, zxid: Zxid) -> Option<Txn> {
+        while self.proposed.front().is_some_and(|t| t.zxid < zxid) {
+            self.proposed.pop_front();
+        }
+        match self.proposed.front() {
+            Some(t) if t.zxid == zxid => self.proposed.pop_front(),
+            _ => None,
+        }
     }
 
     /// An ensemble of one: a standalone server.
@@ -425,12 +440,22 @@ impl SequencerState {
 
     fn append_entries(&mut self, entries: &[Entry]) {
         for entry in entries {
+            let own = self
+                .replica
+                .proposed
+                .iter()
+                .rev()
+                .find(|t| t.zxid == entry.zxid);
+            if let Some(txn) = own {
+                super::log_into(&mut self.open, txn);
+                continue;
+            }
             let Some(txn) = txn_of(entry) else {
                 // A proposal we cannot read cannot be logged faithfully; leave the ensemble.
                 self.fatal(format!("undecodable proposal 0x{:x} to log", entry.zxid));
                 return;
             };
-            self.log_txn(&txn);
+            super::log_into(&mut self.open, &txn);
         }
     }
 
@@ -453,6 +478,7 @@ impl SequencerState {
             self.open.txns = self.open.ends.len();
         }
         self.replica_mut().log_generation += 1;
+        self.replica_mut().proposed.clear();
         self.open.truncate_after = Some(self.open.truncate_after.map_or(after, |t| t.min(after)));
     }
 
@@ -523,6 +549,7 @@ impl SequencerState {
         r.applied = zxid;
         r.last_proposed = zxid;
         r.log_generation += 1;
+        r.proposed.clear();
         self.open.install = Some((zxid, data.clone()));
         self.rebuild_sessions(snap.sessions.iter().copied(), now_ms);
         for shard in 0..self.queue_count {
@@ -564,6 +591,8 @@ impl SequencerState {
         }
         info!(from = ?old, to = ?new, "ensemble role");
         self.replica_mut().role = new;
+        // Proposals of an earlier leadership are read from the log, never from memory.
+        self.replica_mut().proposed.clear();
         match new {
             Role::Leading { .. } => {
                 // Validation runs against everything proposed; it starts as the committed
@@ -619,7 +648,8 @@ impl SequencerState {
     /// (with the requesting connection's origin), then what waited for them.
     fn apply_entries(&mut self, entries: &[Entry], now_ms: i64) {
         for entry in entries {
-            let Some(txn) = txn_of(entry) else {
+            let own = self.replica.take_proposed(entry.zxid);
+            let Some(txn) = own.or_else(|| txn_of(entry)) else {
                 self.fatal(format!("undecodable committed proposal 0x{:x}", entry.zxid));
                 return;
             };
@@ -743,6 +773,7 @@ impl SequencerState {
         if let Some(ahead) = r.ahead.as_mut() {
             let _ = ahead.apply(&txn);
         }
+        r.proposed.push_back(txn);
         if let Some(w) = waiting {
             r.waiting.insert((session, cxid), w);
         }
