@@ -5,6 +5,7 @@
 
 mod backlog;
 mod conn;
+mod exec;
 mod hangup;
 mod refusal;
 mod replies;
@@ -41,7 +42,9 @@ pub async fn run(
     let id = settings.id;
     let tick_ms = settings.tick_ms;
     let listener = crate::net::listener::into_glommio(listeners.plain);
-    let state = Rc::new(RefCell::new(ShardState::new(settings, tree, last_zxid)));
+    let state = Rc::new(RefCell::new(exec::Shard::new(ShardState::new(
+        settings, tree, last_zxid,
+    ))));
     let to_seq = Rc::new(to_seq);
 
     // The committed stream: applied strictly in the order the sequencer sent it.

@@ -1,12 +1,30 @@
 //! A shard's state machine: its connections, its copy of the tree and its watches. Every
-//! method is synchronous; the tasks in `conn.rs` and `mod.rs` do the waiting.
+//! method is synchronous and does no I/O: it reads no clock (time comes in as `now`), no
+//! process-wide static (whether this member serves comes in through [`ShardState::set_serving`]),
+//! and holds no channel. What must happen outside is pushed, in order, onto an effect list
+//! that the executor (`exec.rs`) drains after every call; a simulator can drain it instead.
+//!
+//! The effects ([`Effect`]) and their contract:
+//! - `Frame(conn, bytes)`: write `bytes` to the connection, after every earlier effect of
+//!   the same connection. The bytes are already counted in the connection's backlog
+//!   (`ConnBacklog::add`); whoever writes them calls `drained` once they are on the wire.
+//! - `Close(conn)`: flush what is queued on the connection, then close it. No `Frame` for
+//!   that connection follows it.
+//! - `Handshake(conn, outcome)`: the handshake of `conn` ended; its reader goes on to read
+//!   requests (`Accepted`) or stops (`Refused`).
+//! - `Gathered(token, gathered)`: the server-wide gather `token` that this shard started
+//!   has its answer.
+//! - `Fatal(line)`: this copy cannot go on (its digest differs from the sequencer's, or the
+//!   leader's snapshot does not decode): log `line` and stop the server.
+//!
+//! Messages for the sequencer are not effects: `on_request` and `on_sequencer` return
+//! them, because the executor must await the send before it reads the next request.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use glommio::channels::local_channel::LocalSender;
 use ringkeeper_engine::acl::{check_perm, SUPER_SCHEME};
 use ringkeeper_engine::jute::records::{self, ConnectRequest, Request, RequestHeader, Response};
 use ringkeeper_engine::jute::{Decode, Reader};
@@ -18,12 +36,11 @@ use ringkeeper_engine::{perms, ErrorCode, Id, OpCode, SessionId, Zxid};
 use tracing::{debug, info, warn};
 
 use super::backlog::{ConnBacklog, ShardBacklog};
-use super::conn::Out;
 use super::refusal::{self, Refusal};
 use super::replies;
 use super::stats::{ConnStats, FourLetterContext, ServerCounters};
 use crate::fourlw::Command;
-use crate::messages::{ConnId, Origin, ShardId, ToSequencer, ToShard, Write};
+use crate::messages::{ConnId, Gathered, Origin, ShardId, ToSequencer, ToShard, Write};
 
 /// What a shard needs from the configuration.
 #[derive(Debug, Clone)]
@@ -68,6 +85,32 @@ pub enum HandshakeOutcome {
     Refused,
 }
 
+/// What the shard asks its executor to do; see the module doc for the contract.
+#[derive(Debug)]
+pub enum Effect {
+    Frame(ConnId, Vec<u8>),
+    Close(ConnId),
+    Handshake(ConnId, HandshakeOutcome),
+    Gathered(u64, Gathered),
+    Fatal(String),
+}
+
+/// Effects compare exactly, except a gather's contents, which are the sequencer's and
+/// not this shard's decision: two `Gathered` effects are equal when their tokens are.
+impl PartialEq for Effect {
+    fn eq(&self, other: &Self) -> bool {
+        use Effect::*;
+        match (self, other) {
+            (Frame(a, x), Frame(b, y)) => a == b && x == y,
+            (Close(a), Close(b)) => a == b,
+            (Handshake(a, x), Handshake(b, y)) => a == b && x == y,
+            (Gathered(a, _), Gathered(b, _)) => a == b,
+            (Fatal(a), Fatal(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 pub struct Handshake {
     pub conn: ConnId,
     pub last_zxid_seen: Zxid,
@@ -104,7 +147,6 @@ enum Pending {
 }
 
 pub(super) struct Conn {
-    out: Rc<LocalSender<Out>>,
     backlog: Rc<ConnBacklog>,
     pub session: SessionId,
     pub timeout_ms: i32,
@@ -113,7 +155,9 @@ pub(super) struct Conn {
     sent_read_only: bool,
     requested_timeout_ms: i32,
     requested_passwd: Vec<u8>,
-    handshake: Option<LocalSender<HandshakeOutcome>>,
+    /// Until the sequencer accepts or refuses the session, the connection's reader
+    /// waits for a `Handshake` effect.
+    handshaking: bool,
     pub auth: Vec<Id>,
     /// The connection's SASL exchange, from its first SASL request on.
     sasl: Option<crate::sasl::DigestMd5Server>,
@@ -137,16 +181,19 @@ pub struct ShardState {
     suspended: bool,
     pub(super) counters: ServerCounters,
     /// Four-letter words waiting for a server-wide gather, by token.
-    gather_waiters: HashMap<u64, LocalSender<crate::messages::Gathered>>,
+    gathers: HashSet<u64>,
     next_gather: u64,
     /// Connections whose next read waits for this shard to catch up with a fence.
     fenced: std::collections::BTreeSet<ConnId>,
     /// Request latency per operation, from arrival in this shard to the answer.
     pub(super) latency: crate::latency::RequestLatency,
-    /// Every connection task, registered or not, so that stopping the shard ends them all.
-    pub(super) hangups: super::hangup::Hangups,
     /// Reply bytes queued on this shard's connections.
     pub(super) backlog: Rc<ShardBacklog>,
+    /// Whether this member serves clients (an ensemble member without a quorum does
+    /// not); set by the executor from the member's role.
+    serving: bool,
+    /// What the executor must do, in order; see the module doc.
+    effects: Vec<Effect>,
 }
 
 impl ShardState {
@@ -160,18 +207,33 @@ impl ShardState {
             last_zxid,
             suspended: false,
             counters: Default::default(),
-            gather_waiters: HashMap::new(),
+            gathers: HashSet::new(),
             next_gather: 1,
             fenced: Default::default(),
             latency: Default::default(),
-            hangups: Default::default(),
             backlog: ShardBacklog::new(settings.shard_queued_reply_bytes_max),
+            serving: true,
+            effects: Vec::new(),
             settings,
         }
     }
 
     pub fn last_zxid(&self) -> Zxid {
         self.last_zxid
+    }
+
+    /// Tells the shard whether this member serves clients now.
+    pub fn set_serving(&mut self, serving: bool) {
+        self.serving = serving;
+    }
+
+    pub fn serving(&self) -> bool {
+        self.serving
+    }
+
+    /// The effects pushed since the last call, in the order they must be carried out.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
     }
 
     /// Takes the leader's snapshot as this shard's tree. It arrives while the server is
@@ -184,10 +246,9 @@ impl ShardState {
                 self.last_zxid = zxid;
                 self.watches = WatchManager::new(self.settings.max_watches_per_conn);
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot decode the leader's snapshot; stopping");
-                crate::shutdown::request();
-            }
+            Err(e) => self.effects.push(Effect::Fatal(format!(
+                "cannot decode the leader's snapshot: {e}; stopping"
+            ))),
         }
     }
 
@@ -208,7 +269,7 @@ impl ShardState {
                 "client is not reading its replies; closing the connection"
             );
             c.closing = true;
-            let _ = c.out.try_send(Out::Close);
+            self.effects.push(Effect::Close(conn));
             return;
         }
         if c.backlog.queued() > 0 && frame.capacity() > frame.len() + frame.len() / 4 {
@@ -219,14 +280,14 @@ impl ShardState {
         c.backlog.add(frame.len());
         c.stats.packets_sent += 1;
         self.counters.packets_sent += 1;
-        let _ = c.out.try_send(Out::Frame(frame));
+        self.effects.push(Effect::Frame(conn, frame));
     }
 
     fn close_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.get_mut(&conn) {
             if !c.closing {
                 c.closing = true;
-                let _ = c.out.try_send(Out::Close);
+                self.effects.push(Effect::Close(conn));
             }
         }
     }
@@ -254,11 +315,9 @@ impl ShardState {
         &mut self,
         frame: &[u8],
         peer: Option<SocketAddr>,
-        out: Rc<LocalSender<Out>>,
         backlog: Rc<ConnBacklog>,
-        handshake: LocalSender<HandshakeOutcome>,
     ) -> Result<Handshake, String> {
-        if self.suspended || !crate::replica::role::serving() {
+        if self.suspended || !self.serving {
             return Err("this ensemble member has no quorum and serves no clients".to_owned());
         }
         let mut r = Reader::new(frame);
@@ -279,14 +338,13 @@ impl ShardState {
         self.conns.insert(
             conn,
             Conn {
-                out,
                 backlog,
                 session: req.session_id,
                 timeout_ms,
                 sent_read_only: req.read_only.is_some(),
                 requested_timeout_ms: timeout_ms,
                 requested_passwd: req.passwd.clone(),
-                handshake: Some(handshake),
+                handshaking: true,
                 auth,
                 sasl: None,
                 pending: VecDeque::new(),
@@ -317,8 +375,10 @@ impl ShardState {
     pub(super) fn remove_conn(&mut self, conn: ConnId) -> Option<ToSequencer> {
         let c = self.conns.remove(&conn)?;
         self.watches.remove_watcher(conn);
-        let _ = c.out.try_send(Out::Close);
-        if c.session != 0 && c.handshake.is_none() {
+        if !c.closing {
+            self.effects.push(Effect::Close(conn));
+        }
+        if c.session != 0 && !c.handshaking {
             Some(ToSequencer::Disconnected {
                 shard: self.settings.id,
                 conn,
@@ -343,7 +403,7 @@ impl ShardState {
     pub fn take_touched(&mut self) -> Vec<SessionId> {
         let mut out = Vec::new();
         for c in self.conns.values_mut() {
-            if c.touched && c.session != 0 && c.handshake.is_none() {
+            if c.touched && c.session != 0 && !c.handshaking {
                 c.touched = false;
                 out.push(c.session);
             }
@@ -360,14 +420,11 @@ impl ShardState {
         super::stats::four_letter_word(self, cmd, asker, gathered)
     }
 
-    /// Starts a server-wide gather; the answer arrives on `waiter`.
-    pub(super) fn begin_gather(
-        &mut self,
-        waiter: LocalSender<crate::messages::Gathered>,
-    ) -> ToSequencer {
+    /// Starts a server-wide gather; the answer comes as a `Gathered` effect.
+    pub(super) fn begin_gather(&mut self) -> ToSequencer {
         let token = self.next_gather;
         self.next_gather += 1;
-        self.gather_waiters.insert(token, waiter);
+        self.gathers.insert(token);
         ToSequencer::Gather {
             shard: self.settings.id,
             token,
@@ -375,7 +432,7 @@ impl ShardState {
     }
 
     pub(super) fn end_gather(&mut self, token: u64) {
-        self.gather_waiters.remove(&token);
+        self.gathers.remove(&token);
     }
 
     /// Handles one request frame. Returns a message for the sequencer, or why the
@@ -384,6 +441,7 @@ impl ShardState {
         &mut self,
         conn: ConnId,
         frame: &[u8],
+        now: Instant,
     ) -> Result<Option<ToSequencer>, String> {
         // Read as Apache reads a request, so that odd bytes get Apache's answers.
         let mut r = Reader::new(frame).like_java();
@@ -451,7 +509,7 @@ impl ShardState {
                     Pending::Write {
                         xid: header.xid,
                         kinds: vec![op],
-                        started: Instant::now(),
+                        started: now,
                     },
                 );
                 return Ok(Some(ToSequencer::Sync {
@@ -463,7 +521,7 @@ impl ShardState {
             other => match replies::route(other) {
                 replies::Route::Write(w) => w,
                 replies::Route::Local(read) => {
-                    self.answer_now_or_queue(conn, header, read);
+                    self.answer_now_or_queue(conn, header, read, now);
                     return Ok(None);
                 }
             },
@@ -479,7 +537,7 @@ impl ShardState {
             Pending::Write {
                 xid: header.xid,
                 kinds,
-                started: Instant::now(),
+                started: now,
             },
         );
         Ok(Some(ToSequencer::Write {
@@ -490,10 +548,10 @@ impl ShardState {
         }))
     }
 
-    fn record_latency(&mut self, op: i32, started: Instant) {
+    fn record_latency(&mut self, op: i32, started: Instant, now: Instant) {
         let name = OpCode::from_code(op).map_or("unknown", OpCode::name);
-        self.latency
-            .record(name, started.elapsed().as_micros() as u64);
+        let micros = now.saturating_duration_since(started).as_micros() as u64;
+        self.latency.record(name, micros);
     }
 
     /// Carries out a refusal; `Err` closes the connection at once.
@@ -545,7 +603,13 @@ impl ShardState {
         }
     }
 
-    fn answer_now_or_queue(&mut self, conn: ConnId, header: RequestHeader, request: Request) {
+    fn answer_now_or_queue(
+        &mut self,
+        conn: ConnId,
+        header: RequestHeader,
+        request: Request,
+        now: Instant,
+    ) {
         let fence = self.settings.released.get();
         let caught_up = self.last_zxid >= fence;
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -556,23 +620,22 @@ impl ShardState {
                 header,
                 request,
                 fence,
-                started: Instant::now(),
+                started: now,
             });
             if !caught_up {
                 self.fenced.insert(conn);
             }
             return;
         }
-        let started = Instant::now();
         let op = header.op;
         if let Some(frame) = replies::answer_read(self, conn, &header, request) {
             self.send_frame(conn, frame);
         }
-        self.record_latency(op, started);
+        self.record_latency(op, now, now);
     }
 
     /// After a write's answer went out, answers the reads that were waiting behind it.
-    fn drain_reads(&mut self, conn: ConnId) {
+    fn drain_reads(&mut self, conn: ConnId, now: Instant) {
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
@@ -599,7 +662,7 @@ impl ShardState {
                     if let Some(frame) = replies::answer_read(self, conn, &header, request) {
                         self.send_frame(conn, frame);
                     }
-                    self.record_latency(op, started);
+                    self.record_latency(op, started, now);
                 }
                 Some(Pending::Error {
                     xid,
@@ -620,7 +683,7 @@ impl ShardState {
     }
 
     /// Sends the answer to the write at the head of a connection's queue.
-    fn complete_write(&mut self, origin: Origin, frame: Vec<u8>) {
+    fn complete_write(&mut self, origin: Origin, frame: Vec<u8>, now: Instant) {
         let Some(c) = self.conns.get_mut(&origin.conn) else {
             return;
         };
@@ -647,8 +710,8 @@ impl ShardState {
                         if let Some(Pending::Write { kinds, started, .. }) = c.pending.get(i) {
                             let (kind, started) = (kinds.first().copied(), *started);
                             if let Some(kind) = kind {
-                                self.latency
-                                    .record(kind.name(), started.elapsed().as_micros() as u64);
+                                let micros = now.saturating_duration_since(started);
+                                self.latency.record(kind.name(), micros.as_micros() as u64);
                             }
                         }
                         if let Some(slot) = c.pending.get_mut(i) {
@@ -666,10 +729,10 @@ impl ShardState {
         };
         self.send_frame(origin.conn, frame);
         if let (Some(kind), started) = op {
-            self.latency
-                .record(kind.name(), started.elapsed().as_micros() as u64);
+            let micros = now.saturating_duration_since(started).as_micros() as u64;
+            self.latency.record(kind.name(), micros);
         }
-        self.drain_reads(origin.conn);
+        self.drain_reads(origin.conn, now);
     }
 
     fn pending_kinds(&self, origin: Origin) -> Option<Vec<OpCode>> {
@@ -795,7 +858,7 @@ impl ShardState {
     }
 
     /// Applies one message of the sequencer's stream; returns a message to send back.
-    pub fn on_sequencer(&mut self, msg: ToShard) -> Option<ToSequencer> {
+    pub fn on_sequencer(&mut self, msg: ToShard, now: Instant) -> Option<ToSequencer> {
         match msg {
             ToShard::Report { origin, token } => {
                 let report = super::stats::report(self);
@@ -806,8 +869,8 @@ impl ShardState {
                 });
             }
             ToShard::Gathered { token, gathered } => {
-                if let Some(w) = self.gather_waiters.remove(&token) {
-                    let _ = w.try_send(gathered);
+                if self.gathers.remove(&token) {
+                    self.effects.push(Effect::Gathered(token, gathered));
                 }
             }
             ToShard::Commit {
@@ -818,7 +881,10 @@ impl ShardState {
                 let kinds = origin.and_then(|o| self.pending_kinds(o));
                 let result = self.tree.apply(&txn);
                 let copy = crate::divergence::TreeCopy::Shard(self.settings.id);
-                crate::divergence::check_or_stop(copy, txn.zxid, self.tree.digest(), digest);
+                let ours = self.tree.digest();
+                if let Some(line) = crate::divergence::mismatch(copy, txn.zxid, ours, digest) {
+                    self.effects.push(Effect::Fatal(line));
+                }
                 self.last_zxid = txn.zxid;
                 for trigger in &result.triggers {
                     for (watcher, event, path) in self.watches.trigger(&trigger.path, trigger.event)
@@ -838,12 +904,12 @@ impl ShardState {
                     let waiting: Vec<ConnId> =
                         std::mem::take(&mut self.fenced).into_iter().collect();
                     for conn in waiting {
-                        self.drain_reads(conn);
+                        self.drain_reads(conn, now);
                     }
                 }
                 if let (Some(origin), Some(kinds)) = (origin, kinds) {
                     let frame = replies::write_reply(origin.xid, txn.zxid, &kinds, &result);
-                    self.complete_write(origin, frame);
+                    self.complete_write(origin, frame, now);
                 }
                 if let TxnBody::CloseSession { .. } = txn.body {
                     let ids: Vec<ConnId> = self
@@ -874,7 +940,7 @@ impl ShardState {
             }
             ToShard::Refused { origin, err, zxid } => {
                 let frame = records::encode_reply(origin.xid, zxid, err, &Response::Empty);
-                self.complete_write(origin, frame);
+                self.complete_write(origin, frame, now);
             }
             ToShard::SyncDone { origin, path, zxid } => {
                 let frame = records::encode_reply(
@@ -883,7 +949,7 @@ impl ShardState {
                     ErrorCode::Ok,
                     &Response::Sync(records::SyncResponse { path }),
                 );
-                self.complete_write(origin, frame);
+                self.complete_write(origin, frame, now);
             }
             ToShard::ConnectAccepted {
                 conn,
@@ -902,8 +968,9 @@ impl ShardState {
                     passwd: passwd.to_vec(),
                     read_only: c.sent_read_only.then_some(false),
                 });
-                if let Some(h) = c.handshake.take() {
-                    let _ = h.try_send(HandshakeOutcome::Accepted);
+                if std::mem::take(&mut c.handshaking) {
+                    self.effects
+                        .push(Effect::Handshake(conn, HandshakeOutcome::Accepted));
                 }
                 self.send_frame(conn, frame);
             }
@@ -914,12 +981,13 @@ impl ShardState {
                 let frame = records::encode_connect_response(&records::ConnectResponse::expired(
                     c.sent_read_only.then_some(false),
                 ));
-                let h = c.handshake.take();
+                let h = std::mem::take(&mut c.handshaking);
                 c.session = 0;
                 self.send_frame(conn, frame);
                 self.close_conn(conn);
-                if let Some(h) = h {
-                    let _ = h.try_send(HandshakeOutcome::Refused);
+                if h {
+                    self.effects
+                        .push(Effect::Handshake(conn, HandshakeOutcome::Refused));
                 }
             }
             ToShard::SessionMoved { session, new_owner } => {
@@ -945,10 +1013,14 @@ impl ShardState {
             ToShard::Resume => self.suspended = false,
             ToShard::Reset { snapshot, zxid } => self.reset(&snapshot, zxid),
             ToShard::CloseConn { conn } => {
-                let h = self.conns.get_mut(&conn).and_then(|c| c.handshake.take());
+                let h = self
+                    .conns
+                    .get_mut(&conn)
+                    .is_some_and(|c| std::mem::take(&mut c.handshaking));
                 self.close_conn(conn);
-                if let Some(h) = h {
-                    let _ = h.try_send(HandshakeOutcome::Refused);
+                if h {
+                    self.effects
+                        .push(Effect::Handshake(conn, HandshakeOutcome::Refused));
                 }
             }
         }

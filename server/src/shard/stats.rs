@@ -338,7 +338,7 @@ pub(super) fn four_letter_word(
         return fourlw::refusal(cmd);
     }
     // An ensemble member without a quorum answers as Apache's does while it is not running.
-    if !crate::replica::role::serving() && cmd.needs_running_server() {
+    if !state.serving() && cmd.needs_running_server() {
         return fourlw::render_not_serving(cmd);
     }
     let (all, session_count) = if needs_gather(cmd) {
