@@ -76,7 +76,7 @@ impl Shard {
                 }
                 Effect::Gathered(token, gathered) => {
                     if let Some(w) = self.gathers.remove(&token) {
-                        let _ = w.try_send(gathered);
+                        let _ = w.try_send(*gathered);
                     }
                 }
                 Effect::Fatal(line) => {

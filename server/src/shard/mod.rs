@@ -10,6 +10,8 @@ mod hangup;
 mod refusal;
 mod replies;
 mod state;
+#[cfg(test)]
+mod state_tests;
 mod stats;
 
 pub use state::{ShardSettings, ShardState};

@@ -91,7 +91,8 @@ pub enum Effect {
     Frame(ConnId, Vec<u8>),
     Close(ConnId),
     Handshake(ConnId, HandshakeOutcome),
-    Gathered(u64, Gathered),
+    /// Boxed: a gather is large and rare, frames are small and constant.
+    Gathered(u64, Box<Gathered>),
     Fatal(String),
 }
 
@@ -870,7 +871,8 @@ impl ShardState {
             }
             ToShard::Gathered { token, gathered } => {
                 if self.gathers.remove(&token) {
-                    self.effects.push(Effect::Gathered(token, gathered));
+                    self.effects
+                        .push(Effect::Gathered(token, Box::new(gathered)));
                 }
             }
             ToShard::Commit {
