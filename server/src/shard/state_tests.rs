@@ -225,6 +225,11 @@ fn origin(conn: ConnId, xid: i32) -> Origin {
     }
 }
 
+/// The sequencer's refusal of a request before it became a transaction.
+fn refusal(origin: Origin, err: ErrorCode, zxid: Zxid) -> ToShard {
+    ToShard::Refused { origin, err, zxid }
+}
+
 fn error_reply(xid: i32, zxid: Zxid, err: ErrorCode) -> Vec<u8> {
     records::encode_reply(xid, zxid, err, &Response::Empty)
 }
@@ -291,11 +296,7 @@ fn a_refused_write_is_answered_with_its_error() {
     let mut h = Harness::new();
     let c = h.connect(SESSION);
     send_write(&mut h, c, 3, &set_data_request("/a", b"y"));
-    let refused = ToShard::Refused {
-        origin: origin(c, 3),
-        err: ErrorCode::SessionExpired,
-        zxid: 1,
-    };
+    let refused = refusal(origin(c, 3), ErrorCode::SessionExpired, 1);
     let expected = error_reply(3, 1, ErrorCode::SessionExpired);
     assert_eq!(h.tell(refused), vec![Effect::Frame(c, expected)]);
     assert_eq!(h.shard.outstanding(c), 0);
@@ -308,11 +309,7 @@ fn an_answer_that_overtakes_an_earlier_write_waits_in_its_place() {
     send_write(&mut h, c, 1, &set_data_request("/a", b"y"));
     send_write(&mut h, c, 2, &set_data_request("/a", b"z"));
     // The leader refuses the second at once while the first waits for a quorum.
-    let refused = ToShard::Refused {
-        origin: origin(c, 2),
-        err: ErrorCode::BadVersion,
-        zxid: 1,
-    };
+    let refused = refusal(origin(c, 2), ErrorCode::BadVersion, 1);
     assert_eq!(h.tell(refused), vec![]);
     let effects = h.commit(set_data(2, "/a", b"y", 1), Some(origin(c, 1)));
     let first = h.set_data_reply(1, 2, "/a");
@@ -409,11 +406,7 @@ fn a_request_refused_as_session_moved_closes_without_an_answer() {
     let mut h = Harness::new();
     let c = h.connect(SESSION);
     send_write(&mut h, c, 1, &set_data_request("/a", b"y"));
-    let refused = ToShard::Refused {
-        origin: origin(c, 1),
-        err: ErrorCode::SessionMoved,
-        zxid: 1,
-    };
+    let refused = refusal(origin(c, 1), ErrorCode::SessionMoved, 1);
     assert_eq!(h.tell(refused), vec![Effect::Close(c)]);
 }
 
