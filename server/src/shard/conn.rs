@@ -21,25 +21,15 @@ use ringkeeper_engine::types::Id;
 use tracing::{debug, info, warn};
 
 use super::backlog::ConnBacklog;
-use super::exec::Shard;
+use super::counters::Asker;
+use super::exec::{Out, Shard};
 use super::state::{Handshake, HandshakeOutcome};
-use super::stats::Asker;
 use crate::fourlw::internal;
 use crate::messages::ToSequencer;
 use crate::net::frame::{self, FrameError};
 use crate::net::split::{self, WriteHalf};
 use crate::net::tls::stream::{self as tls_stream, TlsReader, TlsWriter};
 use crate::net::tls::{dn, TlsServer};
-
-/// What the writer task is asked to do.
-pub enum Out {
-    Frame(Vec<u8>),
-    /// Flush what is queued, then close the socket.
-    Close,
-    /// Write out what the transport holds (a TLS connection's alerts and answers to the
-    /// peer's control messages); only TLS connections send it.
-    Flush,
-}
 
 /// The writing side of a connection's transport.
 pub(super) trait Sink: AsyncWrite + Unpin {

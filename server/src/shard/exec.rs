@@ -12,12 +12,21 @@ use std::time::Instant;
 use glommio::channels::local_channel::LocalSender;
 
 use super::backlog::ConnBacklog;
-use super::conn::Out;
+use super::counters::Asker;
 use super::hangup::Hangups;
 use super::state::{Effect, Handshake, HandshakeOutcome, ShardState};
-use super::stats::Asker;
 use crate::fourlw::Command;
 use crate::messages::{ConnId, Gathered, ToSequencer, ToShard};
+
+/// What the writer task is asked to do.
+pub enum Out {
+    Frame(Vec<u8>),
+    /// Flush what is queued, then close the socket.
+    Close,
+    /// Write out what the transport holds (a TLS connection's alerts and answers to the
+    /// peer's control messages); only TLS connections send it.
+    Flush,
+}
 
 /// A shard's state together with the channels its effects go to. It dereferences to the
 /// state, so reads of the state's fields go straight through; every call that can leave
@@ -147,7 +156,7 @@ impl Shard {
         gathered: Option<&Gathered>,
     ) -> String {
         self.refresh_role();
-        self.state.four_letter_word(cmd, asker, gathered)
+        super::stats::four_letter_word(&mut self.state, cmd, asker, gathered)
     }
 
     /// Starts a server-wide gather; the answer arrives on `waiter`.

@@ -28,6 +28,7 @@ use std::time::Instant;
 use ringkeeper_engine::acl::{check_perm, SUPER_SCHEME};
 use ringkeeper_engine::jute::records::{self, ConnectRequest, Request, RequestHeader, Response};
 use ringkeeper_engine::jute::{Decode, Reader};
+use ringkeeper_engine::read::{self, Answer};
 use ringkeeper_engine::session::negotiate_timeout;
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::TxnBody;
@@ -36,10 +37,11 @@ use ringkeeper_engine::{perms, ErrorCode, Id, OpCode, SessionId, Zxid};
 use tracing::{debug, info, warn};
 
 use super::backlog::{ConnBacklog, ShardBacklog};
+use super::counters::{self, ConnStats, FourLetterContext, ServerCounters};
 use super::refusal::{self, Refusal};
 use super::replies;
-use super::stats::{ConnStats, FourLetterContext, ServerCounters};
-use crate::fourlw::Command;
+use crate::fourlw::{ConnectionInfo, PathWatches, SessionWatches};
+use crate::messages::ShardReport;
 use crate::messages::{ConnId, Gathered, Origin, ShardId, ToSequencer, ToShard, Write};
 
 /// What a shard needs from the configuration.
@@ -412,15 +414,6 @@ impl ShardState {
         out
     }
 
-    pub fn four_letter_word(
-        &mut self,
-        cmd: Command,
-        asker: super::stats::Asker,
-        gathered: Option<&crate::messages::Gathered>,
-    ) -> String {
-        super::stats::four_letter_word(self, cmd, asker, gathered)
-    }
-
     /// Starts a server-wide gather; the answer comes as a `Gathered` effect.
     pub(super) fn begin_gather(&mut self) -> ToSequencer {
         let token = self.next_gather;
@@ -629,10 +622,70 @@ impl ShardState {
             return;
         }
         let op = header.op;
-        if let Some(frame) = replies::answer_read(self, conn, &header, request) {
+        if let Some(frame) = self.answer_read(conn, &header, request) {
             self.send_frame(conn, frame);
         }
         self.record_latency(op, now, now);
+    }
+
+    /// Answers a read from this shard's tree (`engine::read`), sends the watch events it
+    /// fires, and returns its reply, if it has one.
+    fn answer_read(
+        &mut self,
+        conn: ConnId,
+        header: &RequestHeader,
+        req: Request,
+    ) -> Option<Vec<u8>> {
+        let c = self.conns.get(&conn)?;
+        let mut reader = read::Reader {
+            tree: &self.tree,
+            watches: &mut self.watches,
+            watcher: conn,
+            session: c.session,
+            auth: &c.auth,
+        };
+        let answered = read::answer(&mut reader, header.xid, req);
+        for (event, path) in &answered.events {
+            let frame = replies::notification(*event, path);
+            self.send_frame(conn, frame);
+        }
+        let (xid, result) = match answered.answer {
+            Answer::None => return None,
+            Answer::Auth => {
+                let ok = records::encode_reply(header.xid, 0, ErrorCode::Ok, &Response::Empty);
+                return Some(ok);
+            }
+            Answer::Reply { xid, result } => (xid, result),
+        };
+        let frame = match result {
+            Ok(resp) => records::encode_reply(xid, self.last_zxid, ErrorCode::Ok, &resp),
+            Err(e) => records::encode_reply(xid, self.last_zxid, e, &Response::Empty),
+        };
+        Some(self.within_reply_limit(conn, header.op, xid, frame))
+    }
+
+    /// A reply larger than a Java client's jute.maxbuffer makes it drop the connection,
+    /// reconnect and ask again, for ever (a getChildren of a huge directory is the usual
+    /// case). Apache sends it anyway, and clients that grow their buffer (go-zookeeper)
+    /// rely on that, so the limit is opt-in: with `ringkeeper.replyBytesMax` set, a larger
+    /// reply is answered MarshallingError, which ends that loop with an error the
+    /// application sees.
+    fn within_reply_limit(&mut self, conn: ConnId, op: i32, xid: i32, frame: Vec<u8>) -> Vec<u8> {
+        let body = frame.len().saturating_sub(4);
+        let limit = self.settings.reply_bytes_max.unwrap_or(usize::MAX);
+        if body <= limit {
+            return frame;
+        }
+        warn!(
+            conn,
+            op,
+            bytes = body,
+            limit,
+            "reply larger than ringkeeper.replyBytesMax; answering MarshallingError"
+        );
+        self.counters.replies_too_large += 1;
+        let err = ErrorCode::MarshallingError;
+        records::encode_reply(xid, self.last_zxid, err, &Response::Empty)
     }
 
     /// After a write's answer went out, answers the reads that were waiting behind it.
@@ -660,7 +713,7 @@ impl ShardState {
                     ..
                 }) => {
                     let op = header.op;
-                    if let Some(frame) = replies::answer_read(self, conn, &header, request) {
+                    if let Some(frame) = self.answer_read(conn, &header, request) {
                         self.send_frame(conn, frame);
                     }
                     self.record_latency(op, started, now);
@@ -862,7 +915,7 @@ impl ShardState {
     pub fn on_sequencer(&mut self, msg: ToShard, now: Instant) -> Option<ToSequencer> {
         match msg {
             ToShard::Report { origin, token } => {
-                let report = super::stats::report(self);
+                let report = self.report();
                 return Some(ToSequencer::Report {
                     origin,
                     token,
@@ -1027,5 +1080,67 @@ impl ShardState {
             }
         }
         None
+    }
+}
+
+/// What the four-letter words read of a shard.
+impl ShardState {
+    /// This shard's part of a server-wide four-letter word.
+    pub(super) fn report(&self) -> ShardReport {
+        ShardReport {
+            connections: self.connections(),
+            watches_by_session: self
+                .watches
+                .by_watcher()
+                .into_iter()
+                .map(|(conn, paths)| SessionWatches {
+                    session_id: self.session_of(conn),
+                    paths,
+                })
+                .collect(),
+            watches_by_path: self
+                .watches
+                .by_path()
+                .into_iter()
+                .map(|(path, conns)| PathWatches {
+                    path,
+                    session_ids: conns.into_iter().map(|c| self.session_of(c)).collect(),
+                })
+                .collect(),
+            apache_watch_count: self.watches.apache_watch_count() as u64,
+            packets_received: self.counters.packets_received,
+            packets_sent: self.counters.packets_sent,
+            replies_too_large: self.counters.replies_too_large,
+            outstanding: self.outstanding_total() as u64,
+            queued_reply_bytes: self.backlog.queued() as u64,
+            latency: self.latency.clone(),
+        }
+    }
+
+    fn connections(&self) -> Vec<ConnectionInfo> {
+        let mut out: Vec<ConnectionInfo> = self
+            .conns
+            .values()
+            .filter_map(|c| {
+                Some(ConnectionInfo {
+                    remote: c.stats.peer?,
+                    received: c.stats.packets_received,
+                    sent: c.stats.packets_sent,
+                    session_id: c.session,
+                    last_op: counters::short_op(c.stats.last_op).to_owned(),
+                    established_ms: c.stats.established_ms,
+                    session_timeout_ms: c.timeout_ms,
+                    last_cxid: c.stats.last_cxid as i64,
+                    last_zxid: self.last_zxid(),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        out.sort_by_key(|c| c.remote);
+        out
+    }
+
+    fn session_of(&self, conn: ConnId) -> i64 {
+        self.conns.get(&conn).map(|c| c.session).unwrap_or(0)
     }
 }

@@ -17,8 +17,8 @@ use ringkeeper_engine::txn::{NodeKind, Txn, TxnBody};
 use ringkeeper_engine::{Acl, ErrorCode, EventType, SessionId, Zxid};
 
 use super::backlog::ConnBacklog;
+use super::counters::FourLetterContext;
 use super::state::{Effect, HandshakeOutcome, ShardSettings, ShardState};
-use super::stats::FourLetterContext;
 use crate::messages::{ConnId, Gathered, Origin, ToSequencer, ToShard};
 
 const SESSION: SessionId = 0x51;
