@@ -31,7 +31,7 @@ use ringkeeper_engine::jute::{Decode, Reader};
 use ringkeeper_engine::read::{self, Answer};
 use ringkeeper_engine::session::negotiate_timeout;
 use ringkeeper_engine::tree::DataTree;
-use ringkeeper_engine::txn::TxnBody;
+use ringkeeper_engine::txn::{Txn, TxnBody};
 use ringkeeper_engine::watch::WatchManager;
 use ringkeeper_engine::{perms, ErrorCode, Id, OpCode, SessionId, Zxid};
 use tracing::{debug, info, warn};
@@ -468,26 +468,20 @@ impl ShardState {
             c.stats.last_op = header.op;
             c.session
         };
-        if let Request::Auth(packet) = &request {
-            // Authentication takes effect at once, for the requests that follow it; its
-            // answer still waits its turn behind earlier requests.
-            let ok = self.authenticate(conn, &packet.scheme, &packet.auth);
-            if !ok {
-                let frame =
-                    records::encode_reply(header.xid, 0, ErrorCode::AuthFailed, &Response::Empty);
-                self.send_frame(conn, frame);
-                self.close_conn(conn);
-                return Ok(None);
-            }
-        }
-        if let Request::Sasl(step) = &request {
-            // Apache's processPacket dereferences the token before anything else, so a
-            // null one ends the connection whatever the SASL set-up.
-            if step.token.is_none() {
-                return Err("SASL request with a null token".to_owned());
-            }
-            let token = step.token.clone().unwrap_or_default();
-            self.sasl_step(conn, header.xid, &token);
+        self.run_request(conn, header, session, request, now)
+    }
+
+    /// Runs a decoded request: authentication at once, a read answered or queued, a write
+    /// recorded and handed back for the sequencer.
+    fn run_request(
+        &mut self,
+        conn: ConnId,
+        header: RequestHeader,
+        session: SessionId,
+        request: Request,
+        now: Instant,
+    ) -> Result<Option<ToSequencer>, String> {
+        if self.authenticate_at_once(conn, header.xid, &request)? {
             return Ok(None);
         }
         let origin = Origin {
@@ -540,6 +534,38 @@ impl ShardState {
             auth,
             write,
         }))
+    }
+
+    /// An auth packet takes effect at once (its answer still waits its turn); a SASL step
+    /// is answered in turn. Returns whether the request is done with.
+    fn authenticate_at_once(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        request: &Request,
+    ) -> Result<bool, String> {
+        if let Request::Auth(packet) = request {
+            // Authentication takes effect at once, for the requests that follow it; its
+            // answer still waits its turn behind earlier requests.
+            let ok = self.authenticate(conn, &packet.scheme, &packet.auth);
+            if !ok {
+                let frame = records::encode_reply(xid, 0, ErrorCode::AuthFailed, &Response::Empty);
+                self.send_frame(conn, frame);
+                self.close_conn(conn);
+                return Ok(true);
+            }
+        }
+        if let Request::Sasl(step) = request {
+            // Apache's processPacket dereferences the token before anything else, so a
+            // null one ends the connection whatever the SASL set-up.
+            if step.token.is_none() {
+                return Err("SASL request with a null token".to_owned());
+            }
+            let token = step.token.clone().unwrap_or_default();
+            self.sasl_step(conn, xid, &token);
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     fn record_latency(&mut self, op: i32, started: Instant, now: Instant) {
@@ -932,52 +958,7 @@ impl ShardState {
                 txn,
                 origin,
                 digest,
-            } => {
-                let kinds = origin.and_then(|o| self.pending_kinds(o));
-                let result = self.tree.apply(&txn);
-                let copy = crate::divergence::TreeCopy::Shard(self.settings.id);
-                let ours = self.tree.digest();
-                if let Some(line) = crate::divergence::mismatch(copy, txn.zxid, ours, digest) {
-                    self.effects.push(Effect::Fatal(line));
-                }
-                self.last_zxid = txn.zxid;
-                for trigger in &result.triggers {
-                    for (watcher, event, path) in self.watches.trigger(&trigger.path, trigger.event)
-                    {
-                        // A watch must not tell a client about a node it may not read.
-                        let allowed = self
-                            .conns
-                            .get(&watcher)
-                            .is_some_and(|c| check_perm(&trigger.acl, perms::READ, &c.auth));
-                        if allowed {
-                            let frame = replies::notification(event, &path);
-                            self.send_frame(watcher, frame);
-                        }
-                    }
-                }
-                if !self.fenced.is_empty() {
-                    let waiting: Vec<ConnId> =
-                        std::mem::take(&mut self.fenced).into_iter().collect();
-                    for conn in waiting {
-                        self.drain_reads(conn, now);
-                    }
-                }
-                if let (Some(origin), Some(kinds)) = (origin, kinds) {
-                    let frame = replies::write_reply(origin.xid, txn.zxid, &kinds, &result);
-                    self.complete_write(origin, frame, now);
-                }
-                if let TxnBody::CloseSession { .. } = txn.body {
-                    let ids: Vec<ConnId> = self
-                        .conns
-                        .iter()
-                        .filter(|(_, c)| c.session == txn.session)
-                        .map(|(id, _)| *id)
-                        .collect();
-                    for id in ids {
-                        self.close_conn(id);
-                    }
-                }
-            }
+            } => self.on_commit(txn, origin, digest, now),
             ToShard::Refused {
                 origin,
                 err: ErrorCode::SessionMoved,
@@ -998,12 +979,8 @@ impl ShardState {
                 self.complete_write(origin, frame, now);
             }
             ToShard::SyncDone { origin, path, zxid } => {
-                let frame = records::encode_reply(
-                    origin.xid,
-                    zxid,
-                    ErrorCode::Ok,
-                    &Response::Sync(records::SyncResponse { path }),
-                );
+                let body = Response::Sync(records::SyncResponse { path });
+                let frame = records::encode_reply(origin.xid, zxid, ErrorCode::Ok, &body);
                 self.complete_write(origin, frame, now);
             }
             ToShard::ConnectAccepted {
@@ -1011,54 +988,10 @@ impl ShardState {
                 session,
                 passwd,
                 timeout_ms,
-            } => {
-                let c = self.conns.get_mut(&conn)?;
-                c.session = session;
-                c.timeout_ms = timeout_ms;
-                c.touched = true;
-                let frame = records::encode_connect_response(&records::ConnectResponse {
-                    protocol_version: 0,
-                    time_out: timeout_ms,
-                    session_id: session,
-                    passwd: passwd.to_vec(),
-                    read_only: c.sent_read_only.then_some(false),
-                });
-                if std::mem::take(&mut c.handshaking) {
-                    self.effects
-                        .push(Effect::Handshake(conn, HandshakeOutcome::Accepted));
-                }
-                self.send_frame(conn, frame);
-            }
-            ToShard::ConnectRefused { conn } => {
-                let c = self.conns.get_mut(&conn)?;
-                // ZooKeeper answers an unknown or expired session with a zero timeout, a
-                // zero session id and a zero password, then closes.
-                let frame = records::encode_connect_response(&records::ConnectResponse::expired(
-                    c.sent_read_only.then_some(false),
-                ));
-                let h = std::mem::take(&mut c.handshaking);
-                c.session = 0;
-                self.send_frame(conn, frame);
-                self.close_conn(conn);
-                if h {
-                    self.effects
-                        .push(Effect::Handshake(conn, HandshakeOutcome::Refused));
-                }
-            }
+            } => self.on_connect_accepted(conn, session, passwd, timeout_ms),
+            ToShard::ConnectRefused { conn } => self.on_connect_refused(conn),
             ToShard::SessionMoved { session, new_owner } => {
-                let ids: Vec<ConnId> = self
-                    .conns
-                    .iter()
-                    .filter(|(id, c)| c.session == session && (self.settings.id, **id) != new_owner)
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in ids {
-                    debug!(
-                        conn = id,
-                        "session moved to another connection; closing this one"
-                    );
-                    self.close_moved(id);
-                }
+                self.on_session_moved(session, new_owner)
             }
             ToShard::Shutdown => self.close_all(),
             ToShard::Suspend => {
@@ -1080,6 +1013,116 @@ impl ShardState {
             }
         }
         None
+    }
+
+    /// Applies a committed transaction: checks the copy against the sequencer's digest,
+    /// fires watches, releases the reads waiting for it, answers its writer.
+    fn on_commit(&mut self, txn: Txn, origin: Option<Origin>, digest: u64, now: Instant) {
+        let kinds = origin.and_then(|o| self.pending_kinds(o));
+        let result = self.tree.apply(&txn);
+        let copy = crate::divergence::TreeCopy::Shard(self.settings.id);
+        let ours = self.tree.digest();
+        if let Some(line) = crate::divergence::mismatch(copy, txn.zxid, ours, digest) {
+            self.effects.push(Effect::Fatal(line));
+        }
+        self.last_zxid = txn.zxid;
+        for trigger in &result.triggers {
+            for (watcher, event, path) in self.watches.trigger(&trigger.path, trigger.event) {
+                // A watch must not tell a client about a node it may not read.
+                let allowed = self
+                    .conns
+                    .get(&watcher)
+                    .is_some_and(|c| check_perm(&trigger.acl, perms::READ, &c.auth));
+                if allowed {
+                    let frame = replies::notification(event, &path);
+                    self.send_frame(watcher, frame);
+                }
+            }
+        }
+        if !self.fenced.is_empty() {
+            let waiting: Vec<ConnId> = std::mem::take(&mut self.fenced).into_iter().collect();
+            for conn in waiting {
+                self.drain_reads(conn, now);
+            }
+        }
+        if let (Some(origin), Some(kinds)) = (origin, kinds) {
+            let frame = replies::write_reply(origin.xid, txn.zxid, &kinds, &result);
+            self.complete_write(origin, frame, now);
+        }
+        if let TxnBody::CloseSession { .. } = txn.body {
+            let ids: Vec<ConnId> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.session == txn.session)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in ids {
+                self.close_conn(id);
+            }
+        }
+    }
+
+    fn on_connect_accepted(
+        &mut self,
+        conn: ConnId,
+        session: SessionId,
+        passwd: [u8; 16],
+        timeout_ms: i32,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.session = session;
+        c.timeout_ms = timeout_ms;
+        c.touched = true;
+        let frame = records::encode_connect_response(&records::ConnectResponse {
+            protocol_version: 0,
+            time_out: timeout_ms,
+            session_id: session,
+            passwd: passwd.to_vec(),
+            read_only: c.sent_read_only.then_some(false),
+        });
+        if std::mem::take(&mut c.handshaking) {
+            self.effects
+                .push(Effect::Handshake(conn, HandshakeOutcome::Accepted));
+        }
+        self.send_frame(conn, frame);
+    }
+
+    fn on_connect_refused(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        // ZooKeeper answers an unknown or expired session with a zero timeout, a zero
+        // session id and a zero password, then closes.
+        let frame = records::encode_connect_response(&records::ConnectResponse::expired(
+            c.sent_read_only.then_some(false),
+        ));
+        let h = std::mem::take(&mut c.handshaking);
+        c.session = 0;
+        self.send_frame(conn, frame);
+        self.close_conn(conn);
+        if h {
+            self.effects
+                .push(Effect::Handshake(conn, HandshakeOutcome::Refused));
+        }
+    }
+
+    /// Another connection (here or on another member) took the session over.
+    fn on_session_moved(&mut self, session: SessionId, new_owner: (ShardId, ConnId)) {
+        let ids: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(id, c)| c.session == session && (self.settings.id, **id) != new_owner)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            debug!(
+                conn = id,
+                "session moved to another connection; closing this one"
+            );
+            self.close_moved(id);
+        }
     }
 }
 
