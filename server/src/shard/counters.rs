@@ -39,10 +39,11 @@ pub struct ConnStats {
 }
 
 impl ConnStats {
-    pub fn new(peer: Option<SocketAddr>) -> Self {
+    /// `now_ms` (ms since the epoch) is when the connection was made.
+    pub fn new(peer: Option<SocketAddr>, now_ms: i64) -> Self {
         Self {
             peer,
-            established_ms: crate::sequencer::now_ms(),
+            established_ms: now_ms,
             packets_received: 0,
             packets_sent: 0,
             last_cxid: -1,

@@ -110,7 +110,8 @@ impl Shard {
         handshake: LocalSender<HandshakeOutcome>,
     ) -> Result<Handshake, String> {
         self.refresh_role();
-        let begun = self.state.begin_handshake(frame, peer, backlog);
+        let now_ms = crate::sequencer::now_ms();
+        let begun = self.state.begin_handshake(frame, peer, backlog, now_ms);
         if let Ok(h) = &begun {
             self.outs.insert(h.conn, out);
             self.handshakes.insert(h.conn, handshake);

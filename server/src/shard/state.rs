@@ -17,6 +17,12 @@
 //! - `Fatal(line)`: this copy cannot go on (its digest differs from the sequencer's, or the
 //!   leader's snapshot does not decode): log `line` and stop the server.
 //!
+//! Time comes in twice: `now` (an `Instant`, for latencies) on every request and sequencer
+//! message, and the wall-clock `now_ms` of a handshake (for `cons`). Two inputs are still
+//! drawn or shared inside: a SASL step's nonce comes from the OS random source
+//! (`sasl::random_nonce`), and the released-zxid watermark in the settings is shared with
+//! this server's sequencer (per server, not per process).
+//!
 //! Messages for the sequencer are not effects: `on_request` and `on_sequencer` return
 //! them, because the executor must await the send before it reads the next request.
 
@@ -319,6 +325,7 @@ impl ShardState {
         frame: &[u8],
         peer: Option<SocketAddr>,
         backlog: Rc<ConnBacklog>,
+        now_ms: i64,
     ) -> Result<Handshake, String> {
         if self.suspended || !self.serving {
             return Err("this ensemble member has no quorum and serves no clients".to_owned());
@@ -354,7 +361,7 @@ impl ShardState {
                 touched: false,
                 closing: false,
                 hanging_up: false,
-                stats: ConnStats::new(peer),
+                stats: ConnStats::new(peer, now_ms),
             },
         );
         Ok(Handshake {

@@ -128,7 +128,7 @@ impl Harness {
         self.backlogs.push(backlog.clone());
         let begun = self
             .shard
-            .begin_handshake(&request.to_bytes(), None, backlog);
+            .begin_handshake(&request.to_bytes(), None, backlog, 0);
         let conn = begun.expect("handshake").conn;
         assert!(matches!(
             self.shard.connect_message(conn),
@@ -557,6 +557,6 @@ fn a_member_that_does_not_serve_refuses_handshakes() {
     h.shard.set_serving(false);
     let backlog = ConnBacklog::new(&h.shard.backlog);
     let request = ConnectRequest::default().to_bytes();
-    assert!(h.shard.begin_handshake(&request, None, backlog).is_err());
+    assert!(h.shard.begin_handshake(&request, None, backlog, 0).is_err());
     assert_eq!(h.effects(), vec![]);
 }
