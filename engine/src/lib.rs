@@ -7,6 +7,7 @@ pub mod history;
 pub mod jute;
 pub mod path;
 pub mod prep;
+pub mod read;
 pub mod session;
 pub mod storage;
 pub mod tree;

@@ -21,24 +21,15 @@ use ringkeeper_engine::types::Id;
 use tracing::{debug, info, warn};
 
 use super::backlog::ConnBacklog;
-use super::state::{Handshake, HandshakeOutcome, ShardState};
-use super::stats::Asker;
+use super::counters::Asker;
+use super::exec::{Out, Shard};
+use super::state::{Handshake, HandshakeOutcome};
 use crate::fourlw::internal;
 use crate::messages::ToSequencer;
 use crate::net::frame::{self, FrameError};
 use crate::net::split::{self, WriteHalf};
 use crate::net::tls::stream::{self as tls_stream, TlsReader, TlsWriter};
 use crate::net::tls::{dn, TlsServer};
-
-/// What the writer task is asked to do.
-pub enum Out {
-    Frame(Vec<u8>),
-    /// Flush what is queued, then close the socket.
-    Close,
-    /// Write out what the transport holds (a TLS connection's alerts and answers to the
-    /// peer's control messages); only TLS connections send it.
-    Flush,
-}
 
 /// The writing side of a connection's transport.
 pub(super) trait Sink: AsyncWrite + Unpin {
@@ -82,7 +73,7 @@ const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
 /// Spawns a connection task that ends when the shard stops, wherever it is waiting.
 pub(super) fn spawn_conn<F: std::future::Future<Output = ()> + 'static>(
-    state: &Rc<RefCell<ShardState>>,
+    state: &Rc<RefCell<Shard>>,
     task: F,
 ) {
     let registration = state.borrow_mut().hangups.register();
@@ -96,7 +87,7 @@ pub(super) fn spawn_conn<F: std::future::Future<Output = ()> + 'static>(
 }
 
 pub async fn serve(
-    state: Rc<RefCell<ShardState>>,
+    state: Rc<RefCell<Shard>>,
     to_seq: Rc<ConnectedSender<ToSequencer>>,
     stream: TcpStream,
 ) {
@@ -122,13 +113,13 @@ pub async fn serve(
     .await;
 }
 
-fn handshake_timeout(state: &Rc<RefCell<ShardState>>) -> Duration {
+fn handshake_timeout(state: &Rc<RefCell<Shard>>) -> Duration {
     Duration::from_millis(state.borrow().settings.handshake_timeout_ms)
 }
 
 /// Accepts connections on a shard's secure listener until shutdown.
 pub(super) async fn accept_secure(
-    state: Rc<RefCell<ShardState>>,
+    state: Rc<RefCell<Shard>>,
     to_seq: Rc<ConnectedSender<ToSequencer>>,
     listener: glommio::net::TcpListener,
     tls: TlsServer,
@@ -164,7 +155,7 @@ pub(super) async fn accept_secure(
 /// The handshake deadline covers the TLS handshake and the ZooKeeper handshake together,
 /// so a client that stalls in either is closed as a slowloris plain connection is.
 pub async fn serve_tls(
-    state: Rc<RefCell<ShardState>>,
+    state: Rc<RefCell<Shard>>,
     to_seq: Rc<ConnectedSender<ToSequencer>>,
     mut stream: TcpStream,
     tls: TlsServer,
@@ -230,7 +221,7 @@ pub async fn serve_tls(
 /// transport established (a client certificate's), given to the connection up front.
 #[allow(clippy::too_many_arguments)]
 async fn serve_client<R: AsyncRead + Unpin>(
-    state: Rc<RefCell<ShardState>>,
+    state: Rc<RefCell<Shard>>,
     to_seq: Rc<ConnectedSender<ToSequencer>>,
     mut reader: R,
     peer: Option<std::net::SocketAddr>,
@@ -403,7 +394,7 @@ async fn serve_client<R: AsyncRead + Unpin>(
 /// word, or bytes missing by `deadline`) leaves the caller to treat the prefix as any
 /// unknown word: a negative length, so the connection closes without an answer.
 async fn in_process_word<R: AsyncRead + Unpin>(
-    state: &Rc<RefCell<ShardState>>,
+    state: &Rc<RefCell<Shard>>,
     reader: &mut R,
     deadline: std::time::Instant,
 ) -> Option<crate::fourlw::Command> {
@@ -448,7 +439,7 @@ const GATHER_WAIT: Duration = Duration::from_millis(2000);
 
 /// Collects every shard's report for a server-wide four-letter word.
 async fn gather(
-    state: &Rc<RefCell<ShardState>>,
+    state: &Rc<RefCell<Shard>>,
     to_seq: &Rc<ConnectedSender<ToSequencer>>,
 ) -> Option<crate::messages::Gathered> {
     let (tx, rx) = local_channel::new_bounded(1);
@@ -470,7 +461,7 @@ async fn gather(
 }
 
 /// Waits until this shard has applied `zxid`, up to [`CATCH_UP_WAIT`].
-async fn wait_caught_up(state: &Rc<RefCell<ShardState>>, zxid: i64) -> bool {
+async fn wait_caught_up(state: &Rc<RefCell<Shard>>, zxid: i64) -> bool {
     let deadline = std::time::Instant::now() + CATCH_UP_WAIT;
     while state.borrow().last_zxid() < zxid {
         if std::time::Instant::now() >= deadline {

@@ -1,29 +1,54 @@
 //! A shard's state machine: its connections, its copy of the tree and its watches. Every
-//! method is synchronous; the tasks in `conn.rs` and `mod.rs` do the waiting.
+//! method is synchronous and does no I/O: it reads no clock (time comes in as `now`), no
+//! process-wide static (whether this member serves comes in through [`ShardState::set_serving`]),
+//! and holds no channel. What must happen outside is pushed, in order, onto an effect list
+//! that the executor (`exec.rs`) drains after every call; a simulator can drain it instead.
+//!
+//! The effects ([`Effect`]) and their contract:
+//! - `Frame(conn, bytes)`: write `bytes` to the connection, after every earlier effect of
+//!   the same connection. The bytes are already counted in the connection's backlog
+//!   (`ConnBacklog::add`); whoever writes them calls `drained` once they are on the wire.
+//! - `Close(conn)`: flush what is queued on the connection, then close it. No `Frame` for
+//!   that connection follows it.
+//! - `Handshake(conn, outcome)`: the handshake of `conn` ended; its reader goes on to read
+//!   requests (`Accepted`) or stops (`Refused`).
+//! - `Gathered(token, gathered)`: the server-wide gather `token` that this shard started
+//!   has its answer.
+//! - `Fatal(line)`: this copy cannot go on (its digest differs from the sequencer's, or the
+//!   leader's snapshot does not decode): log `line` and stop the server.
+//!
+//! Time comes in twice: `now` (an `Instant`, for latencies) on every request and sequencer
+//! message, and the wall-clock `now_ms` of a handshake (for `cons`). Two inputs are still
+//! drawn or shared inside: a SASL step's nonce comes from the OS random source
+//! (`sasl::random_nonce`), and the released-zxid watermark in the settings is shared with
+//! this server's sequencer (per server, not per process).
+//!
+//! Messages for the sequencer are not effects: `on_request` and `on_sequencer` return
+//! them, because the executor must await the send before it reads the next request.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use glommio::channels::local_channel::LocalSender;
 use ringkeeper_engine::acl::{check_perm, SUPER_SCHEME};
 use ringkeeper_engine::jute::records::{self, ConnectRequest, Request, RequestHeader, Response};
 use ringkeeper_engine::jute::{Decode, Reader};
+use ringkeeper_engine::read::{self, Answer};
 use ringkeeper_engine::session::negotiate_timeout;
 use ringkeeper_engine::tree::DataTree;
-use ringkeeper_engine::txn::TxnBody;
+use ringkeeper_engine::txn::{Txn, TxnBody};
 use ringkeeper_engine::watch::WatchManager;
 use ringkeeper_engine::{perms, ErrorCode, Id, OpCode, SessionId, Zxid};
 use tracing::{debug, info, warn};
 
 use super::backlog::{ConnBacklog, ShardBacklog};
-use super::conn::Out;
+use super::counters::{self, ConnStats, FourLetterContext, ServerCounters};
 use super::refusal::{self, Refusal};
 use super::replies;
-use super::stats::{ConnStats, FourLetterContext, ServerCounters};
-use crate::fourlw::Command;
-use crate::messages::{ConnId, Origin, ShardId, ToSequencer, ToShard, Write};
+use crate::fourlw::{ConnectionInfo, PathWatches, SessionWatches};
+use crate::messages::ShardReport;
+use crate::messages::{ConnId, Gathered, Origin, ShardId, ToSequencer, ToShard, Write};
 
 /// What a shard needs from the configuration.
 #[derive(Debug, Clone)]
@@ -68,6 +93,33 @@ pub enum HandshakeOutcome {
     Refused,
 }
 
+/// What the shard asks its executor to do; see the module doc for the contract.
+#[derive(Debug)]
+pub enum Effect {
+    Frame(ConnId, Vec<u8>),
+    Close(ConnId),
+    Handshake(ConnId, HandshakeOutcome),
+    /// Boxed: a gather is large and rare, frames are small and constant.
+    Gathered(u64, Box<Gathered>),
+    Fatal(String),
+}
+
+/// Effects compare exactly, except a gather's contents, which are the sequencer's and
+/// not this shard's decision: two `Gathered` effects are equal when their tokens are.
+impl PartialEq for Effect {
+    fn eq(&self, other: &Self) -> bool {
+        use Effect::*;
+        match (self, other) {
+            (Frame(a, x), Frame(b, y)) => a == b && x == y,
+            (Close(a), Close(b)) => a == b,
+            (Handshake(a, x), Handshake(b, y)) => a == b && x == y,
+            (Gathered(a, _), Gathered(b, _)) => a == b,
+            (Fatal(a), Fatal(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 pub struct Handshake {
     pub conn: ConnId,
     pub last_zxid_seen: Zxid,
@@ -104,7 +156,6 @@ enum Pending {
 }
 
 pub(super) struct Conn {
-    out: Rc<LocalSender<Out>>,
     backlog: Rc<ConnBacklog>,
     pub session: SessionId,
     pub timeout_ms: i32,
@@ -113,7 +164,9 @@ pub(super) struct Conn {
     sent_read_only: bool,
     requested_timeout_ms: i32,
     requested_passwd: Vec<u8>,
-    handshake: Option<LocalSender<HandshakeOutcome>>,
+    /// Until the sequencer accepts or refuses the session, the connection's reader
+    /// waits for a `Handshake` effect.
+    handshaking: bool,
     pub auth: Vec<Id>,
     /// The connection's SASL exchange, from its first SASL request on.
     sasl: Option<crate::sasl::DigestMd5Server>,
@@ -137,16 +190,19 @@ pub struct ShardState {
     suspended: bool,
     pub(super) counters: ServerCounters,
     /// Four-letter words waiting for a server-wide gather, by token.
-    gather_waiters: HashMap<u64, LocalSender<crate::messages::Gathered>>,
+    gathers: HashSet<u64>,
     next_gather: u64,
     /// Connections whose next read waits for this shard to catch up with a fence.
     fenced: std::collections::BTreeSet<ConnId>,
     /// Request latency per operation, from arrival in this shard to the answer.
     pub(super) latency: crate::latency::RequestLatency,
-    /// Every connection task, registered or not, so that stopping the shard ends them all.
-    pub(super) hangups: super::hangup::Hangups,
     /// Reply bytes queued on this shard's connections.
     pub(super) backlog: Rc<ShardBacklog>,
+    /// Whether this member serves clients (an ensemble member without a quorum does
+    /// not); set by the executor from the member's role.
+    serving: bool,
+    /// What the executor must do, in order; see the module doc.
+    effects: Vec<Effect>,
 }
 
 impl ShardState {
@@ -160,18 +216,33 @@ impl ShardState {
             last_zxid,
             suspended: false,
             counters: Default::default(),
-            gather_waiters: HashMap::new(),
+            gathers: HashSet::new(),
             next_gather: 1,
             fenced: Default::default(),
             latency: Default::default(),
-            hangups: Default::default(),
             backlog: ShardBacklog::new(settings.shard_queued_reply_bytes_max),
+            serving: true,
+            effects: Vec::new(),
             settings,
         }
     }
 
     pub fn last_zxid(&self) -> Zxid {
         self.last_zxid
+    }
+
+    /// Tells the shard whether this member serves clients now.
+    pub fn set_serving(&mut self, serving: bool) {
+        self.serving = serving;
+    }
+
+    pub fn serving(&self) -> bool {
+        self.serving
+    }
+
+    /// The effects pushed since the last call, in the order they must be carried out.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
     }
 
     /// Takes the leader's snapshot as this shard's tree. It arrives while the server is
@@ -184,10 +255,9 @@ impl ShardState {
                 self.last_zxid = zxid;
                 self.watches = WatchManager::new(self.settings.max_watches_per_conn);
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot decode the leader's snapshot; stopping");
-                crate::shutdown::request();
-            }
+            Err(e) => self.effects.push(Effect::Fatal(format!(
+                "cannot decode the leader's snapshot: {e}; stopping"
+            ))),
         }
     }
 
@@ -208,7 +278,7 @@ impl ShardState {
                 "client is not reading its replies; closing the connection"
             );
             c.closing = true;
-            let _ = c.out.try_send(Out::Close);
+            self.effects.push(Effect::Close(conn));
             return;
         }
         if c.backlog.queued() > 0 && frame.capacity() > frame.len() + frame.len() / 4 {
@@ -219,14 +289,14 @@ impl ShardState {
         c.backlog.add(frame.len());
         c.stats.packets_sent += 1;
         self.counters.packets_sent += 1;
-        let _ = c.out.try_send(Out::Frame(frame));
+        self.effects.push(Effect::Frame(conn, frame));
     }
 
     fn close_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.get_mut(&conn) {
             if !c.closing {
                 c.closing = true;
-                let _ = c.out.try_send(Out::Close);
+                self.effects.push(Effect::Close(conn));
             }
         }
     }
@@ -254,11 +324,10 @@ impl ShardState {
         &mut self,
         frame: &[u8],
         peer: Option<SocketAddr>,
-        out: Rc<LocalSender<Out>>,
         backlog: Rc<ConnBacklog>,
-        handshake: LocalSender<HandshakeOutcome>,
+        now_ms: i64,
     ) -> Result<Handshake, String> {
-        if self.suspended || !crate::replica::role::serving() {
+        if self.suspended || !self.serving {
             return Err("this ensemble member has no quorum and serves no clients".to_owned());
         }
         let mut r = Reader::new(frame);
@@ -279,21 +348,20 @@ impl ShardState {
         self.conns.insert(
             conn,
             Conn {
-                out,
                 backlog,
                 session: req.session_id,
                 timeout_ms,
                 sent_read_only: req.read_only.is_some(),
                 requested_timeout_ms: timeout_ms,
                 requested_passwd: req.passwd.clone(),
-                handshake: Some(handshake),
+                handshaking: true,
                 auth,
                 sasl: None,
                 pending: VecDeque::new(),
                 touched: false,
                 closing: false,
                 hanging_up: false,
-                stats: ConnStats::new(peer),
+                stats: ConnStats::new(peer, now_ms),
             },
         );
         Ok(Handshake {
@@ -317,8 +385,10 @@ impl ShardState {
     pub(super) fn remove_conn(&mut self, conn: ConnId) -> Option<ToSequencer> {
         let c = self.conns.remove(&conn)?;
         self.watches.remove_watcher(conn);
-        let _ = c.out.try_send(Out::Close);
-        if c.session != 0 && c.handshake.is_none() {
+        if !c.closing {
+            self.effects.push(Effect::Close(conn));
+        }
+        if c.session != 0 && !c.handshaking {
             Some(ToSequencer::Disconnected {
                 shard: self.settings.id,
                 conn,
@@ -343,7 +413,7 @@ impl ShardState {
     pub fn take_touched(&mut self) -> Vec<SessionId> {
         let mut out = Vec::new();
         for c in self.conns.values_mut() {
-            if c.touched && c.session != 0 && c.handshake.is_none() {
+            if c.touched && c.session != 0 && !c.handshaking {
                 c.touched = false;
                 out.push(c.session);
             }
@@ -351,23 +421,11 @@ impl ShardState {
         out
     }
 
-    pub fn four_letter_word(
-        &mut self,
-        cmd: Command,
-        asker: super::stats::Asker,
-        gathered: Option<&crate::messages::Gathered>,
-    ) -> String {
-        super::stats::four_letter_word(self, cmd, asker, gathered)
-    }
-
-    /// Starts a server-wide gather; the answer arrives on `waiter`.
-    pub(super) fn begin_gather(
-        &mut self,
-        waiter: LocalSender<crate::messages::Gathered>,
-    ) -> ToSequencer {
+    /// Starts a server-wide gather; the answer comes as a `Gathered` effect.
+    pub(super) fn begin_gather(&mut self) -> ToSequencer {
         let token = self.next_gather;
         self.next_gather += 1;
-        self.gather_waiters.insert(token, waiter);
+        self.gathers.insert(token);
         ToSequencer::Gather {
             shard: self.settings.id,
             token,
@@ -375,7 +433,7 @@ impl ShardState {
     }
 
     pub(super) fn end_gather(&mut self, token: u64) {
-        self.gather_waiters.remove(&token);
+        self.gathers.remove(&token);
     }
 
     /// Handles one request frame. Returns a message for the sequencer, or why the
@@ -384,6 +442,7 @@ impl ShardState {
         &mut self,
         conn: ConnId,
         frame: &[u8],
+        now: Instant,
     ) -> Result<Option<ToSequencer>, String> {
         // Read as Apache reads a request, so that odd bytes get Apache's answers.
         let mut r = Reader::new(frame).like_java();
@@ -416,26 +475,20 @@ impl ShardState {
             c.stats.last_op = header.op;
             c.session
         };
-        if let Request::Auth(packet) = &request {
-            // Authentication takes effect at once, for the requests that follow it; its
-            // answer still waits its turn behind earlier requests.
-            let ok = self.authenticate(conn, &packet.scheme, &packet.auth);
-            if !ok {
-                let frame =
-                    records::encode_reply(header.xid, 0, ErrorCode::AuthFailed, &Response::Empty);
-                self.send_frame(conn, frame);
-                self.close_conn(conn);
-                return Ok(None);
-            }
-        }
-        if let Request::Sasl(step) = &request {
-            // Apache's processPacket dereferences the token before anything else, so a
-            // null one ends the connection whatever the SASL set-up.
-            if step.token.is_none() {
-                return Err("SASL request with a null token".to_owned());
-            }
-            let token = step.token.clone().unwrap_or_default();
-            self.sasl_step(conn, header.xid, &token);
+        self.run_request(conn, header, session, request, now)
+    }
+
+    /// Runs a decoded request: authentication at once, a read answered or queued, a write
+    /// recorded and handed back for the sequencer.
+    fn run_request(
+        &mut self,
+        conn: ConnId,
+        header: RequestHeader,
+        session: SessionId,
+        request: Request,
+        now: Instant,
+    ) -> Result<Option<ToSequencer>, String> {
+        if self.authenticate_at_once(conn, header.xid, &request)? {
             return Ok(None);
         }
         let origin = Origin {
@@ -451,7 +504,7 @@ impl ShardState {
                     Pending::Write {
                         xid: header.xid,
                         kinds: vec![op],
-                        started: Instant::now(),
+                        started: now,
                     },
                 );
                 return Ok(Some(ToSequencer::Sync {
@@ -463,7 +516,7 @@ impl ShardState {
             other => match replies::route(other) {
                 replies::Route::Write(w) => w,
                 replies::Route::Local(read) => {
-                    self.answer_now_or_queue(conn, header, read);
+                    self.answer_now_or_queue(conn, header, read, now);
                     return Ok(None);
                 }
             },
@@ -479,7 +532,7 @@ impl ShardState {
             Pending::Write {
                 xid: header.xid,
                 kinds,
-                started: Instant::now(),
+                started: now,
             },
         );
         Ok(Some(ToSequencer::Write {
@@ -490,10 +543,42 @@ impl ShardState {
         }))
     }
 
-    fn record_latency(&mut self, op: i32, started: Instant) {
+    /// An auth packet takes effect at once (its answer still waits its turn); a SASL step
+    /// is answered in turn. Returns whether the request is done with.
+    fn authenticate_at_once(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        request: &Request,
+    ) -> Result<bool, String> {
+        if let Request::Auth(packet) = request {
+            // Authentication takes effect at once, for the requests that follow it; its
+            // answer still waits its turn behind earlier requests.
+            let ok = self.authenticate(conn, &packet.scheme, &packet.auth);
+            if !ok {
+                let frame = records::encode_reply(xid, 0, ErrorCode::AuthFailed, &Response::Empty);
+                self.send_frame(conn, frame);
+                self.close_conn(conn);
+                return Ok(true);
+            }
+        }
+        if let Request::Sasl(step) = request {
+            // Apache's processPacket dereferences the token before anything else, so a
+            // null one ends the connection whatever the SASL set-up.
+            if step.token.is_none() {
+                return Err("SASL request with a null token".to_owned());
+            }
+            let token = step.token.clone().unwrap_or_default();
+            self.sasl_step(conn, xid, &token);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn record_latency(&mut self, op: i32, started: Instant, now: Instant) {
         let name = OpCode::from_code(op).map_or("unknown", OpCode::name);
-        self.latency
-            .record(name, started.elapsed().as_micros() as u64);
+        let micros = now.saturating_duration_since(started).as_micros() as u64;
+        self.latency.record(name, micros);
     }
 
     /// Carries out a refusal; `Err` closes the connection at once.
@@ -545,7 +630,13 @@ impl ShardState {
         }
     }
 
-    fn answer_now_or_queue(&mut self, conn: ConnId, header: RequestHeader, request: Request) {
+    fn answer_now_or_queue(
+        &mut self,
+        conn: ConnId,
+        header: RequestHeader,
+        request: Request,
+        now: Instant,
+    ) {
         let fence = self.settings.released.get();
         let caught_up = self.last_zxid >= fence;
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -556,23 +647,82 @@ impl ShardState {
                 header,
                 request,
                 fence,
-                started: Instant::now(),
+                started: now,
             });
             if !caught_up {
                 self.fenced.insert(conn);
             }
             return;
         }
-        let started = Instant::now();
         let op = header.op;
-        if let Some(frame) = replies::answer_read(self, conn, &header, request) {
+        if let Some(frame) = self.answer_read(conn, &header, request) {
             self.send_frame(conn, frame);
         }
-        self.record_latency(op, started);
+        self.record_latency(op, now, now);
+    }
+
+    /// Answers a read from this shard's tree (`engine::read`), sends the watch events it
+    /// fires, and returns its reply, if it has one.
+    fn answer_read(
+        &mut self,
+        conn: ConnId,
+        header: &RequestHeader,
+        req: Request,
+    ) -> Option<Vec<u8>> {
+        let c = self.conns.get(&conn)?;
+        let mut reader = read::Reader {
+            tree: &self.tree,
+            watches: &mut self.watches,
+            watcher: conn,
+            session: c.session,
+            auth: &c.auth,
+        };
+        let answered = read::answer(&mut reader, header.xid, req);
+        for (event, path) in &answered.events {
+            let frame = replies::notification(*event, path);
+            self.send_frame(conn, frame);
+        }
+        let (xid, result) = match answered.answer {
+            Answer::None => return None,
+            Answer::Auth => {
+                let ok = records::encode_reply(header.xid, 0, ErrorCode::Ok, &Response::Empty);
+                return Some(ok);
+            }
+            Answer::Reply { xid, result } => (xid, result),
+        };
+        let frame = match result {
+            Ok(resp) => records::encode_reply(xid, self.last_zxid, ErrorCode::Ok, &resp),
+            Err(e) => records::encode_reply(xid, self.last_zxid, e, &Response::Empty),
+        };
+        Some(self.within_reply_limit(conn, header.op, xid, frame))
+    }
+
+    /// A reply larger than a Java client's jute.maxbuffer makes it drop the connection,
+    /// reconnect and ask again, for ever (a getChildren of a huge directory is the usual
+    /// case). Apache sends it anyway, and clients that grow their buffer (go-zookeeper)
+    /// rely on that, so the limit is opt-in: with `ringkeeper.replyBytesMax` set, a larger
+    /// reply is answered MarshallingError, which ends that loop with an error the
+    /// application sees.
+    fn within_reply_limit(&mut self, conn: ConnId, op: i32, xid: i32, frame: Vec<u8>) -> Vec<u8> {
+        let body = frame.len().saturating_sub(4);
+        let limit = self.settings.reply_bytes_max.unwrap_or(usize::MAX);
+        if body <= limit {
+            return frame;
+        }
+        warn!(
+            conn,
+            op,
+            bytes = body,
+            limit,
+            "reply larger than ringkeeper.replyBytesMax; answering MarshallingError"
+        );
+        self.counters.replies_too_large += 1;
+        let err = ErrorCode::MarshallingError;
+        records::encode_reply(xid, self.last_zxid, err, &Response::Empty)
     }
 
     /// After a write's answer went out, answers the reads that were waiting behind it.
-    fn drain_reads(&mut self, conn: ConnId) {
+    fn drain_reads(&mut self, conn: ConnId, now: Instant) {
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
@@ -596,10 +746,10 @@ impl ShardState {
                     ..
                 }) => {
                     let op = header.op;
-                    if let Some(frame) = replies::answer_read(self, conn, &header, request) {
+                    if let Some(frame) = self.answer_read(conn, &header, request) {
                         self.send_frame(conn, frame);
                     }
-                    self.record_latency(op, started);
+                    self.record_latency(op, started, now);
                 }
                 Some(Pending::Error {
                     xid,
@@ -620,7 +770,7 @@ impl ShardState {
     }
 
     /// Sends the answer to the write at the head of a connection's queue.
-    fn complete_write(&mut self, origin: Origin, frame: Vec<u8>) {
+    fn complete_write(&mut self, origin: Origin, frame: Vec<u8>, now: Instant) {
         let Some(c) = self.conns.get_mut(&origin.conn) else {
             return;
         };
@@ -647,8 +797,8 @@ impl ShardState {
                         if let Some(Pending::Write { kinds, started, .. }) = c.pending.get(i) {
                             let (kind, started) = (kinds.first().copied(), *started);
                             if let Some(kind) = kind {
-                                self.latency
-                                    .record(kind.name(), started.elapsed().as_micros() as u64);
+                                let micros = now.saturating_duration_since(started);
+                                self.latency.record(kind.name(), micros.as_micros() as u64);
                             }
                         }
                         if let Some(slot) = c.pending.get_mut(i) {
@@ -666,10 +816,10 @@ impl ShardState {
         };
         self.send_frame(origin.conn, frame);
         if let (Some(kind), started) = op {
-            self.latency
-                .record(kind.name(), started.elapsed().as_micros() as u64);
+            let micros = now.saturating_duration_since(started).as_micros() as u64;
+            self.latency.record(kind.name(), micros);
         }
-        self.drain_reads(origin.conn);
+        self.drain_reads(origin.conn, now);
     }
 
     fn pending_kinds(&self, origin: Origin) -> Option<Vec<OpCode>> {
@@ -795,10 +945,10 @@ impl ShardState {
     }
 
     /// Applies one message of the sequencer's stream; returns a message to send back.
-    pub fn on_sequencer(&mut self, msg: ToShard) -> Option<ToSequencer> {
+    pub fn on_sequencer(&mut self, msg: ToShard, now: Instant) -> Option<ToSequencer> {
         match msg {
             ToShard::Report { origin, token } => {
-                let report = super::stats::report(self);
+                let report = self.report();
                 return Some(ToSequencer::Report {
                     origin,
                     token,
@@ -806,57 +956,16 @@ impl ShardState {
                 });
             }
             ToShard::Gathered { token, gathered } => {
-                if let Some(w) = self.gather_waiters.remove(&token) {
-                    let _ = w.try_send(gathered);
+                if self.gathers.remove(&token) {
+                    self.effects
+                        .push(Effect::Gathered(token, Box::new(gathered)));
                 }
             }
             ToShard::Commit {
                 txn,
                 origin,
                 digest,
-            } => {
-                let kinds = origin.and_then(|o| self.pending_kinds(o));
-                let result = self.tree.apply(&txn);
-                let copy = crate::divergence::TreeCopy::Shard(self.settings.id);
-                crate::divergence::check_or_stop(copy, txn.zxid, self.tree.digest(), digest);
-                self.last_zxid = txn.zxid;
-                for trigger in &result.triggers {
-                    for (watcher, event, path) in self.watches.trigger(&trigger.path, trigger.event)
-                    {
-                        // A watch must not tell a client about a node it may not read.
-                        let allowed = self
-                            .conns
-                            .get(&watcher)
-                            .is_some_and(|c| check_perm(&trigger.acl, perms::READ, &c.auth));
-                        if allowed {
-                            let frame = replies::notification(event, &path);
-                            self.send_frame(watcher, frame);
-                        }
-                    }
-                }
-                if !self.fenced.is_empty() {
-                    let waiting: Vec<ConnId> =
-                        std::mem::take(&mut self.fenced).into_iter().collect();
-                    for conn in waiting {
-                        self.drain_reads(conn);
-                    }
-                }
-                if let (Some(origin), Some(kinds)) = (origin, kinds) {
-                    let frame = replies::write_reply(origin.xid, txn.zxid, &kinds, &result);
-                    self.complete_write(origin, frame);
-                }
-                if let TxnBody::CloseSession { .. } = txn.body {
-                    let ids: Vec<ConnId> = self
-                        .conns
-                        .iter()
-                        .filter(|(_, c)| c.session == txn.session)
-                        .map(|(id, _)| *id)
-                        .collect();
-                    for id in ids {
-                        self.close_conn(id);
-                    }
-                }
-            }
+            } => self.on_commit(txn, origin, digest, now),
             ToShard::Refused {
                 origin,
                 err: ErrorCode::SessionMoved,
@@ -874,68 +983,22 @@ impl ShardState {
             }
             ToShard::Refused { origin, err, zxid } => {
                 let frame = records::encode_reply(origin.xid, zxid, err, &Response::Empty);
-                self.complete_write(origin, frame);
+                self.complete_write(origin, frame, now);
             }
             ToShard::SyncDone { origin, path, zxid } => {
-                let frame = records::encode_reply(
-                    origin.xid,
-                    zxid,
-                    ErrorCode::Ok,
-                    &Response::Sync(records::SyncResponse { path }),
-                );
-                self.complete_write(origin, frame);
+                let body = Response::Sync(records::SyncResponse { path });
+                let frame = records::encode_reply(origin.xid, zxid, ErrorCode::Ok, &body);
+                self.complete_write(origin, frame, now);
             }
             ToShard::ConnectAccepted {
                 conn,
                 session,
                 passwd,
                 timeout_ms,
-            } => {
-                let c = self.conns.get_mut(&conn)?;
-                c.session = session;
-                c.timeout_ms = timeout_ms;
-                c.touched = true;
-                let frame = records::encode_connect_response(&records::ConnectResponse {
-                    protocol_version: 0,
-                    time_out: timeout_ms,
-                    session_id: session,
-                    passwd: passwd.to_vec(),
-                    read_only: c.sent_read_only.then_some(false),
-                });
-                if let Some(h) = c.handshake.take() {
-                    let _ = h.try_send(HandshakeOutcome::Accepted);
-                }
-                self.send_frame(conn, frame);
-            }
-            ToShard::ConnectRefused { conn } => {
-                let c = self.conns.get_mut(&conn)?;
-                // ZooKeeper answers an unknown or expired session with a zero timeout, a
-                // zero session id and a zero password, then closes.
-                let frame = records::encode_connect_response(&records::ConnectResponse::expired(
-                    c.sent_read_only.then_some(false),
-                ));
-                let h = c.handshake.take();
-                c.session = 0;
-                self.send_frame(conn, frame);
-                self.close_conn(conn);
-                if let Some(h) = h {
-                    let _ = h.try_send(HandshakeOutcome::Refused);
-                }
-            }
+            } => self.on_connect_accepted(conn, session, passwd, timeout_ms),
+            ToShard::ConnectRefused { conn } => self.on_connect_refused(conn),
             ToShard::SessionMoved { session, new_owner } => {
-                let ids: Vec<ConnId> = self
-                    .conns
-                    .iter()
-                    .filter(|(id, c)| c.session == session && (self.settings.id, **id) != new_owner)
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in ids {
-                    debug!(
-                        conn = id,
-                        "session moved to another connection; closing this one"
-                    );
-                    self.close_moved(id);
-                }
+                self.on_session_moved(session, new_owner)
             }
             ToShard::Shutdown => self.close_all(),
             ToShard::Suspend => {
@@ -945,13 +1008,189 @@ impl ShardState {
             ToShard::Resume => self.suspended = false,
             ToShard::Reset { snapshot, zxid } => self.reset(&snapshot, zxid),
             ToShard::CloseConn { conn } => {
-                let h = self.conns.get_mut(&conn).and_then(|c| c.handshake.take());
+                let h = self
+                    .conns
+                    .get_mut(&conn)
+                    .is_some_and(|c| std::mem::take(&mut c.handshaking));
                 self.close_conn(conn);
-                if let Some(h) = h {
-                    let _ = h.try_send(HandshakeOutcome::Refused);
+                if h {
+                    self.effects
+                        .push(Effect::Handshake(conn, HandshakeOutcome::Refused));
                 }
             }
         }
         None
+    }
+
+    /// Applies a committed transaction: checks the copy against the sequencer's digest,
+    /// fires watches, releases the reads waiting for it, answers its writer.
+    fn on_commit(&mut self, txn: Txn, origin: Option<Origin>, digest: u64, now: Instant) {
+        let kinds = origin.and_then(|o| self.pending_kinds(o));
+        let result = self.tree.apply(&txn);
+        let copy = crate::divergence::TreeCopy::Shard(self.settings.id);
+        let ours = self.tree.digest();
+        if let Some(line) = crate::divergence::mismatch(copy, txn.zxid, ours, digest) {
+            self.effects.push(Effect::Fatal(line));
+        }
+        self.last_zxid = txn.zxid;
+        for trigger in &result.triggers {
+            for (watcher, event, path) in self.watches.trigger(&trigger.path, trigger.event) {
+                // A watch must not tell a client about a node it may not read.
+                let allowed = self
+                    .conns
+                    .get(&watcher)
+                    .is_some_and(|c| check_perm(&trigger.acl, perms::READ, &c.auth));
+                if allowed {
+                    let frame = replies::notification(event, &path);
+                    self.send_frame(watcher, frame);
+                }
+            }
+        }
+        if !self.fenced.is_empty() {
+            let waiting: Vec<ConnId> = std::mem::take(&mut self.fenced).into_iter().collect();
+            for conn in waiting {
+                self.drain_reads(conn, now);
+            }
+        }
+        if let (Some(origin), Some(kinds)) = (origin, kinds) {
+            let frame = replies::write_reply(origin.xid, txn.zxid, &kinds, &result);
+            self.complete_write(origin, frame, now);
+        }
+        if let TxnBody::CloseSession { .. } = txn.body {
+            let ids: Vec<ConnId> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.session == txn.session)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in ids {
+                self.close_conn(id);
+            }
+        }
+    }
+
+    fn on_connect_accepted(
+        &mut self,
+        conn: ConnId,
+        session: SessionId,
+        passwd: [u8; 16],
+        timeout_ms: i32,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.session = session;
+        c.timeout_ms = timeout_ms;
+        c.touched = true;
+        let frame = records::encode_connect_response(&records::ConnectResponse {
+            protocol_version: 0,
+            time_out: timeout_ms,
+            session_id: session,
+            passwd: passwd.to_vec(),
+            read_only: c.sent_read_only.then_some(false),
+        });
+        if std::mem::take(&mut c.handshaking) {
+            self.effects
+                .push(Effect::Handshake(conn, HandshakeOutcome::Accepted));
+        }
+        self.send_frame(conn, frame);
+    }
+
+    fn on_connect_refused(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        // ZooKeeper answers an unknown or expired session with a zero timeout, a zero
+        // session id and a zero password, then closes.
+        let frame = records::encode_connect_response(&records::ConnectResponse::expired(
+            c.sent_read_only.then_some(false),
+        ));
+        let h = std::mem::take(&mut c.handshaking);
+        c.session = 0;
+        self.send_frame(conn, frame);
+        self.close_conn(conn);
+        if h {
+            self.effects
+                .push(Effect::Handshake(conn, HandshakeOutcome::Refused));
+        }
+    }
+
+    /// Another connection (here or on another member) took the session over.
+    fn on_session_moved(&mut self, session: SessionId, new_owner: (ShardId, ConnId)) {
+        let ids: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(id, c)| c.session == session && (self.settings.id, **id) != new_owner)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            debug!(
+                conn = id,
+                "session moved to another connection; closing this one"
+            );
+            self.close_moved(id);
+        }
+    }
+}
+
+/// What the four-letter words read of a shard.
+impl ShardState {
+    /// This shard's part of a server-wide four-letter word.
+    pub(super) fn report(&self) -> ShardReport {
+        ShardReport {
+            connections: self.connections(),
+            watches_by_session: self
+                .watches
+                .by_watcher()
+                .into_iter()
+                .map(|(conn, paths)| SessionWatches {
+                    session_id: self.session_of(conn),
+                    paths,
+                })
+                .collect(),
+            watches_by_path: self
+                .watches
+                .by_path()
+                .into_iter()
+                .map(|(path, conns)| PathWatches {
+                    path,
+                    session_ids: conns.into_iter().map(|c| self.session_of(c)).collect(),
+                })
+                .collect(),
+            apache_watch_count: self.watches.apache_watch_count() as u64,
+            packets_received: self.counters.packets_received,
+            packets_sent: self.counters.packets_sent,
+            replies_too_large: self.counters.replies_too_large,
+            outstanding: self.outstanding_total() as u64,
+            queued_reply_bytes: self.backlog.queued() as u64,
+            latency: self.latency.clone(),
+        }
+    }
+
+    fn connections(&self) -> Vec<ConnectionInfo> {
+        let mut out: Vec<ConnectionInfo> = self
+            .conns
+            .values()
+            .filter_map(|c| {
+                Some(ConnectionInfo {
+                    remote: c.stats.peer?,
+                    received: c.stats.packets_received,
+                    sent: c.stats.packets_sent,
+                    session_id: c.session,
+                    last_op: counters::short_op(c.stats.last_op).to_owned(),
+                    established_ms: c.stats.established_ms,
+                    session_timeout_ms: c.timeout_ms,
+                    last_cxid: c.stats.last_cxid as i64,
+                    last_zxid: self.last_zxid(),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        out.sort_by_key(|c| c.remote);
+        out
+    }
+
+    fn session_of(&self, conn: ConnId) -> i64 {
+        self.conns.get(&conn).map(|c| c.session).unwrap_or(0)
     }
 }

@@ -1,95 +1,13 @@
-//! Counters a shard keeps for the four-letter words, and the answers to those words.
-
-use std::net::SocketAddr;
-use std::path::PathBuf;
+//! The answers to the four-letter words, from this shard's state and the other shards'
+//! reports (the counters they read are in `counters.rs`).
 
 use crate::fourlw::{
-    self, Command, ConnectionInfo, DumpInfo, ExpiryBucket, MetricValue, PathWatches, ServerStats,
-    SessionEphemerals, SessionWatches, Whitelist,
+    self, Command, DumpInfo, ExpiryBucket, MetricValue, PathWatches, ServerStats, SessionEphemerals,
 };
 use crate::messages::{Gathered, ShardReport};
 
+use super::counters::{Asker, ServerCounters};
 use super::state::ShardState;
-
-/// What the four-letter words need that is fixed at startup.
-#[derive(Debug, Clone)]
-pub struct FourLetterContext {
-    pub version: String,
-    pub whitelist: Whitelist,
-    pub conf_text: String,
-    pub data_dir: PathBuf,
-    pub data_log_dir: PathBuf,
-    pub started_ms: i64,
-    /// Lifts the whitelist for the admin server and the metrics port (`fourlw::internal`).
-    pub probe_token: fourlw::internal::ProbeToken,
-}
-
-/// Who asks a four-letter word: only a network client is held to the whitelist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Asker {
-    Network,
-    /// The admin server or the metrics port, proven by the process's probe token.
-    InProcess,
-}
-
-/// Per-connection counters for `cons` and `stat`.
-#[derive(Debug, Clone)]
-pub struct ConnStats {
-    pub peer: Option<SocketAddr>,
-    pub established_ms: i64,
-    pub packets_received: u64,
-    pub packets_sent: u64,
-    pub last_cxid: i32,
-    pub last_op: i32,
-}
-
-impl ConnStats {
-    pub fn new(peer: Option<SocketAddr>) -> Self {
-        Self {
-            peer,
-            established_ms: crate::sequencer::now_ms(),
-            packets_received: 0,
-            packets_sent: 0,
-            last_cxid: -1,
-            last_op: i32::MIN,
-        }
-    }
-}
-
-/// Shard-wide counters for `srvr`, `stat` and `mntr`.
-#[derive(Debug, Clone, Default)]
-pub struct ServerCounters {
-    pub packets_received: u64,
-    pub packets_sent: u64,
-    /// Read replies refused for exceeding `ringkeeper.replyBytesMax`.
-    pub replies_too_large: u64,
-}
-
-/// Apache's four-letter abbreviation of the last operation, as `cons` prints it.
-fn short_op(op: i32) -> &'static str {
-    use ringkeeper_engine::OpCode::*;
-    match ringkeeper_engine::OpCode::from_code(op) {
-        None => "NA",
-        Some(op) => match op {
-            Create | Create2 | CreateContainer | CreateTtl => "CREA",
-            Delete | DeleteContainer => "DELE",
-            Exists => "EXIS",
-            GetData => "GETD",
-            SetData => "SETD",
-            GetAcl => "GACL",
-            SetAcl => "SACL",
-            GetChildren | GetChildren2 => "GETC",
-            Sync => "SYNC",
-            Ping => "PING",
-            Check => "CHEC",
-            Multi | MultiRead => "MULT",
-            CloseSession => "CLOS",
-            SetWatches | SetWatches2 => "SETW",
-            Auth => "AUTH",
-            _ => "NA",
-        },
-    }
-}
 
 fn dir_size(path: &std::path::Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else {
@@ -103,29 +21,6 @@ fn dir_size(path: &std::path::Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
-}
-
-fn connections(state: &ShardState) -> Vec<ConnectionInfo> {
-    let mut out: Vec<ConnectionInfo> = state
-        .conns
-        .values()
-        .filter_map(|c| {
-            Some(ConnectionInfo {
-                remote: c.stats.peer?,
-                received: c.stats.packets_received,
-                sent: c.stats.packets_sent,
-                session_id: c.session,
-                last_op: short_op(c.stats.last_op).to_owned(),
-                established_ms: c.stats.established_ms,
-                session_timeout_ms: c.timeout_ms,
-                last_cxid: c.stats.last_cxid as i64,
-                last_zxid: state.last_zxid(),
-                ..Default::default()
-            })
-        })
-        .collect();
-    out.sort_by_key(|c| c.remote);
-    out
 }
 
 fn open_fds() -> Option<u64> {
@@ -159,42 +54,10 @@ pub(super) fn needs_gather(cmd: Command) -> bool {
     )
 }
 
-/// This shard's part of a server-wide four-letter word.
-pub(super) fn report(state: &ShardState) -> ShardReport {
-    ShardReport {
-        connections: connections(state),
-        watches_by_session: state
-            .watches
-            .by_watcher()
-            .into_iter()
-            .map(|(conn, paths)| SessionWatches {
-                session_id: session_of(state, conn),
-                paths,
-            })
-            .collect(),
-        watches_by_path: state
-            .watches
-            .by_path()
-            .into_iter()
-            .map(|(path, conns)| PathWatches {
-                path,
-                session_ids: conns.into_iter().map(|c| session_of(state, c)).collect(),
-            })
-            .collect(),
-        apache_watch_count: state.watches.apache_watch_count() as u64,
-        packets_received: state.counters.packets_received,
-        packets_sent: state.counters.packets_sent,
-        replies_too_large: state.counters.replies_too_large,
-        outstanding: state.outstanding_total() as u64,
-        queued_reply_bytes: state.backlog.queued() as u64,
-        latency: state.latency.clone(),
-    }
-}
-
 /// Merges every shard's reports, or uses this shard's alone if the gather failed.
 fn merged(state: &ShardState, gathered: Option<&Gathered>) -> (ShardReport, Option<u64>) {
     let Some(g) = gathered else {
-        return (report(state), None);
+        return (state.report(), None);
     };
     let mut out = ShardReport::default();
     let mut by_path: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
@@ -322,10 +185,6 @@ fn server_stats(
     }
 }
 
-fn session_of(state: &ShardState, conn: crate::messages::ConnId) -> i64 {
-    state.conns.get(&conn).map(|c| c.session).unwrap_or(0)
-}
-
 /// Answers a four-letter word; `gathered` holds every shard's report when the word needs it.
 pub(super) fn four_letter_word(
     state: &mut ShardState,
@@ -338,7 +197,7 @@ pub(super) fn four_letter_word(
         return fourlw::refusal(cmd);
     }
     // An ensemble member without a quorum answers as Apache's does while it is not running.
-    if !crate::replica::role::serving() && cmd.needs_running_server() {
+    if !state.serving() && cmd.needs_running_server() {
         return fourlw::render_not_serving(cmd);
     }
     let (all, session_count) = if needs_gather(cmd) {
