@@ -787,9 +787,11 @@ async fn a_black_holed_leader_rejoins_within_two_ticks_of_the_heal() {
         "the former leader took {rejoin:?} to serve again after the heal (bound {rejoin_bound:?});\n{}",
         blocking(|| ensemble.describe())
     );
-    // Giving up the leader takes syncLimit ticks; an election and the new leader's first
-    // commit take a few more.
-    let gap_bound = PARTITION_TICK * (sync_limit + 4);
+    // Giving up the leader takes syncLimit ticks; the survivors' election and the new
+    // leader's first commit must fit in one more (Apache 3.8 measures 5.8-5.9 s here,
+    // docs/benchmarks.md). A first election that loses its votes costs another syncLimit
+    // ticks (7.6 s) and fails this.
+    let gap_bound = PARTITION_TICK * (sync_limit + 1);
     assert!(
         gap <= gap_bound,
         "writes stopped for {gap:?} (bound {gap_bound:?});\n{}",

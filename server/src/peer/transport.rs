@@ -26,7 +26,13 @@
 //!   which we keep sending while nothing at all has arrived from that peer for
 //!   `silence_timeout` is dead even if its kernel still takes our data (a middlebox or proxy
 //!   that acknowledges and drops). It is redialed, as Apache's learner gives up a socket that
-//!   stayed silent for syncLimit ticks and connects again.
+//!   stayed silent for syncLimit ticks and connects again. Silence is counted from the first
+//!   write nothing has been heard after, not from the last thing heard: a link that had
+//!   nothing to say (the election link between two followers) is not dead when it speaks
+//!   again, and closing it there lost the first votes of an election.
+//! - A new election round is sent on fresh election connections, as Apache opens new ones
+//!   when a member changes role: the old ones may sit in retransmission backoff after a
+//!   partition, and a vote lost there costs an election attempt.
 //! - Everything is bounded: frame size (`frame_bytes_max`, both directions), per-link queue
 //!   (`send_queue_max` messages), snapshot size on receipt (`snapshot_bytes_max`), inbound
 //!   connections ([`INBOUND_PER_PEER_MAX`] per configured peer), the inbound channel
@@ -218,6 +224,9 @@ struct Link {
     fresh: Cell<bool>,
     /// When the current connection was made (its Hello written).
     connected_at: Cell<Option<Instant>>,
+    /// The newest election round sent on this link (election links only): a newer one asks
+    /// for a fresh connection.
+    vote_round: Cell<u64>,
     kick: LocalSender<()>,
 }
 
@@ -311,6 +320,7 @@ impl Transport {
                     broken: Cell::new(0),
                     fresh: Cell::new(false),
                     connected_at: Cell::new(None),
+                    vote_round: Cell::new(0),
                     kick,
                 });
                 kicks.push((link.clone(), kick_rx));
@@ -354,7 +364,25 @@ impl Transport {
     /// the link is down or its queue is full.
     pub fn send(&self, to: u64, message: &Message) {
         let election = matches!(message, Message::Vote { .. });
+        if let Message::Vote { round, .. } = message {
+            self.fresh_round(to, *round);
+        }
         self.enqueue(to, election, || Outgoing::Message(message.clone()));
+    }
+
+    /// The first vote of a newer round (a member started looking, or joined a newer
+    /// election) goes on a fresh election connection, asked for before the vote is queued so
+    /// that the vote travels on it.
+    fn fresh_round(&self, to: ServerId, round: u64) {
+        if let Some((election, _)) = self.inner.links.get(&to) {
+            if round
+                > election
+                    .vote_round
+                    .replace(round.max(election.vote_round.get()))
+            {
+                self.fresh(election);
+            }
+        }
     }
 
     /// As [`Self::send`], for the server's own messages (quorum link).
@@ -390,14 +418,18 @@ impl Transport {
     /// is kept: it cannot have stalled yet, and handshakes that repeat must not churn.
     pub fn fresh_link(&self, to: u64) {
         if let Some((_, quorum)) = self.inner.links.get(&to) {
-            let young = quorum
-                .connected_at
-                .get()
-                .is_some_and(|at| at.elapsed() < self.inner.settings.stall_timeout);
-            if quorum.up.get() && !young {
-                quorum.fresh.set(true);
-                quorum.wake();
-            }
+            self.fresh(quorum);
+        }
+    }
+
+    fn fresh(&self, link: &Link) {
+        let young = link
+            .connected_at
+            .get()
+            .is_some_and(|at| at.elapsed() < self.inner.settings.stall_timeout);
+        if link.up.get() && !young {
+            link.fresh.set(true);
+            link.wake();
         }
     }
 
@@ -772,7 +804,8 @@ async fn pump(
     out: &mut Vec<u8>,
     generation: u64,
 ) -> Option<String> {
-    let up_since = Instant::now();
+    // The first write on this connection that nothing has been heard after.
+    let mut unanswered: Option<Instant> = None;
     loop {
         if inner.stopped.get() {
             return None;
@@ -798,23 +831,44 @@ async fn pump(
                 item = link.queue.borrow_mut().pop_front();
             }
         }
+        let written = Instant::now();
         if let Err(e) = write_out(inner, stream, out, frames).await {
             return Some(format!("write failed: {e}"));
         }
-        if let Some(silent) = silence(inner, link.peer, up_since) {
-            return Some(format!("nothing heard from the peer for {silent:?}"));
+        if let Some(silent) = silence(inner, link.peer, &mut unanswered, written) {
+            return Some(format!("no answer from the peer for {silent:?}"));
         }
     }
 }
 
-/// How long `peer` has been silent towards a link up since `up_since`, if longer than
-/// `silence_timeout`. A link younger than the timeout is never judged: the peer may not have
-/// had a reason to answer yet.
-fn silence(inner: &Inner, peer: ServerId, up_since: Instant) -> Option<Duration> {
+/// How long `peer` has left our writes unanswered, if longer than `silence_timeout`.
+/// `unanswered` is the first write nothing has been heard after; a write made at `written`
+/// starts it when everything before was answered. A quiet link is never judged: silence
+/// starts when we speak.
+fn silence(
+    inner: &Inner,
+    peer: ServerId,
+    unanswered: &mut Option<Instant>,
+    written: Instant,
+) -> Option<Duration> {
     let heard = inner.last_heard.borrow().get(&peer).copied();
-    let since = heard.map_or(up_since, |h| h.max(up_since));
-    let silent = since.elapsed();
+    let first = first_unanswered(heard, *unanswered, written);
+    *unanswered = Some(first);
+    let silent = first.elapsed();
     (silent > inner.settings.silence_timeout).then_some(silent)
+}
+
+/// The first write nothing has been heard after, once a write is made at `written`:
+/// `unanswered` still, unless the peer was heard since it.
+pub(super) fn first_unanswered(
+    heard: Option<Instant>,
+    unanswered: Option<Instant>,
+    written: Instant,
+) -> Instant {
+    match unanswered {
+        Some(first) if heard.is_none_or(|h| h < first) => first,
+        _ => written,
+    }
 }
 
 /// Appends the frames of one message to `out`; returns how many. A message that cannot be a
