@@ -297,7 +297,7 @@ pub const KEYS: &[KeySpec] = &[
     ignored_family("observerMaster.", NO_OBSERVERS),
     ignored("connectToLearnerMasterLimit", NO_OBSERVERS),
     ignored("observerMasterPort", NO_OBSERVERS),
-    ignored_family("multiAddress.", "only the first address of a server.N line is used, so there is nothing to check for reachability"),
+    ignored_family("multiAddress.", "a member dials the addresses of a server.N line in turn and moves to the next when a dial fails or a connection is lost (stall or silence deadline), instead of Apache's reachability check before dialing"),
     ignored("oraclePath", "the two-member oracle is not implemented"),
     ignored_family("group.", "hierarchical quorums are not implemented: every participant has one vote and a majority decides"),
     ignored_family("weight.", "hierarchical quorums are not implemented: every participant has one vote and a majority decides"),

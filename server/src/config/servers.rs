@@ -138,6 +138,25 @@ pub fn parse_server_line(
     })
 }
 
+impl ServerMember {
+    /// `host:port` of the quorum port at each address, in the line's order.
+    pub fn quorum_addrs(&self) -> Vec<String> {
+        self.port_addrs(|a| a.quorum_port)
+    }
+
+    /// `host:port` of the election port at each address, in the line's order.
+    pub fn election_addrs(&self) -> Vec<String> {
+        self.port_addrs(|a| a.election_port)
+    }
+
+    fn port_addrs(&self, port: impl Fn(&PeerAddress) -> u16) -> Vec<String> {
+        self.addresses
+            .iter()
+            .map(|a| format!("{}:{}", delimited_host(&a.host), port(a)))
+            .collect()
+    }
+}
+
 fn parse_client(text: &str) -> Result<ClientAddress, String> {
     let parts = host_and_port_parts(text.trim())?;
     match parts.as_slice() {

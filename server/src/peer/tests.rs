@@ -32,12 +32,12 @@ fn free_addrs(test: u8, n: usize) -> Vec<String> {
 fn settings(me: u64, own: &[String], other_id: u64, other: &[String]) -> TransportSettings {
     TransportSettings {
         me,
-        listen_quorum: own[0].clone(),
-        listen_election: own[1].clone(),
+        listen_quorum: vec![own[0].clone()],
+        listen_election: vec![own[1].clone()],
         peers: vec![PeerEndpoint {
             id: other_id,
-            quorum: other[0].clone(),
-            election: other[1].clone(),
+            quorum: vec![other[0].clone()],
+            election: vec![other[1].clone()],
         }],
         frame_bytes_max: 256 * 1024,
         snapshot_bytes_max: 8 << 20,
@@ -407,6 +407,65 @@ fn a_link_to_a_silent_peer_is_redialed() {
             glommio::timer::sleep(Duration::from_millis(50)).await;
         }
         a.stop();
+    });
+}
+
+/// multiAddress: a peer listed at two addresses is reached at the second when the first
+/// refuses connections (election port) or accepts and never answers (quorum port, a
+/// black hole); the peer listens on both of its addresses.
+#[test]
+fn a_link_fails_over_to_the_next_address() {
+    run(|| async {
+        let a_addrs = free_addrs(16, 2);
+        let b_addrs = free_addrs(17, 4);
+        // Bound and released: nothing listens there, so a dial is refused.
+        let refused = free_addrs(18, 1);
+        let silent = free_addrs(19, 1);
+        let accepted = silent_listener(&silent[0]);
+        let mut sa = settings(1, &a_addrs, 2, &b_addrs);
+        sa.stall_timeout = STALL_TIMEOUT_MIN;
+        sa.silence_timeout = STALL_TIMEOUT_MIN;
+        sa.peers[0].quorum = vec![silent[0].clone(), b_addrs[2].clone()];
+        sa.peers[0].election = vec![refused[0].clone(), b_addrs[3].clone()];
+        let mut sb = settings(2, &b_addrs, 1, &a_addrs);
+        sb.listen_quorum.push(b_addrs[2].clone());
+        sb.listen_election.push(b_addrs[3].clone());
+        let (a, _a_rx) = Transport::start(sa).await.unwrap();
+        let (b, b_rx) = Transport::start(sb).await.unwrap();
+        let vote = Message::Vote {
+            round: 1,
+            vote: Vote {
+                epoch: 1,
+                zxid: 1,
+                leader: 1,
+            },
+            state: VoterState::Looking,
+        };
+        let commit = Message::Commit { epoch: 1, zxid: 1 };
+        let (mut got_vote, mut got_commit) = (false, false);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(got_vote && got_commit) {
+            assert!(
+                Instant::now() < deadline,
+                "no failover to the second address"
+            );
+            a.send(2, &vote);
+            a.send(2, &commit);
+            let pause = Duration::from_millis(50);
+            while let Some(Inbound::Protocol { message, .. }) =
+                futures_lite::future::or(b_rx.recv(), async {
+                    glommio::timer::sleep(pause).await;
+                    None
+                })
+                .await
+            {
+                got_vote |= message == vote;
+                got_commit |= message == commit;
+            }
+        }
+        assert!(accepted.get() >= 1, "the silent address was never dialed");
+        a.stop();
+        b.stop();
     });
 }
 

@@ -33,6 +33,10 @@
 //! - A new election round is sent on fresh election connections, as Apache opens new ones
 //!   when a member changes role: the old ones may sit in retransmission backoff after a
 //!   partition, and a vote lost there costs an election attempt.
+//! - multiAddress: a peer whose `server.N` line gives several addresses is dialed at one of
+//!   them; a failed dial or a lost connection (refused, stalled, silent) moves the link to
+//!   the next, so an unreachable address costs one `connect_retry` or one deadline. We listen
+//!   on every address of our own line.
 //! - Everything is bounded: frame size (`frame_bytes_max`, both directions), per-link queue
 //!   (`send_queue_max` messages), snapshot size on receipt (`snapshot_bytes_max`), inbound
 //!   connections ([`INBOUND_PER_PEER_MAX`] per configured peer), the inbound channel
@@ -84,17 +88,20 @@ const CHUNK_OVERHEAD_BYTES: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerEndpoint {
     pub id: u64,
-    /// host:port of its quorum port.
-    pub quorum: String,
-    /// host:port of its election port.
-    pub election: String,
+    /// host:port of its quorum port, one per address of its `server.N` line (several with
+    /// multiAddress), in the line's order: dialed in turn, the next one after a failure.
+    pub quorum: Vec<String>,
+    /// host:port of its election port, likewise.
+    pub election: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct TransportSettings {
     pub me: u64,
-    pub listen_quorum: String,
-    pub listen_election: String,
+    /// Where to listen: every address of our own `server.N` line (several with
+    /// multiAddress), so that a peer can reach us over any of them.
+    pub listen_quorum: Vec<String>,
+    pub listen_election: Vec<String>,
     /// Every other member (not `me`).
     pub peers: Vec<PeerEndpoint>,
     /// The largest frame sent or accepted, its 8 header bytes included.
@@ -142,8 +149,14 @@ impl TransportSettings {
                 self.silence_timeout, self.stall_timeout
             ));
         }
+        if self.listen_quorum.is_empty() || self.listen_election.is_empty() {
+            return bad("no address to listen on for the peer ports".into());
+        }
         let mut seen = std::collections::HashSet::new();
         for p in &self.peers {
+            if p.quorum.is_empty() || p.election.is_empty() {
+                return bad(format!("peer {} has no address", p.id));
+            }
             if p.id == self.me {
                 return bad(format!("peer list includes this server ({})", p.id));
             }
@@ -214,7 +227,9 @@ enum Outgoing {
 struct Link {
     peer: ServerId,
     port: &'static str,
-    addr: String,
+    /// The peer's addresses for this port, dialed in turn; `current` is the one in use.
+    addrs: Vec<String>,
+    current: Cell<usize>,
     queue: RefCell<VecDeque<Outgoing>>,
     up: Cell<bool>,
     /// The connection generation the EOF watcher found closed.
@@ -231,6 +246,17 @@ struct Link {
 }
 
 impl Link {
+    fn addr(&self) -> &str {
+        &self.addrs[self.current.get() % self.addrs.len()]
+    }
+
+    /// After a failed dial or a lost connection the next dial tries the next address: one of
+    /// several may be unreachable (multiAddress failover).
+    fn next_addr(&self) {
+        self.current
+            .set((self.current.get() + 1) % self.addrs.len());
+    }
+
     fn wake(&self) {
         // A full kick channel already holds a wake-up; nothing is lost.
         let _ = self.kick.try_send(());
@@ -295,26 +321,32 @@ fn bind(addr: &str) -> io::Result<TcpListener> {
     Ok(crate::net::listener::into_glommio(sock.into()))
 }
 
+fn bind_all(addrs: &[String]) -> io::Result<Vec<TcpListener>> {
+    addrs.iter().map(|a| bind(a)).collect()
+}
+
 impl Transport {
-    /// Binds both listeners (error if they cannot be bound), spawns the accept and link tasks
+    /// Binds the listeners, one per listen address of each port (error if one cannot be
+    /// bound), spawns the accept and link tasks
     /// on the current executor.
     pub async fn start(
         settings: TransportSettings,
     ) -> io::Result<(Transport, LocalReceiver<Inbound>)> {
         settings.validate()?;
-        let quorum = bind(&settings.listen_quorum)?;
-        let election = bind(&settings.listen_election)?;
-        let local = (quorum.local_addr()?, election.local_addr()?);
+        let quorum = bind_all(&settings.listen_quorum)?;
+        let election = bind_all(&settings.listen_election)?;
+        let local = (quorum[0].local_addr()?, election[0].local_addr()?);
         let (tx, rx) = local_channel::new_bounded(INBOUND_QUEUE_MAX);
         let mut links = HashMap::new();
         let mut kicks = Vec::new();
         for p in &settings.peers {
-            let mut make = |port: &'static str, addr: &str| {
+            let mut make = |port: &'static str, addrs: &[String]| {
                 let (kick, kick_rx) = local_channel::new_bounded(1);
                 let link = Rc::new(Link {
                     peer: p.id,
                     port,
-                    addr: addr.to_owned(),
+                    addrs: addrs.to_vec(),
+                    current: Cell::new(0),
                     queue: RefCell::new(VecDeque::new()),
                     up: Cell::new(false),
                     broken: Cell::new(0),
@@ -351,8 +383,12 @@ impl Transport {
             peers = inner.settings.peers.len(),
             "peer transport listening"
         );
-        glommio::spawn_local(run_acceptor(inner.clone(), quorum, "quorum")).detach();
-        glommio::spawn_local(run_acceptor(inner.clone(), election, "election")).detach();
+        for listener in quorum {
+            glommio::spawn_local(run_acceptor(inner.clone(), listener, "quorum")).detach();
+        }
+        for listener in election {
+            glommio::spawn_local(run_acceptor(inner.clone(), listener, "election")).detach();
+        }
         for (link, kick_rx) in kicks {
             glommio::spawn_local(run_link(inner.clone(), link, kick_rx)).detach();
         }
@@ -682,16 +718,17 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
         let kept_up = link.up.get();
         let mut fresh = false;
         match inner
-            .until_stop(dial(&link.addr, inner.settings.stall_timeout))
+            .until_stop(dial(link.addr(), inner.settings.stall_timeout))
             .await
         {
             None => break,
             Some(Err(e)) => {
                 // One line per outage, not one per retry.
                 if !logged_down {
-                    info!(peer = link.peer, port = link.port, addr = %link.addr, "peer link down: {e}");
+                    info!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link down: {e}");
                     logged_down = true;
                 }
+                link.next_addr();
                 if kept_up {
                     link_down(&inner, &link);
                 }
@@ -722,7 +759,7 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                         Err(e) => Err(io::Error::other(e)),
                     };
                 if written.is_ok() {
-                    info!(peer = link.peer, port = link.port, addr = %link.addr, "peer link up");
+                    info!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link up");
                     link.connected_at.set(Some(Instant::now()));
                     if !kept_up {
                         link.up.set(true);
@@ -743,7 +780,10 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                         link_down(&inner, &link);
                     }
                     if let Some(why) = why {
-                        info!(peer = link.peer, port = link.port, "peer link lost: {why}");
+                        info!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link lost: {why}");
+                    }
+                    if !fresh {
+                        link.next_addr();
                     }
                 } else if kept_up {
                     link_down(&inner, &link);
