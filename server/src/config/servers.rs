@@ -299,6 +299,27 @@ mod tests {
     }
 
     #[test]
+    fn multiple_addresses_each_parsed_and_listed_in_order() {
+        let m = parse_server_line(1, "b:2888:3888|[::1]:2889:3889:participant;2181", true).unwrap();
+        assert_eq!(m.quorum_addrs(), vec!["b:2888", "[::1]:2889"]);
+        assert_eq!(m.election_addrs(), vec!["b:3888", "[::1]:3889"]);
+        assert_eq!(m.client.map(|c| c.port), Some(2181));
+        for bad in [
+            "a:1:2|",
+            "|a:1:2",
+            "a:1:2||b:3:4",
+            "a:1:2|b:3",
+            "a:1:2|b:3:x",
+            "a:1:2|b:3:3",
+            "a:1:2|:3:4",
+            "a:1:2|b:3:4:leader",
+        ] {
+            let err = parse_server_line(1, bad, true).expect_err(bad);
+            assert!(!err.is_empty(), "{bad:?}: empty error");
+        }
+    }
+
+    #[test]
     fn malformed_lines_are_refused() {
         for bad in [
             "",
