@@ -102,6 +102,8 @@ const fn jvm(name: &'static str) -> KeySpec {
 const PEER_PROTOCOL: &str = "tunes Apache's peer protocol and election; ringkeeper's members speak their own (docs/replication.md)";
 const NO_OBSERVERS: &str = "observers are not supported yet";
 const QUORUM_TLS: &str = "TLS between members is not implemented yet: members talk plain TCP (the ssl.quorum.* stores are loaded and checked)";
+const QUORUM_TLS_REFUSED: &str = "TLS between members is not implemented yet; starting with plain links would let any process that reaches the quorum and election ports take part";
+const QUORUM_SASL_REFUSED: &str = "SASL between members is not implemented yet; starting without it would let any process that reaches the quorum and election ports take part";
 const QUORUM_SASL: &str =
     "SASL between members is not implemented yet: members do not authenticate each other";
 const JAVA_CLASS: &str = "names a Java class; ringkeeper has one built-in implementation";
@@ -280,7 +282,7 @@ pub const KEYS: &[KeySpec] = &[
     ignored("ssl.context.supplier.class", JAVA_CLASS),
     ignored("ssl.authProvider", "certificate clients always get the built-in x509 scheme"),
     ignored("ssl.handshakeDetectionTimeoutMillis", PORT_UNIFICATION),
-    ignored("sslQuorum", QUORUM_TLS),
+    only_value("sslQuorum", "false", QUORUM_TLS_REFUSED),
     ignored("sslQuorumReloadCertFiles", QUORUM_TLS),
     ignored("portUnification", PORT_UNIFICATION),
     ignored_family("client.", "a client-side setting; client.portUnification: TLS and plain text on one port is not implemented"),
@@ -290,6 +292,9 @@ pub const KEYS: &[KeySpec] = &[
     ignored("serverCnxnFactory", JAVA_CLASS),
     ignored_family("metricsProvider.", "tunes Apache's Java exporter (JVM info, worker threads, queue sizes); ringkeeper's metrics port has its own fixed limits (see metrics.md)"),
     ignored_family("quorum.", QUORUM_SASL),
+    only_value("quorum.auth.enableSasl", "false", QUORUM_SASL_REFUSED),
+    only_value("quorum.auth.learnerRequireSasl", "false", QUORUM_SASL_REFUSED),
+    only_value("quorum.auth.serverRequireSasl", "false", QUORUM_SASL_REFUSED),
     ignored("quorum.cnxn.threads.size", JAVA_TUNING),
     ignored("quorumListenOnAllIPs", "members bind the quorum and election addresses of their server.N line"),
     ignored("syncEnabled", NO_OBSERVERS),
