@@ -787,14 +787,44 @@ async fn a_black_holed_leader_rejoins_within_two_ticks_of_the_heal() {
         "the former leader took {rejoin:?} to serve again after the heal (bound {rejoin_bound:?});\n{}",
         blocking(|| ensemble.describe())
     );
-    // Giving up the leader takes syncLimit ticks; an election and the new leader's first
-    // commit take a few more.
-    let gap_bound = PARTITION_TICK * (sync_limit + 4);
+    // Giving up the leader takes syncLimit ticks; the survivors' election and the new
+    // leader's first commit must fit in one more (Apache 3.8 measures 5.8-5.9 s here,
+    // docs/benchmarks.md). A first election that loses its votes costs another syncLimit
+    // ticks (7.6 s) and fails this.
+    let gap_bound = PARTITION_TICK * (sync_limit + 1);
     assert!(
         gap <= gap_bound,
         "writes stopped for {gap:?} (bound {gap_bound:?});\n{}",
         blocking(|| ensemble.describe())
     );
+}
+
+/// multiAddress (issue 14 item 4): every member lists the others at two addresses, each
+/// behind proxies of its own. With every first address black-holed the links fail over to
+/// the second ones: writes go on, and when the leader is then killed the two others elect
+/// and take writes over their second addresses alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_fail_over_to_their_second_address() {
+    let _serial = SERIAL.lock().await;
+    let mut options = options();
+    options.proxies = true;
+    options.two_addresses = true;
+    let (mut ensemble, leader) = blocking(|| start_with_leader(3, options));
+    let config = ensemble.config_text(0);
+    assert!(
+        config.contains('|') && config.contains("multiAddress.enabled=true"),
+        "no second addresses in\n{config}"
+    );
+    ensemble.black_hole_first_addresses();
+    let survivors = followers(&mut ensemble, leader);
+    first_write(&mut ensemble, &[0, 1, 2], "/multi-a", FAILOVER_BOUND).await;
+    blocking(|| ensemble.kill(leader));
+    let new_leader = blocking(|| ensemble.wait_for_leader(LEADER_WAIT));
+    assert!(
+        survivors.contains(&new_leader),
+        "member {new_leader} leads, but it was killed"
+    );
+    first_write(&mut ensemble, &survivors, "/multi-b", FAILOVER_BOUND).await;
 }
 
 /// Five members split 2 | 3, the old leader on the small side: both minority members stop

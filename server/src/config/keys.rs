@@ -102,6 +102,8 @@ const fn jvm(name: &'static str) -> KeySpec {
 const PEER_PROTOCOL: &str = "tunes Apache's peer protocol and election; ringkeeper's members speak their own (docs/replication.md)";
 const NO_OBSERVERS: &str = "observers are not supported yet";
 const QUORUM_TLS: &str = "TLS between members is not implemented yet: members talk plain TCP (the ssl.quorum.* stores are loaded and checked)";
+const QUORUM_TLS_REFUSED: &str = "TLS between members is not implemented yet; starting with plain links would let any process that reaches the quorum and election ports take part";
+const QUORUM_SASL_REFUSED: &str = "SASL between members is not implemented yet; starting without it would let any process that reaches the quorum and election ports take part";
 const QUORUM_SASL: &str =
     "SASL between members is not implemented yet: members do not authenticate each other";
 const JAVA_CLASS: &str = "names a Java class; ringkeeper has one built-in implementation";
@@ -280,7 +282,7 @@ pub const KEYS: &[KeySpec] = &[
     ignored("ssl.context.supplier.class", JAVA_CLASS),
     ignored("ssl.authProvider", "certificate clients always get the built-in x509 scheme"),
     ignored("ssl.handshakeDetectionTimeoutMillis", PORT_UNIFICATION),
-    ignored("sslQuorum", QUORUM_TLS),
+    only_value("sslQuorum", "false", QUORUM_TLS_REFUSED),
     ignored("sslQuorumReloadCertFiles", QUORUM_TLS),
     ignored("portUnification", PORT_UNIFICATION),
     ignored_family("client.", "a client-side setting; client.portUnification: TLS and plain text on one port is not implemented"),
@@ -290,6 +292,9 @@ pub const KEYS: &[KeySpec] = &[
     ignored("serverCnxnFactory", JAVA_CLASS),
     ignored_family("metricsProvider.", "tunes Apache's Java exporter (JVM info, worker threads, queue sizes); ringkeeper's metrics port has its own fixed limits (see metrics.md)"),
     ignored_family("quorum.", QUORUM_SASL),
+    only_value("quorum.auth.enableSasl", "false", QUORUM_SASL_REFUSED),
+    only_value("quorum.auth.learnerRequireSasl", "false", QUORUM_SASL_REFUSED),
+    only_value("quorum.auth.serverRequireSasl", "false", QUORUM_SASL_REFUSED),
     ignored("quorum.cnxn.threads.size", JAVA_TUNING),
     ignored("quorumListenOnAllIPs", "members bind the quorum and election addresses of their server.N line"),
     ignored("syncEnabled", NO_OBSERVERS),
@@ -297,7 +302,7 @@ pub const KEYS: &[KeySpec] = &[
     ignored_family("observerMaster.", NO_OBSERVERS),
     ignored("connectToLearnerMasterLimit", NO_OBSERVERS),
     ignored("observerMasterPort", NO_OBSERVERS),
-    ignored_family("multiAddress.", "only the first address of a server.N line is used, so there is nothing to check for reachability"),
+    ignored_family("multiAddress.", "a member dials the addresses of a server.N line in turn and moves to the next when a dial fails or a connection is lost (stall or silence deadline), instead of Apache's reachability check before dialing"),
     ignored("oraclePath", "the two-member oracle is not implemented"),
     ignored_family("group.", "hierarchical quorums are not implemented: every participant has one vote and a majority decides"),
     ignored_family("weight.", "hierarchical quorums are not implemented: every participant has one vote and a majority decides"),

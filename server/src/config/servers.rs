@@ -138,6 +138,25 @@ pub fn parse_server_line(
     })
 }
 
+impl ServerMember {
+    /// `host:port` of the quorum port at each address, in the line's order.
+    pub fn quorum_addrs(&self) -> Vec<String> {
+        self.port_addrs(|a| a.quorum_port)
+    }
+
+    /// `host:port` of the election port at each address, in the line's order.
+    pub fn election_addrs(&self) -> Vec<String> {
+        self.port_addrs(|a| a.election_port)
+    }
+
+    fn port_addrs(&self, port: impl Fn(&PeerAddress) -> u16) -> Vec<String> {
+        self.addresses
+            .iter()
+            .map(|a| format!("{}:{}", delimited_host(&a.host), port(a)))
+            .collect()
+    }
+}
+
 fn parse_client(text: &str) -> Result<ClientAddress, String> {
     let parts = host_and_port_parts(text.trim())?;
     match parts.as_slice() {
@@ -277,6 +296,27 @@ mod tests {
         let m = parse_server_line(1, line, true).unwrap();
         assert_eq!(m.to_string(), "a:2889:3889|b:2888:3888:participant");
         assert!(parse_server_line(1, "a:1:2:observer|b:3:4:participant", true).is_err());
+    }
+
+    #[test]
+    fn multiple_addresses_each_parsed_and_listed_in_order() {
+        let m = parse_server_line(1, "b:2888:3888|[::1]:2889:3889:participant;2181", true).unwrap();
+        assert_eq!(m.quorum_addrs(), vec!["b:2888", "[::1]:2889"]);
+        assert_eq!(m.election_addrs(), vec!["b:3888", "[::1]:3889"]);
+        assert_eq!(m.client.map(|c| c.port), Some(2181));
+        for bad in [
+            "a:1:2|",
+            "|a:1:2",
+            "a:1:2||b:3:4",
+            "a:1:2|b:3",
+            "a:1:2|b:3:x",
+            "a:1:2|b:3:3",
+            "a:1:2|:3:4",
+            "a:1:2|b:3:4:leader",
+        ] {
+            let err = parse_server_line(1, bad, true).expect_err(bad);
+            assert!(!err.is_empty(), "{bad:?}: empty error");
+        }
     }
 
     #[test]

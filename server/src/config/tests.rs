@@ -378,7 +378,7 @@ fn unknown_and_ignored_keys_warn_and_never_fail() {
     let data = scratch.data_dir();
     let cfg = scratch.write(
         "zoo.cfg",
-        &format!("dataDir={data}\nclientPort=2181\nnoSuchSetting=1\nmetricsProvider.className=x.Y\ngroup.1=1:2\nweight.1=1\nquorum.auth.enableSasl=false\nadmin.enableServer=false\nautopurge.snapRetainCount=1\n"),
+        &format!("dataDir={data}\nclientPort=2181\nnoSuchSetting=1\nmetricsProvider.className=x.Y\ngroup.1=1:2\nweight.1=1\nquorum.auth.learner.saslLoginContext=QuorumLearner\nadmin.enableServer=false\nautopurge.snapRetainCount=1\n"),
     );
     let config = load_file(&cfg, &["-Dsome.other.property=1"]).expect("loads");
     let warnings = config.warnings().join("\n");
@@ -391,7 +391,7 @@ fn unknown_and_ignored_keys_warn_and_never_fail() {
         "metricsProvider.className",
         "group.1",
         "weight.1",
-        "quorum.auth.enableSasl",
+        "quorum.auth.learner.saslLoginContext",
     ] {
         assert!(warnings.contains(key), "{key}: {warnings}");
     }
@@ -1292,6 +1292,10 @@ fn keys_supported_with_one_value_refuse_the_others() {
         ("sessionRequireClientSASLAuth", "true", "false"),
         ("DigestAuthenticationProvider.digestAlg", "SHA-256", "SHA1"),
         ("enforceQuota", "true", "false"),
+        ("sslQuorum", "true", "false"),
+        ("quorum.auth.enableSasl", "true", "false"),
+        ("quorum.auth.learnerRequireSasl", "true", "false"),
+        ("quorum.auth.serverRequireSasl", "true", "false"),
     ] {
         let err = load_with(&format!("{key}={refused}"))
             .expect_err(key)

@@ -32,12 +32,12 @@ fn free_addrs(test: u8, n: usize) -> Vec<String> {
 fn settings(me: u64, own: &[String], other_id: u64, other: &[String]) -> TransportSettings {
     TransportSettings {
         me,
-        listen_quorum: own[0].clone(),
-        listen_election: own[1].clone(),
+        listen_quorum: vec![own[0].clone()],
+        listen_election: vec![own[1].clone()],
         peers: vec![PeerEndpoint {
             id: other_id,
-            quorum: other[0].clone(),
-            election: other[1].clone(),
+            quorum: vec![other[0].clone()],
+            election: vec![other[1].clone()],
         }],
         frame_bytes_max: 256 * 1024,
         snapshot_bytes_max: 8 << 20,
@@ -410,20 +410,143 @@ fn a_link_to_a_silent_peer_is_redialed() {
     });
 }
 
+/// multiAddress: a peer listed at two addresses is reached at the second when the first
+/// refuses connections (election port) or accepts and never answers (quorum port, a
+/// black hole); the peer listens on both of its addresses.
+#[test]
+fn a_link_fails_over_to_the_next_address() {
+    run(|| async {
+        let a_addrs = free_addrs(16, 2);
+        let b_addrs = free_addrs(17, 4);
+        // Bound and released: nothing listens there, so a dial is refused.
+        let refused = free_addrs(18, 1);
+        let silent = free_addrs(19, 1);
+        let accepted = silent_listener(&silent[0]);
+        let mut sa = settings(1, &a_addrs, 2, &b_addrs);
+        sa.stall_timeout = STALL_TIMEOUT_MIN;
+        sa.silence_timeout = STALL_TIMEOUT_MIN;
+        sa.peers[0].quorum = vec![silent[0].clone(), b_addrs[2].clone()];
+        sa.peers[0].election = vec![refused[0].clone(), b_addrs[3].clone()];
+        let mut sb = settings(2, &b_addrs, 1, &a_addrs);
+        sb.listen_quorum.push(b_addrs[2].clone());
+        sb.listen_election.push(b_addrs[3].clone());
+        let (a, _a_rx) = Transport::start(sa).await.unwrap();
+        let (b, b_rx) = Transport::start(sb).await.unwrap();
+        let vote = Message::Vote {
+            round: 1,
+            vote: Vote {
+                epoch: 1,
+                zxid: 1,
+                leader: 1,
+            },
+            state: VoterState::Looking,
+        };
+        let commit = Message::Commit { epoch: 1, zxid: 1 };
+        let (mut got_vote, mut got_commit) = (false, false);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(got_vote && got_commit) {
+            assert!(
+                Instant::now() < deadline,
+                "no failover to the second address"
+            );
+            a.send(2, &vote);
+            a.send(2, &commit);
+            let pause = Duration::from_millis(50);
+            while let Some(Inbound::Protocol { message, .. }) =
+                futures_lite::future::or(b_rx.recv(), async {
+                    glommio::timer::sleep(pause).await;
+                    None
+                })
+                .await
+            {
+                got_vote |= message == vote;
+                got_commit |= message == commit;
+            }
+        }
+        assert!(accepted.get() >= 1, "the silent address was never dialed");
+        a.stop();
+        b.stop();
+    });
+}
+
+/// Silence counts from the first write left unanswered, not from the last thing heard: a
+/// link that was quiet for long (two followers' election link) is not dead when it speaks.
+#[test]
+fn silence_starts_at_the_first_unanswered_write() {
+    use super::transport::first_unanswered;
+    let t0 = Instant::now();
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    // Heard at 1, quiet until a write at 60: the silence starts at 60, not at 1.
+    assert_eq!(first_unanswered(Some(at(1)), None, at(60)), at(60));
+    assert_eq!(first_unanswered(Some(at(1)), Some(at(0)), at(60)), at(60));
+    // Nothing heard since the write at 60: later writes do not restart the count.
+    assert_eq!(first_unanswered(Some(at(1)), Some(at(60)), at(62)), at(60));
+    assert_eq!(first_unanswered(None, Some(at(60)), at(62)), at(60));
+    // Heard at 61: the write at 62 starts a new count.
+    assert_eq!(first_unanswered(Some(at(61)), Some(at(60)), at(62)), at(62));
+}
+
+/// Server 1 (stall_timeout at its minimum, links up) and server 2, on the addresses of
+/// `test` and `test + 1`; server 2's inbound channel.
+async fn pair_with_short_stall(test: u8) -> (Transport, Transport, LocalReceiver<Inbound>) {
+    let a_addrs = free_addrs(test, 2);
+    let b_addrs = free_addrs(test + 1, 2);
+    let mut s = settings(1, &a_addrs, 2, &b_addrs);
+    s.stall_timeout = STALL_TIMEOUT_MIN;
+    let (a, _a_rx) = Transport::start(s).await.unwrap();
+    let (b, b_rx) = Transport::start(settings(2, &b_addrs, 1, &a_addrs))
+        .await
+        .unwrap();
+    wait_for("links up", || a.stats().links_up == 2).await;
+    (a, b, b_rx)
+}
+
+/// A newer election round goes on a fresh election connection: the peer sees a second
+/// connection from us on its election port, and the vote arrives.
+#[test]
+fn a_new_vote_round_gets_a_fresh_election_connection() {
+    run(|| async {
+        let (a, b, brx) = pair_with_short_stall(14).await;
+        let vote = |round| Message::Vote {
+            round,
+            vote: Vote {
+                epoch: 1,
+                zxid: 1,
+                leader: 1,
+            },
+            state: VoterState::Looking,
+        };
+        let round_trip = |round| {
+            a.send(2, &vote(round));
+            let want = Inbound::Protocol {
+                from: 1,
+                message: vote(round),
+            };
+            let brx = &brx;
+            async move { assert_eq!(recv(brx).await, want) }
+        };
+        round_trip(1).await;
+        // Older than stall_timeout, so that a fresh connection is not refused as too young.
+        glommio::timer::sleep(STALL_TIMEOUT_MIN + Duration::from_millis(100)).await;
+        round_trip(1).await;
+        let superseded = b.stats().inbound_superseded;
+        assert_eq!(superseded, 0, "same round, same connection");
+        round_trip(2).await;
+        wait_for("the old election connection superseded", || {
+            b.stats().inbound_superseded == 1
+        })
+        .await;
+        a.stop();
+        b.stop();
+    });
+}
+
 /// A fresh link replaces the quorum connection once it is older than `stall_timeout`; what
 /// is sent meanwhile goes on the new connection, and a young connection is kept.
 #[test]
 fn a_fresh_link_replaces_an_old_connection_and_keeps_the_queue() {
     run(|| async {
-        let a_addrs = free_addrs(11, 2);
-        let b_addrs = free_addrs(12, 2);
-        let mut s = settings(1, &a_addrs, 2, &b_addrs);
-        s.stall_timeout = STALL_TIMEOUT_MIN;
-        let (a, _a_rx) = Transport::start(s).await.unwrap();
-        let (b, b_rx) = Transport::start(settings(2, &b_addrs, 1, &a_addrs))
-            .await
-            .unwrap();
-        wait_for("links up", || a.stats().links_up == 2).await;
+        let (a, b, b_rx) = pair_with_short_stall(11).await;
         // Young: kept.
         a.fresh_link(2);
         a.send(2, &Message::Commit { epoch: 1, zxid: 1 });

@@ -26,7 +26,17 @@
 //!   which we keep sending while nothing at all has arrived from that peer for
 //!   `silence_timeout` is dead even if its kernel still takes our data (a middlebox or proxy
 //!   that acknowledges and drops). It is redialed, as Apache's learner gives up a socket that
-//!   stayed silent for syncLimit ticks and connects again.
+//!   stayed silent for syncLimit ticks and connects again. Silence is counted from the first
+//!   write nothing has been heard after, not from the last thing heard: a link that had
+//!   nothing to say (the election link between two followers) is not dead when it speaks
+//!   again, and closing it there lost the first votes of an election.
+//! - A new election round is sent on fresh election connections, as Apache opens new ones
+//!   when a member changes role: the old ones may sit in retransmission backoff after a
+//!   partition, and a vote lost there costs an election attempt.
+//! - multiAddress: a peer whose `server.N` line gives several addresses is dialed at one of
+//!   them; a failed dial or a lost connection (refused, stalled, silent) moves the link to
+//!   the next, so an unreachable address costs one `connect_retry` or one deadline. We listen
+//!   on every address of our own line.
 //! - Everything is bounded: frame size (`frame_bytes_max`, both directions), per-link queue
 //!   (`send_queue_max` messages), snapshot size on receipt (`snapshot_bytes_max`), inbound
 //!   connections ([`INBOUND_PER_PEER_MAX`] per configured peer), the inbound channel
@@ -78,17 +88,20 @@ const CHUNK_OVERHEAD_BYTES: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerEndpoint {
     pub id: u64,
-    /// host:port of its quorum port.
-    pub quorum: String,
-    /// host:port of its election port.
-    pub election: String,
+    /// host:port of its quorum port, one per address of its `server.N` line (several with
+    /// multiAddress), in the line's order: dialed in turn, the next one after a failure.
+    pub quorum: Vec<String>,
+    /// host:port of its election port, likewise.
+    pub election: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct TransportSettings {
     pub me: u64,
-    pub listen_quorum: String,
-    pub listen_election: String,
+    /// Where to listen: every address of our own `server.N` line (several with
+    /// multiAddress), so that a peer can reach us over any of them.
+    pub listen_quorum: Vec<String>,
+    pub listen_election: Vec<String>,
     /// Every other member (not `me`).
     pub peers: Vec<PeerEndpoint>,
     /// The largest frame sent or accepted, its 8 header bytes included.
@@ -136,8 +149,14 @@ impl TransportSettings {
                 self.silence_timeout, self.stall_timeout
             ));
         }
+        if self.listen_quorum.is_empty() || self.listen_election.is_empty() {
+            return bad("no address to listen on for the peer ports".into());
+        }
         let mut seen = std::collections::HashSet::new();
         for p in &self.peers {
+            if p.quorum.is_empty() || p.election.is_empty() {
+                return bad(format!("peer {} has no address", p.id));
+            }
             if p.id == self.me {
                 return bad(format!("peer list includes this server ({})", p.id));
             }
@@ -208,7 +227,9 @@ enum Outgoing {
 struct Link {
     peer: ServerId,
     port: &'static str,
-    addr: String,
+    /// The peer's addresses for this port, dialed in turn; `current` is the one in use.
+    addrs: Vec<String>,
+    current: Cell<usize>,
     queue: RefCell<VecDeque<Outgoing>>,
     up: Cell<bool>,
     /// The connection generation the EOF watcher found closed.
@@ -218,10 +239,24 @@ struct Link {
     fresh: Cell<bool>,
     /// When the current connection was made (its Hello written).
     connected_at: Cell<Option<Instant>>,
+    /// The newest election round sent on this link (election links only): a newer one asks
+    /// for a fresh connection.
+    vote_round: Cell<u64>,
     kick: LocalSender<()>,
 }
 
 impl Link {
+    fn addr(&self) -> &str {
+        &self.addrs[self.current.get() % self.addrs.len()]
+    }
+
+    /// After a failed dial or a lost connection the next dial tries the next address: one of
+    /// several may be unreachable (multiAddress failover).
+    fn next_addr(&self) {
+        self.current
+            .set((self.current.get() + 1) % self.addrs.len());
+    }
+
     fn wake(&self) {
         // A full kick channel already holds a wake-up; nothing is lost.
         let _ = self.kick.try_send(());
@@ -286,31 +321,38 @@ fn bind(addr: &str) -> io::Result<TcpListener> {
     Ok(crate::net::listener::into_glommio(sock.into()))
 }
 
+fn bind_all(addrs: &[String]) -> io::Result<Vec<TcpListener>> {
+    addrs.iter().map(|a| bind(a)).collect()
+}
+
 impl Transport {
-    /// Binds both listeners (error if they cannot be bound), spawns the accept and link tasks
+    /// Binds the listeners, one per listen address of each port (error if one cannot be
+    /// bound), spawns the accept and link tasks
     /// on the current executor.
     pub async fn start(
         settings: TransportSettings,
     ) -> io::Result<(Transport, LocalReceiver<Inbound>)> {
         settings.validate()?;
-        let quorum = bind(&settings.listen_quorum)?;
-        let election = bind(&settings.listen_election)?;
-        let local = (quorum.local_addr()?, election.local_addr()?);
+        let quorum = bind_all(&settings.listen_quorum)?;
+        let election = bind_all(&settings.listen_election)?;
+        let local = (quorum[0].local_addr()?, election[0].local_addr()?);
         let (tx, rx) = local_channel::new_bounded(INBOUND_QUEUE_MAX);
         let mut links = HashMap::new();
         let mut kicks = Vec::new();
         for p in &settings.peers {
-            let mut make = |port: &'static str, addr: &str| {
+            let mut make = |port: &'static str, addrs: &[String]| {
                 let (kick, kick_rx) = local_channel::new_bounded(1);
                 let link = Rc::new(Link {
                     peer: p.id,
                     port,
-                    addr: addr.to_owned(),
+                    addrs: addrs.to_vec(),
+                    current: Cell::new(0),
                     queue: RefCell::new(VecDeque::new()),
                     up: Cell::new(false),
                     broken: Cell::new(0),
                     fresh: Cell::new(false),
                     connected_at: Cell::new(None),
+                    vote_round: Cell::new(0),
                     kick,
                 });
                 kicks.push((link.clone(), kick_rx));
@@ -341,8 +383,12 @@ impl Transport {
             peers = inner.settings.peers.len(),
             "peer transport listening"
         );
-        glommio::spawn_local(run_acceptor(inner.clone(), quorum, "quorum")).detach();
-        glommio::spawn_local(run_acceptor(inner.clone(), election, "election")).detach();
+        for listener in quorum {
+            glommio::spawn_local(run_acceptor(inner.clone(), listener, "quorum")).detach();
+        }
+        for listener in election {
+            glommio::spawn_local(run_acceptor(inner.clone(), listener, "election")).detach();
+        }
         for (link, kick_rx) in kicks {
             glommio::spawn_local(run_link(inner.clone(), link, kick_rx)).detach();
         }
@@ -354,7 +400,25 @@ impl Transport {
     /// the link is down or its queue is full.
     pub fn send(&self, to: u64, message: &Message) {
         let election = matches!(message, Message::Vote { .. });
+        if let Message::Vote { round, .. } = message {
+            self.fresh_round(to, *round);
+        }
         self.enqueue(to, election, || Outgoing::Message(message.clone()));
+    }
+
+    /// The first vote of a newer round (a member started looking, or joined a newer
+    /// election) goes on a fresh election connection, asked for before the vote is queued so
+    /// that the vote travels on it.
+    fn fresh_round(&self, to: ServerId, round: u64) {
+        if let Some((election, _)) = self.inner.links.get(&to) {
+            if round
+                > election
+                    .vote_round
+                    .replace(round.max(election.vote_round.get()))
+            {
+                self.fresh(election);
+            }
+        }
     }
 
     /// As [`Self::send`], for the server's own messages (quorum link).
@@ -390,14 +454,18 @@ impl Transport {
     /// is kept: it cannot have stalled yet, and handshakes that repeat must not churn.
     pub fn fresh_link(&self, to: u64) {
         if let Some((_, quorum)) = self.inner.links.get(&to) {
-            let young = quorum
-                .connected_at
-                .get()
-                .is_some_and(|at| at.elapsed() < self.inner.settings.stall_timeout);
-            if quorum.up.get() && !young {
-                quorum.fresh.set(true);
-                quorum.wake();
-            }
+            self.fresh(quorum);
+        }
+    }
+
+    fn fresh(&self, link: &Link) {
+        let young = link
+            .connected_at
+            .get()
+            .is_some_and(|at| at.elapsed() < self.inner.settings.stall_timeout);
+        if link.up.get() && !young {
+            link.fresh.set(true);
+            link.wake();
         }
     }
 
@@ -650,16 +718,17 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
         let kept_up = link.up.get();
         let mut fresh = false;
         match inner
-            .until_stop(dial(&link.addr, inner.settings.stall_timeout))
+            .until_stop(dial(link.addr(), inner.settings.stall_timeout))
             .await
         {
             None => break,
             Some(Err(e)) => {
                 // One line per outage, not one per retry.
                 if !logged_down {
-                    info!(peer = link.peer, port = link.port, addr = %link.addr, "peer link down: {e}");
+                    info!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link down: {e}");
                     logged_down = true;
                 }
+                link.next_addr();
                 if kept_up {
                     link_down(&inner, &link);
                 }
@@ -690,7 +759,7 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                         Err(e) => Err(io::Error::other(e)),
                     };
                 if written.is_ok() {
-                    info!(peer = link.peer, port = link.port, addr = %link.addr, "peer link up");
+                    info!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link up");
                     link.connected_at.set(Some(Instant::now()));
                     if !kept_up {
                         link.up.set(true);
@@ -711,7 +780,10 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                         link_down(&inner, &link);
                     }
                     if let Some(why) = why {
-                        info!(peer = link.peer, port = link.port, "peer link lost: {why}");
+                        info!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link lost: {why}");
+                    }
+                    if !fresh {
+                        link.next_addr();
                     }
                 } else if kept_up {
                     link_down(&inner, &link);
@@ -772,7 +844,8 @@ async fn pump(
     out: &mut Vec<u8>,
     generation: u64,
 ) -> Option<String> {
-    let up_since = Instant::now();
+    // The first write on this connection that nothing has been heard after.
+    let mut unanswered: Option<Instant> = None;
     loop {
         if inner.stopped.get() {
             return None;
@@ -798,23 +871,44 @@ async fn pump(
                 item = link.queue.borrow_mut().pop_front();
             }
         }
+        let written = Instant::now();
         if let Err(e) = write_out(inner, stream, out, frames).await {
             return Some(format!("write failed: {e}"));
         }
-        if let Some(silent) = silence(inner, link.peer, up_since) {
-            return Some(format!("nothing heard from the peer for {silent:?}"));
+        if let Some(silent) = silence(inner, link.peer, &mut unanswered, written) {
+            return Some(format!("no answer from the peer for {silent:?}"));
         }
     }
 }
 
-/// How long `peer` has been silent towards a link up since `up_since`, if longer than
-/// `silence_timeout`. A link younger than the timeout is never judged: the peer may not have
-/// had a reason to answer yet.
-fn silence(inner: &Inner, peer: ServerId, up_since: Instant) -> Option<Duration> {
+/// How long `peer` has left our writes unanswered, if longer than `silence_timeout`.
+/// `unanswered` is the first write nothing has been heard after; a write made at `written`
+/// starts it when everything before was answered. A quiet link is never judged: silence
+/// starts when we speak.
+fn silence(
+    inner: &Inner,
+    peer: ServerId,
+    unanswered: &mut Option<Instant>,
+    written: Instant,
+) -> Option<Duration> {
     let heard = inner.last_heard.borrow().get(&peer).copied();
-    let since = heard.map_or(up_since, |h| h.max(up_since));
-    let silent = since.elapsed();
+    let first = first_unanswered(heard, *unanswered, written);
+    *unanswered = Some(first);
+    let silent = first.elapsed();
     (silent > inner.settings.silence_timeout).then_some(silent)
+}
+
+/// The first write nothing has been heard after, once a write is made at `written`:
+/// `unanswered` still, unless the peer was heard since it.
+pub(super) fn first_unanswered(
+    heard: Option<Instant>,
+    unanswered: Option<Instant>,
+    written: Instant,
+) -> Instant {
+    match unanswered {
+        Some(first) if heard.is_none_or(|h| h < first) => first,
+        _ => written,
+    }
 }
 
 /// Appends the frames of one message to `out`; returns how many. A message that cannot be a

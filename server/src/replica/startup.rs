@@ -45,20 +45,17 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
     let own = config
         .own_member()
         .ok_or_else(|| format!("myid is {me} but there is no server.{me} line"))?;
-    let own_addr = own
-        .addresses
-        .first()
-        .ok_or_else(|| format!("server.{me} has no address"))?;
+    if own.addresses.is_empty() {
+        return Err(format!("server.{me} has no address"));
+    }
     let peers: Vec<PeerEndpoint> = config
         .servers
         .iter()
         .filter(|s| s.id != me)
-        .filter_map(|s| {
-            s.addresses.first().map(|a| PeerEndpoint {
-                id: s.id,
-                quorum: format!("{}:{}", a.host, a.quorum_port),
-                election: format!("{}:{}", a.host, a.election_port),
-            })
+        .map(|s| PeerEndpoint {
+            id: s.id,
+            quorum: s.quorum_addrs(),
+            election: s.election_addrs(),
         })
         .collect();
     let voters: Vec<u64> = config.servers.iter().map(|s| s.id).collect();
@@ -101,8 +98,8 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
             start: ReplicaStart { restored },
             transport: Some(TransportSettings {
                 me,
-                listen_quorum: format!("{}:{}", own_addr.host, own_addr.quorum_port),
-                listen_election: format!("{}:{}", own_addr.host, own_addr.election_port),
+                listen_quorum: own.quorum_addrs(),
+                listen_election: own.election_addrs(),
                 peers,
                 frame_bytes_max: PEER_FRAME_BYTES_MAX,
                 snapshot_bytes_max: PEER_SNAPSHOT_BYTES_MAX,

@@ -52,6 +52,10 @@ pub struct EnsembleOptions {
     pub sync_limit: u32,
     /// Put a fault-injecting proxy on every directed peer link (`isolate`, `partition`).
     pub proxies: bool,
+    /// With `proxies`: list every other member at two addresses (multiAddress), each a proxy
+    /// pair of its own on its own loopback address, so that one can fail
+    /// (`black_hole_first_addresses`).
+    pub two_addresses: bool,
     /// `ringkeeper.shards` for every member; fewer shards keep 5 processes light on 2 cores.
     pub shards: Option<u32>,
     /// Further `key=value` lines for every member's zoo.cfg; `{ip}` in a line becomes the
@@ -66,6 +70,7 @@ impl Default for EnsembleOptions {
             init_limit: 10,
             sync_limit: 5,
             proxies: false,
+            two_addresses: false,
             shards: Some(1),
             extra_config: Vec::new(),
         }
@@ -174,6 +179,7 @@ impl Ensemble {
                             format!("{}->{}", from, to),
                             members[to].quorum,
                             members[to].election,
+                            options.two_addresses,
                         ));
                     }
                 }
@@ -513,6 +519,15 @@ impl Ensemble {
         }
     }
 
+    /// Black-holes the first address of every member in every other member's server lines
+    /// (`two_addresses`): the links must fail over to the second.
+    pub fn black_hole_first_addresses(&self) {
+        for link in self.links.iter().flatten().flatten() {
+            link.quorum.black_hole();
+            link.election.black_hole();
+        }
+    }
+
     /// Restores every link.
     pub fn heal_all(&self) {
         for link in self.links.iter().flatten().flatten() {
@@ -556,15 +571,24 @@ impl Ensemble {
                 Some(link) => (link.quorum.address(), link.election.address()),
                 None => (peer.quorum, peer.election),
             };
-            let _ = writeln!(
-                config,
-                "server.{}={}:{}:{}",
-                peer.id,
-                quorum.ip(),
-                quorum.port(),
-                election.port()
-            );
+            let mut line = format!("{}:{}:{}", quorum.ip(), quorum.port(), election.port());
             debug_assert_eq!(quorum.ip(), election.ip(), "one host per server line");
+            if let Some((q, e)) = self.links[index][other]
+                .as_ref()
+                .and_then(|link| link.second.as_ref())
+            {
+                let _ = write!(
+                    line,
+                    "|{}:{}:{}",
+                    q.address().ip(),
+                    q.address().port(),
+                    e.address().port()
+                );
+            }
+            let _ = writeln!(config, "server.{}={line}", peer.id);
+        }
+        if options.two_addresses {
+            config.push_str("multiAddress.enabled=true\n");
         }
         for line in &options.extra_config {
             config.push_str(&line.replace("{ip}", &member.client.ip().to_string()));
@@ -808,35 +832,48 @@ struct Link {
     name: String,
     quorum: Proxy,
     election: Proxy,
+    /// The (quorum, election) proxies of the target's second address (`two_addresses`).
+    second: Option<(Proxy, Proxy)>,
 }
 
 impl Link {
-    fn start(name: String, quorum: SocketAddr, election: SocketAddr) -> Link {
+    fn start(name: String, quorum: SocketAddr, election: SocketAddr, two: bool) -> Link {
         let ip = match quorum.ip() {
             std::net::IpAddr::V4(ip) => ip,
             other => panic!("members listen on IPv4 loopback, not {other}"),
         };
+        // The second address: the same last octets on 127.1.x.x, also loopback.
+        let [_, _, c, d] = ip.octets();
+        let second_ip = Ipv4Addr::new(127, 1, c, d);
         // Both on the target's address: a server line has one host for both ports.
         Link {
             name,
             quorum: Proxy::start(ip, quorum),
             election: Proxy::start(ip, election),
+            second: two.then(|| {
+                (
+                    Proxy::start(second_ip, quorum),
+                    Proxy::start(second_ip, election),
+                )
+            }),
         }
     }
 
+    fn proxies(&self) -> impl Iterator<Item = &Proxy> {
+        let second = self.second.iter().flat_map(|(q, e)| [q, e]);
+        [&self.quorum, &self.election].into_iter().chain(second)
+    }
+
     fn cut(&self) {
-        self.quorum.cut();
-        self.election.cut();
+        self.proxies().for_each(Proxy::cut);
     }
 
     fn black_hole(&self) {
-        self.quorum.black_hole();
-        self.election.black_hole();
+        self.proxies().for_each(Proxy::black_hole);
     }
 
     fn heal(&self) {
-        self.quorum.heal();
-        self.election.heal();
+        self.proxies().for_each(Proxy::heal);
     }
 
     fn is_cut(&self) -> bool {
