@@ -19,6 +19,7 @@ use crate::messages::{ConnId, ShardId, ToSequencer, ToShard, Write};
 mod effect;
 #[cfg(test)]
 mod effect_tests;
+mod leader_digest;
 mod protocol;
 #[cfg(test)]
 mod protocol_tests;
