@@ -254,7 +254,7 @@ fn decode_write(r: &mut Reader<'_>) -> R<Write> {
 }
 
 fn encode_acl(w: &mut Writer, acl: &[Acl]) {
-    ringkeeper_engine::types::encode_acl_list(w, acl);
+    ringkeeper_engine::jute::encode_acl_list(w, acl);
 }
 
 fn encode_op(w: &mut Writer, op: &WriteOp) {
@@ -312,7 +312,7 @@ fn decode_op(r: &mut Reader<'_>) -> R<WriteOp> {
         OP_CREATE => {
             let path = r.read_str()?;
             let data = r.read_opt_buffer()?.map(|b| b.to_vec());
-            let acl = ringkeeper_engine::types::decode_acl_list(r)?;
+            let acl = ringkeeper_engine::jute::decode_acl_list(r)?;
             let flags = r.read_i32()?;
             let mode = CreateMode::from_flags(flags).ok_or_else(|| bad("unknown create flags"))?;
             let ttl = r.read_i64()?;
@@ -336,7 +336,7 @@ fn decode_op(r: &mut Reader<'_>) -> R<WriteOp> {
         },
         OP_SET_ACL => {
             let path = r.read_str()?;
-            let acl = ringkeeper_engine::types::decode_acl_list(r)?;
+            let acl = ringkeeper_engine::jute::decode_acl_list(r)?;
             WriteOp::SetAcl {
                 path,
                 acl,
