@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod apache_import;
 pub mod config;
+pub mod containers;
 pub mod divergence;
 pub mod fourlw;
 pub mod latency;
@@ -17,5 +18,6 @@ pub mod sequencer;
 pub mod shard;
 pub mod shutdown;
 pub mod snapshotter;
+pub mod startup;
 pub mod storage;
 pub mod watermark;

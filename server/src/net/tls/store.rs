@@ -284,7 +284,6 @@ fn pkcs12_trust_store(
         .collect())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
