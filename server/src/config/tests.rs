@@ -378,7 +378,7 @@ fn unknown_and_ignored_keys_warn_and_never_fail() {
     let data = scratch.data_dir();
     let cfg = scratch.write(
         "zoo.cfg",
-        &format!("dataDir={data}\nclientPort=2181\nnoSuchSetting=1\nmetricsProvider.className=x.Y\ngroup.1=1:2\nweight.1=1\nquorum.auth.learner.saslLoginContext=QuorumLearner\nadmin.enableServer=false\nautopurge.snapRetainCount=1\n"),
+        &format!("dataDir={data}\nclientPort=2181\nnoSuchSetting=1\nmetricsProvider.className=x.Y\ngroup.1=1:2\nweight.1=1\nquorum.cnxn.threads.size=20\nadmin.enableServer=false\nautopurge.snapRetainCount=1\n"),
     );
     let config = load_file(&cfg, &["-Dsome.other.property=1"]).expect("loads");
     let warnings = config.warnings().join("\n");
@@ -391,7 +391,7 @@ fn unknown_and_ignored_keys_warn_and_never_fail() {
         "metricsProvider.className",
         "group.1",
         "weight.1",
-        "quorum.auth.learner.saslLoginContext",
+        "quorum.cnxn.threads.size",
     ] {
         assert!(warnings.contains(key), "{key}: {warnings}");
     }
@@ -1178,12 +1178,15 @@ fn the_key_table_and_the_parser_agree() {
     ensemble.push_str(&format!(
         "metricsProvider.className={PROMETHEUS_PROVIDER}\nmetricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=7000\n\
          ssl.quorum.keyStore.location={d}/../keystore.pem\nssl.quorum.keyStore.type=PEM\nssl.quorum.keyStore.password=apassword\n\
-         ssl.quorum.trustStore.location={d}/../truststore.pem\nssl.quorum.trustStore.type=PEM\nssl.quorum.trustStore.password=apassword\n",
+         ssl.quorum.trustStore.location={d}/../truststore.pem\nssl.quorum.trustStore.type=PEM\nssl.quorum.trustStore.password=apassword\n\
+         sslQuorum=true\nquorum.auth.enableSasl=true\n",
         d = data
     ));
     let cfg = scratch.write("zoo.cfg", &ensemble);
     write_pem_stores(&scratch);
-    let jaas = "Server {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n user_bob=\"pw\";\n};\n";
+    let jaas = "Server {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n user_bob=\"pw\";\n};\n\
+                QuorumServer {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n user_m=\"pw\";\n};\n\
+                QuorumLearner {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n username=\"m\" password=\"pw\";\n};\n";
     let mut args = vec!["ringkeeper".to_owned()];
     args.extend(kazoo_properties(&scratch, jaas));
     args.push(cfg.display().to_string());
@@ -1292,10 +1295,7 @@ fn keys_supported_with_one_value_refuse_the_others() {
         ("sessionRequireClientSASLAuth", "true", "false"),
         ("DigestAuthenticationProvider.digestAlg", "SHA-256", "SHA1"),
         ("enforceQuota", "true", "false"),
-        ("sslQuorum", "true", "false"),
-        ("quorum.auth.enableSasl", "true", "false"),
-        ("quorum.auth.learnerRequireSasl", "true", "false"),
-        ("quorum.auth.serverRequireSasl", "true", "false"),
+        ("portUnification", "true", "false"),
     ] {
         let err = load_with(&format!("{key}={refused}"))
             .expect_err(key)

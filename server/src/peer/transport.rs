@@ -51,7 +51,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use futures_lite::{future, AsyncReadExt};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
 use glommio::sync::Semaphore;
@@ -60,6 +60,9 @@ use ringkeeper_replication::wire::{
 };
 use ringkeeper_replication::{Message, ServerId};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::conn::PeerConn;
+use super::secure::{secure_accepted, secure_dialed, PeerSecurity};
 use tracing::{debug, info, warn};
 
 /// Inbound connections accepted per configured peer (over both ports): enough for a
@@ -118,6 +121,8 @@ pub struct TransportSettings {
     /// How long a link we keep sending on may go without hearing anything from its peer
     /// (over either port) before it is dropped and redialed.
     pub silence_timeout: Duration,
+    /// TLS and SASL on every link (`sslQuorum`, `quorum.auth.*`); the default is plain.
+    pub security: PeerSecurity,
 }
 
 impl TransportSettings {
@@ -545,15 +550,14 @@ impl Drop for InboundGuard {
 async fn run_inbound(
     inner: Rc<Inner>,
     tx: Rc<LocalSender<Inbound>>,
-    mut stream: TcpStream,
+    stream: TcpStream,
     port: &'static str,
 ) {
     let _guard = InboundGuard(inner.clone());
-    let remote = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| "?".into());
+    let remote_addr = stream.peer_addr().ok();
+    let remote = remote_addr.map_or_else(|| "?".into(), |a| a.to_string());
     let _ = stream.set_nodelay(true);
+    // Bounds the TLS handshake and the authentication too: both come before the Hello.
     let _ = stream.set_read_timeout(Some(HELLO_TIMEOUT));
     let settings = &inner.settings;
     let mut decoder = FrameDecoder::new(settings.frame_bytes_max);
@@ -564,6 +568,21 @@ async fn run_inbound(
     let close = |from: Option<ServerId>, why: &str| {
         inner.count(|s| s.connection_errors += 1);
         warn!(peer = ?from, %remote, port, "closing peer connection: {why}");
+    };
+    let secured = secure_accepted(stream, &settings.security, remote_addr);
+    let mut stream = match inner.until_stop(secured).await {
+        None => return,
+        Some(Err(why)) => return close(None, &why),
+        Some(Ok(accepted)) => {
+            if let Some(user) = &accepted.user {
+                debug!(%remote, port, user, "peer authenticated (quorum SASL)");
+            }
+            if let Some(note) = &accepted.note {
+                warn!(%remote, port, "{note}");
+            }
+            decoder.feed(&accepted.prefix);
+            accepted.conn
+        }
     };
     'conn: loop {
         loop {
@@ -661,7 +680,7 @@ async fn run_inbound(
             }
         }
     }
-    let _ = stream.shutdown(std::net::Shutdown::Both).await;
+    stream.shutdown().await;
     let current = from.is_some_and(|id| {
         let mut map = inner.inbound_current.borrow_mut();
         let mine = map
@@ -717,10 +736,7 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
         // Whether the link stays up from the previous connection (a fresh one was asked for).
         let kept_up = link.up.get();
         let mut fresh = false;
-        match inner
-            .until_stop(dial(link.addr(), inner.settings.stall_timeout))
-            .await
-        {
+        match inner.until_stop(connect(&inner, &link)).await {
             None => break,
             Some(Err(e)) => {
                 // One line per outage, not one per retry.
@@ -736,7 +752,7 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
             Some(Ok(mut stream)) => {
                 logged_down = false;
                 generation += 1;
-                match crate::net::split::duplicate(&stream) {
+                match crate::net::split::duplicate(stream.socket()) {
                     Ok(watch) => {
                         glommio::spawn_local(watch_eof(
                             inner.clone(),
@@ -797,11 +813,11 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                     glommio::spawn_local(async move {
                         let stall = inner.settings.stall_timeout;
                         inner.until_stop(glommio::timer::sleep(stall)).await;
-                        let _ = stream.shutdown(std::net::Shutdown::Both).await;
+                        stream.shutdown().await;
                     })
                     .detach();
                 } else {
-                    let _ = stream.shutdown(std::net::Shutdown::Both).await;
+                    stream.shutdown().await;
                 }
             }
         }
@@ -822,6 +838,19 @@ fn link_down(inner: &Inner, link: &Link) {
     inner.count(|s| s.frames_dropped += dropped);
 }
 
+/// Dials the link's current address and secures the connection (TLS, SASL) when configured.
+/// The EOF watcher starts only after this: it would take the handshake's bytes.
+async fn connect(inner: &Inner, link: &Link) -> Result<PeerConn, String> {
+    let stream = dial(link.addr(), inner.settings.stall_timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (conn, note) = secure_dialed(stream, &inner.settings.security, link.addr()).await?;
+    if let Some(note) = note {
+        warn!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link not authenticated, going on: {note}");
+    }
+    Ok(conn)
+}
+
 async fn dial(addr: &str, stall_timeout: Duration) -> io::Result<TcpStream> {
     // Resolved here (and again on every dial) so that a peer whose name moves is found.
     let addr = resolve(addr)?;
@@ -839,7 +868,7 @@ async fn pump(
     inner: &Inner,
     link: &Link,
     kick: &LocalReceiver<()>,
-    stream: &mut TcpStream,
+    stream: &mut PeerConn,
     encoder: &mut Encoder,
     out: &mut Vec<u8>,
     generation: u64,
@@ -962,7 +991,7 @@ fn encode_item(
 
 async fn write_out(
     inner: &Inner,
-    stream: &mut TcpStream,
+    stream: &mut PeerConn,
     out: &mut Vec<u8>,
     frames: u64,
 ) -> io::Result<()> {

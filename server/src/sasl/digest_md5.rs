@@ -136,34 +136,24 @@ impl DigestMd5Server {
             .password(username)
             .ok_or_else(|| SaslError::UnknownUser(username.to_owned()))?;
 
-        let encode = |s: &str| encode_text(s, utf8);
-        let mut user_realm_pass = encode(username)?;
-        user_realm_pass.push(b':');
-        user_realm_pass.extend(encode(realm)?);
-        user_realm_pass.push(b':');
-        user_realm_pass.extend(encode(password)?);
-        let inner = Md5::digest(&user_realm_pass);
-        let mut a1 = inner.to_vec();
-        a1.extend_from_slice(format!(":{nonce}:{cnonce}").as_bytes());
-        if let Some(z) = authzid {
-            a1.push(b':');
-            a1.extend(encode(z)?);
-        }
-        let ha1 = hex(&Md5::digest(&a1));
-        let kd = |a2: &str| {
-            let ha2 = hex(&Md5::digest(a2.as_bytes()));
-            hex(&Md5::digest(
-                format!("{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}").as_bytes(),
-            ))
-        };
-        let expected = kd(&format!("AUTHENTICATE:{digest_uri}"));
+        let (expected, rspauth) = digests(&DigestInputs {
+            username,
+            realm,
+            password,
+            nonce,
+            cnonce,
+            nc,
+            qop,
+            digest_uri,
+            authzid,
+            utf8,
+        })?;
         if !constant_time_eq(
             expected.as_bytes(),
             response.to_ascii_lowercase().as_bytes(),
         ) {
             return Err(SaslError::BadPassword(username.to_owned()));
         }
-        let rspauth = kd(&format!(":{digest_uri}"));
         Ok(Step::Success {
             token: format!("rspauth={rspauth}").into_bytes(),
             // Apache's callback handler takes the authorization id from the authenticated
@@ -171,6 +161,50 @@ impl DigestMd5Server {
             user: username.to_owned(),
         })
     }
+}
+
+/// What both sides of an exchange hash (RFC 2831 section 2.1.2.1).
+pub(super) struct DigestInputs<'a> {
+    pub username: &'a str,
+    pub realm: &'a str,
+    pub password: &'a str,
+    pub nonce: &'a str,
+    pub cnonce: &'a str,
+    pub nc: &'a str,
+    pub qop: &'a str,
+    pub digest_uri: &'a str,
+    pub authzid: Option<&'a str>,
+    pub utf8: bool,
+}
+
+/// The client's `response` and the server's `rspauth` for one exchange, in lowercase hex:
+/// the server checks the first and proves it knows the password with the second, so the
+/// client side (quorum learners) and the server side compute them in one place.
+pub(super) fn digests(i: &DigestInputs<'_>) -> Result<(String, String), SaslError> {
+    let encode = |s: &str| encode_text(s, i.utf8);
+    let mut user_realm_pass = encode(i.username)?;
+    user_realm_pass.push(b':');
+    user_realm_pass.extend(encode(i.realm)?);
+    user_realm_pass.push(b':');
+    user_realm_pass.extend(encode(i.password)?);
+    let inner = Md5::digest(&user_realm_pass);
+    let mut a1 = inner.to_vec();
+    a1.extend_from_slice(format!(":{}:{}", i.nonce, i.cnonce).as_bytes());
+    if let Some(z) = i.authzid {
+        a1.push(b':');
+        a1.extend(encode(z)?);
+    }
+    let ha1 = hex(&Md5::digest(&a1));
+    let kd = |a2: &str| {
+        let ha2 = hex(&Md5::digest(a2.as_bytes()));
+        hex(&Md5::digest(
+            format!("{ha1}:{}:{}:{}:{}:{ha2}", i.nonce, i.nc, i.cnonce, i.qop).as_bytes(),
+        ))
+    };
+    Ok((
+        kd(&format!("AUTHENTICATE:{}", i.digest_uri)),
+        kd(&format!(":{}", i.digest_uri)),
+    ))
 }
 
 /// RFC 2831: strings are hashed as ISO-8859-1 unless the client chose `charset=utf-8`.
@@ -188,12 +222,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Parses `key=value,key="quoted \" value",...` (RFC 2831 section 7.1, `#rule` lists).
-fn parse_directives(text: &str) -> Result<Vec<(String, String)>, SaslError> {
+pub(super) fn parse_directives(text: &str) -> Result<Vec<(String, String)>, SaslError> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut chars = text.chars().peekable();
     loop {
