@@ -5,7 +5,9 @@
 //! - a member whose certificate comes from another CA, or whose SASL password is wrong, is
 //!   not counted: with one real member gone, the other real member and it form no quorum;
 //! - a raw connection sending a well-formed Hello and Proposal is closed before any frame is
-//!   decoded (with TLS: also with a certificate from another CA, or none).
+//!   decoded (with TLS: also with a certificate from another CA, or none);
+//! - an ensemble changed from plain to TLS links one member at a time (no `portUnification`)
+//!   keeps serving through one election and loses no acknowledged write.
 //!
 //! One ensemble at a time, as in `ensemble.rs`.
 
@@ -340,4 +342,86 @@ async fn sasl_members_authenticate_and_a_wrong_password_is_not_counted() {
         );
     });
     blocking(|| impostor_is_not_counted(&mut ensemble, keep, impostor));
+}
+
+/// Creates `path` through any of `members`, retrying while they elect.
+async fn create_on(ensemble: &Ensemble, members: &[usize], path: &str) {
+    let deadline = Instant::now() + LEADER_WAIT;
+    loop {
+        let attempt = async {
+            let client = try_connect(&ensemble.connect_string_of(members), SERVE_WAIT).await?;
+            match tokio::time::timeout(OP_TIMEOUT, client.create(path, b"v", &persistent())).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("create {path}: {e}")),
+                Err(_) => Err(format!("create {path} timed out")),
+            }
+        };
+        match attempt.await {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= deadline => panic!("{e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// docs/operations.md, "Changing a running ensemble from plain to TLS links": members are
+/// restarted with `sslQuorum=true` one at a time. The plain majority serves until the switched
+/// members are a majority; they elect; the last member rejoins over TLS. Every write
+/// acknowledged on the way is on every member at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_change_from_plain_to_tls_links_loses_nothing() {
+    let _serial = SERIAL.lock().await;
+    let (mut ensemble, leader) = blocking(|| {
+        start(&[], |root, ips| {
+            write_certs(root, ips, &[]);
+        })
+    });
+    let f: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    create_on(&ensemble, &[0, 1, 2], "/plain").await;
+
+    // One switched member: the plain majority goes on without it.
+    blocking(|| {
+        ensemble.append_config(f[0], TLS);
+        ensemble.restart(f[0]);
+    });
+    create_on(&ensemble, &[leader, f[1]], "/one-switched").await;
+    assert!(
+        !matches!(
+            blocking(|| ensemble.mode(f[0])),
+            Mode::Leader | Mode::Follower
+        ),
+        "a TLS member joined plain ones;\n{}",
+        blocking(|| ensemble.describe())
+    );
+
+    // Two switched members are the majority: they elect and serve.
+    blocking(|| {
+        ensemble.append_config(f[1], TLS);
+        ensemble.restart(f[1]);
+    });
+    create_on(&ensemble, &[f[0], f[1]], "/two-switched").await;
+
+    // The last one rejoins over TLS.
+    blocking(|| {
+        ensemble.append_config(leader, TLS);
+        ensemble.restart(leader);
+        ensemble.wait_serving(leader, SERVE_WAIT);
+    });
+    create_on(&ensemble, &[leader], "/all-switched").await;
+    for member in 0..3 {
+        let client = try_connect(&ensemble.connect_string_of(&[member]), SERVE_WAIT)
+            .await
+            .unwrap();
+        tokio::time::timeout(OP_TIMEOUT, client.sync("/"))
+            .await
+            .expect("sync in time")
+            .expect("sync");
+        for path in ["/plain", "/one-switched", "/two-switched", "/all-switched"] {
+            let found = tokio::time::timeout(OP_TIMEOUT, client.check_stat(path))
+                .await
+                .expect("exists in time")
+                .expect("exists");
+            assert!(found.is_some(), "{path} missing on member {member}");
+        }
+    }
 }

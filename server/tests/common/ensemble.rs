@@ -575,6 +575,26 @@ impl Ensemble {
         )
     }
 
+    /// `line` with `{ip}`, `{id}` and `{root}` replaced for member `index`.
+    fn substitute(&self, index: usize, line: &str) -> String {
+        let member = &self.members[index];
+        line.replace("{ip}", &member.client.ip().to_string())
+            .replace("{id}", &member.id.to_string())
+            .replace("{root}", &self.root.display().to_string())
+    }
+
+    /// Appends `lines` (with the substitutions of `extra_config`) to a member's zoo.cfg; they
+    /// take effect at its next start. Later lines win, so this also changes a key.
+    pub fn append_config(&self, index: usize, lines: &[&str]) {
+        let path = self.members[index].dir.join("zoo.cfg");
+        let mut config = fs::read_to_string(&path).expect("reading zoo.cfg");
+        for line in lines {
+            config.push_str(&self.substitute(index, line));
+            config.push('\n');
+        }
+        fs::write(path, config).expect("writing zoo.cfg");
+    }
+
     fn write_config(&self, index: usize) {
         let options = &self.options;
         let member = &self.members[index];
@@ -619,11 +639,7 @@ impl Ensemble {
             config.push_str("multiAddress.enabled=true\n");
         }
         for line in &options.extra_config {
-            let line = line
-                .replace("{ip}", &member.client.ip().to_string())
-                .replace("{id}", &member.id.to_string())
-                .replace("{root}", &self.root.display().to_string());
-            config.push_str(&line);
+            config.push_str(&self.substitute(index, line));
             config.push('\n');
         }
         fs::write(member.dir.join("zoo.cfg"), config).expect("writing zoo.cfg");
