@@ -99,13 +99,38 @@ pub(super) struct Accepted {
     pub note: Option<String>,
 }
 
+/// Why an accepted connection goes no further than the Hello.
+#[derive(Debug)]
+pub(super) enum Refused {
+    /// The dialer went away before it had sent anything usable: nothing to count (a port
+    /// probe, or a member that gave the connection up).
+    Gone(String),
+    /// It sent something and was refused: logged and counted as a connection error.
+    Because(String),
+}
+
+impl From<String> for Refused {
+    fn from(why: String) -> Self {
+        Refused::Because(why)
+    }
+}
+
+fn gone_or(e: std::io::Error, what: &str) -> Refused {
+    let why = format!("{what}: {e}");
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        Refused::Gone(why)
+    } else {
+        Refused::Because(why)
+    }
+}
+
 /// TLS (client certificate and, with hostname verification, its name checked against
 /// `remote`), then authentication. The caller bounds it in time (the socket's read timeout).
 pub(super) async fn secure_accepted(
     mut sock: TcpStream,
     security: &PeerSecurity,
     remote: Option<SocketAddr>,
-) -> Result<Accepted, String> {
+) -> Result<Accepted, Refused> {
     let mut conn = match &security.tls {
         None => PeerConn::plain(sock),
         Some(tls) => {
@@ -113,9 +138,11 @@ pub(super) async fn secure_accepted(
                 ServerConnection::new(tls.server.clone()).map_err(|e| format!("TLS: {e}"))?;
             handshake(&mut sock, &mut c)
                 .await
-                .map_err(|e| format!("TLS handshake: {e}"))?;
+                .map_err(|e| gone_or(e, "TLS handshake"))?;
             let conn = PeerConn::tls(sock, c.into());
-            let ip = remote.map(|r| r.ip()).ok_or("TLS: no peer address")?;
+            let ip = remote
+                .map(|r| r.ip())
+                .ok_or_else(|| "TLS: no peer address".to_owned())?;
             tls.check_dialer(conn.peer_certificates(), ip)?;
             conn
         }
@@ -123,7 +150,7 @@ pub(super) async fn secure_accepted(
     let mut first = [0u8; 4];
     conn.read_exact(&mut first)
         .await
-        .map_err(|e| format!("nothing usable before the Hello: {e}"))?;
+        .map_err(|e| gone_or(e, "nothing usable before the Hello"))?;
     if first != AUTH_MAGIC {
         let note = auth::unauthenticated(security.sasl.as_deref())?;
         return Ok(Accepted {
@@ -158,7 +185,7 @@ pub(super) async fn secure_accepted(
                     note,
                 })
             }
-            ServerStep::Close { why, .. } => return Err(why),
+            ServerStep::Close { why, .. } => return Err(Refused::Because(why)),
         }
     }
 }

@@ -62,7 +62,7 @@ use ringkeeper_replication::{Message, ServerId};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::conn::PeerConn;
-use super::secure::{secure_accepted, secure_dialed, PeerSecurity};
+use super::secure::{secure_accepted, secure_dialed, PeerSecurity, Refused};
 use tracing::{debug, info, warn};
 
 /// Inbound connections accepted per configured peer (over both ports): enough for a
@@ -572,7 +572,10 @@ async fn run_inbound(
     let secured = secure_accepted(stream, &settings.security, remote_addr);
     let mut stream = match inner.until_stop(secured).await {
         None => return,
-        Some(Err(why)) => return close(None, &why),
+        Some(Err(Refused::Because(why))) => return close(None, &why),
+        Some(Err(Refused::Gone(why))) => {
+            return debug!(%remote, port, "peer connection ended before its Hello: {why}")
+        }
         Some(Ok(accepted)) => {
             if let Some(user) = &accepted.user {
                 debug!(%remote, port, user, "peer authenticated (quorum SASL)");
