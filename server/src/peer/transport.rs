@@ -569,23 +569,9 @@ async fn run_inbound(
         inner.count(|s| s.connection_errors += 1);
         warn!(peer = ?from, %remote, port, "closing peer connection: {why}");
     };
-    let secured = secure_accepted(stream, &settings.security, remote_addr);
-    let mut stream = match inner.until_stop(secured).await {
-        None => return,
-        Some(Err(Refused::Because(why))) => return close(None, &why),
-        Some(Err(Refused::Gone(why))) => {
-            return debug!(%remote, port, "peer connection ended before its Hello: {why}")
-        }
-        Some(Ok(accepted)) => {
-            if let Some(user) = &accepted.user {
-                debug!(%remote, port, user, "peer authenticated (quorum SASL)");
-            }
-            if let Some(note) = &accepted.note {
-                warn!(%remote, port, "{note}");
-            }
-            decoder.feed(&accepted.prefix);
-            accepted.conn
-        }
+    let Some(mut stream) = accept_secured(&inner, stream, remote_addr, port, &mut decoder).await
+    else {
+        return;
     };
     'conn: loop {
         loop {
@@ -699,6 +685,41 @@ async fn run_inbound(
         if !inner.stopped.get() {
             // Best effort: a full queue means the sequencer is busy and will notice by timeout.
             let _ = tx.try_send(Inbound::Disconnected { from: id });
+        }
+    }
+}
+
+/// TLS and authentication of an accepted connection (`secure.rs`); `None` if it is refused
+/// (logged, and counted unless the dialer just went away) or the transport stops. Bytes read
+/// past them that belong to the Hello go into `decoder`.
+async fn accept_secured(
+    inner: &Inner,
+    stream: TcpStream,
+    remote: Option<SocketAddr>,
+    port: &'static str,
+    decoder: &mut FrameDecoder,
+) -> Option<PeerConn> {
+    let shown = remote.map_or_else(|| "?".into(), |a| a.to_string());
+    let secured = secure_accepted(stream, &inner.settings.security, remote);
+    match inner.until_stop(secured).await? {
+        Err(Refused::Because(why)) => {
+            inner.count(|s| s.connection_errors += 1);
+            warn!(remote = %shown, port, "closing peer connection: {why}");
+            None
+        }
+        Err(Refused::Gone(why)) => {
+            debug!(remote = %shown, port, "peer connection ended before its Hello: {why}");
+            None
+        }
+        Ok(accepted) => {
+            if let Some(user) = &accepted.user {
+                debug!(remote = %shown, port, user, "peer authenticated (quorum SASL)");
+            }
+            if let Some(note) = &accepted.note {
+                warn!(remote = %shown, port, "{note}");
+            }
+            decoder.feed(&accepted.prefix);
+            Some(accepted.conn)
         }
     }
 }
