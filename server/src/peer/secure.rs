@@ -19,7 +19,8 @@ use super::conn::PeerConn;
 use crate::net::tls::mutual::MutualTls;
 use crate::net::tls::stream::handshake;
 
-/// How long a dialer waits for the peer's side of the TLS handshake and SASL exchange.
+/// How long a dialer waits for the peer's side of the TLS handshake and SASL exchange, per
+/// read and in all.
 pub const DIALED_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// `sslQuorum` and `quorum.auth.*`, ready to use. The default secures nothing.

@@ -62,7 +62,9 @@ use ringkeeper_replication::{Message, ServerId};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::conn::PeerConn;
-use super::secure::{secure_accepted, secure_dialed, PeerSecurity, Refused};
+use super::secure::{
+    secure_accepted, secure_dialed, PeerSecurity, Refused, DIALED_HANDSHAKE_TIMEOUT,
+};
 use tracing::{debug, info, warn};
 
 /// Inbound connections accepted per configured peer (over both ports): enough for a
@@ -700,7 +702,17 @@ async fn accept_secured(
     decoder: &mut FrameDecoder,
 ) -> Option<PeerConn> {
     let shown = remote.map_or_else(|| "?".into(), |a| a.to_string());
-    let secured = secure_accepted(stream, &inner.settings.security, remote);
+    // One deadline for the whole of TLS and authentication, not only per read: a dialer
+    // that trickles a byte at a time would otherwise hold an inbound slot for long.
+    let secured = future::or(
+        secure_accepted(stream, &inner.settings.security, remote),
+        async {
+            glommio::timer::sleep(HELLO_TIMEOUT).await;
+            Err(Refused::Because(format!(
+                "TLS and authentication took over {HELLO_TIMEOUT:?}"
+            )))
+        },
+    );
     match inner.until_stop(secured).await? {
         Err(Refused::Because(why)) => {
             inner.count(|s| s.connection_errors += 1);
@@ -868,7 +880,16 @@ async fn connect(inner: &Inner, link: &Link) -> Result<PeerConn, String> {
     let stream = dial(link.addr(), inner.settings.stall_timeout)
         .await
         .map_err(|e| e.to_string())?;
-    let (conn, note) = secure_dialed(stream, &inner.settings.security, link.addr()).await?;
+    let secured = future::or(
+        secure_dialed(stream, &inner.settings.security, link.addr()),
+        async {
+            glommio::timer::sleep(DIALED_HANDSHAKE_TIMEOUT).await;
+            Err(format!(
+                "TLS and authentication took over {DIALED_HANDSHAKE_TIMEOUT:?}"
+            ))
+        },
+    );
+    let (conn, note) = secured.await?;
     if let Some(note) = note {
         warn!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link not authenticated, going on: {note}");
     }
