@@ -8,8 +8,11 @@
 //!   frames. The first frame on each is `Hello { server_id, protocol_version }`.
 //! - Inbound connections are read-only: the acceptor reads the Hello, checks the id is a
 //!   configured peer and the version is ours, then decodes frames and pushes [`Inbound`].
-//!   Nothing is ever written back, so there is no tie-breaking between two servers dialing
+//!   No frame is ever written back, so there is no tie-breaking between two servers dialing
 //!   each other at once (ZooKeeper's QuorumCnxManager needs one because it shares a socket).
+//! - With `sslQuorum` or quorum SASL, TLS and the authentication come before the Hello on
+//!   every connection (`secure.rs`): the only bytes an acceptor writes. A connection that
+//!   fails them is closed before a frame of it is decoded.
 //! - The protocol tolerates loss, so the transport never retries a message: a link that is
 //!   down drops what is sent to it (counted) and redials every `connect_retry`; a full link
 //!   queue drops too. A frame error closes that connection (logged with the peer id); the
@@ -60,12 +63,12 @@ use ringkeeper_replication::wire::{
 };
 use ringkeeper_replication::{Message, ServerId};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tracing::{debug, info, warn};
 
 use super::conn::PeerConn;
 use super::secure::{
     secure_accepted, secure_dialed, PeerSecurity, Refused, DIALED_HANDSHAKE_TIMEOUT,
 };
-use tracing::{debug, info, warn};
 
 /// Inbound connections accepted per configured peer (over both ports): enough for a
 /// reconnect to overlap a connection the kernel has not yet reported closed.
