@@ -12,7 +12,9 @@
 
 use std::sync::Arc;
 
-use crate::sasl::{DigestMd5Client, DigestMd5Server, SaslServerConfig, Step};
+use crate::sasl::{
+    DigestMd5Client, DigestMd5Server, SaslServerConfig, Step, QUORUM_REALM, QUORUM_SERVICE,
+};
 
 /// The first bytes of a connection whose dialer authenticates. As a frame length this is
 /// above 1 GiB, which no frame may be, so an acceptor tells it from a Hello by 4 bytes.
@@ -136,7 +138,13 @@ impl LearnerExchange {
     pub fn new(sasl: &PeerSasl, cnonce: String) -> Self {
         let (user, password) = sasl.learner.clone();
         LearnerExchange {
-            client: DigestMd5Client::new(user, password, cnonce),
+            client: DigestMd5Client::with_names(
+                user,
+                password,
+                cnonce,
+                QUORUM_SERVICE,
+                QUORUM_REALM,
+            ),
             require: sasl.learner_require,
         }
     }
@@ -207,7 +215,7 @@ impl ServerExchange {
     pub fn new(sasl: Option<Arc<PeerSasl>>, nonce: String) -> Self {
         ServerExchange {
             sasl,
-            digest: DigestMd5Server::new(nonce),
+            digest: DigestMd5Server::with_names(nonce, QUORUM_SERVICE, QUORUM_REALM),
         }
     }
 

@@ -63,6 +63,29 @@ fn the_right_password_authenticates_both_ways() {
     );
 }
 
+/// The DIGEST-MD5 names are those of Apache's quorum SASL, not the client port's.
+#[test]
+fn the_exchange_uses_apache_quorum_names() {
+    let mut l = LearnerExchange::new(&sasl("s3cret", true, true), "c".into());
+    let mut s = ServerExchange::new(Some(Arc::new(sasl("x", true, true))), "n".into());
+    let ServerStep::Reply(challenge) = s.on_message(l.start()) else {
+        panic!("a challenge first");
+    };
+    let text = String::from_utf8(challenge.token.clone()).unwrap();
+    assert!(
+        text.starts_with("realm=\"zk-quorum-sasl-md5\",nonce=\"n\""),
+        "{text}"
+    );
+    let Ok(LearnerStep::Send(response)) = l.on_reply(challenge) else {
+        panic!("a response");
+    };
+    let text = String::from_utf8(response.token).unwrap();
+    assert!(
+        text.contains("digest-uri=\"zookeeper-quorum/zk-quorum-sasl-md5\""),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_wrong_password_is_closed_when_required_and_logged_when_not() {
     let (learner, server) = exchange(&sasl("guess", true, true), Some(sasl("x", true, true)));

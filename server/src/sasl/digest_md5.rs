@@ -13,6 +13,11 @@ use super::SaslServerConfig;
 pub const DIGEST_REALM: &str = "zk-sasl-md5";
 /// The SASL service (protocol) name.
 pub const DIGEST_SERVICE: &str = "zookeeper";
+/// The names Apache's quorum SASL uses instead (`QuorumAuth.QUORUM_SERVER_PROTOCOL_NAME` and
+/// `QUORUM_SERVER_SASL_DIGEST`), so a member's `digest-uri` is
+/// `zookeeper-quorum/zk-quorum-sasl-md5`.
+pub const QUORUM_SERVICE: &str = "zookeeper-quorum";
+pub const QUORUM_REALM: &str = "zk-quorum-sasl-md5";
 /// Largest client response accepted (RFC 2831 2.1.2 limits it to 4096 bytes).
 const RESPONSE_BYTES_MAX: usize = 4096;
 
@@ -54,14 +59,26 @@ enum State {
 pub struct DigestMd5Server {
     nonce: String,
     state: State,
+    /// The SASL service and the server name, which is also the realm offered.
+    service: &'static str,
+    realm: &'static str,
 }
 
 impl DigestMd5Server {
     /// `nonce` must be unpredictable (see `super::random_nonce`); tests pass a fixed one.
+    /// The client port's exchange (`zookeeper`, `zk-sasl-md5`).
     pub fn new(nonce: String) -> Self {
+        Self::with_names(nonce, DIGEST_SERVICE, DIGEST_REALM)
+    }
+
+    /// An exchange for another service and server name (quorum links: [`QUORUM_SERVICE`],
+    /// [`QUORUM_REALM`]).
+    pub fn with_names(nonce: String, service: &'static str, realm: &'static str) -> Self {
         Self {
             nonce,
             state: State::Start,
+            service,
+            realm,
         }
     }
 
@@ -87,8 +104,8 @@ impl DigestMd5Server {
     /// RFC 2831 reads as `auth`, the only protection offered.
     fn challenge(&self) -> String {
         format!(
-            "realm=\"{DIGEST_REALM}\",nonce=\"{}\",charset=utf-8,algorithm=md5-sess",
-            self.nonce
+            "realm=\"{}\",nonce=\"{}\",charset=utf-8,algorithm=md5-sess",
+            self.realm, self.nonce
         )
     }
 
@@ -125,10 +142,10 @@ impl DigestMd5Server {
         if qop != "auth" {
             return Err(SaslError::Unsupported(format!("qop={qop}")));
         }
-        if !realm.is_empty() && realm != DIGEST_REALM {
+        if !realm.is_empty() && realm != self.realm {
             return Err(SaslError::Unsupported(format!("realm={realm}")));
         }
-        let expected_uri = format!("{DIGEST_SERVICE}/{DIGEST_REALM}");
+        let expected_uri = format!("{}/{}", self.service, self.realm);
         if !digest_uri.eq_ignore_ascii_case(&expected_uri) {
             return Err(SaslError::Unsupported(format!("digest-uri={digest_uri}")));
         }

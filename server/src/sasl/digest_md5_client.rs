@@ -25,6 +25,9 @@ pub struct DigestMd5Client {
     password: String,
     cnonce: String,
     state: State,
+    /// The SASL service and the server's name, which make the `digest-uri`.
+    service: &'static str,
+    server_name: &'static str,
 }
 
 // The password must never reach a log line.
@@ -38,12 +41,28 @@ impl std::fmt::Debug for DigestMd5Client {
 
 impl DigestMd5Client {
     /// `cnonce` must be unpredictable (see `super::random_nonce`); tests pass a fixed one.
+    /// For the service and server name of the client port (`zookeeper/zk-sasl-md5`); see
+    /// [`Self::with_names`] for others.
     pub fn new(username: String, password: String, cnonce: String) -> Self {
+        Self::with_names(username, password, cnonce, DIGEST_SERVICE, DIGEST_REALM)
+    }
+
+    /// As Java's `Sasl.createSaslClient` with a protocol and server name: quorum learners
+    /// pass `zookeeper-quorum` and `zk-quorum-sasl-md5`, as Apache's do.
+    pub fn with_names(
+        username: String,
+        password: String,
+        cnonce: String,
+        service: &'static str,
+        server_name: &'static str,
+    ) -> Self {
         Self {
             username,
             password,
             cnonce,
             state: State::Start,
+            service,
+            server_name,
         }
     }
 
@@ -64,7 +83,7 @@ impl DigestMd5Client {
         let get = |k: &str| d.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
         let nonce =
             get("nonce").ok_or_else(|| SaslError::Malformed("no nonce directive".into()))?;
-        let realm = get("realm").unwrap_or(DIGEST_REALM);
+        let realm = get("realm").unwrap_or(self.server_name);
         if let Some(qop) = get("qop") {
             if !qop.split(',').any(|q| q.trim() == "auth") {
                 return Err(SaslError::Unsupported(format!("qop={qop}")));
@@ -75,7 +94,7 @@ impl DigestMd5Client {
                 "algorithm other than md5-sess".into(),
             ));
         }
-        let digest_uri = format!("{DIGEST_SERVICE}/{DIGEST_REALM}");
+        let digest_uri = format!("{}/{}", self.service, self.server_name);
         let (response, rspauth) = digests(&DigestInputs {
             username: &self.username,
             realm,

@@ -12,7 +12,9 @@ pub mod jaas;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub use digest_md5::{DigestMd5Server, SaslError, Step, DIGEST_REALM, DIGEST_SERVICE};
+pub use digest_md5::{
+    DigestMd5Server, SaslError, Step, DIGEST_REALM, DIGEST_SERVICE, QUORUM_REALM, QUORUM_SERVICE,
+};
 pub use digest_md5_client::DigestMd5Client;
 pub use jaas::JaasError;
 
