@@ -107,6 +107,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
                 connect_retry: std::time::Duration::from_millis(100),
                 stall_timeout,
                 silence_timeout,
+                security: config.quorum_security.clone(),
             }),
         },
     })

@@ -15,9 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::jute::{err, op, In, Out};
+use common::pki::{Identity, Pki};
 use common::raw::RawConn;
 use common::server::{ServerOptions, TestServer};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use rcgen::DnType;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 const NO_AUTH: i32 = -102;
@@ -27,78 +28,6 @@ const PERMS_READ: i32 = 1;
 const CLIENT_DN: &str = "CN=client,OU=Eng,O=Example";
 const OTHER_DN: &str = "CN=other,O=Example";
 const ADMIN_DN: &str = "CN=admin,O=Example";
-
-/// A CA and certificates it signed, as PEM, in a directory removed on drop.
-struct Pki {
-    dir: PathBuf,
-    ca_pem: String,
-    ca: rcgen::Certificate,
-    ca_key: KeyPair,
-}
-
-/// A client identity: certificate chain and key, in DER for rustls.
-struct Identity {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-}
-
-impl Pki {
-    fn new(tag: &str) -> Pki {
-        let dir = std::env::temp_dir().join(format!("rk-tls-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let ca_key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "ringkeeper test CA");
-        let ca = params.self_signed(&ca_key).unwrap();
-        Pki {
-            dir,
-            ca_pem: ca.pem(),
-            ca,
-            ca_key,
-        }
-    }
-
-    /// A certificate signed by the CA; `dn` lists (type, value) from the first RDN on.
-    fn issue(&self, dn: &[(DnType, &str)], ip: Option<Ipv4Addr>) -> (String, String, Identity) {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        for (t, v) in dn {
-            params.distinguished_name.push(t.clone(), *v);
-        }
-        if let Some(ip) = ip {
-            params
-                .subject_alt_names
-                .push(rcgen::SanType::IpAddress(ip.into()));
-        }
-        let cert = params.signed_by(&key, &self.ca, &self.ca_key).unwrap();
-        let identity = Identity {
-            chain: vec![cert.der().clone()],
-            key: PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
-        };
-        (cert.pem(), key.serialize_pem(), identity)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn client(&self, dn: &[(DnType, &str)]) -> Identity {
-        self.issue(dn, None).2
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn free_port(ip: Ipv4Addr) -> u16 {
     TcpListener::bind((ip, 0))

@@ -101,11 +101,10 @@ const fn jvm(name: &'static str) -> KeySpec {
 // Reasons shared by several entries.
 const PEER_PROTOCOL: &str = "tunes Apache's peer protocol and election; ringkeeper's members speak their own (docs/replication.md)";
 const NO_OBSERVERS: &str = "observers are not supported yet";
-const QUORUM_TLS: &str = "TLS between members is not implemented yet: members talk plain TCP (the ssl.quorum.* stores are loaded and checked)";
-const QUORUM_TLS_REFUSED: &str = "TLS between members is not implemented yet; starting with plain links would let any process that reaches the quorum and election ports take part";
-const QUORUM_SASL_REFUSED: &str = "SASL between members is not implemented yet; starting without it would let any process that reaches the quorum and election ports take part";
-const QUORUM_SASL: &str =
-    "SASL between members is not implemented yet: members do not authenticate each other";
+const QUORUM_TLS: &str = "a Java TLS setting with no counterpart in ringkeeper's quorum TLS (rustls): member certificates are always required and verified against ssl.quorum.trustStore";
+const QUORUM_RELOAD: &str = "the quorum stores are read at start-up; restart a member to load new certificates (docs/operations.md)";
+const QUORUM_AUTH: &str = "a quorum SASL setting ringkeeper does not use (DIGEST-MD5 only)";
+const PORT_UNIFICATION_QUORUM: &str = "a quorum port that accepts TLS and plain text at once is not implemented; change an ensemble from plain to TLS links as docs/operations.md (Securing an ensemble) says";
 const JAVA_CLASS: &str = "names a Java class; ringkeeper has one built-in implementation";
 const JAVA_TUNING: &str = "tunes Java threads or buffers ringkeeper does not have";
 const THROTTLES: &str = "Apache's request and connection throttlers are not implemented; globalOutstandingLimit, maxClientCnxns and maxCnxns bound the load";
@@ -282,19 +281,26 @@ pub const KEYS: &[KeySpec] = &[
     ignored("ssl.context.supplier.class", JAVA_CLASS),
     ignored("ssl.authProvider", "certificate clients always get the built-in x509 scheme"),
     ignored("ssl.handshakeDetectionTimeoutMillis", PORT_UNIFICATION),
-    only_value("sslQuorum", "false", QUORUM_TLS_REFUSED),
-    ignored("sslQuorumReloadCertFiles", QUORUM_TLS),
-    ignored("portUnification", PORT_UNIFICATION),
+    used(super::tls::SSL_QUORUM),
+    used(super::tls::QUORUM_PROTOCOL),
+    used(super::tls::QUORUM_ENABLED_PROTOCOLS),
+    used(super::tls::QUORUM_CIPHER_SUITES),
+    used(super::tls::QUORUM_HOSTNAME_VERIFICATION),
+    ignored("sslQuorumReloadCertFiles", QUORUM_RELOAD),
+    only_value("portUnification", "false", PORT_UNIFICATION_QUORUM),
     ignored_family("client.", "a client-side setting; client.portUnification: TLS and plain text on one port is not implemented"),
     // Read for the ACL schemes they register (`sasl`, `x509`); other classes do nothing.
     used_family("authProvider."),
     ignored_family("admin.", "tunes Jetty (idle timeout, HTTPS, port unification, HTTP version); ringkeeper's admin server is its own"),
     ignored("serverCnxnFactory", JAVA_CLASS),
     ignored_family("metricsProvider.", "tunes Apache's Java exporter (JVM info, worker threads, queue sizes); ringkeeper's metrics port has its own fixed limits (see metrics.md)"),
-    ignored_family("quorum.", QUORUM_SASL),
-    only_value("quorum.auth.enableSasl", "false", QUORUM_SASL_REFUSED),
-    only_value("quorum.auth.learnerRequireSasl", "false", QUORUM_SASL_REFUSED),
-    only_value("quorum.auth.serverRequireSasl", "false", QUORUM_SASL_REFUSED),
+    ignored_family("quorum.", QUORUM_AUTH),
+    used(super::sasl::QUORUM_ENABLE_SASL),
+    used(super::sasl::QUORUM_LEARNER_REQUIRE_SASL),
+    used(super::sasl::QUORUM_SERVER_REQUIRE_SASL),
+    used(super::sasl::QUORUM_LEARNER_CONTEXT),
+    used(super::sasl::QUORUM_SERVER_CONTEXT),
+    used(super::sasl::QUORUM_KERBEROS_PRINCIPAL),
     ignored("quorum.cnxn.threads.size", JAVA_TUNING),
     ignored("quorumListenOnAllIPs", "members bind the quorum and election addresses of their server.N line"),
     ignored("syncEnabled", NO_OBSERVERS),

@@ -117,6 +117,8 @@ pub struct Config {
     pub secure_client: Option<SecureClientConfig>,
     /// The quorum key and trust stores (`ssl.quorum.*`), checked at start-up.
     pub quorum_stores: Option<tls::QuorumStores>,
+    /// TLS and SASL on the links between members (`sslQuorum`, `quorum.auth.*`).
+    pub quorum_security: crate::peer::PeerSecurity,
     /// Connections allowed from one IP address; 0 means no limit.
     pub max_client_cnxns_per_host: u32,
     /// Connections allowed in total; 0 means no limit.
@@ -393,6 +395,10 @@ impl Config {
         let acl_schemes = sasl::acl_schemes(settings, secure_client_port.is_some());
         let secure_client = tls::tls_from_settings(settings, &mut warnings)?;
         let quorum_stores = tls::quorum_stores_from_settings(settings)?;
+        let quorum_security = crate::peer::PeerSecurity {
+            tls: tls::quorum_tls_from_settings(settings, quorum_stores.as_ref(), &mut warnings)?,
+            sasl: sasl::quorum_sasl_from_settings(settings)?,
+        };
 
         let servers = settings.servers(multi_address_enabled)?;
         let my_id = read_my_id(&data_dir, extended_types)?;
@@ -409,6 +415,7 @@ impl Config {
             secure_client_port,
             secure_client,
             quorum_stores,
+            quorum_security,
             max_client_cnxns_per_host,
             max_cnxns,
             min_session_timeout_ms,

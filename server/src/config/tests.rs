@@ -378,7 +378,7 @@ fn unknown_and_ignored_keys_warn_and_never_fail() {
     let data = scratch.data_dir();
     let cfg = scratch.write(
         "zoo.cfg",
-        &format!("dataDir={data}\nclientPort=2181\nnoSuchSetting=1\nmetricsProvider.className=x.Y\ngroup.1=1:2\nweight.1=1\nquorum.auth.learner.saslLoginContext=QuorumLearner\nadmin.enableServer=false\nautopurge.snapRetainCount=1\n"),
+        &format!("dataDir={data}\nclientPort=2181\nnoSuchSetting=1\nmetricsProvider.className=x.Y\ngroup.1=1:2\nweight.1=1\nquorum.cnxn.threads.size=20\nadmin.enableServer=false\nautopurge.snapRetainCount=1\n"),
     );
     let config = load_file(&cfg, &["-Dsome.other.property=1"]).expect("loads");
     let warnings = config.warnings().join("\n");
@@ -391,7 +391,7 @@ fn unknown_and_ignored_keys_warn_and_never_fail() {
         "metricsProvider.className",
         "group.1",
         "weight.1",
-        "quorum.auth.learner.saslLoginContext",
+        "quorum.cnxn.threads.size",
     ] {
         assert!(warnings.contains(key), "{key}: {warnings}");
     }
@@ -1178,12 +1178,15 @@ fn the_key_table_and_the_parser_agree() {
     ensemble.push_str(&format!(
         "metricsProvider.className={PROMETHEUS_PROVIDER}\nmetricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=7000\n\
          ssl.quorum.keyStore.location={d}/../keystore.pem\nssl.quorum.keyStore.type=PEM\nssl.quorum.keyStore.password=apassword\n\
-         ssl.quorum.trustStore.location={d}/../truststore.pem\nssl.quorum.trustStore.type=PEM\nssl.quorum.trustStore.password=apassword\n",
+         ssl.quorum.trustStore.location={d}/../truststore.pem\nssl.quorum.trustStore.type=PEM\nssl.quorum.trustStore.password=apassword\n\
+         sslQuorum=true\nquorum.auth.enableSasl=true\n",
         d = data
     ));
     let cfg = scratch.write("zoo.cfg", &ensemble);
     write_pem_stores(&scratch);
-    let jaas = "Server {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n user_bob=\"pw\";\n};\n";
+    let jaas = "Server {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n user_bob=\"pw\";\n};\n\
+                QuorumServer {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n user_m=\"pw\";\n};\n\
+                QuorumLearner {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n username=\"m\" password=\"pw\";\n};\n";
     let mut args = vec!["ringkeeper".to_owned()];
     args.extend(kazoo_properties(&scratch, jaas));
     args.push(cfg.display().to_string());
@@ -1292,10 +1295,7 @@ fn keys_supported_with_one_value_refuse_the_others() {
         ("sessionRequireClientSASLAuth", "true", "false"),
         ("DigestAuthenticationProvider.digestAlg", "SHA-256", "SHA1"),
         ("enforceQuota", "true", "false"),
-        ("sslQuorum", "true", "false"),
-        ("quorum.auth.enableSasl", "true", "false"),
-        ("quorum.auth.learnerRequireSasl", "true", "false"),
-        ("quorum.auth.serverRequireSasl", "true", "false"),
+        ("portUnification", "true", "false"),
     ] {
         let err = load_with(&format!("{key}={refused}"))
             .expect_err(key)
@@ -1310,4 +1310,90 @@ fn keys_supported_with_one_value_refuse_the_others() {
         "the warning gives the reason: {:?}",
         config.warnings()
     );
+}
+
+/// `sslQuorum=true` needs both quorum stores; quorum SASL needs the JAAS file with both
+/// login contexts, DIGEST-MD5 only; each missing piece stops the server naming it.
+#[test]
+fn quorum_tls_and_sasl_need_their_stores_and_sections() {
+    let scratch = Scratch::new();
+    write_pem_stores(&scratch);
+    let ks = scratch.path("keystore.pem").display().to_string();
+    let ts = scratch.path("truststore.pem").display().to_string();
+    let err = |extra: &str| load_with(extra).unwrap_err().to_string();
+    assert!(err("sslQuorum=true").contains("ssl.quorum.keyStore.location"));
+    let e = err(&format!(
+        "sslQuorum=true\nssl.quorum.keyStore.location={ks}"
+    ));
+    assert!(e.contains("ssl.quorum.trustStore.location"), "{e}");
+    let stores = format!(
+        "sslQuorum=true\nssl.quorum.keyStore.location={ks}\nssl.quorum.trustStore.location={ts}\n"
+    );
+    let config = load_with(&stores).expect("quorum TLS");
+    assert!(
+        config
+            .quorum_security
+            .tls
+            .expect("tls")
+            .hostname_verification
+    );
+    let config =
+        load_with(&format!("{stores}ssl.quorum.hostnameVerification=false")).expect("quorum TLS");
+    assert!(
+        !config
+            .quorum_security
+            .tls
+            .expect("tls")
+            .hostname_verification
+    );
+    assert!(load_with(&format!("ssl.quorum.keyStore.location={ks}"))
+        .expect("plain links")
+        .quorum_security
+        .tls
+        .is_none());
+
+    let e = err("quorum.auth.serverRequireSasl=true");
+    assert!(e.contains("needs quorum.auth.enableSasl=true"), "{e}");
+    assert!(err("quorum.auth.enableSasl=true").contains("java.security.auth.login.config"));
+    let section = |name: &str, module: &str, options: &str| {
+        format!("{name} {{\n {module} required\n {options};\n}};\n")
+    };
+    let digest = "org.apache.zookeeper.server.auth.DigestLoginModule";
+    let server = section("QuorumServer", digest, "user_m=\"pw\"");
+    let learner = section("QuorumLearner", digest, "username=\"m\" password=\"pw\"");
+    let with = |jaas: &str, extra: &str| {
+        let path = scratch.write("quorum-jaas.conf", jaas);
+        load_with(&format!(
+            "quorum.auth.enableSasl=true\njava.security.auth.login.config={}\n{extra}",
+            path.display()
+        ))
+    };
+    let e = with(&server, "").unwrap_err().to_string();
+    assert!(e.contains("no QuorumLearner section"), "{e}");
+    let kerberos = section(
+        "QuorumLearner",
+        "com.sun.security.auth.module.Krb5LoginModule",
+        "useKeyTab=true",
+    );
+    let e = with(&format!("{server}{kerberos}"), "")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Kerberos"), "{e}");
+    let e = with(
+        &format!("{server}{learner}"),
+        "quorum.auth.kerberos.servicePrincipal=zkquorum/localhost",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("Kerberos"), "{e}");
+    let renamed = section("Members", digest, "username=\"m\" password=\"pw\"");
+    let config = with(
+        &format!("{server}{renamed}"),
+        "quorum.auth.learner.saslLoginContext=Members\nquorum.auth.learnerRequireSasl=true",
+    )
+    .expect("quorum SASL");
+    let sasl = config.quorum_security.sasl.expect("sasl");
+    assert_eq!(sasl.learner, ("m".to_owned(), "pw".to_owned()));
+    assert!(sasl.learner_require && !sasl.server_require);
+    assert_eq!(sasl.server.password("m"), Some("pw"));
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use super::settings::Settings;
 use super::{keys, ConfigError};
+use crate::net::tls::mutual::MutualTls;
 use crate::net::tls::store::{self, StoreRole, StoreSpec, StoreType};
 use crate::net::tls::{ClientAuth, TlsError, TlsOptions, TlsServer, TlsVersion};
 
@@ -33,6 +34,11 @@ pub const PROTOCOL: &str = "ssl.protocol";
 pub const ENABLED_PROTOCOLS: &str = "ssl.enabledProtocols";
 pub const CIPHER_SUITES: &str = "ssl.ciphersuites";
 pub const HOSTNAME_VERIFICATION: &str = "ssl.hostnameVerification";
+pub const SSL_QUORUM: &str = "sslQuorum";
+pub const QUORUM_PROTOCOL: &str = "ssl.quorum.protocol";
+pub const QUORUM_ENABLED_PROTOCOLS: &str = "ssl.quorum.enabledProtocols";
+pub const QUORUM_CIPHER_SUITES: &str = "ssl.quorum.ciphersuites";
+pub const QUORUM_HOSTNAME_VERIFICATION: &str = "ssl.quorum.hostnameVerification";
 /// `zookeeper.X509AuthenticationProvider.superUser` without its `zookeeper.` prefix.
 pub const X509_SUPER_USER: &str = "X509AuthenticationProvider.superUser";
 
@@ -130,14 +136,8 @@ pub(super) fn tls_from_settings(
         }
         None => ClientAuth::Need,
     };
-    let versions = versions(settings)?;
-    let cipher_suites = settings.get(CIPHER_SUITES).map(|s| {
-        s.value
-            .split(',')
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty())
-            .collect::<Vec<_>>()
-    });
+    let versions = versions(settings, PROTOCOL, ENABLED_PROTOCOLS)?;
+    let cipher_suites = cipher_suites(settings, CIPHER_SUITES);
     // Only a client verifies the server's host name; on the server side Apache's client
     // port checks no names either (ssl.clientHostnameVerification is for quorum links).
     settings.boolean(HOSTNAME_VERIFICATION)?;
@@ -188,6 +188,54 @@ pub(super) fn quorum_stores_from_settings(
         key_store,
         trust_store,
     }))
+}
+
+/// Mutual TLS between members when `sslQuorum=true`: both quorum stores are required (a
+/// member presents its certificate and verifies its peers'), and `ssl.quorum.protocol`,
+/// `enabledProtocols`, `ciphersuites` and `hostnameVerification` (default true) apply.
+pub(super) fn quorum_tls_from_settings(
+    settings: &Settings,
+    stores: Option<&QuorumStores>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<MutualTls>, ConfigError> {
+    if settings.boolean(SSL_QUORUM)? != Some(true) {
+        return Ok(None);
+    }
+    let missing = |key: &str, what: &str| ConfigError::Inconsistent {
+        reason: format!("sslQuorum=true needs {key}: {what}"),
+        origin: settings.origin_of(SSL_QUORUM),
+    };
+    let stores = stores.ok_or_else(|| {
+        missing(
+            QUORUM_KEY_STORE_LOCATION,
+            "the member's private key and certificate, presented to its peers",
+        )
+    })?;
+    let trust_store = stores.trust_store.clone().ok_or_else(|| {
+        missing(
+            QUORUM_TRUST_STORE_LOCATION,
+            "the CA certificates the peers' certificates are verified against",
+        )
+    })?;
+    let options = TlsOptions {
+        key_store: stores.key_store.clone(),
+        trust_store: Some(trust_store),
+        client_auth: ClientAuth::Need,
+        versions: versions(settings, QUORUM_PROTOCOL, QUORUM_ENABLED_PROTOCOLS)?,
+        cipher_suites: cipher_suites(settings, QUORUM_CIPHER_SUITES),
+    };
+    let hostname_verification = settings
+        .boolean(QUORUM_HOSTNAME_VERIFICATION)?
+        .unwrap_or(true);
+    MutualTls::build(&options, hostname_verification, warnings)
+        .map(Some)
+        .map_err(|e| {
+            let key = match &e {
+                TlsError::NoCipherSuite(_) => QUORUM_CIPHER_SUITES,
+                _ => failing_key(settings, &e, &QUORUM_KEY_STORE, &QUORUM_TRUST_STORE),
+            };
+            invalid(settings, key, e.to_string())
+        })
 }
 
 /// The key to blame for a store that failed to load: its password key for a wrong
@@ -273,10 +321,27 @@ fn store_spec(settings: &Settings, keys: &StoreKeys) -> Result<Option<StoreSpec>
     }))
 }
 
+fn cipher_suites(settings: &Settings, key: &str) -> Option<Vec<String>> {
+    settings.get(key).map(|s| {
+        s.value
+            .split(',')
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect::<Vec<_>>()
+    })
+}
+
 /// The versions to offer: `ssl.enabledProtocols` when set, else those `ssl.protocol`
-/// allows (Apache's default protocol is TLSv1.3, which also enables TLSv1.2).
-fn versions(settings: &Settings) -> Result<Vec<TlsVersion>, ConfigError> {
-    if let Some(s) = settings.get(ENABLED_PROTOCOLS) {
+/// allows (Apache's default protocol is TLSv1.3, which also enables TLSv1.2); the quorum
+/// keys likewise.
+fn versions(
+    settings: &Settings,
+    protocol_key: &str,
+    enabled_key: &str,
+) -> Result<Vec<TlsVersion>, ConfigError> {
+    // Both keys are looked at, so that the key table's check sees them read.
+    let protocol = settings.get(protocol_key);
+    if let Some(s) = settings.get(enabled_key) {
         let mut out = Vec::new();
         for name in s.value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let v = TlsVersion::parse(name).ok_or_else(|| {
@@ -293,7 +358,7 @@ fn versions(settings: &Settings) -> Result<Vec<TlsVersion>, ConfigError> {
         }
         return Ok(out);
     }
-    match settings.get(PROTOCOL) {
+    match protocol {
         None => Ok(vec![TlsVersion::V13, TlsVersion::V12]),
         Some(s) => match s.value.trim() {
             "TLSv1.3" | "TLS" => Ok(vec![TlsVersion::V13, TlsVersion::V12]),

@@ -18,7 +18,7 @@ use super::*;
 
 /// A loopback address of its own per test process and test, so that parallel runs on one
 /// machine do not meet; the ports come from the kernel.
-fn free_addrs(test: u8, n: usize) -> Vec<String> {
+pub(super) fn free_addrs(test: u8, n: usize) -> Vec<String> {
     let host = format!("127.{}.{}.{}", 1 + std::process::id() % 200, test, 1);
     let socks: Vec<_> = (0..n)
         .map(|_| std::net::TcpListener::bind(format!("{host}:0")).expect("bind a free port"))
@@ -29,7 +29,12 @@ fn free_addrs(test: u8, n: usize) -> Vec<String> {
         .collect()
 }
 
-fn settings(me: u64, own: &[String], other_id: u64, other: &[String]) -> TransportSettings {
+pub(super) fn settings(
+    me: u64,
+    own: &[String],
+    other_id: u64,
+    other: &[String],
+) -> TransportSettings {
     TransportSettings {
         me,
         listen_quorum: vec![own[0].clone()],
@@ -45,10 +50,11 @@ fn settings(me: u64, own: &[String], other_id: u64, other: &[String]) -> Transpo
         connect_retry: Duration::from_millis(20),
         stall_timeout: Duration::from_secs(2),
         silence_timeout: Duration::from_secs(5),
+        security: crate::peer::PeerSecurity::default(),
     }
 }
 
-fn run<F, Fut>(test: F)
+pub(super) fn run<F, Fut>(test: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + 'static,
@@ -60,7 +66,7 @@ where
         .expect("test executor");
 }
 
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+pub(super) async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -68,7 +74,7 @@ async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-async fn recv(rx: &LocalReceiver<Inbound>) -> Inbound {
+pub(super) async fn recv(rx: &LocalReceiver<Inbound>) -> Inbound {
     let got = futures_lite::future::or(async { rx.recv().await }, async {
         glommio::timer::sleep(Duration::from_secs(10)).await;
         None

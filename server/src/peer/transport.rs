@@ -8,8 +8,11 @@
 //!   frames. The first frame on each is `Hello { server_id, protocol_version }`.
 //! - Inbound connections are read-only: the acceptor reads the Hello, checks the id is a
 //!   configured peer and the version is ours, then decodes frames and pushes [`Inbound`].
-//!   Nothing is ever written back, so there is no tie-breaking between two servers dialing
+//!   No frame is ever written back, so there is no tie-breaking between two servers dialing
 //!   each other at once (ZooKeeper's QuorumCnxManager needs one because it shares a socket).
+//! - With `sslQuorum` or quorum SASL, TLS and the authentication come before the Hello on
+//!   every connection (`secure.rs`): the only bytes an acceptor writes. A connection that
+//!   fails them is closed before a frame of it is decoded.
 //! - The protocol tolerates loss, so the transport never retries a message: a link that is
 //!   down drops what is sent to it (counted) and redials every `connect_retry`; a full link
 //!   queue drops too. A frame error closes that connection (logged with the peer id); the
@@ -51,7 +54,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use futures_lite::{future, AsyncReadExt};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
 use glommio::sync::Semaphore;
@@ -61,6 +64,11 @@ use ringkeeper_replication::wire::{
 use ringkeeper_replication::{Message, ServerId};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tracing::{debug, info, warn};
+
+use super::conn::PeerConn;
+use super::secure::{
+    secure_accepted, secure_dialed, PeerSecurity, Refused, DIALED_HANDSHAKE_TIMEOUT,
+};
 
 /// Inbound connections accepted per configured peer (over both ports): enough for a
 /// reconnect to overlap a connection the kernel has not yet reported closed.
@@ -118,6 +126,8 @@ pub struct TransportSettings {
     /// How long a link we keep sending on may go without hearing anything from its peer
     /// (over either port) before it is dropped and redialed.
     pub silence_timeout: Duration,
+    /// TLS and SASL on every link (`sslQuorum`, `quorum.auth.*`); the default is plain.
+    pub security: PeerSecurity,
 }
 
 impl TransportSettings {
@@ -545,15 +555,14 @@ impl Drop for InboundGuard {
 async fn run_inbound(
     inner: Rc<Inner>,
     tx: Rc<LocalSender<Inbound>>,
-    mut stream: TcpStream,
+    stream: TcpStream,
     port: &'static str,
 ) {
     let _guard = InboundGuard(inner.clone());
-    let remote = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| "?".into());
+    let remote_addr = stream.peer_addr().ok();
+    let remote = remote_addr.map_or_else(|| "?".into(), |a| a.to_string());
     let _ = stream.set_nodelay(true);
+    // Bounds the TLS handshake and the authentication too: both come before the Hello.
     let _ = stream.set_read_timeout(Some(HELLO_TIMEOUT));
     let settings = &inner.settings;
     let mut decoder = FrameDecoder::new(settings.frame_bytes_max);
@@ -564,6 +573,10 @@ async fn run_inbound(
     let close = |from: Option<ServerId>, why: &str| {
         inner.count(|s| s.connection_errors += 1);
         warn!(peer = ?from, %remote, port, "closing peer connection: {why}");
+    };
+    let Some(mut stream) = accept_secured(&inner, stream, remote_addr, port, &mut decoder).await
+    else {
+        return;
     };
     'conn: loop {
         loop {
@@ -661,7 +674,7 @@ async fn run_inbound(
             }
         }
     }
-    let _ = stream.shutdown(std::net::Shutdown::Both).await;
+    stream.shutdown().await;
     let current = from.is_some_and(|id| {
         let mut map = inner.inbound_current.borrow_mut();
         let mine = map
@@ -677,6 +690,51 @@ async fn run_inbound(
         if !inner.stopped.get() {
             // Best effort: a full queue means the sequencer is busy and will notice by timeout.
             let _ = tx.try_send(Inbound::Disconnected { from: id });
+        }
+    }
+}
+
+/// TLS and authentication of an accepted connection (`secure.rs`); `None` if it is refused
+/// (logged, and counted unless the dialer just went away) or the transport stops. Bytes read
+/// past them that belong to the Hello go into `decoder`.
+async fn accept_secured(
+    inner: &Inner,
+    stream: TcpStream,
+    remote: Option<SocketAddr>,
+    port: &'static str,
+    decoder: &mut FrameDecoder,
+) -> Option<PeerConn> {
+    let shown = remote.map_or_else(|| "?".into(), |a| a.to_string());
+    // One deadline for the whole of TLS and authentication, not only per read: a dialer
+    // that trickles a byte at a time would otherwise hold an inbound slot for long.
+    let secured = future::or(
+        secure_accepted(stream, &inner.settings.security, remote),
+        async {
+            glommio::timer::sleep(HELLO_TIMEOUT).await;
+            Err(Refused::Because(format!(
+                "TLS and authentication took over {HELLO_TIMEOUT:?}"
+            )))
+        },
+    );
+    match inner.until_stop(secured).await? {
+        Err(Refused::Because(why)) => {
+            inner.count(|s| s.connection_errors += 1);
+            warn!(remote = %shown, port, "closing peer connection: {why}");
+            None
+        }
+        Err(Refused::Gone(why)) => {
+            debug!(remote = %shown, port, "peer connection ended before its Hello: {why}");
+            None
+        }
+        Ok(accepted) => {
+            if let Some(user) = &accepted.user {
+                debug!(remote = %shown, port, user, "peer authenticated (quorum SASL)");
+            }
+            if let Some(note) = &accepted.note {
+                warn!(remote = %shown, port, "{note}");
+            }
+            decoder.feed(&accepted.prefix);
+            Some(accepted.conn)
         }
     }
 }
@@ -717,10 +775,7 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
         // Whether the link stays up from the previous connection (a fresh one was asked for).
         let kept_up = link.up.get();
         let mut fresh = false;
-        match inner
-            .until_stop(dial(link.addr(), inner.settings.stall_timeout))
-            .await
-        {
+        match inner.until_stop(connect(&inner, &link)).await {
             None => break,
             Some(Err(e)) => {
                 // One line per outage, not one per retry.
@@ -736,7 +791,7 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
             Some(Ok(mut stream)) => {
                 logged_down = false;
                 generation += 1;
-                match crate::net::split::duplicate(&stream) {
+                match crate::net::split::duplicate(stream.socket()) {
                     Ok(watch) => {
                         glommio::spawn_local(watch_eof(
                             inner.clone(),
@@ -797,11 +852,11 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                     glommio::spawn_local(async move {
                         let stall = inner.settings.stall_timeout;
                         inner.until_stop(glommio::timer::sleep(stall)).await;
-                        let _ = stream.shutdown(std::net::Shutdown::Both).await;
+                        stream.shutdown().await;
                     })
                     .detach();
                 } else {
-                    let _ = stream.shutdown(std::net::Shutdown::Both).await;
+                    stream.shutdown().await;
                 }
             }
         }
@@ -822,6 +877,28 @@ fn link_down(inner: &Inner, link: &Link) {
     inner.count(|s| s.frames_dropped += dropped);
 }
 
+/// Dials the link's current address and secures the connection (TLS, SASL) when configured.
+/// The EOF watcher starts only after this: it would take the handshake's bytes.
+async fn connect(inner: &Inner, link: &Link) -> Result<PeerConn, String> {
+    let stream = dial(link.addr(), inner.settings.stall_timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let secured = future::or(
+        secure_dialed(stream, &inner.settings.security, link.addr()),
+        async {
+            glommio::timer::sleep(DIALED_HANDSHAKE_TIMEOUT).await;
+            Err(format!(
+                "TLS and authentication took over {DIALED_HANDSHAKE_TIMEOUT:?}"
+            ))
+        },
+    );
+    let (conn, note) = secured.await?;
+    if let Some(note) = note {
+        warn!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link not authenticated, going on: {note}");
+    }
+    Ok(conn)
+}
+
 async fn dial(addr: &str, stall_timeout: Duration) -> io::Result<TcpStream> {
     // Resolved here (and again on every dial) so that a peer whose name moves is found.
     let addr = resolve(addr)?;
@@ -839,7 +916,7 @@ async fn pump(
     inner: &Inner,
     link: &Link,
     kick: &LocalReceiver<()>,
-    stream: &mut TcpStream,
+    stream: &mut PeerConn,
     encoder: &mut Encoder,
     out: &mut Vec<u8>,
     generation: u64,
@@ -962,7 +1039,7 @@ fn encode_item(
 
 async fn write_out(
     inner: &Inner,
-    stream: &mut TcpStream,
+    stream: &mut PeerConn,
     out: &mut Vec<u8>,
     frames: u64,
 ) -> io::Result<()> {

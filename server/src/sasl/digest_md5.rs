@@ -13,6 +13,11 @@ use super::SaslServerConfig;
 pub const DIGEST_REALM: &str = "zk-sasl-md5";
 /// The SASL service (protocol) name.
 pub const DIGEST_SERVICE: &str = "zookeeper";
+/// The names Apache's quorum SASL uses instead (`QuorumAuth.QUORUM_SERVER_PROTOCOL_NAME` and
+/// `QUORUM_SERVER_SASL_DIGEST`), so a member's `digest-uri` is
+/// `zookeeper-quorum/zk-quorum-sasl-md5`.
+pub const QUORUM_SERVICE: &str = "zookeeper-quorum";
+pub const QUORUM_REALM: &str = "zk-quorum-sasl-md5";
 /// Largest client response accepted (RFC 2831 2.1.2 limits it to 4096 bytes).
 const RESPONSE_BYTES_MAX: usize = 4096;
 
@@ -54,14 +59,26 @@ enum State {
 pub struct DigestMd5Server {
     nonce: String,
     state: State,
+    /// The SASL service and the server name, which is also the realm offered.
+    service: &'static str,
+    realm: &'static str,
 }
 
 impl DigestMd5Server {
     /// `nonce` must be unpredictable (see `super::random_nonce`); tests pass a fixed one.
+    /// The client port's exchange (`zookeeper`, `zk-sasl-md5`).
     pub fn new(nonce: String) -> Self {
+        Self::with_names(nonce, DIGEST_SERVICE, DIGEST_REALM)
+    }
+
+    /// An exchange for another service and server name (quorum links: [`QUORUM_SERVICE`],
+    /// [`QUORUM_REALM`]).
+    pub fn with_names(nonce: String, service: &'static str, realm: &'static str) -> Self {
         Self {
             nonce,
             state: State::Start,
+            service,
+            realm,
         }
     }
 
@@ -87,8 +104,8 @@ impl DigestMd5Server {
     /// RFC 2831 reads as `auth`, the only protection offered.
     fn challenge(&self) -> String {
         format!(
-            "realm=\"{DIGEST_REALM}\",nonce=\"{}\",charset=utf-8,algorithm=md5-sess",
-            self.nonce
+            "realm=\"{}\",nonce=\"{}\",charset=utf-8,algorithm=md5-sess",
+            self.realm, self.nonce
         )
     }
 
@@ -125,10 +142,10 @@ impl DigestMd5Server {
         if qop != "auth" {
             return Err(SaslError::Unsupported(format!("qop={qop}")));
         }
-        if !realm.is_empty() && realm != DIGEST_REALM {
+        if !realm.is_empty() && realm != self.realm {
             return Err(SaslError::Unsupported(format!("realm={realm}")));
         }
-        let expected_uri = format!("{DIGEST_SERVICE}/{DIGEST_REALM}");
+        let expected_uri = format!("{}/{}", self.service, self.realm);
         if !digest_uri.eq_ignore_ascii_case(&expected_uri) {
             return Err(SaslError::Unsupported(format!("digest-uri={digest_uri}")));
         }
@@ -136,34 +153,24 @@ impl DigestMd5Server {
             .password(username)
             .ok_or_else(|| SaslError::UnknownUser(username.to_owned()))?;
 
-        let encode = |s: &str| encode_text(s, utf8);
-        let mut user_realm_pass = encode(username)?;
-        user_realm_pass.push(b':');
-        user_realm_pass.extend(encode(realm)?);
-        user_realm_pass.push(b':');
-        user_realm_pass.extend(encode(password)?);
-        let inner = Md5::digest(&user_realm_pass);
-        let mut a1 = inner.to_vec();
-        a1.extend_from_slice(format!(":{nonce}:{cnonce}").as_bytes());
-        if let Some(z) = authzid {
-            a1.push(b':');
-            a1.extend(encode(z)?);
-        }
-        let ha1 = hex(&Md5::digest(&a1));
-        let kd = |a2: &str| {
-            let ha2 = hex(&Md5::digest(a2.as_bytes()));
-            hex(&Md5::digest(
-                format!("{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}").as_bytes(),
-            ))
-        };
-        let expected = kd(&format!("AUTHENTICATE:{digest_uri}"));
+        let (expected, rspauth) = digests(&DigestInputs {
+            username,
+            realm,
+            password,
+            nonce,
+            cnonce,
+            nc,
+            qop,
+            digest_uri,
+            authzid,
+            utf8,
+        })?;
         if !constant_time_eq(
             expected.as_bytes(),
             response.to_ascii_lowercase().as_bytes(),
         ) {
             return Err(SaslError::BadPassword(username.to_owned()));
         }
-        let rspauth = kd(&format!(":{digest_uri}"));
         Ok(Step::Success {
             token: format!("rspauth={rspauth}").into_bytes(),
             // Apache's callback handler takes the authorization id from the authenticated
@@ -171,6 +178,50 @@ impl DigestMd5Server {
             user: username.to_owned(),
         })
     }
+}
+
+/// What both sides of an exchange hash (RFC 2831 section 2.1.2.1).
+pub(super) struct DigestInputs<'a> {
+    pub username: &'a str,
+    pub realm: &'a str,
+    pub password: &'a str,
+    pub nonce: &'a str,
+    pub cnonce: &'a str,
+    pub nc: &'a str,
+    pub qop: &'a str,
+    pub digest_uri: &'a str,
+    pub authzid: Option<&'a str>,
+    pub utf8: bool,
+}
+
+/// The client's `response` and the server's `rspauth` for one exchange, in lowercase hex:
+/// the server checks the first and proves it knows the password with the second, so the
+/// client side (quorum learners) and the server side compute them in one place.
+pub(super) fn digests(i: &DigestInputs<'_>) -> Result<(String, String), SaslError> {
+    let encode = |s: &str| encode_text(s, i.utf8);
+    let mut user_realm_pass = encode(i.username)?;
+    user_realm_pass.push(b':');
+    user_realm_pass.extend(encode(i.realm)?);
+    user_realm_pass.push(b':');
+    user_realm_pass.extend(encode(i.password)?);
+    let inner = Md5::digest(&user_realm_pass);
+    let mut a1 = inner.to_vec();
+    a1.extend_from_slice(format!(":{}:{}", i.nonce, i.cnonce).as_bytes());
+    if let Some(z) = i.authzid {
+        a1.push(b':');
+        a1.extend(encode(z)?);
+    }
+    let ha1 = hex(&Md5::digest(&a1));
+    let kd = |a2: &str| {
+        let ha2 = hex(&Md5::digest(a2.as_bytes()));
+        hex(&Md5::digest(
+            format!("{ha1}:{}:{}:{}:{}:{ha2}", i.nonce, i.nc, i.cnonce, i.qop).as_bytes(),
+        ))
+    };
+    Ok((
+        kd(&format!("AUTHENTICATE:{}", i.digest_uri)),
+        kd(&format!(":{}", i.digest_uri)),
+    ))
 }
 
 /// RFC 2831: strings are hashed as ISO-8859-1 unless the client chose `charset=utf-8`.
@@ -188,12 +239,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Parses `key=value,key="quoted \" value",...` (RFC 2831 section 7.1, `#rule` lists).
-fn parse_directives(text: &str) -> Result<Vec<(String, String)>, SaslError> {
+pub(super) fn parse_directives(text: &str) -> Result<Vec<(String, String)>, SaslError> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut chars = text.chars().peekable();
     loop {

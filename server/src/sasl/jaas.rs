@@ -236,6 +236,22 @@ pub fn server_users(sections: &[Section], name: &str) -> Option<HashMap<String, 
     Some(users)
 }
 
+/// The `username` and `password` options of section `name` (Apache's `QuorumLearner`
+/// section, read by Java's DIGEST-MD5 client through `SaslQuorumAuthLearner`). `None` when
+/// the file has no such section; a section without both options gives `Some(None)`.
+pub fn client_credentials(sections: &[Section], name: &str) -> Option<Option<(String, String)>> {
+    let section = sections.iter().rev().find(|s| s.name == name)?;
+    let option = |key: &str| {
+        section
+            .entries
+            .iter()
+            .flat_map(|e| e.options.iter())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    Some(option("username").zip(option("password")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +290,12 @@ mod tests {
         assert!(!users.contains_key("username"));
         let client = server_users(&sections, "Client").expect("has Client");
         assert!(client.is_empty());
+        assert_eq!(
+            client_credentials(&sections, "Client"),
+            Some(Some(("bob".to_owned(), "x".to_owned())))
+        );
+        assert_eq!(client_credentials(&sections, "Server"), Some(None));
+        assert_eq!(client_credentials(&sections, "QuorumLearner"), None);
     }
 
     #[test]

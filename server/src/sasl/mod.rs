@@ -6,12 +6,16 @@
 //! tokens in and sends back what comes out.
 
 pub mod digest_md5;
+pub mod digest_md5_client;
 pub mod jaas;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub use digest_md5::{DigestMd5Server, SaslError, Step, DIGEST_REALM, DIGEST_SERVICE};
+pub use digest_md5::{
+    DigestMd5Server, SaslError, Step, DIGEST_REALM, DIGEST_SERVICE, QUORUM_REALM, QUORUM_SERVICE,
+};
+pub use digest_md5_client::DigestMd5Client;
 pub use jaas::JaasError;
 
 /// The JAAS section Apache's server reads unless `zookeeper.sasl.serverconfig` names another.

@@ -59,7 +59,8 @@ pub struct EnsembleOptions {
     /// `ringkeeper.shards` for every member; fewer shards keep 5 processes light on 2 cores.
     pub shards: Option<u32>,
     /// Further `key=value` lines for every member's zoo.cfg; `{ip}` in a line becomes the
-    /// member's own loopback address (for ports each member opens, such as metrics).
+    /// member's own loopback address (for ports each member opens, such as metrics), `{id}`
+    /// its myid and `{root}` the ensemble's directory (for files `start_with` writes).
     pub extra_config: Vec<String>,
 }
 
@@ -138,6 +139,27 @@ impl Ensemble {
     /// As `start`, with every member running `flavor` (Apache's QuorumPeerMain, for a
     /// migration test that then replaces the members one by one).
     pub fn start_as(n: usize, options: EnsembleOptions, flavor: Flavor) -> Ensemble {
+        Ensemble::start_prepared(n, options, flavor, |_, _| {})
+    }
+
+    /// As `start`, calling `prepare(root, ips)` once every member's directory and zoo.cfg
+    /// exist and before any member starts, with the member's loopback addresses by index:
+    /// for files the configuration names (`{root}` in `extra_config`), such as certificates
+    /// that must name a member's address.
+    pub fn start_with(
+        n: usize,
+        options: EnsembleOptions,
+        prepare: impl FnOnce(&std::path::Path, &[Ipv4Addr]),
+    ) -> Ensemble {
+        Ensemble::start_prepared(n, options, Flavor::Ringkeeper, prepare)
+    }
+
+    fn start_prepared(
+        n: usize,
+        options: EnsembleOptions,
+        flavor: Flavor,
+        prepare: impl FnOnce(&std::path::Path, &[Ipv4Addr]),
+    ) -> Ensemble {
         assert!(n >= 1, "an ensemble needs at least one member");
         let instance = ENSEMBLE_COUNTER.fetch_add(1, Ordering::SeqCst);
         let root =
@@ -195,6 +217,7 @@ impl Ensemble {
         for index in 0..n {
             ensemble.write_config(index);
         }
+        prepare(&ensemble.root, &ips);
         for index in 0..n {
             ensemble.spawn(index);
         }
@@ -230,6 +253,11 @@ impl Ensemble {
             .map(|&i| self.members[i].client.to_string())
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// The member's own (quorum, election) addresses, where it listens for its peers.
+    pub fn peer_addresses(&self, index: usize) -> (SocketAddr, SocketAddr) {
+        (self.members[index].quorum, self.members[index].election)
     }
 
     pub fn data_dir(&self, index: usize) -> PathBuf {
@@ -547,6 +575,26 @@ impl Ensemble {
         )
     }
 
+    /// `line` with `{ip}`, `{id}` and `{root}` replaced for member `index`.
+    fn substitute(&self, index: usize, line: &str) -> String {
+        let member = &self.members[index];
+        line.replace("{ip}", &member.client.ip().to_string())
+            .replace("{id}", &member.id.to_string())
+            .replace("{root}", &self.root.display().to_string())
+    }
+
+    /// Appends `lines` (with the substitutions of `extra_config`) to a member's zoo.cfg; they
+    /// take effect at its next start. Later lines win, so this also changes a key.
+    pub fn append_config(&self, index: usize, lines: &[&str]) {
+        let path = self.members[index].dir.join("zoo.cfg");
+        let mut config = fs::read_to_string(&path).expect("reading zoo.cfg");
+        for line in lines {
+            config.push_str(&self.substitute(index, line));
+            config.push('\n');
+        }
+        fs::write(path, config).expect("writing zoo.cfg");
+    }
+
     fn write_config(&self, index: usize) {
         let options = &self.options;
         let member = &self.members[index];
@@ -591,7 +639,7 @@ impl Ensemble {
             config.push_str("multiAddress.enabled=true\n");
         }
         for line in &options.extra_config {
-            config.push_str(&line.replace("{ip}", &member.client.ip().to_string()));
+            config.push_str(&self.substitute(index, line));
             config.push('\n');
         }
         fs::write(member.dir.join("zoo.cfg"), config).expect("writing zoo.cfg");

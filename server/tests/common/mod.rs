@@ -11,6 +11,7 @@ pub mod ensemble;
 pub mod http;
 pub mod jute;
 pub mod load;
+pub mod pki;
 pub mod raw;
 pub mod server;
 

@@ -12,6 +12,7 @@
 
 pub mod dn;
 mod jks;
+pub mod mutual;
 mod pem;
 mod pkcs12_pbe;
 pub mod store;

@@ -11,13 +11,14 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
+use std::ops::DerefMut;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
-use rustls::ServerConnection;
+use rustls::{ConnectionCommon, ServerConnection};
 
 use crate::net::split::{ReadHalf, WriteHalf};
 
@@ -31,8 +32,36 @@ fn tls_error(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
+/// A rustls connection with records to send: a client's, a server's, or either
+/// (`rustls::Connection`, which member links keep after the handshake).
+pub trait PendingRecords {
+    fn wants_write(&self) -> bool;
+    fn write_tls(&mut self, out: &mut Vec<u8>) -> io::Result<usize>;
+}
+
+impl<D> PendingRecords for ConnectionCommon<D> {
+    fn wants_write(&self) -> bool {
+        rustls::CommonState::wants_write(self)
+    }
+    fn write_tls(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
+        ConnectionCommon::write_tls(self, out)
+    }
+}
+
+impl PendingRecords for rustls::Connection {
+    fn wants_write(&self) -> bool {
+        rustls::CommonState::wants_write(self)
+    }
+    fn write_tls(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
+        rustls::Connection::write_tls(self, out)
+    }
+}
+
 /// Writes whatever rustls has queued (handshake messages, alerts) to `sock`.
-async fn write_pending(sock: &mut TcpStream, conn: &mut ServerConnection) -> io::Result<()> {
+pub async fn write_pending<C: PendingRecords + ?Sized>(
+    sock: &mut TcpStream,
+    conn: &mut C,
+) -> io::Result<()> {
     let mut out = Vec::new();
     while conn.wants_write() {
         conn.write_tls(&mut out)?;
@@ -44,12 +73,16 @@ async fn write_pending(sock: &mut TcpStream, conn: &mut ServerConnection) -> io:
 }
 
 /// Runs the TLS handshake on `sock` until it completes, fails or the peer goes away. The
-/// caller bounds it in time. Plaintext the client sent right behind its Finished message
-/// stays in `conn` for the reader.
-pub async fn handshake(sock: &mut TcpStream, conn: &mut ServerConnection) -> io::Result<()> {
+/// caller bounds it in time. Plaintext the peer sent right behind its Finished message
+/// stays in `conn` for the reader. Either side: the client port and accepted member links
+/// pass a `ServerConnection`, dialed member links a `ClientConnection`.
+pub async fn handshake<C, D>(sock: &mut TcpStream, conn: &mut C) -> io::Result<()>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+{
     let mut buf = vec![0u8; CIPHERTEXT_CHUNK];
     loop {
-        write_pending(sock, conn).await?;
+        write_pending(sock, &mut **conn).await?;
         if !conn.is_handshaking() {
             return Ok(());
         }
@@ -65,7 +98,7 @@ pub async fn handshake(sock: &mut TcpStream, conn: &mut ServerConnection) -> io:
             conn.read_tls(&mut data)?;
             if let Err(e) = conn.process_new_packets() {
                 // rustls queued an alert telling the peer why; send it before closing.
-                let _ = write_pending(sock, conn).await;
+                let _ = write_pending(sock, &mut **conn).await;
                 return Err(tls_error(e));
             }
         }
