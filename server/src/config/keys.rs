@@ -100,7 +100,10 @@ const fn jvm(name: &'static str) -> KeySpec {
 
 // Reasons shared by several entries.
 const PEER_PROTOCOL: &str = "tunes Apache's peer protocol and election; ringkeeper's members speak their own (docs/replication.md)";
-const NO_OBSERVERS: &str = "observers are not supported yet";
+const OBSERVER_MASTER: &str = "observers follow the leader itself; followers serving observers (Apache's observer masters) are not implemented";
+const OBSERVER_SYNC: &str =
+    "an observer always logs the committed stream it receives (Apache's default, syncEnabled=true)";
+const OBSERVER_DELAY: &str = "an observer that loses its leader asks the voters for the new one at once and at every election retry, with no extra delay";
 const QUORUM_TLS: &str = "TLS between members is not implemented yet: members talk plain TCP (the ssl.quorum.* stores are loaded and checked)";
 const QUORUM_TLS_REFUSED: &str = "TLS between members is not implemented yet; starting with plain links would let any process that reaches the quorum and election ports take part";
 const QUORUM_SASL_REFUSED: &str = "SASL between members is not implemented yet; starting without it would let any process that reaches the quorum and election ports take part";
@@ -297,11 +300,12 @@ pub const KEYS: &[KeySpec] = &[
     only_value("quorum.auth.serverRequireSasl", "false", QUORUM_SASL_REFUSED),
     ignored("quorum.cnxn.threads.size", JAVA_TUNING),
     ignored("quorumListenOnAllIPs", "members bind the quorum and election addresses of their server.N line"),
-    ignored("syncEnabled", NO_OBSERVERS),
-    ignored_family("observer.", NO_OBSERVERS),
-    ignored_family("observerMaster.", NO_OBSERVERS),
-    ignored("connectToLearnerMasterLimit", NO_OBSERVERS),
-    ignored("observerMasterPort", NO_OBSERVERS),
+    ignored("syncEnabled", OBSERVER_SYNC),
+    ignored("observer.syncEnabled", OBSERVER_SYNC),
+    ignored_family("observer.", OBSERVER_DELAY),
+    ignored_family("observerMaster.", OBSERVER_MASTER),
+    ignored("connectToLearnerMasterLimit", OBSERVER_MASTER),
+    ignored("observerMasterPort", OBSERVER_MASTER),
     ignored_family("multiAddress.", "a member dials the addresses of a server.N line in turn and moves to the next when a dial fails or a connection is lost (stall or silence deadline), instead of Apache's reachability check before dialing"),
     ignored("oraclePath", "the two-member oracle is not implemented"),
     ignored_family("group.", "hierarchical quorums are not implemented: every participant has one vote and a majority decides"),
