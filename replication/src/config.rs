@@ -9,8 +9,12 @@ use crate::ServerId;
 pub struct Config {
     /// This server's id.
     pub id: ServerId,
-    /// Every voting member, this server included (the `server.N` lines).
+    /// Every voting member (the `server.N` lines without `:observer`); this server is one of
+    /// them or one of `observers`.
     pub voters: Vec<ServerId>,
+    /// Members that follow the committed stream but never vote, never acknowledge and never
+    /// lead (Apache's observers, `server.N=...:observer`). Quorums count voters only.
+    pub observers: Vec<ServerId>,
     /// While looking, a peer re-broadcasts its vote this often, since notifications may be lost.
     pub election_retry_ticks: u32,
     /// A leader pings its followers this often; pings carry the commit point and trigger acks.
@@ -40,6 +44,7 @@ impl Config {
         Config {
             id,
             voters,
+            observers: Vec::new(),
             election_retry_ticks: 2,
             heartbeat_ticks: 1,
             handshake_retry_ticks: 2,
@@ -54,14 +59,17 @@ impl Config {
 
     /// Checks that the settings can work before a peer is built from them.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut seen = self.voters.clone();
+        let mut seen: Vec<ServerId> = self.voters.iter().chain(&self.observers).copied().collect();
         seen.sort_unstable();
         for pair in seen.windows(2) {
             if pair[0] == pair[1] {
                 return Err(ConfigError::DuplicateVoter(pair[0]));
             }
         }
-        if !self.voters.contains(&self.id) {
+        if self.voters.is_empty() {
+            return Err(ConfigError::NoVoters);
+        }
+        if !self.is_member(self.id) {
             return Err(ConfigError::NotAVoter(self.id));
         }
         let positive = [
@@ -85,7 +93,17 @@ impl Config {
         Ok(())
     }
 
-    /// The number of voters that make a majority.
+    /// Whether `id` is a voter or an observer of this configuration.
+    pub fn is_member(&self, id: ServerId) -> bool {
+        self.voters.contains(&id) || self.observers.contains(&id)
+    }
+
+    /// Whether this server is an observer: it follows but never votes, acks or leads.
+    pub fn is_observer(&self) -> bool {
+        self.observers.contains(&self.id)
+    }
+
+    /// The number of voters that make a majority; observers never count.
     pub fn quorum(&self) -> usize {
         self.voters.len() / 2 + 1
     }

@@ -21,9 +21,11 @@ pub enum ProposeError {
 /// A configuration that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
-    #[error("server {0} is not among the voters")]
+    #[error("server {0} is neither a voter nor an observer")]
     NotAVoter(ServerId),
-    #[error("server {0} is listed twice among the voters")]
+    #[error("a configuration needs at least one voter")]
+    NoVoters,
+    #[error("server {0} is listed twice among the voters and observers")]
     DuplicateVoter(ServerId),
     #[error("setting {0} must be greater than zero")]
     Zero(&'static str),

@@ -36,6 +36,9 @@ pub enum VoterState {
     Looking,
     Following,
     Leading,
+    /// An observer looking for the leader (Apache's OBSERVING notification). It asks, it does
+    /// not vote: voters never count it, and only a leader answers it.
+    Observing,
 }
 
 /// How a leader brought a follower up to date (Zab phase 2); the follower's handling is the

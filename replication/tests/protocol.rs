@@ -18,8 +18,16 @@ fn entry(epoch: u32, counter: u32) -> Entry {
     }
 }
 
+/// Every test ensemble has voters 1, 2 and 3 and observer 4; the observer takes part only
+/// where a test says so.
+fn config(id: u64) -> Config {
+    let mut config = Config::new(id, vec![1, 2, 3]);
+    config.observers = vec![4];
+    config
+}
+
 fn peer(id: u64, restored: Restored) -> Peer {
-    let (peer, _) = Peer::restore(Config::new(id, vec![1, 2, 3]), restored).expect("config");
+    let (peer, _) = Peer::restore(config(id), restored).expect("config");
     peer
 }
 
@@ -218,21 +226,32 @@ fn zab_phase1_follower_refuses_an_older_epoch_and_the_same_epoch_from_another_le
 /// Brings `leader` through discovery with peer 2 reporting `f_last`, and returns the commands
 /// of the AckEpoch step (where the sync is sent).
 fn sync_for(leader: &mut Peer, f_last: i64) -> Vec<Command> {
+    handshake(leader, 2, 5, f_last).1
+}
+
+/// Learner `from` registers with `leader` under `attempt` and acknowledges its epoch; returns
+/// the commands of both steps.
+fn handshake(
+    leader: &mut Peer,
+    from: u64,
+    attempt: u64,
+    f_last: i64,
+) -> (Vec<Command>, Vec<Command>) {
     let info = Message::FollowerInfo {
-        attempt: 5,
+        attempt,
         accepted_epoch: 0,
         accepted_leader: None,
         last_zxid: f_last,
     };
-    deliver(leader, 2, info);
+    let registered = deliver(leader, from, info);
     let epoch = leader.epochs().accepted_epoch;
     let ack = Message::AckEpoch {
         epoch,
-        attempt: 5,
+        attempt,
         current_epoch: 0,
         last_zxid: f_last,
     };
-    deliver(leader, 2, ack)
+    (registered, deliver(leader, from, ack))
 }
 
 fn leader_log() -> Restored {
@@ -680,4 +699,112 @@ fn election_race_a_synchronizing_follower_ignores_an_old_following_vote() {
     deliver(&mut f, 2, old);
     assert_eq!(f.leader(), Some(2));
     assert_eq!(f.stats().wrong_leader_choices, 0);
+}
+
+/// Observers (Apache's OBSERVING notification): a looking observer asks the voters where the
+/// leader is; a looking voter counts that for nothing, and only a leader answers it.
+#[test]
+fn election_an_observer_asks_and_only_a_leader_answers() {
+    let (mut observer, commands) = Peer::restore(config(4), Restored::default()).expect("config");
+    let asked: Vec<u64> = sends(&commands)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, Message::Vote { state: VoterState::Observing, vote, .. } if vote.leader == 4))
+        .map(|(to, _)| to)
+        .collect();
+    assert_eq!(asked, vec![1, 2, 3]);
+    let question = sends(&commands)[0].1.clone();
+
+    let mut voter = peer(1, Restored::default());
+    assert_eq!(deliver(&mut voter, 4, question.clone()), vec![]);
+    assert_eq!(voter.leader(), None);
+
+    let mut leader = leader_with_follower(Restored::default());
+    let answer = sends(&deliver(&mut leader, 4, question));
+    let Some((4, Message::Vote { vote, state, .. })) = answer.first().cloned() else {
+        panic!("the leader did not answer the observer: {answer:?}");
+    };
+    assert_eq!((vote.leader, state), (1, VoterState::Leading));
+    deliver(&mut observer, 1, answer[0].1.clone());
+    assert_eq!(
+        observer.leader(),
+        Some(1),
+        "the observer follows the leader that answered"
+    );
+}
+
+/// Observers in Zab phase 3: an observer that registers with an established leader is
+/// synchronized with committed history only, is sent no proposal before it commits, then gets
+/// each commit once with its entries (Apache's INFORM); its acks count for nothing.
+#[test]
+fn zab_phase3_an_observer_gets_committed_proposals_only() {
+    let mut leader = leader_with_follower(Restored::default());
+    sync_for(&mut leader, 0);
+    deliver(&mut leader, 2, Message::Ack { epoch: 1, zxid: 0 });
+    assert_eq!(leader.role(), Role::Leading { epoch: 1 });
+    let proposed = leader.propose(vec![payload("a")]).expect("leader");
+    assert_eq!(
+        sends(&proposed).len(),
+        1,
+        "a proposal goes to the follower only"
+    );
+
+    let (registered, synced) = handshake(&mut leader, 4, 9, 0);
+    let new_epoch = Message::NewEpoch {
+        epoch: 1,
+        attempt: 9,
+    };
+    assert_eq!(sends(&registered), vec![(4, new_epoch)]);
+    let sync = Message::Sync {
+        epoch: 1,
+        attempt: 9,
+        mode: SyncMode::Diff,
+        prev: 0,
+        entries: vec![],
+        committed: 0,
+    };
+    assert_eq!(
+        synced,
+        vec![Command::Send {
+            to: 4,
+            message: sync
+        }]
+    );
+
+    let a = vec![Entry {
+        zxid: make(1, 1),
+        payload: payload("a"),
+    }];
+    leader.step(Event::Durable { zxid: make(1, 1) });
+    let ack = Message::Ack {
+        epoch: 1,
+        zxid: make(1, 1),
+    };
+    let commit = Message::Commit {
+        epoch: 1,
+        zxid: make(1, 1),
+    };
+    let inform = Message::Proposal {
+        epoch: 1,
+        entries: a.clone(),
+    };
+    assert_eq!(
+        deliver(&mut leader, 2, ack.clone()),
+        vec![
+            Command::Apply { entries: a },
+            Command::Send {
+                to: 2,
+                message: commit.clone()
+            },
+            Command::Send {
+                to: 4,
+                message: inform
+            },
+            Command::Send {
+                to: 4,
+                message: commit
+            },
+        ]
+    );
+    assert_eq!(deliver(&mut leader, 4, ack), vec![]);
+    assert_eq!(leader.leader_view().map(|v| v.synced_observers), Some(1));
 }

@@ -33,15 +33,6 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
     let me = config
         .my_id
         .ok_or_else(|| "an ensemble member needs dataDir/myid".to_owned())?;
-    if config
-        .servers
-        .iter()
-        .any(|s| s.peer_type == PeerType::Observer)
-    {
-        return Err(
-            "observers are not supported yet: every server.N line must be a participant".to_owned(),
-        );
-    }
     let own = config
         .own_member()
         .ok_or_else(|| format!("myid is {me} but there is no server.{me} line"))?;
@@ -58,7 +49,14 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
             election: s.election_addrs(),
         })
         .collect();
-    let voters: Vec<u64> = config.servers.iter().map(|s| s.id).collect();
+    // Observers are peers like any other for the transport (the leader sends them the
+    // committed stream, they ask the voters for the leader), but only voters make quorums.
+    let (voters, observers): (Vec<&_>, Vec<&_>) = config
+        .servers
+        .iter()
+        .partition(|s| s.peer_type == PeerType::Participant);
+    let voters: Vec<u64> = voters.iter().map(|s| s.id).collect();
+    let observers: Vec<u64> = observers.iter().map(|s| s.id).collect();
 
     let tick = u64::from(config.tick_time_ms);
     let (peer_tick, [follower, leader, init]) = protocol_timing(
@@ -76,6 +74,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         .clamp(STALL_TIMEOUT_MIN, STALL_TIMEOUT_MAX)
         .max(stall_timeout);
     let mut protocol = ringkeeper_replication::Config::new(me, voters.clone());
+    protocol.observers = observers;
     protocol.follower_timeout_ticks = follower;
     protocol.leader_timeout_ticks = leader;
     protocol.init_timeout_ticks = init;

@@ -1160,6 +1160,75 @@ async fn a_client_ahead_of_the_member_it_reaches_is_refused() {
 
 /// The harness itself: members get their own configs and myid, answer `srvr`, can be killed
 /// and restarted, and leave nothing behind. Holds whatever the replication code does.
+/// Observers (issue 14, item 2), configured as Apache's manual does (`:observer` on their
+/// server.N lines, `peerType=observer` in their own zoo.cfg): an observer says so in `srvr`,
+/// `mntr` and `conf`, serves a session that writes through it (forwarded) and reads its own
+/// writes after `sync`; its death together with a voter's does not stop writes, it catches up
+/// when restarted, and it follows a new leader when the old one dies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_serves_reads_and_writes_and_counts_for_no_quorum() {
+    let _serial = SERIAL.lock().await;
+    let options = EnsembleOptions {
+        observers: 1,
+        ..options()
+    };
+    let mut ensemble = blocking(|| Ensemble::start(4, options));
+    let leader = blocking(|| ensemble.wait_for_leader(LEADER_WAIT));
+    let observer = 3;
+    assert_ne!(leader, observer, "an observer never leads");
+    let mode = blocking(|| ensemble.wait_serving(observer, SERVE_WAIT));
+    assert_eq!(mode, Mode::Observer, "{}", blocking(|| ensemble.describe()));
+    let state = ensemble.mntr_value(observer, "zk_server_state");
+    assert_eq!(state.as_deref(), Some("observer"));
+    let conf = ensemble
+        .four_letter_word(observer, "conf")
+        .unwrap_or_default();
+    assert!(
+        conf.contains("\npeerType=1\n"),
+        "conf on the observer: {conf}"
+    );
+
+    let client = connect(&mut ensemble, &[observer]).await;
+    client
+        .create("/through-observer", b"v1", &persistent())
+        .await
+        .expect("a write through the observer is forwarded to the leader");
+    client.sync("/through-observer").await.expect("sync");
+    let (data, _) = client
+        .get_data("/through-observer")
+        .await
+        .expect("the observer reads its own write");
+    assert_eq!(data, b"v1");
+    drop(client);
+
+    // With the observer and one voter dead, two of four members live: still a quorum of the
+    // three voters (were the observer counted, two of four would not be).
+    let voter = (0..3).find(|&i| i != leader).expect("a follower");
+    blocking(|| ensemble.kill(observer));
+    blocking(|| ensemble.kill(voter));
+    first_write(&mut ensemble, &[leader], "/observer-dead", FAILOVER_BOUND).await;
+    blocking(|| ensemble.restart(voter));
+    blocking(|| ensemble.restart(observer));
+    let want: BTreeSet<String> = ["observer-dead".to_string()].into();
+    converge(
+        &mut ensemble,
+        observer,
+        "/",
+        &want,
+        None,
+        "restarted observer",
+    )
+    .await;
+
+    blocking(|| ensemble.kill(leader));
+    first_write(&mut ensemble, &[observer], "/leader-dead", FAILOVER_BOUND).await;
+    let survivors: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    let want: BTreeSet<String> = ["leader-dead".to_string()].into();
+    for member in survivors {
+        converge(&mut ensemble, member, "/", &want, None, "a surviving voter").await;
+    }
+}
+
 #[test]
 fn harness_starts_probes_restarts_and_cleans_up() {
     let _serial = SERIAL.blocking_lock();

@@ -292,12 +292,17 @@ fn main() -> ExitCode {
         Some(list) => list.clone(),
         None => suite::SCENARIOS.iter().map(|s| s.to_string()).collect(),
     };
-    let known = |s: &str| suite::SCENARIOS.contains(&s) || suite::ENSEMBLE_SCENARIOS.contains(&s);
+    let known = |s: &str| {
+        suite::SCENARIOS.contains(&s)
+            || suite::ENSEMBLE_SCENARIOS.contains(&s)
+            || suite::NAMED_SCENARIOS.contains(&s)
+    };
     if let Some(bad) = scenarios.iter().find(|s| !known(s)) {
         eprintln!(
-            "rk-bench-suite: unknown scenario {bad}; choose from {},{}",
+            "rk-bench-suite: unknown scenario {bad}; choose from {},{},{}",
             suite::SCENARIOS.join(","),
-            suite::ENSEMBLE_SCENARIOS.join(",")
+            suite::ENSEMBLE_SCENARIOS.join(","),
+            suite::NAMED_SCENARIOS.join(",")
         );
         return ExitCode::from(2);
     }

@@ -3,7 +3,7 @@
 //!
 //! Each member gets its own directory, zoo.cfg (with a `server.I=IP:QPORT:EPORT` line for
 //! every member) and `myid`, its own 127.0.0.x client address, and is judged by its `srvr`
-//! answer: `Mode: leader` or `Mode: follower` when serving. A build that does not
+//! answer: `Mode: leader`, `Mode: follower` or `Mode: observer` when serving. A build that does not
 //! replicate runs each member standalone; that is reported as "no leader elected", never
 //! waited on forever.
 
@@ -62,6 +62,24 @@ impl Ensemble {
         timeout: Duration,
         args: &[String],
     ) -> Result<Ensemble, String> {
+        let shape = Shape {
+            voters: size,
+            observers: 0,
+        };
+        Ensemble::start_shaped(kind, dir, shape, salt, timeout, args)
+    }
+
+    /// [`Ensemble::start_with`] with `shape.observers` more members after the voters, each
+    /// `server.N=...:observer` and with `peerType=observer` in its own zoo.cfg.
+    pub fn start_shaped(
+        kind: &ServerKind,
+        dir: &Path,
+        shape: Shape,
+        salt: u32,
+        timeout: Duration,
+        args: &[String],
+    ) -> Result<Ensemble, String> {
+        let size = shape.voters + shape.observers;
         let _ = std::fs::remove_dir_all(dir);
         let mut addrs = Vec::new();
         let mut lines = String::new();
@@ -73,15 +91,21 @@ impl Ensemble {
             while e == q {
                 e = free_port(&ip).map_err(|e| format!("pick port: {e}"))?;
             }
-            lines.push_str(&format!("server.{}={ip}:{q}:{e}\n", i + 1));
+            let role = if i < shape.voters { "" } else { ":observer" };
+            lines.push_str(&format!("server.{}={ip}:{q}:{e}{role}\n", i + 1));
             addrs.push(addr);
         }
         let mut ensemble = Ensemble {
             members: Vec::new(),
         };
         for (i, addr) in addrs.iter().enumerate() {
+            let own = if i < shape.voters {
+                ""
+            } else {
+                "peerType=observer\n"
+            };
             let launch = Launch {
-                extra_cfg: lines.clone(),
+                extra_cfg: format!("{lines}{own}"),
                 myid: Some(i as u32 + 1),
                 args: args.to_vec(),
             };
@@ -155,7 +179,15 @@ impl Ensemble {
     }
 }
 
-/// Index of the leader if exactly one member leads and every other polled one follows.
+/// How many members of each kind an ensemble has.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub voters: usize,
+    pub observers: usize,
+}
+
+/// Index of the leader if exactly one member leads and every other polled one follows (or
+/// observes).
 pub fn settled(modes: &[Option<String>], skip: Option<usize>) -> Option<usize> {
     let mut leader = None;
     for (i, m) in modes.iter().enumerate() {
@@ -164,7 +196,7 @@ pub fn settled(modes: &[Option<String>], skip: Option<usize>) -> Option<usize> {
         }
         match m.as_deref() {
             Some("leader") if leader.is_none() => leader = Some(i),
-            Some("follower") => {}
+            Some("follower") | Some("observer") => {}
             _ => return None,
         }
     }
@@ -443,6 +475,10 @@ mod tests {
         );
         assert_eq!(settled(&m(&["", "leader", "follower"]), None), None);
         assert_eq!(settled(&m(&["", "leader", "follower"]), Some(0)), Some(1));
+        assert_eq!(
+            settled(&m(&["follower", "leader", "follower", "observer"]), None),
+            Some(1)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod ensemble;
 pub mod flood;
 pub mod machine;
+pub mod read_scaling;
 pub mod report;
 pub mod scenarios;
 pub mod server;
@@ -203,6 +204,11 @@ pub struct SuiteReport {
     /// Leader failover.
     #[serde(default)]
     pub failover: Vec<FailoverRow>,
+    /// The read-only mix on ensembles with 0, 1 and 2 observers, reads spread over every
+    /// member; the target names the shape (`ringkeeper 3+1obs`). Left out of the JSON when
+    /// the scenario did not run, so reports of other runs read and write back unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_scaling: Vec<ThroughputRow>,
     /// Pipelining connections that never read, against a control client.
     #[serde(default)]
     pub flood: Vec<flood::FloodRow>,
@@ -268,6 +274,8 @@ pub const SCENARIOS: [&str; 6] = [
 ];
 /// The ensemble scenario groups, run after the standalone ones when asked for (`--ensemble`).
 pub const ENSEMBLE_SCENARIOS: [&str; 2] = ["ensemble", "failover"];
+/// Scenario groups run only when named in `--scenarios`: each starts several ensembles.
+pub const NAMED_SCENARIOS: [&str; 1] = ["read-scaling"];
 
 /// Runs the whole suite.
 pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
@@ -449,6 +457,16 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
             }
         }
     }
+    let mut read_scaling = Vec::new();
+    if opts.wants("read-scaling") {
+        // Apache has observers too, but three more JVM ensembles on a small machine would
+        // measure the machine; ringkeeper's own shapes are what the issue asks for.
+        let kind = &kinds[0];
+        let (rows, failed) =
+            read_scaling::run(s, kind, &opts.work_dir, &opts.launch(kind).args).await;
+        read_scaling = rows;
+        failures.extend(failed);
+    }
     machine.loadavg_end = machine::loadavg();
     let mut out = SuiteReport {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -466,6 +484,7 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
         snapshot,
         ensemble_throughput,
         failover,
+        read_scaling,
         flood,
         generator_cpu_seconds: own_cpu_seconds(),
         checks: Vec::new(),

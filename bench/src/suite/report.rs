@@ -255,8 +255,6 @@ pub fn markdown(r: &SuiteReport) -> String {
         o,
         "| mix | clients | target | ops/s | read p50 | read p99 | read p99.9 | write p50 | write p99 | write p99.9 | errors | server CPU per op (us) | throughput ratio (this/other) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
-    let cell =
-        |s: &Option<Summary>, l: &str| s.as_ref().map_or("-".into(), |s| format!("{:.1}", p(s, l)));
     for t in &r.throughput {
         let ratio = other(r, &t.target)
             .and_then(|o| throughput_row(r, o, &t.mix, t.clients))
@@ -265,17 +263,12 @@ pub fn markdown(r: &SuiteReport) -> String {
             });
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             t.mix,
             t.clients,
             t.target,
             with_noise(t.ops_per_s, &t.ops_per_s_samples),
-            cell(&t.read, "p50"),
-            cell(&t.read, "p99"),
-            cell(&t.read, "p99.9"),
-            cell(&t.write, "p50"),
-            cell(&t.write, "p99"),
-            cell(&t.write, "p99.9"),
+            latency_cells(t),
             t.errors,
             t.server_cpu_us_per_op
                 .map_or("-".into(), |c| format!("{c:.1}")),
@@ -363,37 +356,19 @@ pub fn markdown(r: &SuiteReport) -> String {
             "\n## Ensemble of {}: 10:1 mix, clients spread over the members ({} in flight each), latency in microseconds\n",
             r.settings.ensemble_size, r.settings.in_flight
         );
-        let _ = writeln!(
-            o,
-            "| clients | target | ops/s | read p50 | read p99 | read p99.9 | write p50 | write p99 | write p99.9 | errors | throughput ratio (this/other) |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        spread_table(
+            &mut o,
+            &r.ensemble_throughput,
+            "throughput ratio (this/other)",
+            |t| {
+                let o = other(r, &t.target)?;
+                r.ensemble_throughput
+                    .iter()
+                    .find(|x| x.target == o && x.clients == t.clients)
+            },
         );
-        for t in &r.ensemble_throughput {
-            let ratio = other(r, &t.target)
-                .and_then(|o| {
-                    r.ensemble_throughput
-                        .iter()
-                        .find(|x| x.target == o && x.clients == t.clients)
-                })
-                .map_or(String::new(), |x| {
-                    format!("{:.2}", t.ops_per_s / x.ops_per_s.max(0.001))
-                });
-            let _ = writeln!(
-                o,
-                "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                t.clients,
-                t.target,
-                t.ops_per_s,
-                cell(&t.read, "p50"),
-                cell(&t.read, "p99"),
-                cell(&t.read, "p99.9"),
-                cell(&t.write, "p50"),
-                cell(&t.write, "p99"),
-                cell(&t.write, "p99.9"),
-                t.errors,
-                ratio
-            );
-        }
     }
+    read_scaling_table(&mut o, r);
     if !r.failover.is_empty() {
         let _ = writeln!(
             o,
@@ -631,4 +606,65 @@ pub fn failover_svg(r: &SuiteReport) -> String {
         }
     }
     spread_svg("Leader failover", &rows)
+}
+
+/// The read-scaling rows: one per shape and client count, with the throughput relative to
+/// the same client count without observers.
+fn read_scaling_table(o: &mut String, r: &SuiteReport) {
+    if r.read_scaling.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\n## Read scaling: read-only mix on {} voters plus 0, 1 and 2 observers, reads spread over every member ({} in flight each), latency in microseconds\n",
+        r.settings.ensemble_size, r.settings.in_flight
+    );
+    spread_table(o, &r.read_scaling, "ops/s vs no observer", |t| {
+        r.read_scaling
+            .iter()
+            .find(|x| x.clients == t.clients && x.target.ends_with("+0obs"))
+    });
+}
+
+/// A table of throughput points whose clients were spread over an ensemble's members, with
+/// each row's throughput relative to the row `base` picks for it (`ratio` names that column).
+fn spread_table<'a>(
+    o: &mut String,
+    rows: &'a [super::scenarios::ThroughputRow],
+    ratio: &str,
+    base: impl Fn(&super::scenarios::ThroughputRow) -> Option<&'a super::scenarios::ThroughputRow>,
+) {
+    let _ = writeln!(
+        o,
+        "| clients | target | ops/s | read p50 | read p99 | read p99.9 | write p50 | write p99 | write p99.9 | errors | {ratio} |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for t in rows {
+        let ratio = base(t).map_or(String::new(), |x| {
+            format!("{:.2}", t.ops_per_s / x.ops_per_s.max(0.001))
+        });
+        let _ = writeln!(
+            o,
+            "| {} | {} | {:.0} | {} | {} | {} |",
+            t.clients,
+            t.target,
+            t.ops_per_s,
+            latency_cells(t),
+            t.errors,
+            ratio
+        );
+    }
+}
+
+/// The read and write p50, p99 and p99.9 cells of a throughput row.
+fn latency_cells(t: &super::scenarios::ThroughputRow) -> String {
+    let cells: Vec<String> = [&t.read, &t.write]
+        .into_iter()
+        .flat_map(|s| ["p50", "p99", "p99.9"].map(|l| cell(s, l)))
+        .collect();
+    cells.join(" | ")
+}
+
+/// A latency percentile of an optional summary, `-` when the mix has no such operation.
+fn cell(s: &Option<Summary>, l: &str) -> String {
+    s.as_ref().map_or("-".into(), |s| format!("{:.1}", p(s, l)))
 }

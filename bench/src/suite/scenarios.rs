@@ -298,21 +298,40 @@ pub async fn ensemble_throughput(
         }
         for ens in order {
             let target = ens.members[0].kind.name();
-            let cfg = LoadConfig {
-                hosts: ens.hosts(),
-                connections: clients,
-                in_flight: s.in_flight,
-                mix: mix.clone(),
-                ..base_config(s, &ens.members[0].addr)
-            };
             eprintln!("suite: ensemble throughput {name} x{clients} on {target}");
-            match load::run(&cfg).await {
-                Ok(r) => rows.extend(throughput_row(target, name, clients, s.in_flight, vec![r])),
+            match spread_point(s, ens, (name, &mix), clients, target).await {
+                Ok(r) => rows.extend(r),
                 Err(e) => eprintln!("suite: ensemble throughput on {target} failed: {e}"),
             }
         }
     }
     rows
+}
+
+/// One throughput point of `mix` (named) with `clients` connections, connection i on
+/// member i mod N of `ens`, reported under `target`.
+pub async fn spread_point(
+    s: &SuiteSettings,
+    ens: &Ensemble,
+    (name, mix): (&str, &Mix),
+    clients: usize,
+    target: &str,
+) -> Result<Option<ThroughputRow>, String> {
+    let cfg = LoadConfig {
+        hosts: ens.hosts(),
+        connections: clients,
+        in_flight: s.in_flight,
+        mix: mix.clone(),
+        ..base_config(s, &ens.members[0].addr)
+    };
+    let report = load::run(&cfg).await.map_err(|e| e.to_string())?;
+    Ok(throughput_row(
+        target,
+        name,
+        clients,
+        s.in_flight,
+        vec![report],
+    ))
 }
 
 /// Watch fan-out for each watcher count.

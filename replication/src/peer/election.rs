@@ -37,14 +37,25 @@ impl Peer {
         self.check_decision();
     }
 
+    /// What a looking peer says of itself: a voter votes, an observer only asks for the
+    /// leader (voters never count it, and only a leader answers it).
+    fn looking_state(&self) -> VoterState {
+        if self.config.is_observer() {
+            VoterState::Observing
+        } else {
+            VoterState::Looking
+        }
+    }
+
     fn broadcast_vote(&mut self) {
+        let state = self.looking_state();
         if let State::Looking(l) = &mut self.state {
             if let Some(vote) = l.vote {
                 l.last_sent = self.now;
                 let message = Message::Vote {
                     round: self.round,
                     vote,
-                    state: VoterState::Looking,
+                    state,
                 };
                 self.broadcast(message);
             }
@@ -52,6 +63,21 @@ impl Peer {
     }
 
     pub(super) fn on_vote(&mut self, from: ServerId, round: u64, vote: Vote, state: VoterState) {
+        let from_observer = self.config.observers.contains(&from);
+        if from_observer != (state == VoterState::Observing) {
+            // Only observers ask, and an observer never votes: its notification counts for
+            // nothing in an election.
+            self.stats.stale_messages += 1;
+            return;
+        }
+        if from_observer {
+            self.answer_observer(from);
+            return;
+        }
+        if self.config.is_observer() && state == VoterState::Looking {
+            // Voters' election traffic is not for us; only a leader's answer is.
+            return;
+        }
         if !self.config.voters.contains(&vote.leader) {
             self.stats.stale_messages += 1;
             return;
@@ -84,12 +110,25 @@ impl Peer {
         }
     }
 
+    /// A leader tells an observer that asks where the leader is; nobody else answers, so an
+    /// observer keeps asking until an established or establishing leader does.
+    fn answer_observer(&mut self, to: ServerId) {
+        if matches!(self.state, State::Leading(_)) {
+            let message = Message::Vote {
+                round: self.round,
+                vote: self.self_vote(),
+                state: VoterState::Leading,
+            };
+            self.send(to, message);
+        }
+    }
+
     /// Answers a peer that took us for its leader with what we are doing: the vote we hold
     /// while looking, or the leader we follow.
     pub(super) fn answer_with_own_state(&mut self, to: ServerId) {
         let mine = self.self_vote();
         let (vote, state) = match &self.state {
-            State::Looking(l) => (l.vote.unwrap_or(mine), VoterState::Looking),
+            State::Looking(l) => (l.vote.unwrap_or(mine), self.looking_state()),
             State::Following(f) => (
                 Vote {
                     leader: f.leader,
@@ -147,6 +186,10 @@ impl Peer {
     }
 
     fn check_decision(&mut self) {
+        if self.config.is_observer() {
+            // An observer never decides an election: it joins whichever leader answers it.
+            return;
+        }
         let quorum = self.quorum;
         let voters = self.config.voters.len();
         let now = self.now;

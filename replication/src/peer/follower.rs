@@ -165,6 +165,7 @@ impl Peer {
                 if self.synced_in(epoch) {
                     self.on_commit(committed);
                     self.send_ack();
+                    self.observer_catch_up(committed);
                 }
             }
             Message::Resync { epoch } => {
@@ -200,7 +201,15 @@ impl Peer {
             return;
         }
         let leader = f.leader;
+        let observer = self.config.is_observer();
         match f.phase {
+            Phase::Discovering if observer => {
+                // An observer promises nothing: it is sent committed proposals only, so any
+                // leader's history is one it may follow, and its epochs count for no quorum.
+                f.epoch = epoch;
+                f.phase = Phase::Syncing;
+                self.send_ack_epoch(leader, epoch, attempt);
+            }
             Phase::Discovering => {
                 // The same epoch is acceptable again from the same leader (a reconnect), or if
                 // we had promised it to ourselves: we are following now, so our own leadership
@@ -316,19 +325,41 @@ impl Peer {
         }
         self.append(fresh);
         let sync_end = self.log.last();
-        if let Some(f) = following(&mut self.state) {
-            f.phase = Phase::Synced { uptodate: false };
-            f.commit_seen = f.commit_seen.max(committed);
-            f.sync_end = Some(sync_end);
-        }
+        let observer = self.config.is_observer();
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        // An observer is sent committed history only, so it is up to date as soon as it has
+        // it: there is no NEWLEADER ack to wait for, and it never acks.
+        f.phase = Phase::Synced { uptodate: observer };
+        f.commit_seen = f.commit_seen.max(committed);
+        f.sync_end = Some(sync_end);
+        let (leader, epoch) = (f.leader, f.epoch);
         self.on_commit(committed);
+        if observer {
+            self.set_role(Role::Following { leader, epoch });
+            return;
+        }
         self.adopt_epoch_when_durable();
         self.send_ack();
+    }
+
+    /// An observer is sent each commit once, with its proposals (Apache's INFORM). A ping
+    /// whose commit point is past our log's end means one of them was lost, and only a new
+    /// handshake brings it back (there are no acks from which the leader could notice).
+    fn observer_catch_up(&mut self, committed: Zxid) {
+        if self.config.is_observer() && committed > self.log.last() {
+            self.start_handshake();
+        }
     }
 
     /// Zab phase 2, the NEWLEADER step: with the leader's history durable, take its epoch as
     /// our current one (durably) before the first ack says so.
     fn adopt_epoch_when_durable(&mut self) {
+        if self.config.is_observer() {
+            // An observer's epochs never take part in an election or a quorum.
+            return;
+        }
         let durable = self.durable;
         let Some(f) = following(&mut self.state) else {
             return;
@@ -398,6 +429,10 @@ impl Peer {
     }
 
     fn send_ack(&mut self) {
+        if self.config.is_observer() {
+            // An observer's log counts for no quorum, so it has nothing to acknowledge.
+            return;
+        }
         let durable = self.durable;
         let Some(f) = following(&mut self.state) else {
             return;

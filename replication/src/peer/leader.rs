@@ -46,6 +46,9 @@ enum Stage {
 
 #[derive(Debug)]
 struct Learner {
+    /// An observer: synchronized only once the leader is established, sent committed
+    /// proposals only, and never counted for a quorum.
+    observer: bool,
     attempt: u64,
     accepted_epoch: u32,
     stage: Stage,
@@ -68,12 +71,33 @@ impl Leading {
     pub(super) fn view(&self) -> super::LeaderView {
         super::LeaderView {
             learners: self.learners.len(),
-            synced: self
-                .learners
-                .values()
-                .filter(|l| matches!(&l.stage, Stage::Synced(s) if s.uptodate_sent))
-                .count(),
+            synced: self.synced(false).count(),
+            synced_observers: self.synced(true).count(),
         }
+    }
+
+    /// The learners of one kind that are synchronized and told they may serve.
+    fn synced(&self, observers: bool) -> impl Iterator<Item = ServerId> + '_ {
+        self.learners
+            .iter()
+            .filter(move |(_, l)| l.observer == observers)
+            .filter(|(_, l)| matches!(&l.stage, Stage::Synced(s) if s.uptodate_sent))
+            .map(|(id, _)| *id)
+    }
+
+    /// The voters that are synchronized (at any point after their sync was sent): the ones
+    /// proposals and commits go to.
+    fn synced_voters(&self) -> Vec<ServerId> {
+        self.learners
+            .iter()
+            .filter(|(_, f)| !f.observer && matches!(f.stage, Stage::Synced(_)))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Learners that count for a quorum: the voters among them.
+    fn voters(&self) -> impl Iterator<Item = &Learner> + '_ {
+        self.learners.values().filter(|l| !l.observer)
     }
 
     pub(super) fn validate(&self, applied: Zxid, last: Zxid) -> Result<(), String> {
@@ -151,10 +175,12 @@ impl Peer {
     ) {
         let now = self.now;
         let id = self.config.id;
+        let observer = self.config.observers.contains(&from);
         let Some(l) = leading(&mut self.state) else {
             return;
         };
-        let promised_elsewhere = accepted_epoch > l.epoch
+        // An observer promises nothing (it follows any leader), so it has no say in this.
+        let promised_elsewhere = !observer && accepted_epoch > l.epoch
             || (accepted_epoch == l.epoch
                 && accepted_leader != Some(id)
                 && accepted_leader != Some(from));
@@ -175,6 +201,7 @@ impl Peer {
                 l.learners.insert(
                     from,
                     Learner {
+                        observer,
                         attempt,
                         accepted_epoch,
                         stage: Stage::Info,
@@ -198,12 +225,11 @@ impl Peer {
         let Some(l) = leading(&mut self.state) else {
             return;
         };
-        if l.phase != Phase::Discovery || l.learners.len() + 1 < quorum {
+        if l.phase != Phase::Discovery || l.voters().count() + 1 < quorum {
             return;
         }
         let highest = l
-            .learners
-            .values()
+            .voters()
             .map(|f| f.accepted_epoch)
             .fold(own_accepted, u32::max);
         if highest >= EPOCH_MAX {
@@ -237,12 +263,18 @@ impl Peer {
         let Some(l) = leading(&mut self.state) else {
             return;
         };
-        let known = l.learners.get(&from).map(|f| f.attempt);
-        if l.phase == Phase::Discovery || epoch != l.epoch || known != Some(attempt) {
+        let known = l.learners.get(&from).map(|f| (f.attempt, f.observer));
+        let Some((_, observer)) = known.filter(|(a, _)| *a == attempt) else {
+            self.stats.stale_messages += 1;
+            return;
+        };
+        if l.phase == Phase::Discovery || epoch != l.epoch {
             self.stats.stale_messages += 1;
             return;
         }
-        if l.phase == Phase::EpochAcks && (current_epoch, last_zxid) > ours {
+        // An observer's log holds committed proposals only, which every leader has: its
+        // history can never be newer than ours.
+        if !observer && l.phase == Phase::EpochAcks && (current_epoch, last_zxid) > ours {
             // The follower has a newer history than ours, so we may lack committed proposals:
             // we must not lead. The next election prefers that follower. Once a quorum acked
             // the epoch no older leader can commit anything, so later joiners need no check.
@@ -260,6 +292,9 @@ impl Peer {
         }
         if phase == Phase::EpochAcks {
             self.check_epoch_quorum();
+        } else if observer && phase != Phase::Broadcast {
+            // An observer is synchronized with committed history only; it waits for the
+            // establishment (`on_established`).
         } else {
             // Established already, or synchronizing: a late joiner (or a follower whose sync
             // was lost, asking again) is synchronized right away.
@@ -279,8 +314,7 @@ impl Peer {
             return;
         }
         let acked = l
-            .learners
-            .values()
+            .voters()
             .filter(|f| !matches!(f.stage, Stage::Info))
             .count();
         if acked + 1 < quorum {
@@ -293,7 +327,7 @@ impl Peer {
         let ready: Vec<ServerId> = l
             .learners
             .iter()
-            .filter(|(_, f)| !matches!(f.stage, Stage::Info))
+            .filter(|(_, f)| !f.observer && !matches!(f.stage, Stage::Info))
             .map(|(id, _)| *id)
             .collect();
         for id in ready {
@@ -304,9 +338,8 @@ impl Peer {
 
     /// Zab phase 2: choose how to bring one follower to our history and send it.
     fn sync_learner(&mut self, id: ServerId) {
-        let last = self.log.last();
         let applied = self.applied;
-        let (current_epoch, f_last, attempt, epoch, committed, previous) = {
+        let (current_epoch, f_last, attempt, epoch, committed, previous, observer) = {
             let Some(l) = leading(&mut self.state) else {
                 return;
             };
@@ -333,8 +366,13 @@ impl Peer {
                 epoch,
                 committed,
                 previous,
+                learner.observer,
             )
         };
+        // An observer is given committed history only (it is synchronized once the leader
+        // is established, when everything up to `committed` is final), so its log is always
+        // a prefix of the committed history and it never has anything to truncate or ack.
+        let last = if observer { committed } else { self.log.last() };
         let (mode, prev) = if f_last >= last {
             if f_last == last {
                 (SyncMode::Diff, last)
@@ -373,7 +411,7 @@ impl Peer {
                 committed,
             },
         );
-        let (acked, uptodate_sent) = previous.unwrap_or((None, false));
+        let (acked, uptodate_sent) = previous.unwrap_or((None, observer));
         if let Some(learner) = leading(&mut self.state).and_then(|l| l.learners.get_mut(&id)) {
             learner.stage = Stage::Synced(Synced {
                 current_epoch,
@@ -397,9 +435,11 @@ impl Peer {
         }
         let Some(Learner {
             stage: Stage::Synced(s),
+            observer: false,
             ..
         }) = l.learners.get_mut(&from)
         else {
+            // Observers never ack; an ack from one counts for nothing.
             self.stats.stale_messages += 1;
             return;
         };
@@ -440,7 +480,7 @@ impl Peer {
             return;
         };
         let mut acks: Vec<Zxid> = vec![durable];
-        for learner in l.learners.values() {
+        for learner in l.voters() {
             if let Stage::Synced(s) = &learner.stage {
                 if let Some(acked) = s.acked {
                     acks.push(acked);
@@ -466,26 +506,48 @@ impl Peer {
             }
             return;
         }
+        let newly_committed = l.committed;
         l.committed = candidate;
         let epoch = l.epoch;
-        let targets: Vec<ServerId> = l
-            .learners
-            .iter()
-            .filter(|(_, f)| matches!(f.stage, Stage::Synced(_)))
-            .map(|(id, _)| *id)
-            .collect();
+        let targets = l.synced_voters();
+        let observers: Vec<ServerId> = l.synced(true).collect();
+        // Taken before applying, which may trim them from the in-memory window.
+        let inform = if observers.is_empty() {
+            Vec::new()
+        } else {
+            self.log.range(newly_committed, candidate, usize::MAX)
+        };
         self.apply_upto(candidate);
+        let commit = Message::Commit {
+            epoch,
+            zxid: candidate,
+        };
         for to in targets {
-            self.send(
-                to,
-                Message::Commit {
-                    epoch,
-                    zxid: candidate,
-                },
-            );
+            self.send(to, commit.clone());
         }
+        self.inform_observers(&observers, epoch, inform, candidate);
         if established_now {
             self.on_established();
+        }
+    }
+
+    /// Apache's INFORM: an observer gets each commit once, with its proposals, as a
+    /// `Proposal` of exactly the newly committed entries followed by their `Commit`.
+    fn inform_observers(
+        &mut self,
+        observers: &[ServerId],
+        epoch: u32,
+        entries: Vec<Entry>,
+        committed: Zxid,
+    ) {
+        if entries.is_empty() {
+            return;
+        }
+        for &to in observers {
+            let entries = entries.clone();
+            self.send(to, Message::Proposal { epoch, entries });
+            let zxid = committed;
+            self.send(to, Message::Commit { epoch, zxid });
         }
     }
 
@@ -500,6 +562,26 @@ impl Peer {
         self.save_epochs();
         self.set_role(Role::Leading { epoch });
         self.send_uptodate();
+        let waiting: Vec<ServerId> = self
+            .leading_ref()
+            .map(|l| {
+                l.learners
+                    .iter()
+                    .filter(|(_, f)| f.observer && matches!(f.stage, Stage::EpochAcked { .. }))
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in waiting {
+            self.sync_learner(id);
+        }
+    }
+
+    fn leading_ref(&self) -> Option<&Leading> {
+        match &self.state {
+            State::Leading(l) => Some(l),
+            _ => None,
+        }
     }
 
     /// Zab phase 3: assign zxids, log, and send to every synchronized follower.
@@ -540,12 +622,8 @@ impl Peer {
             });
             l.next_counter += 1;
         }
-        let targets: Vec<ServerId> = l
-            .learners
-            .iter()
-            .filter(|(_, f)| matches!(f.stage, Stage::Synced(_)))
-            .map(|(id, _)| *id)
-            .collect();
+        // Observers hear of these only once they are committed (`inform_observers`).
+        let targets = l.synced_voters();
         self.stats.proposals += entries.len() as u64;
         self.append(entries.clone());
         for to in targets {
@@ -575,8 +653,7 @@ impl Peer {
             }
         } else {
             let alive = l
-                .learners
-                .values()
+                .voters()
                 .filter(|f| matches!(f.stage, Stage::Synced(_)))
                 .filter(|f| now - f.last_heard <= config.leader_timeout_ticks as u64)
                 .count();
@@ -593,17 +670,22 @@ impl Peer {
         let mut messages = Vec::new();
         let mut resync = Vec::new();
         for (id, learner) in l.learners.iter_mut() {
+            // An observer's log ends at the commit point: it is sent nothing beyond it.
+            let last_zxid = if learner.observer { committed } else { last };
             messages.push((
                 *id,
                 Message::Ping {
                     epoch,
                     committed,
-                    last_zxid: last,
+                    last_zxid,
                 },
             ));
             let Stage::Synced(s) = &mut learner.stage else {
                 continue;
             };
+            if learner.observer {
+                continue;
+            }
             let stalled = s.acked.is_some_and(|a| a < last) && s.acked == s.acked_at_heartbeat;
             s.acked_at_heartbeat = s.acked;
             if broadcasting && stalled {

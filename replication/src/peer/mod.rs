@@ -82,6 +82,9 @@ pub struct LeaderView {
     /// Learners synchronized and told they are up to date: the followers that take part in
     /// the broadcast.
     pub synced: usize,
+    /// Observers synchronized and receiving the committed stream (Apache's
+    /// `synced_observers`).
+    pub synced_observers: usize,
 }
 
 enum State {
@@ -190,6 +193,12 @@ impl Peer {
         self.config.id
     }
 
+    /// Whether this peer is an observer: it follows the committed stream, never votes, never
+    /// acknowledges and never leads.
+    pub fn is_observer(&self) -> bool {
+        self.config.is_observer()
+    }
+
     /// The serving role last reported with [`Command::Role`].
     pub fn role(&self) -> Role {
         self.role
@@ -255,7 +264,7 @@ impl Peer {
     }
 
     fn on_message(&mut self, from: ServerId, message: Message) {
-        if from == self.config.id || !self.config.voters.contains(&from) {
+        if from == self.config.id || !self.config.is_member(from) {
             self.stats.stale_messages += 1;
             return;
         }

@@ -11,10 +11,18 @@
 //! says; every peer's invariants hold after every step. After the faults heal, a leader must
 //! be elected and a new proposal must be applied by every server within a bound, and then
 //! every server's state must equal the committed history.
+//!
+//! Runs include up to two observers (from the seed), checked by `observers.rs`: an observer
+//! never leads, never votes, never acknowledges, and its log only ever holds committed
+//! entries; `observers_do_not_count` shows that killing every observer leaves the ensemble
+//! writable while losing a majority of voters does not.
 
 mod disk;
+mod observers;
 mod rng;
 mod snapshot;
+
+pub use observers::observers_do_not_count;
 
 pub use rng::Rng;
 
@@ -35,7 +43,10 @@ const TICK_MS: u64 = 10;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub seed: u64,
+    /// Voters.
     pub servers: usize,
+    /// Observers, beside the voters (ids after theirs).
+    pub observers: usize,
     /// How long faults are injected, in simulated milliseconds.
     pub fault_ms: u64,
     /// After the faults heal, how long the ensemble has to commit a new proposal everywhere.
@@ -83,6 +94,29 @@ impl Options {
             request_every_ms: rng.between(2, 10),
             snapshot_every_ms: rng.between(50, 400),
             trace: false,
+            // Drawn last, so that the fault mix of every seed is what it was before observers.
+            observers: rng.below(3) as usize,
+        }
+    }
+
+    /// A network that loses, duplicates and partitions nothing, and no crash but the ones a
+    /// scripted test makes.
+    pub fn calm(seed: u64, servers: usize, observers: usize) -> Options {
+        Options {
+            seed,
+            servers,
+            observers,
+            fault_ms: 0,
+            liveness_ms: 0,
+            drop_ppm: 0,
+            duplicate_ppm: 0,
+            delay_max_ms: 3,
+            fsync_max_ms: 3,
+            crash_every_ms: 0,
+            partition_every_ms: 0,
+            request_every_ms: 5,
+            snapshot_every_ms: 200,
+            trace: false,
         }
     }
 }
@@ -110,6 +144,7 @@ impl fmt::Display for Failure {
 pub struct Report {
     pub seed: u64,
     pub servers: usize,
+    pub observers: usize,
     pub committed: usize,
     pub crashes: u64,
     pub messages: u64,
@@ -176,8 +211,9 @@ pub fn run(seed: u64) -> Result<Report, Failure> {
     Simulation::new(options).run()
 }
 
-fn config_for(id: ServerId, servers: usize) -> Config {
+fn config_for(id: ServerId, servers: usize, observers: usize) -> Config {
     let mut config = Config::new(id, (1..=servers as u64).collect());
+    config.observers = (servers as u64 + 1..=(servers + observers) as u64).collect();
     // A small window makes lagging followers need snapshots often enough to test them.
     config.log_window_entries_max = 32;
     config.proposals_outstanding_max = 64;
@@ -188,7 +224,8 @@ fn config_for(id: ServerId, servers: usize) -> Config {
 impl Simulation {
     pub fn new(options: Options) -> Simulation {
         let rng = Rng::new(options.seed);
-        let nodes = (0..options.servers)
+        let members = options.servers + options.observers;
+        let nodes = (0..members)
             .map(|i| Node {
                 id: i as ServerId + 1,
                 peer: None,
@@ -205,7 +242,7 @@ impl Simulation {
             seq: 0,
             queue: BTreeMap::new(),
             nodes,
-            group: vec![0; options.servers],
+            group: vec![0; members],
             healed: false,
             drop_ppm: options.drop_ppm,
             duplicate_ppm: options.duplicate_ppm,
@@ -217,6 +254,7 @@ impl Simulation {
             report: Report {
                 seed: options.seed,
                 servers: options.servers,
+                observers: options.observers,
                 ..Report::default()
             },
             options,
@@ -240,7 +278,8 @@ impl Simulation {
         self.rng.between(1, mean.max(1) * 2)
     }
 
-    pub fn run(mut self) -> Result<Report, Failure> {
+    /// Starts every server, their ticks, client requests and snapshots.
+    fn start(&mut self) -> Result<(), Failure> {
         for i in 0..self.nodes.len() {
             self.start_node(i)?;
             // Ticks are staggered so that servers do not act in lockstep.
@@ -249,6 +288,13 @@ impl Simulation {
         }
         let every = self.options.request_every_ms;
         self.schedule(every, SimEvent::Request);
+        let d = self.mean_delay(self.options.snapshot_every_ms);
+        self.schedule(d, SimEvent::TakeSnapshot);
+        Ok(())
+    }
+
+    pub fn run(mut self) -> Result<Report, Failure> {
+        self.start()?;
         if self.options.crash_every_ms > 0 {
             let d = self.mean_delay(self.options.crash_every_ms);
             self.schedule(d, SimEvent::Crash);
@@ -257,8 +303,6 @@ impl Simulation {
             let d = self.mean_delay(self.options.partition_every_ms);
             self.schedule(d, SimEvent::Repartition);
         }
-        let d = self.mean_delay(self.options.snapshot_every_ms);
-        self.schedule(d, SimEvent::TakeSnapshot);
         self.schedule(self.options.fault_ms, SimEvent::Heal);
         let deadline = self.options.fault_ms + self.options.liveness_ms;
         while let Some(((time, _), event)) = self.queue.pop_first() {
@@ -326,16 +370,7 @@ impl Simulation {
                 }
                 let i = self.rng.below(self.nodes.len() as u64) as usize;
                 if self.nodes[i].peer.is_some() {
-                    self.crash_node(i);
-                    // The others' connections from it break; those that notice in time
-                    // (not across a partition) hear of it, as a server's transport does.
-                    let crashed = self.nodes[i].id;
-                    for j in 0..self.nodes.len() {
-                        if j != i && self.group[j] == self.group[i] && self.nodes[j].peer.is_some()
-                        {
-                            self.step(j, Event::PeerDisconnected { from: crashed })?;
-                        }
-                    }
+                    self.crash_and_tell(i)?;
                     let down = self.rng.between(20, 500);
                     self.schedule(down, SimEvent::Restart(i));
                 }
@@ -505,11 +540,24 @@ impl Simulation {
                 restored.epochs
             );
         }
-        let config = config_for(node.id, self.options.servers);
+        let config = config_for(node.id, self.options.servers, self.options.observers);
         let (peer, commands) =
             Peer::restore(config, restored).map_err(|e| self.fail(format!("config: {e}")))?;
         self.nodes[i].peer = Some(peer);
         self.execute(i, commands)
+    }
+
+    /// Crashes a server; the others' connections from it break, and those that notice in
+    /// time (not across a partition) hear of it, as a server's transport does.
+    fn crash_and_tell(&mut self, i: usize) -> Result<(), Failure> {
+        self.crash_node(i);
+        let crashed = self.nodes[i].id;
+        for j in 0..self.nodes.len() {
+            if j != i && self.group[j] == self.group[i] && self.nodes[j].peer.is_some() {
+                self.step(j, Event::PeerDisconnected { from: crashed })?;
+            }
+        }
+        Ok(())
     }
 
     fn crash_node(&mut self, i: usize) {
@@ -550,6 +598,7 @@ impl Simulation {
 
     fn execute_one(&mut self, i: usize, command: Command) -> Result<(), Failure> {
         let id = self.nodes[i].id;
+        self.check_observer_command(i, &command)?;
         match command {
             Command::SaveEpochs(epochs) => self.nodes[i].disk.epochs = epochs,
             Command::Append { entries } => {

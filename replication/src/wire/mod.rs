@@ -222,6 +222,7 @@ fn voter_state_to_u8(s: VoterState) -> u8 {
         VoterState::Looking => 0,
         VoterState::Following => 1,
         VoterState::Leading => 2,
+        VoterState::Observing => 3,
     }
 }
 
@@ -230,6 +231,7 @@ fn voter_state_from_u8(v: u8) -> Option<VoterState> {
         0 => Some(VoterState::Looking),
         1 => Some(VoterState::Following),
         2 => Some(VoterState::Leading),
+        3 => Some(VoterState::Observing),
         _ => None,
     }
 }

@@ -63,7 +63,8 @@ fn message(rng: &mut Rng, k: u64) -> Message {
                 VoterState::Looking,
                 VoterState::Following,
                 VoterState::Leading,
-            ][rng.below(3) as usize],
+                VoterState::Observing,
+            ][rng.below(4) as usize],
         },
         1 => Message::FollowerInfo {
             attempt: rng.u64(),
@@ -408,13 +409,13 @@ fn unknown_kind_and_enum_values_are_refused() {
     let bytes = frame_with(99, |fbb| fb::create_resync(fbb, 1).as_union_value());
     assert_eq!(decode_frame(&bytes), Err(WireError::UnknownKind(99)));
     let bytes = frame_with(fb::body::VOTE, |fbb| {
-        fb::create_vote(fbb, 1, 1, 1, 1, 3).as_union_value()
+        fb::create_vote(fbb, 1, 1, 1, 1, 4).as_union_value()
     });
     assert_eq!(
         decode_frame(&bytes),
         Err(WireError::InvalidField {
             field: "Vote.state",
-            value: 3
+            value: 4
         })
     );
     let bytes = frame_with(fb::body::SYNC, |fbb| {

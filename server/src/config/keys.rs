@@ -100,11 +100,14 @@ const fn jvm(name: &'static str) -> KeySpec {
 
 // Reasons shared by several entries.
 const PEER_PROTOCOL: &str = "tunes Apache's peer protocol and election; ringkeeper's members speak their own (docs/replication.md)";
-const NO_OBSERVERS: &str = "observers are not supported yet";
 const QUORUM_TLS: &str = "a Java TLS setting with no counterpart in ringkeeper's quorum TLS (rustls): member certificates are always required and verified against ssl.quorum.trustStore";
 const QUORUM_RELOAD: &str = "the quorum stores are read at start-up; restart a member to load new certificates (docs/operations.md)";
 const QUORUM_AUTH: &str = "a quorum SASL setting ringkeeper does not use (DIGEST-MD5 only)";
 const PORT_UNIFICATION_QUORUM: &str = "a quorum port that accepts TLS and plain text at once is not implemented; change an ensemble from plain to TLS links as docs/operations.md (Securing an ensemble) says";
+const OBSERVER_MASTER: &str = "observers follow the leader itself; followers serving observers (Apache's observer masters) are not implemented";
+const OBSERVER_SYNC: &str =
+    "an observer always logs the committed stream it receives (Apache's default, syncEnabled=true)";
+const OBSERVER_DELAY: &str = "an observer that loses its leader asks the voters for the new one at once and at every election retry, with no extra delay";
 const JAVA_CLASS: &str = "names a Java class; ringkeeper has one built-in implementation";
 const JAVA_TUNING: &str = "tunes Java threads or buffers ringkeeper does not have";
 const THROTTLES: &str = "Apache's request and connection throttlers are not implemented; globalOutstandingLimit, maxClientCnxns and maxCnxns bound the load";
@@ -303,11 +306,12 @@ pub const KEYS: &[KeySpec] = &[
     used(super::sasl::QUORUM_KERBEROS_PRINCIPAL),
     ignored("quorum.cnxn.threads.size", JAVA_TUNING),
     ignored("quorumListenOnAllIPs", "members bind the quorum and election addresses of their server.N line"),
-    ignored("syncEnabled", NO_OBSERVERS),
-    ignored_family("observer.", NO_OBSERVERS),
-    ignored_family("observerMaster.", NO_OBSERVERS),
-    ignored("connectToLearnerMasterLimit", NO_OBSERVERS),
-    ignored("observerMasterPort", NO_OBSERVERS),
+    ignored("syncEnabled", OBSERVER_SYNC),
+    ignored("observer.syncEnabled", OBSERVER_SYNC),
+    ignored_family("observer.", OBSERVER_DELAY),
+    ignored_family("observerMaster.", OBSERVER_MASTER),
+    ignored("connectToLearnerMasterLimit", OBSERVER_MASTER),
+    ignored("observerMasterPort", OBSERVER_MASTER),
     ignored_family("multiAddress.", "a member dials the addresses of a server.N line in turn and moves to the next when a dial fails or a connection is lost (stall or silence deadline), instead of Apache's reachability check before dialing"),
     ignored("oraclePath", "the two-member oracle is not implemented"),
     ignored_family("group.", "hierarchical quorums are not implemented: every participant has one vote and a majority decides"),

@@ -58,7 +58,7 @@ impl Cells {
                 self.looking_count += 1;
                 self.looking_since = Some(now);
             }
-            ServingRole::Following | ServingRole::Leading => {
+            ServingRole::Following | ServingRole::Leading | ServingRole::Observing => {
                 if let Some(since) = self.looking_since.take() {
                     let us = now.saturating_duration_since(since).as_micros();
                     let us = u64::try_from(us).unwrap_or(u64::MAX);
@@ -88,7 +88,10 @@ impl Cells {
             &leader,
         );
         exposition::counter(out, "looking_count", "looking_count", self.looking_count);
-        if matches!(self.role, ServingRole::Following | ServingRole::Leading) {
+        if matches!(
+            self.role,
+            ServingRole::Following | ServingRole::Leading | ServingRole::Observing
+        ) {
             exposition::gauge(out, "quorum_size", "quorum_size", self.quorum_size);
         }
         if let Some(since) = self.leading_since {
@@ -114,15 +117,21 @@ fn with_cells<T>(f: impl FnOnce(&mut Cells) -> T) -> T {
 /// of the scrape's lock.
 static LEARNERS: AtomicU64 = AtomicU64::new(NOT_LEADING);
 static SYNCED_FOLLOWERS: AtomicU64 = AtomicU64::new(NOT_LEADING);
+static SYNCED_OBSERVERS: AtomicU64 = AtomicU64::new(NOT_LEADING);
 const NOT_LEADING: u64 = u64::MAX;
 
 /// Stores the leader's view of its learners (`None`: not leading).
 pub fn set_leader_view(view: Option<LeaderView>) {
-    let (learners, synced) = view.map_or((NOT_LEADING, NOT_LEADING), |v| {
-        (v.learners as u64, v.synced as u64)
+    let (learners, synced, observers) = view.map_or((NOT_LEADING, NOT_LEADING, NOT_LEADING), |v| {
+        (
+            v.learners as u64,
+            v.synced as u64,
+            v.synced_observers as u64,
+        )
     });
     LEARNERS.store(learners, Ordering::Relaxed);
     SYNCED_FOLLOWERS.store(synced, Ordering::Relaxed);
+    SYNCED_OBSERVERS.store(observers, Ordering::Relaxed);
 }
 
 /// The protocol's lifetime counts, stored with the leader's view: Apache's
@@ -156,7 +165,7 @@ pub fn role_set(role: ServingRole) {
 /// Appends the families, the way Apache registers them: the summaries and
 /// the counter always (with no observations their median is NaN, as in
 /// Apache), `quorum_size` on an ensemble member that serves, and
-/// `leader_uptime`, `learners` and `synced_followers` on the leader, and the
+/// `leader_uptime`, `learners`, `synced_followers` and `synced_observers` on the leader, and the
 /// protocol's counters always.
 pub fn render(out: &mut String) {
     let leading = with_cells(|c| {
@@ -167,6 +176,7 @@ pub fn render(out: &mut String) {
     let view = [
         ("learners", LEARNERS.load(Ordering::Relaxed)),
         ("synced_followers", SYNCED_FOLLOWERS.load(Ordering::Relaxed)),
+        ("synced_observers", SYNCED_OBSERVERS.load(Ordering::Relaxed)),
     ];
     for (name, value) in view {
         if leading && value != NOT_LEADING {

@@ -12,6 +12,8 @@ pub enum ServingRole {
     Looking = 1,
     Following = 2,
     Leading = 3,
+    /// An observer synchronized with its leader: serving, forwarding writes, never voting.
+    Observing = 4,
 }
 
 static ROLE: AtomicU8 = AtomicU8::new(ServingRole::Standalone as u8);
@@ -25,6 +27,7 @@ pub fn get() -> ServingRole {
         1 => ServingRole::Looking,
         2 => ServingRole::Following,
         3 => ServingRole::Leading,
+        4 => ServingRole::Observing,
         _ => ServingRole::Standalone,
     }
 }
@@ -41,5 +44,6 @@ pub fn state_name() -> &'static str {
         ServingRole::Looking => "looking",
         ServingRole::Following => "follower",
         ServingRole::Leading => "leader",
+        ServingRole::Observing => "observer",
     }
 }

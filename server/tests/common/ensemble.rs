@@ -62,6 +62,9 @@ pub struct EnsembleOptions {
     /// member's own loopback address (for ports each member opens, such as metrics), `{id}`
     /// its myid and `{root}` the ensemble's directory (for files `start_with` writes).
     pub extra_config: Vec<String>,
+    /// The last this many members are observers: `:observer` on their server.N lines and
+    /// `peerType=observer` in their own zoo.cfg, as Apache's manual configures them.
+    pub observers: usize,
 }
 
 impl Default for EnsembleOptions {
@@ -74,6 +77,7 @@ impl Default for EnsembleOptions {
             two_addresses: false,
             shards: Some(1),
             extra_config: Vec::new(),
+            observers: 0,
         }
     }
 }
@@ -83,6 +87,8 @@ impl Default for EnsembleOptions {
 pub enum Mode {
     Leader,
     Follower,
+    /// `Mode: observer`: serving, never voting.
+    Observer,
     /// `Mode: standalone`: the member ignored its server.N lines.
     Standalone,
     /// The member answered that it is not currently serving requests (no quorum).
@@ -231,9 +237,18 @@ impl Ensemble {
         self.members.len()
     }
 
-    /// A majority of the configured members.
+    /// A majority of the configured voters (observers never count).
     pub fn quorum(&self) -> usize {
-        self.members.len() / 2 + 1
+        self.voters() / 2 + 1
+    }
+
+    /// The members that vote: all but the last `observers`.
+    pub fn voters(&self) -> usize {
+        self.members.len().saturating_sub(self.options.observers)
+    }
+
+    fn is_observer(&self, index: usize) -> bool {
+        index >= self.voters()
     }
 
     pub fn client_address(&self, index: usize) -> SocketAddr {
@@ -453,7 +468,7 @@ impl Ensemble {
         let deadline = Instant::now() + timeout;
         loop {
             let mode = self.mode(index);
-            if matches!(mode, Mode::Leader | Mode::Follower) {
+            if matches!(mode, Mode::Leader | Mode::Follower | Mode::Observer) {
                 return mode;
             }
             if Instant::now() >= deadline {
@@ -633,7 +648,13 @@ impl Ensemble {
                     e.address().port()
                 );
             }
+            if self.is_observer(other) {
+                line.push_str(":observer");
+            }
             let _ = writeln!(config, "server.{}={line}", peer.id);
+        }
+        if self.is_observer(index) {
+            config.push_str("peerType=observer\n");
         }
         if options.two_addresses {
             config.push_str("multiAddress.enabled=true\n");
@@ -754,6 +775,7 @@ pub fn parse_srvr(answer: &str) -> Probe {
     let mode = match field("Mode:").as_deref() {
         Some("leader") => Mode::Leader,
         Some("follower") => Mode::Follower,
+        Some("observer") => Mode::Observer,
         Some("standalone") => Mode::Standalone,
         _ => Mode::Unreachable(format!("unexpected srvr answer {answer:?}")),
     };

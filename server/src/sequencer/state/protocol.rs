@@ -155,7 +155,7 @@ impl Replica {
 
     /// An ensemble of one: a standalone server.
     pub fn is_alone(&self) -> bool {
-        self.settings.protocol.voters.len() == 1
+        self.settings.protocol.voters.len() == 1 && self.settings.protocol.observers.is_empty()
     }
 
     pub fn committed_session_count(&self) -> usize {
@@ -263,11 +263,11 @@ impl SequencerState {
             digest,
         };
         let me = r.my_id();
-        let others: Vec<ServerId> = r
-            .settings
-            .protocol
+        let protocol = &r.settings.protocol;
+        let others: Vec<ServerId> = protocol
             .voters
             .iter()
+            .chain(&protocol.observers)
             .copied()
             .filter(|id| *id != me)
             .collect();
@@ -666,7 +666,13 @@ impl SequencerState {
                 let sessions: Vec<(SessionId, i32)> =
                     r.committed_sessions.iter().map(|(k, v)| (*k, *v)).collect();
                 self.rebuild_sessions(sessions.into_iter(), now_ms);
-                self.set_role(ServingRole::Following);
+                // The protocol's Following covers observers too (they serve and forward as
+                // followers do); the four-letter words tell them apart, as Apache's do.
+                self.set_role(if self.replica.peer.is_observer() {
+                    ServingRole::Observing
+                } else {
+                    ServingRole::Following
+                });
                 self.resume_shards();
             }
             Role::Looking => {
