@@ -12,6 +12,7 @@ mod cli;
 mod error;
 mod keys;
 mod metrics;
+mod names;
 mod properties;
 mod render;
 mod sasl;

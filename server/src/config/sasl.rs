@@ -14,9 +14,7 @@ use super::ConfigError;
 use crate::peer::auth::PeerSasl;
 use crate::sasl::{jaas, SaslServerConfig, DEFAULT_SERVER_SECTION};
 
-pub const JAAS_CONFIG: &str = "java.security.auth.login.config";
-pub const SASL_SERVER_SECTION: &str = "sasl.serverconfig";
-pub const SUPER_USER: &str = "superUser";
+pub use super::names::sasl::*;
 
 /// The ACL schemes Apache would have a provider for: `sasl` when an `authProvider.N` key
 /// names `SASLAuthenticationProvider`, `x509` when one names `X509AuthenticationProvider` or
@@ -55,13 +53,6 @@ pub(super) fn sasl_from_settings(
     let path = PathBuf::from(&file.value);
     SaslServerConfig::load(&path, &section, super_user).map_err(|e| file.invalid(e.to_string()))
 }
-
-pub const QUORUM_ENABLE_SASL: &str = "quorum.auth.enableSasl";
-pub const QUORUM_LEARNER_REQUIRE_SASL: &str = "quorum.auth.learnerRequireSasl";
-pub const QUORUM_SERVER_REQUIRE_SASL: &str = "quorum.auth.serverRequireSasl";
-pub const QUORUM_LEARNER_CONTEXT: &str = "quorum.auth.learner.saslLoginContext";
-pub const QUORUM_SERVER_CONTEXT: &str = "quorum.auth.server.saslLoginContext";
-pub const QUORUM_KERBEROS_PRINCIPAL: &str = "quorum.auth.kerberos.servicePrincipal";
 
 /// Quorum SASL (`quorum.auth.*`) when `quorum.auth.enableSasl=true`, as Apache's
 /// `QuorumPeer` sets it up: the JAAS file must hold both login contexts (by default
