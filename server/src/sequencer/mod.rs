@@ -11,7 +11,7 @@ pub mod containers;
 mod driver;
 mod state;
 
-pub use state::{Effect, InitialState, Replica, SequencerSettings, SequencerState};
+pub use state::{Batch, Effect, InitialState, Replica, SequencerSettings, SequencerState};
 
 use std::path::PathBuf;
 

@@ -408,7 +408,10 @@ impl SequencerState {
                 Command::SaveEpochs(epochs) => {
                     self.replica_mut().effects.push(Effect::SaveEpochs(epochs))
                 }
-                Command::Append { entries } => self.append_entries(&entries),
+                Command::Append { entries } => {
+                    self.append_entries(&entries);
+                    self.planted_early_durable(&entries, now_ms);
+                }
                 Command::Truncate { after } => self.truncate_log(after),
                 Command::Send { to, message } => {
                     trace_message("out", to, &message);
@@ -456,6 +459,21 @@ impl SequencerState {
                 return;
             };
             super::log_into(&mut self.open, &txn);
+        }
+    }
+
+    /// The planted bug `AckBeforeDurable` (simulator tests only): tells the protocol that
+    /// records are durable while they are still in the open batch.
+    fn planted_early_durable(&mut self, entries: &[Entry], now_ms: i64) {
+        if !crate::planted::active(crate::planted::Bug::AckBeforeDurable) {
+            return;
+        }
+        if let Some(last) = entries.last() {
+            let commands = self
+                .replica_mut()
+                .peer
+                .step(Event::Durable { zxid: last.zxid });
+            self.exec(commands, now_ms);
         }
     }
 
