@@ -23,17 +23,38 @@ fn env_u64(name: &str) -> Option<u64> {
 fn seeds() {
     let first = env_u64("RK_SIM_FIRST").unwrap_or(0);
     let count = env_u64("RK_SIM_SEEDS").unwrap_or(CI_SEEDS);
-    let mut ops = 0;
+    let mut total = sim::Report::default();
     for seed in first..first + count {
         match sim::run_seed(seed) {
-            Ok(report) => ops += report.ops,
+            Ok(report) => total.add(&report),
             Err(failure) => panic!("{failure}"),
         }
         if count > CI_SEEDS && (seed - first + 1).is_multiple_of(1000) {
             eprintln!("{} seeds passed", seed - first + 1);
         }
     }
-    assert!(ops > 0, "the runs recorded no operation");
+    eprintln!("{total:?}");
+    if count >= CI_SEEDS {
+        assert_exercised(&total);
+    }
+}
+
+/// Every fault and recovery path must have happened in a run of many seeds, or the seeds
+/// test nothing.
+fn assert_exercised(total: &sim::Report) {
+    let counts = [
+        ("acknowledged writes", total.acknowledged_writes as u64),
+        ("crashes", total.crashes),
+        ("torn crashes", total.torn_crashes),
+        ("sessions moved between members", total.moved_sessions),
+        ("sessions lost", total.lost_sessions),
+        ("leaderships", total.protocol.leaderships),
+        ("truncations", total.protocol.syncs_trunc),
+        ("snapshot installs", total.protocol.syncs_snap),
+    ];
+    for (what, n) in counts {
+        assert!(n > 0, "no {what} in the whole run: {total:?}");
+    }
 }
 
 fn bug_named(name: &str) -> Option<Bug> {

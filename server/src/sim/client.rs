@@ -57,6 +57,8 @@ pub struct Client {
     next_xid: i32,
     /// The client closes its session after this request (a `close`).
     pub closing: bool,
+    /// The member the session was last accepted on.
+    pub last_node: Option<usize>,
     /// The final reader's fixed requests; a step is dropped once answered.
     pub script: Option<std::collections::VecDeque<Step>>,
 }
@@ -98,6 +100,7 @@ impl Client {
             synced: None,
             next_xid: 1,
             closing: false,
+            last_node: None,
             script: None,
         }
     }

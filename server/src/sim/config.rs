@@ -26,10 +26,10 @@ pub const SESSION_TIMEOUT_MS: i32 = 1500;
 
 /// The protocol's configuration: a standalone server as `prepare_standalone` builds it,
 /// an ensemble member as `prepare` does (initLimit 10, syncLimit 5).
-pub fn protocol(me: ServerId, voters: &[ServerId]) -> Config {
+pub fn protocol(me: ServerId, voters: &[ServerId], log_window: usize) -> Config {
     let mut protocol = Config::new(me, voters.to_vec());
-    protocol.log_window_entries_max = 10_000;
-    protocol.retransmit_entries_max = 10_000;
+    protocol.log_window_entries_max = log_window;
+    protocol.retransmit_entries_max = log_window.min(10_000);
     if voters.len() == 1 {
         protocol.proposals_outstanding_max = protocol.proposals_outstanding_max.max(2000);
     } else {

@@ -47,6 +47,9 @@ pub struct Options {
     pub partition_every_ms: u64,
     /// Mean time between clock jumps (0: none).
     pub clock_jump_every_ms: u64,
+    /// Committed proposals a leader keeps for diffs; a follower further behind gets a
+    /// snapshot (small windows make snapshot installs happen).
+    pub log_window: usize,
     /// A bug planted in the server (only with the `sim-bugs` feature).
     pub bug: Option<Bug>,
 }
@@ -76,6 +79,11 @@ impl Options {
                 0
             },
             clock_jump_every_ms: between(0, 1) * between(500, 2000),
+            log_window: if between(0, 1) == 0 {
+                between(5, 100) as usize
+            } else {
+                10_000
+            },
             bug: None,
         }
     }
@@ -122,8 +130,62 @@ pub struct Report {
     pub ops: usize,
     pub acknowledged_writes: usize,
     pub crashes: u64,
+    /// Crashes while a batch was being written (torn or lost unsynced writes).
+    pub torn_crashes: u64,
+    /// Sessions a client resumed on another member than the one it was on.
+    pub moved_sessions: u64,
+    /// Sessions found expired or refused at a reconnect.
+    pub lost_sessions: u64,
     pub peer_messages: u64,
     pub events: u64,
+    /// The protocol's counters, summed over every server process of the run.
+    pub protocol: ProtocolCounters,
+}
+
+/// The protocol's statistics that show what a run exercised.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProtocolCounters {
+    pub leaderships: u64,
+    pub syncs_diff: u64,
+    pub syncs_trunc: u64,
+    pub syncs_snap: u64,
+    /// Messages that contradict the protocol's invariants: must stay zero.
+    pub violations: u64,
+}
+
+impl ProtocolCounters {
+    fn of(s: &ringkeeper_replication::Stats) -> ProtocolCounters {
+        ProtocolCounters {
+            leaderships: s.leaderships,
+            syncs_diff: s.syncs_diff,
+            syncs_trunc: s.syncs_trunc,
+            syncs_snap: s.syncs_snap,
+            violations: s.violations,
+        }
+    }
+
+    fn add(&mut self, o: &ProtocolCounters) {
+        self.leaderships += o.leaderships;
+        self.syncs_diff += o.syncs_diff;
+        self.syncs_trunc += o.syncs_trunc;
+        self.syncs_snap += o.syncs_snap;
+        self.violations += o.violations;
+    }
+}
+
+impl Report {
+    /// Adds another run's counts to these (a long run's totals).
+    pub fn add(&mut self, o: &Report) {
+        self.ops += o.ops;
+        self.acknowledged_writes += o.acknowledged_writes;
+        self.crashes += o.crashes;
+        self.torn_crashes += o.torn_crashes;
+        self.moved_sessions += o.moved_sessions;
+        self.lost_sessions += o.lost_sessions;
+        self.peer_messages += o.peer_messages;
+        self.events += o.events;
+        self.protocol.add(&o.protocol);
+    }
 }
 
 /// Runs the simulation a seed describes.

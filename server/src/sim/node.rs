@@ -70,16 +70,18 @@ pub struct Node {
     pub incarnation: u64,
     /// This server's clock runs this far ahead of the simulated time (clock jumps).
     pub skew_ms: i64,
+    log_window: usize,
 }
 
 /// The simulated wall clock starts here, so that session deadlines look like real ones.
 const EPOCH_MS: i64 = 1_700_000_000_000;
 
 impl Node {
-    pub fn new(id: ServerId, voters: Vec<ServerId>) -> Node {
+    pub fn new(id: ServerId, voters: Vec<ServerId>, log_window: usize) -> Node {
         Node {
             id,
             voters,
+            log_window,
             disk: SimDir::new(),
             run: None,
             incarnation: 0,
@@ -108,7 +110,7 @@ impl Node {
         drop(recovered);
         let epochs = epochs::load(&self.disk).map_err(|e| format!("epoch file: {e}"))?;
         let (initial, restored) = startup::restore_from(&self.disk, epochs, self.id)?;
-        let protocol = config::protocol(self.id, &self.voters);
+        let protocol = config::protocol(self.id, &self.voters, self.log_window);
         let (peer, commands) = Peer::restore(protocol.clone(), restored)
             .map_err(|e| format!("protocol restore: {e}"))?;
         let replica = Replica::new(

@@ -104,7 +104,7 @@ impl World {
         let voters: Vec<ServerId> = (1..=o.servers as u64).collect();
         let nodes = voters
             .iter()
-            .map(|id| Node::new(*id, voters.clone()))
+            .map(|id| Node::new(*id, voters.clone(), o.log_window))
             .collect();
         let n = o.servers;
         let clients = (0..o.clients).map(|i| Client::new(i as u32)).collect();

@@ -138,9 +138,11 @@ impl World {
         let body = frame.get(4..).unwrap_or_default();
         let established = self.clients[c].link.is_some_and(|l| l.established);
         if !established {
+            let resumed = self.clients[c].session.is_some();
             let mut next_id = self.next_history_id;
             let accepted = self.clients[c].on_connected(body, &mut next_id);
             self.next_history_id = next_id;
+            self.count_session(c, link.node, resumed, accepted);
             if !accepted {
                 // Expired or refused: the server closes the connection; a new session next.
                 return Ok(());
@@ -151,6 +153,16 @@ impl World {
             return Ok(());
         };
         self.answered(c, result, pending)
+    }
+
+    fn count_session(&mut self, c: usize, node: usize, resumed: bool, accepted: bool) {
+        if resumed && !accepted {
+            self.report.lost_sessions += 1;
+        }
+        let last = self.clients[c].last_node.replace(node);
+        if resumed && accepted && last.is_some_and(|n| n != node) {
+            self.report.moved_sessions += 1;
+        }
     }
 
     fn answered(

@@ -58,7 +58,15 @@ impl World {
     /// writer gets a few calls in, then the disk tears what was not synced).
     fn crash_node(&mut self, i: usize) -> Result<(), Failure> {
         self.report.crashes += 1;
+        self.count_protocol(i)?;
         let torn = self.rng.chance(2).then(|| self.rng.below(4));
+        let writing = self.nodes[i]
+            .run
+            .as_ref()
+            .is_some_and(|r| r.in_flight.is_some());
+        if torn.is_some() && writing {
+            self.report.torn_crashes += 1;
+        }
         let old = self.nodes[i].incarnation;
         self.nodes[i].crash(torn, &mut self.rng);
         self.owners
@@ -74,6 +82,23 @@ impl World {
             if j != i {
                 self.break_link(i, j)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Adds a server process's protocol counters to the run's, before it goes away; a
+    /// protocol invariant violation fails the run.
+    pub(super) fn count_protocol(&mut self, i: usize) -> Result<(), Failure> {
+        let Some(run) = self.nodes[i].run.as_ref() else {
+            return Ok(());
+        };
+        let stats = run.seq.replica().protocol_stats();
+        self.report
+            .protocol
+            .add(&super::super::ProtocolCounters::of(&stats));
+        if stats.violations > 0 {
+            let what = stats.last_violation.unwrap_or("?");
+            return Err(self.fail(format!("server {}: protocol violation: {what}", i + 1)));
         }
         Ok(())
     }

@@ -91,6 +91,9 @@ impl World {
         });
         let h = as_history(&self.history, sequences);
         check_history(&h).map_err(|e| self.fail(e))?;
+        for i in 0..self.nodes.len() {
+            self.count_protocol(i)?;
+        }
         self.phase = Phase::Done;
         Ok(())
     }
