@@ -2,6 +2,10 @@
 //! the sequential parent (so that a lost acknowledged write or create shows in the
 //! history), then every copy of the tree on every member must agree.
 
+use std::collections::BTreeMap;
+
+use ringkeeper_engine::history::{Action, CreateOutcome, WriteOutcome};
+
 use super::super::client::{self, Client};
 use super::{as_history, check_history, Ev, Failure, Phase, World};
 
@@ -82,6 +86,55 @@ impl World {
         Ok(())
     }
 
+    /// The final reader saw, on every key, at least the highest version ever acknowledged,
+    /// and every acknowledged sequential create is in the final listing. (The history check
+    /// finds these too; this says it plainly.)
+    fn nothing_acknowledged_lost(&self, listing: Option<&[i64]>) -> Result<(), String> {
+        let reader = self.clients.last().map(|c| c.history_id);
+        let mut acked: BTreeMap<&str, i32> = BTreeMap::new();
+        let mut seen: BTreeMap<&str, i32> = BTreeMap::new();
+        let mut created = Vec::new();
+        for op in &self.history {
+            match &op.action {
+                Action::Write {
+                    key,
+                    outcome: WriteOutcome::Applied { version },
+                    ..
+                } => {
+                    let v = acked.entry(key).or_insert(*version);
+                    *v = (*v).max(*version);
+                }
+                Action::Read {
+                    key,
+                    observed: Some(o),
+                    ..
+                } if Some(op.client) == reader => {
+                    seen.insert(key, o.version);
+                }
+                Action::Create {
+                    outcome: CreateOutcome::Created { sequence },
+                    ..
+                } => created.push(*sequence),
+                _ => {}
+            }
+        }
+        for (key, version) in acked {
+            let last = seen.get(key).copied().unwrap_or(-1);
+            if last < version {
+                return Err(format!(
+                    "acknowledged write lost: {key} was acknowledged at version {version}, the final read sees {last}"
+                ));
+            }
+        }
+        let listing = listing.unwrap_or_default();
+        if let Some(lost) = created.iter().find(|s| !listing.contains(s)) {
+            return Err(format!(
+                "acknowledged create lost: sequence {lost} is not listed"
+            ));
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), Failure> {
         let sequences = self.final_children.as_ref().map(|names| {
             names
@@ -89,6 +142,8 @@ impl World {
                 .filter_map(|n| client::sequence_of(n))
                 .collect::<Vec<i64>>()
         });
+        self.nothing_acknowledged_lost(sequences.as_deref())
+            .map_err(|e| self.fail(e))?;
         let h = as_history(&self.history, sequences);
         check_history(&h).map_err(|e| self.fail(e))?;
         for i in 0..self.nodes.len() {
