@@ -51,7 +51,8 @@ pub struct Client {
     pub session: Option<(SessionId, Vec<u8>)>,
     pub last_zxid_seen: Zxid,
     pub link: Option<Link>,
-    pub pending: Option<Pending>,
+    /// Requests sent and not answered, in the order sent (replies must come in it).
+    pub pending: std::collections::VecDeque<Pending>,
     /// A sync done on this key, sent at this history time: the next request reads it.
     pub synced: Option<(String, u64)>,
     next_xid: i32,
@@ -96,7 +97,7 @@ impl Client {
             session: None,
             last_zxid_seen: 0,
             link: None,
-            pending: None,
+            pending: Default::default(),
             synced: None,
             next_xid: 1,
             closing: false,
@@ -228,30 +229,39 @@ impl Client {
     }
 
     /// Reads a reply frame (without its length prefix). Returns the header and the body
-    /// if it answers the request in flight; notifications and strays give `None`.
-    pub fn on_reply(
-        &mut self,
-        body: &[u8],
-    ) -> Option<(ReplyHeader, Result<Response, ErrorCode>, Pending)> {
+    /// if it answers the oldest request in flight; notifications give `None`. A reply to
+    /// anything else breaks ZooKeeper's promise that replies come in request order.
+    pub fn on_reply(&mut self, body: &[u8]) -> Result<Option<Answered>, String> {
         let mut r = Reader::new(body);
-        let header = ReplyHeader::decode(&mut r).ok()?;
+        let header = ReplyHeader::decode(&mut r).map_err(|e| format!("reply header: {e}"))?;
         if header.zxid > 0 {
             self.last_zxid_seen = self.last_zxid_seen.max(header.zxid);
         }
-        let pending = self.pending.as_ref()?;
-        if header.xid != pending.xid {
-            return None;
+        if header.xid < 0 {
+            return Ok(None);
         }
-        let pending = self.pending.take()?;
+        let expected = self.pending.front().map(|p| p.xid);
+        if expected != Some(header.xid) {
+            return Err(format!(
+                "reply to xid {} while the oldest request waiting is {expected:?}",
+                header.xid
+            ));
+        }
+        let Some(pending) = self.pending.pop_front() else {
+            return Ok(None);
+        };
         let err = ErrorCode::from_code(header.err).unwrap_or(ErrorCode::SystemError);
         let result = if err == ErrorCode::Ok {
             records::decode_response(pending.op, &mut r).map_err(|_| ErrorCode::MarshallingError)
         } else {
             Err(err)
         };
-        Some((header, result, pending))
+        Ok(Some((result, pending)))
     }
 }
+
+/// A reply's result and the request it answers.
+pub type Answered = (Result<Response, ErrorCode>, Pending);
 
 fn frame(xid: i32, request: &Request) -> Vec<u8> {
     // The codec builds a length-prefixed frame; the shard reads the frame's body.

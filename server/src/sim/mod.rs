@@ -34,6 +34,8 @@ pub struct Options {
     /// 1 (a standalone server, an ensemble of one) or 3.
     pub servers: usize,
     pub clients: usize,
+    /// Requests a client sends without waiting for their answers, at most.
+    pub pipeline_max: usize,
     /// How long faults are injected, in simulated milliseconds.
     pub fault_ms: u64,
     pub loss_one_in: u64,
@@ -47,6 +49,8 @@ pub struct Options {
     pub partition_every_ms: u64,
     /// Mean time between clock jumps (0: none).
     pub clock_jump_every_ms: u64,
+    /// Mean time between client connections breaking (0: none).
+    pub conn_break_every_ms: u64,
     /// Committed proposals a leader keeps for diffs; a follower further behind gets a
     /// snapshot (small windows make snapshot installs happen).
     pub log_window: usize,
@@ -66,6 +70,7 @@ impl Options {
             seed,
             servers,
             clients: between(2, 4) as usize,
+            pipeline_max: between(1, 4) as usize,
             fault_ms: between(1500, 3000),
             loss_one_in: if lossy { between(20, 200) } else { 0 },
             duplicate_one_in: if lossy { between(20, 200) } else { 0 },
@@ -79,6 +84,7 @@ impl Options {
                 0
             },
             clock_jump_every_ms: between(0, 1) * between(500, 2000),
+            conn_break_every_ms: between(0, 1) * between(50, 500),
             log_window: if between(0, 1) == 0 {
                 between(5, 100) as usize
             } else {

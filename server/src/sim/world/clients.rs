@@ -15,7 +15,13 @@ const THINK_MS_MAX: u64 = 20;
 impl World {
     pub(super) fn client_act(&mut self, c: usize) -> Result<(), Failure> {
         let client = &self.clients[c];
-        if client.pending.is_some() {
+        // The setup and the final reader wait for each answer; the others pipeline.
+        let depth = if self.phase == Phase::Setup || client.script.is_some() {
+            1
+        } else {
+            self.o.pipeline_max
+        };
+        if client.pending.len() >= depth || client.closing {
             return Ok(());
         }
         if client.script.as_ref().is_some_and(|s| s.is_empty()) {
@@ -105,7 +111,7 @@ impl World {
             record(&mut self.history, history_id, invoke, action)
         });
         let xid = outgoing.xid;
-        self.clients[c].pending = Some(Pending {
+        self.clients[c].pending.push_back(Pending {
             xid,
             op: outgoing.op,
             history: index,
@@ -113,6 +119,9 @@ impl World {
             sent_ns: invoke,
         });
         self.schedule(REQUEST_TIMEOUT_MS, Ev::ClientTimeout(c, link, xid))?;
+        // The next request of a pipeline follows at once, or nearly.
+        let next = self.between(0, 2);
+        self.schedule(next, Ev::ClientAct(c))?;
         let mut out = Vec::new();
         let now = Node::instant(self.base, self.now);
         self.nodes[link.node].request(link.shard, link.conn, &outgoing.frame, now, &mut out);
@@ -149,10 +158,11 @@ impl World {
             }
             return self.schedule(0, Ev::ClientAct(c));
         }
-        let Some((_, result, pending)) = self.clients[c].on_reply(body) else {
-            return Ok(());
-        };
-        self.answered(c, result, pending)
+        match self.clients[c].on_reply(body) {
+            Ok(Some((result, pending))) => self.answered(c, result, pending),
+            Ok(None) => Ok(()),
+            Err(e) => Err(self.fail(format!("client {c}: {e}"))),
+        }
     }
 
     fn count_session(&mut self, c: usize, node: usize, resumed: bool, accepted: bool) {
@@ -239,7 +249,7 @@ impl World {
     pub(super) fn drop_link(&mut self, c: usize) {
         let client = &mut self.clients[c];
         client.link = None;
-        client.pending = None;
+        client.pending.clear();
         client.synced = None;
         if std::mem::take(&mut client.closing) {
             client.session = None;
@@ -264,9 +274,10 @@ impl World {
         if current.node != link.node || current.conn != link.conn || current.shard != link.shard {
             return Ok(());
         }
-        let waiting = match &client.pending {
-            Some(p) => p.xid == xid,
-            None => xid == 0 && !current.established,
+        let waiting = if xid == 0 {
+            !current.established
+        } else {
+            client.pending.iter().any(|p| p.xid == xid)
         };
         if !waiting {
             return Ok(());

@@ -17,6 +17,9 @@ impl World {
         if self.o.clock_jump_every_ms > 0 {
             first.push((self.o.clock_jump_every_ms, Ev::ClockJump));
         }
+        if self.o.conn_break_every_ms > 0 {
+            first.push((self.o.conn_break_every_ms, Ev::ConnBreak));
+        }
         first.push((self.o.fault_ms, Ev::Heal));
         for c in 1..self.clients.len() {
             first.push((c as u64, Ev::ClientAct(c)));
@@ -152,6 +155,18 @@ impl World {
         self.nodes[i].skew_ms += jump as i64;
         let d = self.mean_delay(self.o.clock_jump_every_ms);
         self.schedule(d, Ev::ClockJump)
+    }
+
+    /// A client's connection breaks (the client hangs up): what it had in flight stays
+    /// unanswered, and it resumes its session, perhaps on another member.
+    pub(super) fn conn_break(&mut self) -> Result<(), Failure> {
+        if !self.faulty() {
+            return Ok(());
+        }
+        let c = self.rng.below(self.clients.len() as u64) as usize;
+        self.hang_up(c)?;
+        let d = self.mean_delay(self.o.conn_break_every_ms);
+        self.schedule(d, Ev::ConnBreak)
     }
 
     /// The faults end: the network heals and every server is up.
