@@ -150,26 +150,10 @@ impl Client {
         if let Some((key, synced_ns)) = self.synced.take() {
             return read(xid, &key, Some(synced_ns));
         }
-        if let Some(script) = self.script.as_mut() {
+        if let Some(script) = self.script.as_ref() {
             return match script.front() {
-                Some(Step::Sync(key)) => {
-                    let key = *key;
-                    plain(
-                        xid,
-                        Request::Sync(SyncRequest {
-                            path: key.to_owned(),
-                        }),
-                        Some(key),
-                    )
-                }
-                _ => plain(
-                    xid,
-                    Request::GetChildren(GetChildrenRequest {
-                        path: SEQ_PARENT.to_owned(),
-                        watch: false,
-                    }),
-                    None,
-                ),
+                Some(Step::Sync(key)) => sync(xid, key),
+                _ => list(xid, false),
             };
         }
         let key = KEYS[rng.below(KEYS.len() as u64) as usize];
@@ -184,13 +168,7 @@ impl Client {
                 set_data(xid, key, token, expected)
             }
             6..=9 => read(xid, key, None),
-            10..=11 => plain(
-                xid,
-                Request::Sync(SyncRequest {
-                    path: key.to_owned(),
-                }),
-                Some(key),
-            ),
+            10..=11 => sync(xid, key),
             12..=13 => create(xid, &format!("{SEQ_PARENT}/n-"), 2, true),
             14 => create(xid, &format!("/e{scratch}"), 1, false),
             15 => delete(xid, &format!("/e{scratch}")),
@@ -202,14 +180,7 @@ impl Client {
                 }),
                 None,
             ),
-            17 => plain(
-                xid,
-                Request::GetChildren(GetChildrenRequest {
-                    path: SEQ_PARENT.to_owned(),
-                    watch: rng.chance(2),
-                }),
-                None,
-            ),
+            17 => list(xid, rng.chance(2)),
             18 => multi(xid, scratch, token),
             _ => {
                 self.closing = rng.chance(3);
@@ -276,6 +247,22 @@ fn plain(xid: i32, request: Request, sync_of: Option<&str>) -> Outgoing {
         action: None,
         sync_of: sync_of.map(str::to_owned),
     }
+}
+
+fn sync(xid: i32, key: &str) -> Outgoing {
+    let request = Request::Sync(SyncRequest {
+        path: key.to_owned(),
+    });
+    plain(xid, request, Some(key))
+}
+
+/// The children of the sequential parent.
+fn list(xid: i32, watch: bool) -> Outgoing {
+    let request = Request::GetChildren(GetChildrenRequest {
+        path: SEQ_PARENT.to_owned(),
+        watch,
+    });
+    plain(xid, request, None)
 }
 
 fn set_data(xid: i32, key: &str, token: u64, expected: Option<i32>) -> Outgoing {
