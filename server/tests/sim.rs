@@ -126,3 +126,13 @@ fn finds_skipped_read_fence() {
 fn finds_skipped_apply() {
     finds(Bug::SkipApply, 3);
 }
+
+/// A seed replays exactly: the same run twice goes through the same events.
+#[test]
+fn a_seed_replays_exactly() {
+    for seed in 0..20 {
+        let a = sim::run_seed(seed).map(|r| format!("{r:?}"));
+        let b = sim::run_seed(seed).map(|r| format!("{r:?}"));
+        assert_eq!(a, b, "seed {seed} ran two different ways");
+    }
+}

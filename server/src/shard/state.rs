@@ -326,7 +326,10 @@ impl ShardState {
     }
 
     pub fn close_all(&mut self) {
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        // In connection order, so that the effects do not depend on the map's hashing
+        // (the simulator replays a seed exactly).
+        ids.sort_unstable();
         for id in ids {
             self.close_conn(id);
         }
@@ -431,6 +434,8 @@ impl ShardState {
                 out.push(c.session);
             }
         }
+        // Sorted, so that the report does not depend on the map's hashing.
+        out.sort_unstable();
         out
     }
 
@@ -1076,12 +1081,13 @@ impl ShardState {
             self.complete_write(origin, frame, now);
         }
         if let TxnBody::CloseSession { .. } = txn.body {
-            let ids: Vec<ConnId> = self
+            let mut ids: Vec<ConnId> = self
                 .conns
                 .iter()
                 .filter(|(_, c)| c.session == txn.session)
                 .map(|(id, _)| *id)
                 .collect();
+            ids.sort_unstable();
             for id in ids {
                 self.close_conn(id);
             }

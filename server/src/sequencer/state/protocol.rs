@@ -19,7 +19,7 @@
 //! CreateSession and CloseSession transactions); only the leader expires sessions, and
 //! followers report their clients' activity to it.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use ringkeeper_engine::jute::{Decode, Encode};
@@ -74,7 +74,7 @@ pub struct Replica {
     /// logging and applying them then needs no decoding of their payloads.
     proposed: VecDeque<Txn>,
     /// Follower: sessions with activity since the last report to the leader.
-    touched: HashSet<SessionId>,
+    touched: BTreeSet<SessionId>,
     /// Follower: syncs forwarded to the leader, by token.
     syncs: HashMap<u64, (Origin, String)>,
     next_token: u64,
@@ -98,7 +98,7 @@ impl Replica {
             waiting: HashMap::new(),
             gated: VecDeque::new(),
             proposed: VecDeque::new(),
-            touched: HashSet::new(),
+            touched: BTreeSet::new(),
             syncs: HashMap::new(),
             next_token: 1,
             log_generation: 0,
@@ -227,7 +227,7 @@ impl SequencerState {
         let r = self.replica_mut();
         if let Some(leader) = r.leader_id() {
             if !r.touched.is_empty() {
-                let sessions: Vec<SessionId> = r.touched.drain().collect();
+                let sessions: Vec<SessionId> = std::mem::take(&mut r.touched).into_iter().collect();
                 for chunk in sessions.chunks(crate::replica::app::TOUCH_SESSIONS_MAX) {
                     r.send_app(
                         leader,
