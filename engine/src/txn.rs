@@ -9,8 +9,9 @@
 //! docs/data-model.md. It starts with [`TXN_FORMAT_VERSION`] so that a later change of
 //! layout can still read old logs.
 
+use crate::jute::{decode_acl_list, encode_acl_list};
 use crate::jute::{Decode, DecodeError, Encode, Reader, Writer};
-use crate::types::{decode_acl_list, encode_acl_list, Acl, ErrorCode, SessionId, Zxid};
+use crate::types::{Acl, ErrorCode, SessionId, Zxid};
 
 /// The first byte of every encoded txn.
 pub const TXN_FORMAT_VERSION: u8 = 1;

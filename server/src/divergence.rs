@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use ringkeeper_engine::tree::ApplyResult;
+use ringkeeper_engine::txn::Txn;
 use ringkeeper_engine::Zxid;
 use tracing::error;
 
@@ -15,6 +17,10 @@ use tracing::error;
 pub enum TreeCopy {
     Shard(usize),
     Snapshotter,
+    /// The sequencer's committed tree.
+    Sequencer,
+    /// The leader's tree of everything proposed, which prep validates against.
+    Proposals,
 }
 
 impl fmt::Display for TreeCopy {
@@ -22,6 +28,8 @@ impl fmt::Display for TreeCopy {
         match self {
             TreeCopy::Shard(id) => write!(f, "shard {id}"),
             TreeCopy::Snapshotter => write!(f, "the snapshotter"),
+            TreeCopy::Sequencer => write!(f, "the sequencer"),
+            TreeCopy::Proposals => write!(f, "the leader's proposals"),
         }
     }
 }
@@ -31,6 +39,17 @@ pub fn mismatch(copy: TreeCopy, zxid: Zxid, ours: u64, sequencer: u64) -> Option
     (ours != sequencer).then(|| {
         format!(
             "tree copies diverged: after zxid 0x{zxid:x} {copy} has digest {ours:#018x}, the sequencer {sequencer:#018x}; stopping"
+        )
+    })
+}
+
+/// The log line for a copy on which a prepared transaction failed where the transaction
+/// did not say it would (`ApplyResult::unexpected_error`), if it did.
+pub fn failed_apply(copy: TreeCopy, txn: &Txn, result: &ApplyResult) -> Option<String> {
+    result.unexpected_error(txn).map(|err| {
+        format!(
+            "tree copies diverged: zxid 0x{:x} failed with {err:?} on {copy}, which prep expected to apply cleanly; stopping",
+            txn.zxid
         )
     })
 }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod apache_import;
 pub mod config;
+pub mod containers;
 pub mod divergence;
 pub mod fourlw;
 pub mod latency;
@@ -19,5 +20,6 @@ pub mod shard;
 pub mod shutdown;
 pub mod sim;
 pub mod snapshotter;
+pub mod startup;
 pub mod storage;
 pub mod watermark;

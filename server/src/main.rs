@@ -78,7 +78,7 @@ fn main() {
         "recovered"
     );
     let ensemble = if config.is_ensemble() {
-        match ringkeeper_server::replica::startup::prepare(
+        match ringkeeper_server::startup::prepare(
             &config,
             &store_dir,
             config.replication_log_window,
@@ -139,14 +139,14 @@ fn main() {
     let (initial, ensemble) = match ensemble {
         Some(e) => {
             // Until an election settles, this member serves no client.
-            ringkeeper_server::replica::role::set(
-                ringkeeper_server::replica::role::ServingRole::Looking,
-            );
+            let looking = ringkeeper_server::replica::role::ServingRole::Looking;
+            ringkeeper_server::replica::role::set(looking);
+            ringkeeper_server::metrics::quorum::role_set(looking);
             (e.initial, e.settings)
         }
         None => {
             drop(recovered.tree);
-            match ringkeeper_server::replica::startup::prepare_standalone(
+            match ringkeeper_server::startup::prepare_standalone(
                 config.my_id.unwrap_or(0),
                 &store_dir,
                 config.replication_log_window,

@@ -15,7 +15,7 @@ use ringkeeper_engine::storage::encode_snapshot;
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::TxnBody;
 use ringkeeper_engine::{SessionId, Zxid};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::messages::ToShard;
 
@@ -53,9 +53,14 @@ impl Snapshotter {
         }
     }
 
-    /// Applies one committed transaction. Returns true when a snapshot is due.
-    pub fn apply(&mut self, txn: &ringkeeper_engine::txn::Txn) -> bool {
-        let _ = self.tree.apply(txn);
+    /// Applies one committed transaction. Returns true when a snapshot is due, and the log
+    /// line if the transaction failed where prep said it would not (a diverged copy).
+    pub fn apply(&mut self, txn: &ringkeeper_engine::txn::Txn) -> Result<bool, String> {
+        let result = self.tree.apply(txn);
+        let copy = crate::divergence::TreeCopy::Snapshotter;
+        if let Some(line) = crate::divergence::failed_apply(copy, txn, &result) {
+            return Err(line);
+        }
         match &txn.body {
             TxnBody::CreateSession { timeout_ms } => {
                 self.sessions.insert(txn.session, *timeout_ms);
@@ -67,7 +72,7 @@ impl Snapshotter {
         }
         self.last_zxid = txn.zxid;
         self.since_snapshot += 1;
-        self.since_snapshot >= self.settings.snap_count
+        Ok(self.since_snapshot >= self.settings.snap_count)
     }
 
     /// Replaces the state with a leader's snapshot (a follower synchronized by SNAP). The
@@ -121,7 +126,14 @@ pub async fn run(mut snapshotter: Snapshotter, from_seq: ConnectedReceiver<ToSha
     while let Some(msg) = from_seq.recv().await {
         match msg {
             ToShard::Commit { txn, digest, .. } => {
-                let due = snapshotter.apply(&txn);
+                let due = match snapshotter.apply(&txn) {
+                    Ok(due) => due,
+                    Err(line) => {
+                        error!("{line}");
+                        crate::shutdown::request();
+                        false
+                    }
+                };
                 let ours = snapshotter.tree.digest();
                 let copy = crate::divergence::TreeCopy::Snapshotter;
                 // A diverged copy must not become a snapshot the next start trusts.
@@ -163,7 +175,9 @@ mod tests {
             retain: 3,
         };
         let mut s = Snapshotter::new(settings, DataTree::new(), &[], 0);
-        assert!(!s.apply(&txn(1, 7, TxnBody::CreateSession { timeout_ms: 5000 })));
+        assert!(!s
+            .apply(&txn(1, 7, TxnBody::CreateSession { timeout_ms: 5000 }))
+            .unwrap());
         let create = TxnBody::Create {
             path: "/a".into(),
             data: Some(b"x".to_vec()),
@@ -171,9 +185,10 @@ mod tests {
             kind: NodeKind::Ephemeral(7),
             parent_cversion: 0,
         };
-        assert!(!s.apply(&txn(2, 7, create)));
+        assert!(!s.apply(&txn(2, 7, create)).unwrap());
         assert!(
-            s.apply(&txn(3, 8, TxnBody::CreateSession { timeout_ms: 6000 })),
+            s.apply(&txn(3, 8, TxnBody::CreateSession { timeout_ms: 6000 }))
+                .unwrap(),
             "due after snapCount txns"
         );
         s.snapshot();
@@ -183,5 +198,25 @@ mod tests {
         assert_eq!(recovered.sessions, vec![(7, 5000), (8, 6000)]);
         assert_eq!(recovered.tree.digest(), s.tree.digest());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_transaction_that_fails_where_prep_said_it_would_not_is_reported() {
+        let settings = SnapshotSettings {
+            dir: std::env::temp_dir().join("rk-snapshotter-unused"),
+            snap_count: 100,
+            retain: 3,
+        };
+        let mut s = Snapshotter::new(settings, DataTree::new(), &[], 0);
+        let delete = TxnBody::Delete {
+            path: "/missing".into(),
+        };
+        let line = s.apply(&txn(1, 7, delete)).unwrap_err();
+        assert!(
+            line.contains("the snapshotter") && line.contains("NoNode"),
+            "{line}"
+        );
+        let announced = TxnBody::Error(ringkeeper_engine::ErrorCode::NoNode);
+        assert_eq!(s.apply(&txn(2, 7, announced)), Ok(false));
     }
 }

@@ -462,7 +462,7 @@ pub fn ratio_svg(c: &Comparison) -> String {
                 row_h - 2.0
             );
         }
-        let colour = super::report::COLOURS[(col - 1) % super::report::COLOURS.len()];
+        let colour = super::check::COLOURS[(col - 1) % super::check::COLOURS.len()];
         let _ = writeln!(
             s,
             r#"<text x="10" y="{:.0}">{} [{}]</text><rect x="{left}" y="{:.0}" width="{:.1}" height="{:.0}" fill="{colour}" opacity="0.7"/><text x="{:.1}" y="{:.0}">{ratio:.2}x</text>"#,

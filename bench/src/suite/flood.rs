@@ -265,8 +265,8 @@ pub fn markdown(rows: &[FloodRow]) -> String {
 }
 
 /// The flood targets, checked on ringkeeper's row.
-pub fn checks(rows: &[FloodRow]) -> Vec<super::report::Check> {
-    use super::report::Check;
+pub fn checks(rows: &[FloodRow]) -> Vec<super::check::Check> {
+    use super::check::Check;
     let rk = rows.iter().find(|r| r.target == "ringkeeper");
     vec![
         Check {

@@ -1,6 +1,7 @@
 //! The benchmark suite: starts the servers itself, runs the standard scenarios through the
 //! load generator, and writes a Markdown + JSON + SVG report with the machine's facts.
 
+pub mod check;
 pub mod compare;
 pub mod ensemble;
 pub mod flood;
@@ -210,7 +211,7 @@ pub struct SuiteReport {
     #[serde(default)]
     pub generator_cpu_seconds: f64,
     /// The targets, checked.
-    pub checks: Vec<report::Check>,
+    pub checks: Vec<check::Check>,
     /// Scenarios that failed, with why.
     pub failures: Vec<String>,
 }

@@ -4,19 +4,9 @@
 use super::snapshot::Spread;
 use super::SuiteReport;
 use crate::stats::Summary;
-use serde::Serialize;
 use std::fmt::Write as _;
 
-/// One of the issue's targets, checked.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct Check {
-    /// The target as the issue states it.
-    pub target: String,
-    /// The measured value, as a ratio or a number with its unit.
-    pub measured: String,
-    /// Met, not met, or not measurable in this run (`None`).
-    pub met: Option<bool>,
-}
+pub use super::check::{Check, COLOURS};
 
 /// Largest report.json `load` reads: full reports are a few hundred KiB.
 pub const REPORT_BYTES_MAX: u64 = 64 << 20;
@@ -458,9 +448,6 @@ pub fn markdown(r: &SuiteReport) -> String {
     }
     o
 }
-
-/// Bar colours, one per target or compared report.
-pub const COLOURS: [&str; 3] = ["#1f77b4", "#ff7f0e", "#2ca02c"];
 
 /// A grouped bar chart of throughput per client count, one group per mix, one bar per
 /// target: enough to see the shape at a glance without a plotting dependency.

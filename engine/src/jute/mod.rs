@@ -7,6 +7,9 @@
 //! length cannot make us allocate more memory than the frame itself holds.
 
 pub mod records;
+mod types_codec;
+
+pub use types_codec::{decode_acl_list, encode_acl_list};
 
 use thiserror::Error;
 

@@ -83,6 +83,31 @@ impl ApplyResult {
                 .unwrap_or(ErrorCode::Ok),
         }
     }
+
+    /// An op of `txn` that failed although prep said it would succeed, with its code.
+    ///
+    /// Prep validates every write against the tree as it will be when the write applies,
+    /// and a write that fails there becomes an `Error` txn (or a multi of `Error` ops). So
+    /// applying a prepared txn fails only where the txn itself says so; any other failure
+    /// means this copy of the tree is not the one prep saw: a diverged copy, or a bug in
+    /// prep or apply. Callers treat it as fatal rather than serve that copy.
+    pub fn unexpected_error(&self, txn: &Txn) -> Option<ErrorCode> {
+        let expects_success = |body: &TxnBody| !matches!(body, TxnBody::Error(_));
+        match (&txn.body, &self.outcome) {
+            (TxnBody::Multi(ops), Outcome::Multi(results)) => ops
+                .iter()
+                .zip(results)
+                .find(|(op, r)| expects_success(op) && r.err() != ErrorCode::Ok)
+                .map(|(_, r)| r.err()),
+            (body, outcome) => {
+                let err = match outcome {
+                    Outcome::Single(r) => r.err(),
+                    Outcome::Multi(_) => self.err(),
+                };
+                (expects_success(body) && err != ErrorCode::Ok).then_some(err)
+            }
+        }
+    }
 }
 
 /// Apache's parent key (`""` for a top-level node) mapped to where we store the root.

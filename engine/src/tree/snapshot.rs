@@ -13,10 +13,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{hash, java_len, DataTree, Node};
+use crate::jute::{decode_acl_list, encode_acl_list};
 use crate::jute::{Decode, Encode};
 use crate::jute::{DecodeError, Reader, Writer};
 use crate::txn::NodeKind;
-use crate::types::{decode_acl_list, encode_acl_list, Acl, Zxid};
+use crate::types::{Acl, Zxid};
 
 /// The fewest bytes one exported node takes (empty path and data, fixed fields, a
 /// persistent kind), used to bound a hostile node count.

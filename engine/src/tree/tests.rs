@@ -589,3 +589,43 @@ fn independent_copy_shares_no_acl_lists_and_stays_equal() {
     assert_eq!(copy.digest(), tree.digest());
     copy.check_invariants().unwrap();
 }
+
+/// A prepared txn fails on apply only where it says it fails: an `Error` txn, or the `Error`
+/// ops of a failed multi. Anything else is reported as unexpected, so a copy of the tree
+/// that is not the one prep saw is caught where it is applied.
+#[test]
+fn only_failures_the_txn_announces_are_expected() {
+    let mut tree = DataTree::new();
+    let ok = txn(1, 0, create("/a", NodeKind::Persistent, -1));
+    let r = tree.apply(&ok);
+    assert_eq!(r.unexpected_error(&ok), None);
+    let again = txn(2, 0, create("/a", NodeKind::Persistent, -1));
+    let r = tree.apply(&again);
+    assert_eq!(r.unexpected_error(&again), Some(ErrorCode::NodeExists));
+    let announced = txn(3, 0, TxnBody::Error(ErrorCode::NoNode));
+    let r = tree.apply(&announced);
+    assert_eq!(r.unexpected_error(&announced), None);
+    let failed_multi = txn(
+        4,
+        0,
+        TxnBody::Multi(vec![
+            TxnBody::Error(ErrorCode::Ok),
+            TxnBody::Error(ErrorCode::BadVersion),
+        ]),
+    );
+    let r = tree.apply(&failed_multi);
+    assert_eq!(r.unexpected_error(&failed_multi), None);
+    let diverged_multi = txn(
+        5,
+        0,
+        TxnBody::Multi(vec![
+            create("/b", NodeKind::Persistent, -1),
+            delete("/nope"),
+        ]),
+    );
+    let r = tree.apply(&diverged_multi);
+    assert_eq!(r.unexpected_error(&diverged_multi), Some(ErrorCode::NoNode));
+    let missing = txn(6, 0, delete("/gone"));
+    let r = tree.apply(&missing);
+    assert_eq!(r.unexpected_error(&missing), Some(ErrorCode::NoNode));
+}

@@ -36,8 +36,8 @@ pub use render::ConfRuntime;
 pub use servers::{ClientAddress, PeerAddress, PeerType, ServerMember};
 pub use tls::SecureClientConfig;
 
+use crate::containers::{self, ContainerReaping};
 use crate::fourlw::Whitelist;
-use crate::sequencer::containers::{self, ContainerReaping};
 use settings::Settings;
 
 /// The tick length used when nothing sets `tickTime`. Apache's code default

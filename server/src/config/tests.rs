@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
+use crate::containers::ContainerReaping;
 use crate::fourlw::{whitelist_allows, Command};
-use crate::sequencer::containers::ContainerReaping;
 
 /// A scratch directory removed on drop; unique per process and test.
 struct Scratch(PathBuf);

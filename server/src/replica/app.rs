@@ -41,6 +41,9 @@ pub enum AppMessage {
     /// Follower to leader: a client resumed this session here; the session's requests from
     /// any other member are now refused with SessionMoved.
     Revalidate { session: SessionId },
+    /// Leader to the other members: the digest of its committed tree after `zxid`, which
+    /// each compares with its own at that zxid (`sequencer::state::leader_digest`).
+    Digest { zxid: Zxid, digest: u64 },
 }
 
 /// Why bytes are not an `AppMessage`.
@@ -55,6 +58,7 @@ const KIND_TOUCH: i32 = 4;
 const KIND_SYNC: i32 = 5;
 const KIND_SYNC_DONE: i32 = 6;
 const KIND_REVALIDATE: i32 = 7;
+const KIND_DIGEST: i32 = 8;
 
 const WRITE_OP: i32 = 1;
 const WRITE_MULTI: i32 = 2;
@@ -122,6 +126,11 @@ impl AppMessage {
                 w.write_i32(KIND_SYNC_DONE);
                 w.write_i64(*token as i64);
                 w.write_i64(*zxid);
+            }
+            AppMessage::Digest { zxid, digest } => {
+                w.write_i32(KIND_DIGEST);
+                w.write_i64(*zxid);
+                w.write_i64(*digest as i64);
             }
             AppMessage::Revalidate { session } => {
                 w.write_i32(KIND_REVALIDATE);
@@ -198,6 +207,10 @@ fn decode_inner(r: &mut Reader<'_>) -> R<AppMessage> {
         KIND_REVALIDATE => AppMessage::Revalidate {
             session: r.read_i64()?,
         },
+        KIND_DIGEST => AppMessage::Digest {
+            zxid: r.read_i64()?,
+            digest: r.read_i64()? as u64,
+        },
         _ => return Err(bad("unknown message kind")),
     })
 }
@@ -241,7 +254,7 @@ fn decode_write(r: &mut Reader<'_>) -> R<Write> {
 }
 
 fn encode_acl(w: &mut Writer, acl: &[Acl]) {
-    ringkeeper_engine::types::encode_acl_list(w, acl);
+    ringkeeper_engine::jute::encode_acl_list(w, acl);
 }
 
 fn encode_op(w: &mut Writer, op: &WriteOp) {
@@ -299,7 +312,7 @@ fn decode_op(r: &mut Reader<'_>) -> R<WriteOp> {
         OP_CREATE => {
             let path = r.read_str()?;
             let data = r.read_opt_buffer()?.map(|b| b.to_vec());
-            let acl = ringkeeper_engine::types::decode_acl_list(r)?;
+            let acl = ringkeeper_engine::jute::decode_acl_list(r)?;
             let flags = r.read_i32()?;
             let mode = CreateMode::from_flags(flags).ok_or_else(|| bad("unknown create flags"))?;
             let ttl = r.read_i64()?;
@@ -323,7 +336,7 @@ fn decode_op(r: &mut Reader<'_>) -> R<WriteOp> {
         },
         OP_SET_ACL => {
             let path = r.read_str()?;
-            let acl = ringkeeper_engine::types::decode_acl_list(r)?;
+            let acl = ringkeeper_engine::jute::decode_acl_list(r)?;
             WriteOp::SetAcl {
                 path,
                 acl,
@@ -445,6 +458,10 @@ mod tests {
                 zxid: 99,
             },
             AppMessage::Revalidate { session: 5 },
+            AppMessage::Digest {
+                zxid: 0x3_0000_0007,
+                digest: 0xfedc_ba98_7654_3210,
+            },
         ]
     }
 

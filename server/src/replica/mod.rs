@@ -14,7 +14,6 @@ const _: fn(ringkeeper_engine::ServerId) -> ringkeeper_replication::ServerId = |
 pub mod app;
 pub mod epochs;
 pub mod role;
-pub mod startup;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -18,8 +18,6 @@ static ROLE: AtomicU8 = AtomicU8::new(ServingRole::Standalone as u8);
 
 pub fn set(role: ServingRole) {
     ROLE.store(role as u8, Ordering::Release);
-    // Election and availability times for the metrics port.
-    crate::metrics::quorum::role_set(role);
 }
 
 pub fn get() -> ServingRole {

@@ -66,7 +66,11 @@ impl Driver {
                         return;
                     }
                 }
-                Effect::SetRole(role) => crate::replica::role::set(role),
+                Effect::SetRole(role) => {
+                    crate::replica::role::set(role);
+                    // Election and availability times for the metrics port.
+                    crate::metrics::quorum::role_set(role);
+                }
                 Effect::Fatal(_) => {
                     // The state logged the reason when it decided.
                     crate::shutdown::request();

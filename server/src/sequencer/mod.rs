@@ -7,7 +7,6 @@
 //! no two writes ever race and no lock is needed. Sessions live here too: handshakes are
 //! decided here and sessions expire here, by a replicated close-session transaction.
 
-pub mod containers;
 mod driver;
 mod state;
 

@@ -1053,7 +1053,9 @@ impl ShardState {
         };
         let copy = crate::divergence::TreeCopy::Shard(self.settings.id);
         let ours = self.tree.digest();
-        if let Some(line) = crate::divergence::mismatch(copy, txn.zxid, ours, digest) {
+        let diverged = crate::divergence::failed_apply(copy, &txn, &result)
+            .or_else(|| crate::divergence::mismatch(copy, txn.zxid, ours, digest));
+        if let Some(line) = diverged {
             self.effects.push(Effect::Fatal(line));
         }
         self.last_zxid = txn.zxid;

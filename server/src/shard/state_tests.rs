@@ -551,6 +551,27 @@ fn a_copy_whose_digest_differs_from_the_sequencers_is_fatal() {
     );
 }
 
+/// A commit that fails on the shard's copy where prep said it would succeed is fatal even
+/// when the digest the sequencer sent agrees (the sequencer's copy failed the same way).
+#[test]
+fn a_commit_that_fails_where_prep_said_it_would_not_is_fatal() {
+    let mut h = Harness::new();
+    let missing = Txn {
+        zxid: 2,
+        time_ms: 0,
+        session: 0,
+        cxid: 0,
+        body: TxnBody::Delete {
+            path: "/never-created".into(),
+        },
+    };
+    let effects = h.commit(missing, None);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Fatal(line)] if line.contains("NoNode") && line.contains("shard")),
+        "{effects:?}"
+    );
+}
+
 #[test]
 fn a_member_that_does_not_serve_refuses_handshakes() {
     let mut h = Harness::new();

@@ -1,6 +1,6 @@
 //! The settings every simulated server runs with: a small ensemble on a fast tick, two
 //! shards, small log segments (so that segment rolls happen), and the protocol's timing
-//! derived from tickTime as `replica::startup` derives it.
+//! derived from tickTime as `startup` derives it.
 
 use std::path::PathBuf;
 

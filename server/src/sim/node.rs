@@ -16,10 +16,11 @@ use ringkeeper_replication::{Message, Peer, ServerId};
 
 use crate::messages::{ConnId, ShardId, ToSequencer, ToShard};
 use crate::replica::role::ServingRole;
-use crate::replica::{epochs, startup, ReplicaSettings};
+use crate::replica::{epochs, ReplicaSettings};
 use crate::sequencer::{Batch, Effect, Replica, SequencerSettings, SequencerState};
 use crate::shard::backlog::ConnBacklog;
 use crate::shard::{Effect as ShardEffect, HandshakeOutcome, ShardState};
+use crate::startup;
 use crate::watermark::Watermark;
 
 use super::config;

@@ -19,11 +19,12 @@ pub mod txnlog;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use ringkeeper_engine::jute::encode_acl_list;
 use ringkeeper_engine::jute::{Encode, Reader, Writer};
 use ringkeeper_engine::storage::StorageError;
 use ringkeeper_engine::tree::{DataTree, CONFIG_NODE};
 use ringkeeper_engine::txn::{NodeKind, TxnBody};
-use ringkeeper_engine::{encode_acl_list, perms, Acl, Id, SessionId, Zxid};
+use ringkeeper_engine::{perms, Acl, Id, SessionId, Zxid};
 
 pub use snapshot::{ApacheNode, ApacheSnapshot};
 

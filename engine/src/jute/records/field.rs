@@ -99,8 +99,9 @@ pub mod strings {
 
 /// `vector<org.apache.zookeeper.data.ACL>`; null reads as empty (both are InvalidACL later).
 pub mod acls {
+    use crate::jute::{decode_acl_list, encode_acl_list};
     use crate::jute::{DecodeError, Reader, Writer};
-    use crate::types::{decode_acl_list, encode_acl_list, Acl};
+    use crate::types::Acl;
 
     pub fn put(w: &mut Writer, v: &[Acl]) {
         encode_acl_list(w, v);

@@ -23,8 +23,7 @@ use std::path::Path;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha1::{Digest, Sha1};
 
-use super::store::KeyAndChain;
-use super::TlsError;
+use super::{KeyAndChain, TlsError};
 
 const MAGIC: u32 = 0xfeed_feed;
 const TAG_PRIVATE_KEY: u32 = 1;

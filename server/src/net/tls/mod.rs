@@ -28,6 +28,19 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use thiserror::Error;
 
+/// The server's private key and its certificate chain, leaf first: what every key store
+/// format (`jks`, `pem`, PKCS#12 in `store`) yields. Here, above them, so that `store` can
+/// call the format readers without them importing `store` back.
+pub type KeyAndChain = (
+    rustls::pki_types::PrivateKeyDer<'static>,
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+);
+
+/// Whether `needle` occurs in `haystack` (PEM and store sniffing).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// Whether a client must, may or must not present a certificate (`ssl.clientAuth`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientAuth {

@@ -15,8 +15,7 @@ use rustls::pki_types::pem::{PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::pkcs12_pbe::{self, Decrypted};
-use super::store::{contains, KeyAndChain};
-use super::TlsError;
+use super::{contains, KeyAndChain, TlsError};
 
 const ENCRYPTED_BEGIN: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
 const ENCRYPTED_END: &[u8] = b"-----END ENCRYPTED PRIVATE KEY-----";

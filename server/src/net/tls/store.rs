@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use super::{jks, pem, TlsError};
+use super::{contains, jks, pem, TlsError};
 
 /// The largest store file read, in bytes: real stores are a few kilobytes, and a store is
 /// read whole into memory at start-up.
@@ -106,8 +106,7 @@ impl std::fmt::Debug for StoreSpec {
     }
 }
 
-/// The server's private key and its certificate chain, leaf first.
-pub type KeyAndChain = (PrivateKeyDer<'static>, Vec<CertificateDer<'static>>);
+pub use super::KeyAndChain;
 
 /// Reads a password file as Apache's `SecretUtils.readSecret`: the whole file as UTF-8,
 /// less one trailing line separator.
@@ -283,10 +282,6 @@ fn pkcs12_trust_store(
             _ => None,
         })
         .collect())
-}
-
-pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::messages::{ConnId, ShardId, ToSequencer, ToShard, Write};
 mod effect;
 #[cfg(test)]
 mod effect_tests;
+mod leader_digest;
 mod protocol;
 #[cfg(test)]
 mod protocol_tests;
@@ -39,7 +40,7 @@ pub struct SequencerSettings {
     pub acl_schemes: ringkeeper_engine::acl::AclSchemes,
     pub max_sessions: usize,
     /// How often empty containers and expired TTL nodes are looked for, and how many go.
-    pub containers: super::containers::ContainerReaping,
+    pub containers: crate::containers::ContainerReaping,
     /// Session shards; any further queue (the snapshotter) gets the committed stream only.
     pub shard_count: usize,
     /// A group-commit batch stops taking requests at this many bytes of log records...

@@ -31,8 +31,10 @@ use ringkeeper_engine::{ErrorCode, Id, SessionId, Zxid};
 use ringkeeper_replication::{Command, Entry, Event, Message, Peer, Role, ServerId};
 use tracing::{error, info, warn};
 
+use super::leader_digest::LeaderDigests;
 use super::Effect;
 use super::SequencerState;
+use crate::divergence::{failed_apply, TreeCopy};
 use crate::messages::{ConnId, Origin, ShardId, ToShard, Write};
 use crate::replica::app::AppMessage;
 use crate::replica::role::ServingRole;
@@ -81,6 +83,10 @@ pub struct Replica {
     /// Bumped by every truncation or snapshot install: durability reports of batches
     /// written before one must not reach the protocol.
     pub(super) log_generation: u64,
+    /// Not leading: this member's digests and the leader's, to compare at equal zxids.
+    leader_digests: LeaderDigests,
+    /// Leading: the zxid whose digest the other members were last told.
+    digest_sent: Zxid,
 }
 
 impl Replica {
@@ -102,6 +108,8 @@ impl Replica {
             syncs: HashMap::new(),
             next_token: 1,
             log_generation: 0,
+            leader_digests: LeaderDigests::default(),
+            digest_sent: applied,
         }
     }
 
@@ -224,6 +232,7 @@ impl SequencerState {
     pub fn peer_tick(&mut self, now_ms: i64) {
         let commands = self.replica_mut().peer.step(Event::Tick);
         self.exec(commands, now_ms);
+        self.tell_digest();
         let r = self.replica_mut();
         if let Some(leader) = r.leader_id() {
             if !r.touched.is_empty() {
@@ -237,6 +246,33 @@ impl SequencerState {
                     );
                 }
             }
+        }
+    }
+
+    /// Leader: tells the other members the digest of its committed tree, when it moved
+    /// since the last time. Once per peer tick bounds what the check costs the ensemble.
+    fn tell_digest(&mut self) {
+        let digest = self.tree.digest();
+        let r = &mut self.replica;
+        if !matches!(r.role, Role::Leading { .. }) || r.applied == r.digest_sent {
+            return;
+        }
+        r.digest_sent = r.applied;
+        let m = AppMessage::Digest {
+            zxid: r.applied,
+            digest,
+        };
+        let me = r.my_id();
+        let others: Vec<ServerId> = r
+            .settings
+            .protocol
+            .voters
+            .iter()
+            .copied()
+            .filter(|id| *id != me)
+            .collect();
+        for to in others {
+            r.send_app(to, &m);
         }
     }
 
@@ -357,6 +393,13 @@ impl SequencerState {
                 }
                 None => {}
             },
+            AppMessage::Digest { zxid, digest } if from_leader => {
+                let r = self.replica_mut();
+                let applied = r.applied;
+                if let Some(line) = r.leader_digests.leader_said(zxid, digest, applied) {
+                    self.fatal(line);
+                }
+            }
             AppMessage::SyncDone { token, zxid } if from_leader => {
                 if let Some((origin, path)) = self.replica_mut().syncs.remove(&token) {
                     self.gate(
@@ -558,6 +601,11 @@ impl SequencerState {
         );
         self.tree = snap.tree;
         self.last_zxid = zxid;
+        let digest = self.tree.digest();
+        if let Some(line) = self.replica.leader_digests.applied(zxid, digest) {
+            self.fatal(line);
+            return;
+        }
         self.open.bytes.clear();
         self.open.ends.clear();
         self.open.txns = 0;
@@ -631,6 +679,7 @@ impl SequencerState {
             Role::Following { .. } => {
                 let r = self.replica_mut();
                 r.ahead = None;
+                r.leader_digests.clear_pending();
                 // Sessions this member created that the old leader never committed are gone.
                 let sessions: Vec<(SessionId, i32)> =
                     r.committed_sessions.iter().map(|(k, v)| (*k, *v)).collect();
@@ -671,10 +720,20 @@ impl SequencerState {
                 self.fatal(format!("undecodable committed proposal 0x{:x}", entry.zxid));
                 return;
             };
-            let _ = self.tree.apply(&txn);
+            let result = self.tree.apply(&txn);
+            if let Some(line) = failed_apply(TreeCopy::Sequencer, &txn, &result) {
+                self.fatal(line);
+                return;
+            }
             let digest = self.tree.digest();
             self.last_zxid = self.last_zxid.max(txn.zxid);
             let leading = matches!(self.replica_mut().role, Role::Leading { .. });
+            if !leading {
+                if let Some(line) = self.replica.leader_digests.applied(txn.zxid, digest) {
+                    self.fatal(line);
+                    return;
+                }
+            }
             match &txn.body {
                 TxnBody::CreateSession { timeout_ms } => {
                     self.replica_mut()
@@ -788,14 +847,18 @@ impl SequencerState {
         };
         txn.zxid = zxid;
         r.last_proposed = zxid;
-        if let Some(ahead) = r.ahead.as_mut() {
-            let _ = ahead.apply(&txn);
-        }
+        let failed = r.ahead.as_mut().and_then(|ahead| {
+            let result = ahead.apply(&txn);
+            failed_apply(TreeCopy::Proposals, &txn, &result)
+        });
         r.proposed.push_back(txn);
         if let Some(w) = waiting {
             r.waiting.insert((session, cxid), w);
         }
         self.exec(commands, now_ms);
+        if let Some(line) = failed {
+            self.fatal(line);
+        }
     }
 
     fn refuse(

@@ -34,6 +34,9 @@ struct Node {
     received: Vec<ToShard>,
     /// The role the member last published: each node has its own, no shared static.
     role: Option<crate::replica::role::ServingRole>,
+    /// Why the member stopped, in the tests that expect one to; any other test fails on it.
+    fatal: Option<String>,
+    may_stop: bool,
 }
 
 const NOW: i64 = 1_000_000;
@@ -48,6 +51,8 @@ fn node(id: ServerId, window: usize) -> Node {
         state,
         received: Vec::new(),
         role: None,
+        fatal: None,
+        may_stop: false,
     }
 }
 
@@ -94,6 +99,7 @@ impl Cluster {
                     // The simulated network has no connections to replace, and the epochs
                     // are kept by the protocol in memory.
                     Effect::FreshLink(_) | Effect::SaveEpochs(_) | Effect::Released(_) => {}
+                    Effect::Fatal(reason) if n.may_stop => n.fatal = Some(reason),
                     Effect::Fatal(reason) => panic!("member {} stopped: {reason}", n.id),
                 }
             }
@@ -512,6 +518,43 @@ fn a_new_leader_keeps_every_acknowledged_write_and_the_old_one_rejoins() {
     });
     c.run_until("all three serve again", |c| c.serving());
     assert_eq!(c.leader(), Some(second));
+}
+
+/// A follower whose committed tree no longer matches the leader's stops: the leader tells
+/// the members its digest, and each compares it with its own at the same zxid.
+#[test]
+fn a_follower_whose_tree_differs_from_the_leaders_stops() {
+    let mut c = Cluster::new("diverged");
+    c.run_until("a leader", |c| c.leader().is_some() && c.serving());
+    let l = c.idx(c.leader().unwrap());
+    let f = (l + 1) % 3;
+    let session = c.new_session(l, 1, 30_000);
+    c.create_at(l, 1, 1, session, "/a");
+    c.run_until("the follower has /a", |c| {
+        c.nodes[f].state.tree.get_data_or_null("/a").is_some()
+    });
+    // Agreeing trees: digests flow for a while and nobody stops.
+    for _ in 0..20 {
+        c.step();
+    }
+    // The follower's copy changes behind the log's back (a bug or a bit flip).
+    let rogue = Txn {
+        zxid: c.nodes[f].state.last_zxid,
+        time_ms: 0,
+        session: 0,
+        cxid: 0,
+        body: ringkeeper_engine::txn::TxnBody::SetData {
+            path: "/a".into(),
+            data: Some(b"rogue".to_vec()),
+            version: 1,
+        },
+    };
+    let _ = c.nodes[f].state.tree.apply(&rogue);
+    c.nodes[f].may_stop = true;
+    c.create_at(l, 1, 2, session, "/b");
+    c.run_until("the follower notices", |c| c.nodes[f].fatal.is_some());
+    let line = c.nodes[f].fatal.clone().unwrap();
+    assert!(line.contains("diverged from the leader"), "{line}");
 }
 
 #[test]

@@ -8,10 +8,10 @@ use ringkeeper_engine::jute::Encode;
 use ringkeeper_engine::storage::{load_for_replication, FsDir, StorageDir};
 use ringkeeper_replication::{Entry, Restored, ServerId};
 
-use super::{ensemble_secret, epochs, protocol_timing, ReplicaSettings, ReplicaStart};
 use crate::config::{Config, PeerType};
 use crate::peer::transport::{STALL_TIMEOUT_MAX, STALL_TIMEOUT_MIN};
 use crate::peer::{PeerEndpoint, TransportSettings};
+use crate::replica::{ensemble_secret, epochs, protocol_timing, ReplicaSettings, ReplicaStart};
 use crate::sequencer::{EnsembleSettings, InitialState};
 
 /// Largest frame a peer may send: a proposal batch or a snapshot chunk, with room to spare
