@@ -14,6 +14,7 @@ pub mod error;
 mod log;
 pub mod message;
 mod peer;
+pub mod planted;
 pub mod sim;
 pub mod wire;
 pub mod zxid;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ringkeeper_engine::jute::Encode;
-use ringkeeper_engine::storage::{load_for_replication, FsDir};
+use ringkeeper_engine::storage::{load_for_replication, FsDir, StorageDir};
 use ringkeeper_replication::{Entry, Restored, ServerId};
 
 use crate::config::{Config, PeerType};
@@ -154,8 +154,18 @@ pub fn prepare_standalone(
 fn restore(store_dir: &Path, me: ServerId) -> Result<(InitialState, Restored), String> {
     let epochs = epochs::load_at(store_dir).map_err(|e| format!("{}: {e}", store_dir.display()))?;
     let dir = FsDir::open(store_dir).map_err(|e| format!("{}: {e}", store_dir.display()))?;
-    let start = load_for_replication(&dir)
-        .map_err(|e| format!("loading {} for replication: {e}", store_dir.display()))?;
+    restore_from(&dir, epochs, me)
+        .map_err(|e| format!("loading {} for replication: {e}", store_dir.display()))
+}
+
+/// [`restore`] over any storage directory, with the epochs already read: the whole-server
+/// simulator (`crate::sim`) restarts its members through it over a simulated disk.
+pub fn restore_from(
+    dir: &dyn StorageDir,
+    epochs: ringkeeper_replication::EpochState,
+    me: ServerId,
+) -> Result<(InitialState, Restored), String> {
+    let start = load_for_replication(dir).map_err(|e| e.to_string())?;
     let held_zxid = start
         .tail
         .last()

@@ -10,7 +10,7 @@
 mod driver;
 mod state;
 
-pub use state::{Effect, InitialState, Replica, SequencerSettings, SequencerState};
+pub use state::{Batch, Effect, InitialState, Replica, SequencerSettings, SequencerState};
 
 use std::path::PathBuf;
 

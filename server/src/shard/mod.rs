@@ -8,7 +8,7 @@
 // a connection's tasks over `exec`, which carries out the effects of `state`; `stats`
 // answers four-letter words from `state`; what a read answers is `ringkeeper_engine::read`.
 // The test `layering` below keeps the order true.
-mod backlog;
+pub(crate) mod backlog;
 mod conn;
 mod counters;
 mod exec;
@@ -21,7 +21,7 @@ mod state_tests;
 mod stats;
 
 pub use counters::{Asker, FourLetterContext};
-pub use state::{ShardSettings, ShardState};
+pub use state::{Effect, Handshake, HandshakeOutcome, ShardSettings, ShardState};
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -197,7 +197,7 @@ pub struct ShardState {
     /// Request latency per operation, from arrival in this shard to the answer.
     pub(super) latency: crate::latency::RequestLatency,
     /// Reply bytes queued on this shard's connections.
-    pub(super) backlog: Rc<ShardBacklog>,
+    pub(crate) backlog: Rc<ShardBacklog>,
     /// Whether this member serves clients (an ensemble member without a quorum does
     /// not); set by the executor from the member's role.
     serving: bool,
@@ -225,6 +225,19 @@ impl ShardState {
             effects: Vec::new(),
             settings,
         }
+    }
+
+    /// The digest of this shard's copy of the tree (the simulator compares every copy).
+    pub fn tree_digest(&self) -> u64 {
+        self.tree.digest()
+    }
+
+    /// The planted bug `SkipApply` (simulator tests only): shard 1 skips every fifth
+    /// transaction.
+    fn planted_skip(&self, txn: &Txn) -> bool {
+        crate::planted::active(crate::planted::Bug::SkipApply)
+            && self.settings.id == 1
+            && txn.zxid % 5 == 0
     }
 
     pub fn last_zxid(&self) -> Zxid {
@@ -313,14 +326,17 @@ impl ShardState {
     }
 
     pub fn close_all(&mut self) {
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        // In connection order, so that the effects do not depend on the map's hashing
+        // (the simulator replays a seed exactly).
+        ids.sort_unstable();
         for id in ids {
             self.close_conn(id);
         }
     }
 
     /// Decodes a handshake and registers the connection.
-    pub(super) fn begin_handshake(
+    pub(crate) fn begin_handshake(
         &mut self,
         frame: &[u8],
         peer: Option<SocketAddr>,
@@ -370,7 +386,7 @@ impl ShardState {
         })
     }
 
-    pub(super) fn connect_message(&mut self, conn: ConnId) -> Option<ToSequencer> {
+    pub(crate) fn connect_message(&mut self, conn: ConnId) -> Option<ToSequencer> {
         let c = self.conns.get(&conn)?;
         Some(ToSequencer::Connect {
             shard: self.settings.id,
@@ -382,7 +398,7 @@ impl ShardState {
     }
 
     /// Forgets a connection; returns the message telling the sequencer its session lost it.
-    pub(super) fn remove_conn(&mut self, conn: ConnId) -> Option<ToSequencer> {
+    pub(crate) fn remove_conn(&mut self, conn: ConnId) -> Option<ToSequencer> {
         let c = self.conns.remove(&conn)?;
         self.watches.remove_watcher(conn);
         if !c.closing {
@@ -418,6 +434,8 @@ impl ShardState {
                 out.push(c.session);
             }
         }
+        // Sorted, so that the report does not depend on the map's hashing.
+        out.sort_unstable();
         out
     }
 
@@ -438,7 +456,7 @@ impl ShardState {
 
     /// Handles one request frame. Returns a message for the sequencer, or why the
     /// connection must close.
-    pub(super) fn on_request(
+    pub(crate) fn on_request(
         &mut self,
         conn: ConnId,
         frame: &[u8],
@@ -638,7 +656,9 @@ impl ShardState {
         now: Instant,
     ) {
         let fence = self.settings.released.get();
-        let caught_up = self.last_zxid >= fence;
+        // The planted bug `SkipReadFence` (simulator tests only) answers at once.
+        let caught_up =
+            self.last_zxid >= fence || crate::planted::active(crate::planted::Bug::SkipReadFence);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -1026,7 +1046,11 @@ impl ShardState {
     /// fires watches, releases the reads waiting for it, answers its writer.
     fn on_commit(&mut self, txn: Txn, origin: Option<Origin>, digest: u64, now: Instant) {
         let kinds = origin.and_then(|o| self.pending_kinds(o));
-        let result = self.tree.apply(&txn);
+        let result = if self.planted_skip(&txn) {
+            DataTree::new().apply(&txn)
+        } else {
+            self.tree.apply(&txn)
+        };
         let copy = crate::divergence::TreeCopy::Shard(self.settings.id);
         let ours = self.tree.digest();
         let diverged = crate::divergence::failed_apply(copy, &txn, &result)
@@ -1059,12 +1083,13 @@ impl ShardState {
             self.complete_write(origin, frame, now);
         }
         if let TxnBody::CloseSession { .. } = txn.body {
-            let ids: Vec<ConnId> = self
+            let mut ids: Vec<ConnId> = self
                 .conns
                 .iter()
                 .filter(|(_, c)| c.session == txn.session)
                 .map(|(id, _)| *id)
                 .collect();
+            ids.sort_unstable();
             for id in ids {
                 self.close_conn(id);
             }

@@ -171,6 +171,16 @@ impl SequencerState {
         self.poisoned = true;
     }
 
+    /// The digest of the sequencer's committed tree (the simulator compares every copy).
+    pub fn tree_digest(&self) -> u64 {
+        self.tree.digest()
+    }
+
+    /// The last zxid applied to the sequencer's committed tree.
+    pub fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
     pub fn replica(&self) -> &Replica {
         &self.replica
     }

@@ -19,7 +19,7 @@
 //! CreateSession and CloseSession transactions); only the leader expires sessions, and
 //! followers report their clients' activity to it.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use ringkeeper_engine::jute::{Decode, Encode};
@@ -76,7 +76,7 @@ pub struct Replica {
     /// logging and applying them then needs no decoding of their payloads.
     proposed: VecDeque<Txn>,
     /// Follower: sessions with activity since the last report to the leader.
-    touched: HashSet<SessionId>,
+    touched: BTreeSet<SessionId>,
     /// Follower: syncs forwarded to the leader, by token.
     syncs: HashMap<u64, (Origin, String)>,
     next_token: u64,
@@ -104,7 +104,7 @@ impl Replica {
             waiting: HashMap::new(),
             gated: VecDeque::new(),
             proposed: VecDeque::new(),
-            touched: HashSet::new(),
+            touched: BTreeSet::new(),
             syncs: HashMap::new(),
             next_token: 1,
             log_generation: 0,
@@ -236,7 +236,7 @@ impl SequencerState {
         let r = self.replica_mut();
         if let Some(leader) = r.leader_id() {
             if !r.touched.is_empty() {
-                let sessions: Vec<SessionId> = r.touched.drain().collect();
+                let sessions: Vec<SessionId> = std::mem::take(&mut r.touched).into_iter().collect();
                 for chunk in sessions.chunks(crate::replica::app::TOUCH_SESSIONS_MAX) {
                     r.send_app(
                         leader,
@@ -451,7 +451,10 @@ impl SequencerState {
                 Command::SaveEpochs(epochs) => {
                     self.replica_mut().effects.push(Effect::SaveEpochs(epochs))
                 }
-                Command::Append { entries } => self.append_entries(&entries),
+                Command::Append { entries } => {
+                    self.append_entries(&entries);
+                    self.planted_early_durable(&entries, now_ms);
+                }
                 Command::Truncate { after } => self.truncate_log(after),
                 Command::Send { to, message } => {
                     trace_message("out", to, &message);
@@ -499,6 +502,21 @@ impl SequencerState {
                 return;
             };
             super::log_into(&mut self.open, &txn);
+        }
+    }
+
+    /// The planted bug `AckBeforeDurable` (simulator tests only): tells the protocol that
+    /// records are durable while they are still in the open batch.
+    fn planted_early_durable(&mut self, entries: &[Entry], now_ms: i64) {
+        if !crate::planted::active(crate::planted::Bug::AckBeforeDurable) {
+            return;
+        }
+        if let Some(last) = entries.last() {
+            let commands = self
+                .replica_mut()
+                .peer
+                .step(Event::Durable { zxid: last.zxid });
+            self.exec(commands, now_ms);
         }
     }
 

@@ -1,0 +1,89 @@
+//! The settings every simulated server runs with: a small ensemble on a fast tick, two
+//! shards, small log segments (so that segment rolls happen), and the protocol's timing
+//! derived from tickTime as `startup` derives it.
+
+use std::path::PathBuf;
+
+use ringkeeper_replication::{Config, ServerId};
+
+use crate::messages::ShardId;
+use crate::sequencer::SequencerSettings;
+use crate::shard::{FourLetterContext, ShardSettings};
+use crate::watermark::Watermark;
+
+/// Session shards per server.
+pub const SHARDS: usize = 2;
+/// zoo.cfg tickTime.
+pub const TICK_MS: i64 = 100;
+/// The protocol's tick, as `replica::protocol_timing` gives it for [`TICK_MS`].
+pub const PEER_TICK_MS: u64 = 25;
+/// Small segments, so that a run rolls several.
+pub const SEGMENT_BYTES_MAX: u64 = 16 << 10;
+/// How long a handshake waits for its shard to reach the client's last zxid (conn.rs).
+pub const CATCH_UP_WAIT_MS: i64 = 2000;
+/// The session timeout clients ask for.
+pub const SESSION_TIMEOUT_MS: i32 = 1500;
+
+/// The protocol's configuration: a standalone server as `prepare_standalone` builds it,
+/// an ensemble member as `prepare` does (initLimit 10, syncLimit 5).
+pub fn protocol(me: ServerId, voters: &[ServerId], log_window: usize) -> Config {
+    let mut protocol = Config::new(me, voters.to_vec());
+    protocol.log_window_entries_max = log_window;
+    protocol.retransmit_entries_max = log_window.min(10_000);
+    if voters.len() == 1 {
+        protocol.proposals_outstanding_max = protocol.proposals_outstanding_max.max(2000);
+    } else {
+        let (_, [follower, leader, init]) = crate::replica::protocol_timing(TICK_MS as u64, 10, 5);
+        protocol.follower_timeout_ticks = follower;
+        protocol.leader_timeout_ticks = leader;
+        protocol.init_timeout_ticks = init;
+    }
+    protocol
+}
+
+pub fn sequencer(me: ServerId, voters: &[ServerId], released: Watermark) -> SequencerSettings {
+    SequencerSettings {
+        server_id: me,
+        session_secret: crate::replica::ensemble_secret(voters),
+        tick_ms: TICK_MS,
+        extended_types: true,
+        acl_schemes: Default::default(),
+        max_sessions: 1000,
+        containers: Default::default(),
+        shard_count: SHARDS,
+        batch_bytes_max: 64 << 10,
+        batch_txns_max: 1000,
+        released,
+    }
+}
+
+pub fn shard(id: ShardId, released: Watermark) -> ShardSettings {
+    ShardSettings {
+        id,
+        packet_limit: 1 << 20,
+        reply_bytes_max: None,
+        tick_ms: TICK_MS,
+        min_session_timeout_ms: (TICK_MS * 2) as i32,
+        max_session_timeout_ms: (TICK_MS * 20) as i32,
+        max_client_cnxns: 0,
+        handshake_timeout_ms: 1000,
+        max_outstanding_per_conn: 1000,
+        limiter: Default::default(),
+        super_digest: None,
+        max_queued_bytes: 1 << 20,
+        shard_queued_reply_bytes_max: 1 << 20,
+        max_watches_per_conn: 1000,
+        four_letter: FourLetterContext {
+            version: "sim".to_owned(),
+            whitelist: Default::default(),
+            conf_text: String::new(),
+            data_dir: PathBuf::new(),
+            data_log_dir: PathBuf::new(),
+            started_ms: 0,
+            probe_token: crate::fourlw::internal::ProbeToken::generate()
+                .expect("the kernel's random source"),
+        },
+        released,
+        sasl: None,
+    }
+}
