@@ -9,6 +9,7 @@ pub mod latency;
 pub mod messages;
 pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod peer;
 pub mod replica;
 pub mod runtime;
