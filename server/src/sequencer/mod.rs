@@ -77,8 +77,8 @@ pub async fn run(
         .into_iter()
         .enumerate()
         .map(|(i, out)| match i == snapshotter {
-            true => (out, outbox::SNAPSHOTTER_OUTBOX_MESSAGES_MAX),
-            false => (out, outbox::OUTBOX_MESSAGES_MAX),
+            true => (out, outbox::Bound::SNAPSHOTTER),
+            false => (out, outbox::Bound::SHARD),
         })
         .collect();
     let (outboxes, forwarders) = outbox::Outboxes::start(outbound, progress.clone());

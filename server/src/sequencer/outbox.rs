@@ -5,14 +5,16 @@
 //! queued at once: a commit is never dropped and never waits. What keeps the queue bounded
 //! is the gate in front of the sequencer instead: the tasks that take in new work (the
 //! readers of the shards' channels, and the peer transport's reader) wait while any queue
-//! holds its bound ([`OUTBOX_MESSAGES_MAX`] for a shard, [`SNAPSHOTTER_OUTBOX_MESSAGES_MAX`]
-//! for the snapshotter) or more (`Driver::may_take_work`, woken by `Driver::progress`).
+//! is at its bound, in messages or in bytes ([`Bound::SHARD`] for a shard,
+//! [`Bound::SNAPSHOTTER`] for the snapshotter; `Driver::may_take_work`, woken by
+//! `Driver::progress`).
 //! Whatever was already admitted can still add its own output: the commits of the batch
 //! being written and of the one that was forming (each about `batch_txns_max`
 //! transactions), the sessions a tick expires, and one answer for each message a reader
 //! took in before it looked. So a queue stays within its bound plus about
-//! `2 * batch_txns_max` messages; its `peak` is logged at shutdown and checked by the tests
-//! below.
+//! `2 * batch_txns_max` messages (and `2 * batch_bytes_max` bytes); its `peak` is logged at
+//! shutdown and checked by the tests below. The shard's shared channel behind the queue
+//! holds up to `TO_SHARD_CAPACITY` more messages, a bound in messages only.
 //!
 //! The wait reaches the clients: a shard whose sequencer does not read its channel has its
 //! connection readers blocked on sending, and a blocked reader does not read its socket.
@@ -30,6 +32,7 @@ use glommio::channels::shared_channel::ConnectedSender;
 
 use crate::messages::ToShard;
 use crate::notify::Notify;
+use ringkeeper_engine::txn::TxnBody;
 
 /// Where a queue's forwarder hands its messages: the shard's cross-executor channel (or, in
 /// tests, a local one).
@@ -49,16 +52,70 @@ impl Sink for ConnectedSender<ToShard> {
 /// a few milliseconds at full write rate without slowing the others.
 pub const OUTBOX_MESSAGES_MAX: usize = 16384;
 
+/// Bytes (as [`approx_bytes`] counts them) a shard's queue may hold before the sequencer
+/// stops taking new work: the count alone would let a queue of large setData values grow to
+/// gigabytes.
+pub const OUTBOX_BYTES_MAX: usize = 32 << 20;
+
 /// The same for the snapshotter's queue. While it encodes a snapshot (seconds for a large
 /// tree) the snapshotter takes nothing, and commits must wait for it somewhere: this lets
 /// them wait here for several seconds at the write rates measured in docs/benchmarks.md
 /// before the clients are made to wait instead.
 pub const SNAPSHOTTER_OUTBOX_MESSAGES_MAX: usize = 262_144;
 
+/// Bytes the snapshotter's queue may hold; see [`SNAPSHOTTER_OUTBOX_MESSAGES_MAX`].
+pub const SNAPSHOTTER_OUTBOX_BYTES_MAX: usize = 128 << 20;
+
+/// A queue's bounds: the sequencer takes no new work while a queue is at either.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub messages: usize,
+    pub bytes: usize,
+}
+
+impl Bound {
+    pub const SHARD: Bound = Bound {
+        messages: OUTBOX_MESSAGES_MAX,
+        bytes: OUTBOX_BYTES_MAX,
+    };
+    pub const SNAPSHOTTER: Bound = Bound {
+        messages: SNAPSHOTTER_OUTBOX_MESSAGES_MAX,
+        bytes: SNAPSHOTTER_OUTBOX_BYTES_MAX,
+    };
+}
+
+/// What a message holds in memory, roughly: its paths and data, plus a fixed overhead.
+/// Only the variable parts matter for the bound; the rest is covered by the message count.
+pub fn approx_bytes(msg: &ToShard) -> usize {
+    const OVERHEAD: usize = 64;
+    match msg {
+        ToShard::Commit { txn, .. } => OVERHEAD + body_bytes(&txn.body),
+        ToShard::SyncDone { path, .. } => OVERHEAD + path.len(),
+        _ => OVERHEAD,
+    }
+}
+
+fn body_bytes(body: &TxnBody) -> usize {
+    let data = |d: &Option<Vec<u8>>| d.as_ref().map_or(0, Vec::len);
+    match body {
+        TxnBody::Create {
+            path, data: d, acl, ..
+        } => path.len() + data(d) + acl.len() * 32,
+        TxnBody::SetData { path, data: d, .. } => path.len() + data(d),
+        TxnBody::SetAcl { path, acl, .. } => path.len() + acl.len() * 32,
+        TxnBody::Delete { path } | TxnBody::Check { path, .. } => path.len(),
+        TxnBody::CloseSession { ephemerals } => ephemerals.iter().map(String::len).sum(),
+        TxnBody::Multi(ops) => ops.iter().map(body_bytes).sum(),
+        TxnBody::CreateSession { .. } | TxnBody::Error(_) => 0,
+    }
+}
+
 struct Queue {
     items: RefCell<VecDeque<ToShard>>,
-    /// Past this many messages the sequencer takes no new work.
-    max: usize,
+    /// `approx_bytes` of what `items` holds.
+    bytes: Cell<usize>,
+    /// At either bound the sequencer takes no new work.
+    bound: Bound,
     /// The most messages this queue ever held.
     peak: Cell<usize>,
     /// Closed queues drain what they hold, then their forwarder ends.
@@ -80,15 +137,16 @@ impl Outboxes {
     /// Each sender comes with its queue's bound. `room` is notified whenever a queue falls
     /// back under its bound.
     pub fn start<S: Sink + 'static>(
-        outbound: Vec<(S, usize)>,
+        outbound: Vec<(S, Bound)>,
         room: Rc<Notify>,
     ) -> (Self, Vec<glommio::Task<()>>) {
         let mut queues = Vec::new();
         let mut tasks = Vec::new();
-        for (out, max) in outbound {
+        for (out, bound) in outbound {
             let queue = Rc::new(Queue {
                 items: RefCell::new(VecDeque::new()),
-                max: max.max(1),
+                bytes: Cell::new(0),
+                bound,
                 peak: Cell::new(0),
                 closed: Cell::new(false),
                 arrived: Notify::new(),
@@ -112,6 +170,7 @@ impl Outboxes {
         if q.closed.get() {
             return;
         }
+        q.bytes.set(q.bytes.get() + approx_bytes(&msg));
         let len = {
             let mut items = q.items.borrow_mut();
             items.push_back(msg);
@@ -126,9 +185,7 @@ impl Outboxes {
 
     /// Whether every open queue is below its bound.
     pub fn has_room(&self) -> bool {
-        self.queues
-            .iter()
-            .all(|q| q.closed.get() || q.items.borrow().len() < q.max)
+        self.queues.iter().all(|q| q.closed.get() || !q.full())
     }
 
     /// The most messages any queue ever held.
@@ -147,29 +204,43 @@ impl Outboxes {
     }
 }
 
+impl Queue {
+    fn full(&self) -> bool {
+        self.items.borrow().len() >= self.bound.messages || self.bytes.get() >= self.bound.bytes
+    }
+
+    fn pop(&self) -> Option<ToShard> {
+        let msg = self.items.borrow_mut().pop_front()?;
+        self.bytes
+            .set(self.bytes.get().saturating_sub(approx_bytes(&msg)));
+        Some(msg)
+    }
+}
+
 /// Moves one queue onto its cross-executor channel, waiting on the channel when the shard
-/// is slow. Announces room when the queue falls back under its bound.
+/// is slow. Announces room when the queue falls back under its bounds.
 async fn forward<S: Sink>(queue: Rc<Queue>, out: S, room: Rc<Notify>) {
     loop {
         queue
             .arrived
             .until(|| !queue.items.borrow().is_empty() || queue.closed.get())
             .await;
-        let next = queue.items.borrow_mut().pop_front();
-        let Some(msg) = next else {
+        let was_full = queue.full();
+        let Some(msg) = queue.pop() else {
             // Closed and drained.
             break;
         };
+        if was_full && !queue.full() {
+            room.notify();
+        }
         if out.send(msg).await.is_err() {
             // The shard has gone; nothing queued for it matters any more, and nobody may
             // wait for room in a queue that will never drain.
             queue.closed.set(true);
             queue.items.borrow_mut().clear();
+            queue.bytes.set(0);
             room.notify();
             break;
-        }
-        if queue.items.borrow().len() == queue.max - 1 {
-            room.notify();
         }
     }
 }
@@ -208,7 +279,7 @@ mod tests {
     async fn filled(count: u64) -> Filled {
         let (tx, rx) = local_channel::new_bounded::<ToShard>(1);
         let room = Rc::new(Notify::new());
-        let (outboxes, tasks) = Outboxes::start(vec![(tx, OUTBOX_MESSAGES_MAX)], room.clone());
+        let (outboxes, tasks) = Outboxes::start(vec![(tx, Bound::SHARD)], room.clone());
         for t in 0..count {
             outboxes.push(0, report(t));
         }
@@ -265,6 +336,56 @@ mod tests {
                     }
                 }
                 assert_eq!(next, total);
+                for t in tasks {
+                    t.await;
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    /// A few large values fill a queue by bytes long before its message count matters.
+    #[test]
+    fn large_values_take_the_room_away_by_bytes() {
+        glommio::LocalExecutorBuilder::default()
+            .spawn(|| async {
+                let (tx, rx) = local_channel::new_bounded::<ToShard>(1);
+                let room = Rc::new(Notify::new());
+                let (outboxes, tasks) = Outboxes::start(vec![(tx, Bound::SHARD)], room);
+                let value = 1 << 20;
+                let count = OUTBOX_BYTES_MAX / value + 8;
+                for zxid in 0..count as i64 {
+                    let body = TxnBody::SetData {
+                        path: "/big".into(),
+                        data: Some(vec![0; value]),
+                        version: 1,
+                    };
+                    let txn = ringkeeper_engine::txn::Txn {
+                        zxid,
+                        time_ms: 0,
+                        session: 1,
+                        cxid: 1,
+                        body,
+                    };
+                    outboxes.push(
+                        0,
+                        ToShard::Commit {
+                            txn,
+                            origin: None,
+                            digest: 0,
+                        },
+                    );
+                }
+                futures_lite::future::yield_now().await;
+                assert!(count < OUTBOX_MESSAGES_MAX);
+                assert!(!outboxes.has_room(), "over the byte bound");
+                for _ in 0..10 {
+                    rx.recv().await.expect("queued");
+                }
+                assert!(outboxes.has_room(), "back under it");
+                outboxes.close();
+                while rx.recv().await.is_some() {}
                 for t in tasks {
                     t.await;
                 }
