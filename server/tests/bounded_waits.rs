@@ -29,9 +29,9 @@ const ALLOWED: &[(&str, &str, usize, &str)] = &[
         "server/src/runtime.rs",
         "sleep(",
         2,
-        "start-up only: a bounded retry backoff while a previous process frees the client \
-         port (no event tells us), and the timer that works around glommio's shared-channel \
-         connect not waking a parked executor",
+        "a bounded retry backoff at start-up while a previous process frees the client \
+         port (no event tells us), and the park guard: a timer that bounds the wake-ups \
+         glommio 0.9 can lose (runtime::park_guard); nothing waits on it",
     ),
     (
         "server/src/admin/listener.rs",
