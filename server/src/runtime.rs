@@ -227,9 +227,9 @@ pub const PARK_GUARD: Duration = Duration::from_millis(10);
 /// glommio/glommio#53); it then sleeps until its next timer or I/O completion. And
 /// connecting a shared channel does not wake a parked peer executor (seen as a server that
 /// never starts serving). The timers that polled for shutdown and back-pressure used to hide
-/// both; without any, a lost wake-up on the sequencer lasted until its next session tick,
-/// which showed as read-throughput points at a third of their rate (docs/benchmarks.md,
-/// "Issue 15: sleeps and bounded queues").
+/// both; without any, a lost wake-up on the sequencer would last until its next session
+/// tick, the likeliest reason some read-throughput points ran at a third of their rate
+/// before this guard (docs/benchmarks.md, "Issue 15: sleeps and bounded queues").
 fn park_guard() -> glommio::Task<()> {
     glommio::spawn_local(async {
         loop {
