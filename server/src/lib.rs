@@ -10,6 +10,7 @@ pub mod latency;
 pub mod messages;
 pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod peer;
 pub mod planted;
 pub mod replica;

@@ -400,19 +400,29 @@ fn block_signals() -> libc::sigset_t {
 }
 
 /// Waits for SIGTERM/SIGINT; returns None if the server asked to stop by itself.
+///
+/// A thread of its own takes the signal (blocked in sigwait, never woken in between) and
+/// turns it into a shutdown request; this thread sleeps until a request, whoever made it.
 fn wait_for_signal(set: &libc::sigset_t) -> Option<i32> {
-    let timeout = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 200_000_000,
-    };
-    loop {
-        // SAFETY: sigtimedwait reads the set and the timeout we pass; no info struct.
-        let sig = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &timeout) };
-        if sig > 0 {
-            return Some(sig);
-        }
-        if shutdown::requested() {
-            return None;
-        }
+    static SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+    let set = *set;
+    let spawned = std::thread::Builder::new()
+        .name("rk-signals".into())
+        .spawn(move || {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: sigwait reads the set we own and writes one int we own.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                SIGNAL.store(sig, std::sync::atomic::Ordering::SeqCst);
+            }
+            shutdown::request();
+        });
+    if let Err(e) = spawned {
+        error!(error = %e, "cannot start the signal thread");
+        return None;
+    }
+    while !shutdown::wait_blocking(Duration::from_secs(3600)) {}
+    match SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        sig => Some(sig),
     }
 }

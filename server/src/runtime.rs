@@ -144,18 +144,15 @@ pub fn start(
     let h = LocalExecutorBuilder::new(Placement::Fixed(seq_core))
         .name(&name)
         .spawn(move || async move {
-            let (inbound, outbound) = with_wakeups(async move {
-                let mut inbound = Vec::new();
-                for rx in seq_inbound {
-                    inbound.push(rx.connect().await);
-                }
-                let mut outbound = Vec::new();
-                for tx in seq_outbound {
-                    outbound.push(tx.connect().await);
-                }
-                (inbound, outbound)
-            })
-            .await;
+            let _guard = park_guard();
+            let mut inbound = Vec::new();
+            for rx in seq_inbound {
+                inbound.push(rx.connect().await);
+            }
+            let mut outbound = Vec::new();
+            for tx in seq_outbound {
+                outbound.push(tx.connect().await);
+            }
             sequencer::run(seq_settings, storage, initial, inbound, outbound, ensemble).await;
         })
         .map_err(|source| StartError::Executor {
@@ -181,12 +178,9 @@ pub fn start(
         let h = LocalExecutorBuilder::new(Placement::Fixed(core))
             .name(&name)
             .spawn(move || async move {
-                let (to_seq, from_seq) = with_wakeups(async move {
-                    let to_seq = to_seq_tx.connect().await;
-                    let from_seq = to_shard_rx.connect().await;
-                    (to_seq, from_seq)
-                })
-                .await;
+                let _guard = park_guard();
+                let to_seq = to_seq_tx.connect().await;
+                let from_seq = to_shard_rx.connect().await;
                 let listeners = shard::Listeners {
                     plain: listener,
                     secure,
@@ -206,7 +200,8 @@ pub fn start(
     let h = LocalExecutorBuilder::new(Placement::Fixed(seq_core))
         .name(&name)
         .spawn(move || async move {
-            let from_seq = with_wakeups(async move { to_snap_rx.connect().await }).await;
+            let _guard = park_guard();
+            let from_seq = to_snap_rx.connect().await;
             snapshotter::run(snapshotter, from_seq).await;
         })
         .map_err(|source| StartError::Executor {
@@ -220,27 +215,27 @@ pub fn start(
     })
 }
 
-/// Runs `f` while a timer keeps waking this executor.
+/// How often every executor wakes, whatever it waits for; see [`park_guard`].
+pub const PARK_GUARD: Duration = Duration::from_millis(10);
+
+/// Starts a timer that wakes this executor every [`PARK_GUARD`] until the returned task is
+/// dropped (with the executor's main future).
 ///
-/// Connecting a glommio shared channel waits for the peer executor to connect its end, but
-/// the peer's connect does not wake a parked executor: without another source of wake-ups
-/// the executor can sleep forever (seen as a server that never starts serving). A short
-/// timer during start-up is enough, since the reactor re-checks pending connections each time
-/// it wakes.
-async fn with_wakeups<F: std::future::Future>(f: F) -> F::Output {
-    let done = std::rc::Rc::new(std::cell::Cell::new(false));
-    let ticker = {
-        let done = done.clone();
-        glommio::spawn_local(async move {
-            while !done.get() {
-                glommio::timer::sleep(Duration::from_millis(2)).await;
-            }
-        })
-    };
-    let out = f.await;
-    done.set(true);
-    ticker.await;
-    out
+/// Nothing waits on it and nothing is checked when it fires: it bounds the cost of two
+/// wake-ups glommio 0.9 can lose. An executor can park while a task queue is still
+/// runnable, when its preemption timer has fired before it ran anything (fixed upstream in
+/// glommio/glommio#53); it then sleeps until its next timer or I/O completion. And
+/// connecting a shared channel does not wake a parked peer executor (seen as a server that
+/// never starts serving). The timers that polled for shutdown and back-pressure used to hide
+/// both; without any, a lost wake-up on the sequencer would last until its next session
+/// tick, the likeliest reason some read-throughput points ran at a third of their rate
+/// before this guard (docs/benchmarks.md, "Issue 15: sleeps and bounded queues").
+fn park_guard() -> glommio::Task<()> {
+    glommio::spawn_local(async {
+        loop {
+            glommio::timer::sleep(PARK_GUARD).await;
+        }
+    })
 }
 
 impl Runtime {

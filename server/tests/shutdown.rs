@@ -46,3 +46,47 @@ fn sigterm_ends_connections_in_every_phase_and_executors_stop() {
         assert!(c.closed_by_server(Duration::from_secs(1)));
     }
 }
+
+/// The shutdown request wakes whoever waits for it, on any thread: a task on a glommio
+/// executor (parked in its reactor, woken through its eventfd) and a plain thread blocked in
+/// `wait_blocking`. Nothing polls the flag, so without the wake-up neither would end.
+#[test]
+fn a_shutdown_request_wakes_executor_tasks_and_blocked_threads() {
+    use ringkeeper_server::shutdown;
+    use std::sync::mpsc;
+
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    let task_done = done_tx.clone();
+    let executor = glommio::LocalExecutorBuilder::default()
+        .spawn(move || async move {
+            let waiting = shutdown::wait();
+            let _ = ready_tx.send(());
+            waiting.await;
+            let _ = task_done.send("executor task");
+        })
+        .expect("an executor starts");
+    let blocked = std::thread::spawn(move || {
+        let woken = shutdown::wait_blocking(Duration::from_secs(3600));
+        let _ = done_tx.send("blocked thread");
+        woken
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the executor task started");
+    assert!(!shutdown::requested());
+
+    shutdown::request();
+
+    let mut woken: Vec<&str> = (0..2)
+        .map(|_| {
+            done_rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("every waiter is woken by the request")
+        })
+        .collect();
+    woken.sort();
+    assert_eq!(woken, ["blocked thread", "executor task"]);
+    assert!(blocked.join().expect("the thread ended"));
+    executor.join().expect("the executor ended");
+}

@@ -7,18 +7,18 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use glommio::channels::local_channel::LocalSender;
 use tracing::error;
 
+use super::outbox::Outboxes;
 use super::state::{Effect, SequencerState};
-use crate::messages::ToShard;
+use crate::notify::Notify;
 use crate::replica::PeerSink;
 
 /// What carries out the effects.
 pub struct Io {
-    /// One per shard, then the snapshotter's; emptied at shutdown, which ends the
-    /// forwarding tasks.
-    pub queues: RefCell<Vec<LocalSender<ToShard>>>,
+    /// One per shard, then the snapshotter's; closed at shutdown, which ends the
+    /// forwarding tasks once they have drained.
+    pub outboxes: Outboxes,
     pub peers: Rc<dyn PeerSink>,
     pub released: crate::watermark::Watermark,
     /// Where the epoch file lives.
@@ -28,6 +28,10 @@ pub struct Io {
 pub struct Driver {
     pub state: RefCell<SequencerState>,
     pub io: Io,
+    /// Notified after every call into the state, whenever the committer takes a batch and
+    /// whenever a shard's queue falls back under its bound: the events that can let a
+    /// waiting reader take its next message.
+    pub progress: Rc<Notify>,
 }
 
 impl Driver {
@@ -39,19 +43,31 @@ impl Driver {
             (result, state.take_effects())
         };
         self.carry_out(effects);
+        self.progress.notify();
         result
+    }
+
+    /// Whether the sequencer may take in a new message from a shard: its open batch has
+    /// room (see `SequencerState::batch_full`) and so has every shard's queue.
+    pub fn may_take_work(&self) -> bool {
+        !self.state.borrow().batch_full() && self.io.outboxes.has_room()
+    }
+
+    /// Takes the open batch for the committer; readers waiting for room may go on.
+    pub fn take_batch(&self) -> Option<super::state::Batch> {
+        let batch = self.state.borrow_mut().take_batch();
+        if batch.is_some() {
+            self.progress.notify();
+        }
+        batch
     }
 
     fn carry_out(&self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::ToShard(shard, msg) => {
-                    if let Some(q) = self.io.queues.borrow().get(shard) {
-                        // The queue is unbounded, so this fails only once the shard has
-                        // gone away.
-                        let _ = q.try_send(msg);
-                    }
-                }
+                // Never refused: the bound is kept by what the sequencer takes in (see
+                // `outbox`), never by dropping what it decided.
+                Effect::ToShard(shard, msg) => self.io.outboxes.push(shard, msg),
                 Effect::Released(zxid) => self.io.released.raise(zxid),
                 Effect::PeerSend(to, message) => self.io.peers.send(to, &message),
                 Effect::PeerApp(to, data) => self.io.peers.send_app(to, data),
@@ -83,6 +99,6 @@ impl Driver {
     /// Tells the shards to stop and closes their queues.
     pub fn shutdown(&self) {
         self.call(|s| s.shutdown());
-        self.io.queues.borrow_mut().clear();
+        self.io.outboxes.close();
     }
 }

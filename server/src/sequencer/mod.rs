@@ -8,6 +8,7 @@
 //! decided here and sessions expire here, by a replicated close-session transaction.
 
 mod driver;
+mod outbox;
 mod state;
 
 pub use state::{Batch, Effect, InitialState, Replica, SequencerSettings, SequencerState};
@@ -31,9 +32,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use glommio::channels::local_channel::{self, LocalSender};
+use glommio::channels::local_channel;
 use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::messages::{ToSequencer, ToShard};
 use driver::Driver;
@@ -65,23 +66,21 @@ pub async fn run(
     ensemble: EnsembleSettings,
 ) {
     // Each shard's stream must stay in zxid order even though several tasks produce
-    // messages: every producer pushes into an unbounded local queue synchronously (in the
-    // order it decides things), and one forwarding task per shard moves that queue onto
-    // the cross-thread channel, waiting on it when the shard is slow.
-    let mut queues: Vec<LocalSender<ToShard>> = Vec::new();
-    let mut forwarders = Vec::new();
-    for out in outbound {
-        let (tx, rx) = local_channel::new_unbounded::<ToShard>();
-        queues.push(tx);
-        forwarders.push(glommio::spawn_local(async move {
-            while let Some(msg) = rx.recv().await {
-                if out.send(msg).await.is_err() {
-                    break;
-                }
-            }
-        }));
-    }
-
+    // messages: every producer pushes into the shard's queue synchronously (in the order it
+    // decides things), and one forwarding task per shard moves that queue onto the
+    // cross-thread channel, waiting on it when the shard is slow (see `outbox`).
+    let progress = Rc::new(crate::notify::Notify::new());
+    // The last queue is the snapshotter's (see `runtime::start`).
+    let snapshotter = outbound.len().saturating_sub(1);
+    let outbound = outbound
+        .into_iter()
+        .enumerate()
+        .map(|(i, out)| match i == snapshotter {
+            true => (out, outbox::Bound::SNAPSHOTTER),
+            false => (out, outbox::Bound::SHARD),
+        })
+        .collect();
+    let (outboxes, forwarders) = outbox::Outboxes::start(outbound, progress.clone());
     let tick = Duration::from_millis(settings.tick_ms.max(1) as u64);
     let log = match UringLog::open(
         storage.dir.clone(),
@@ -107,16 +106,17 @@ pub async fn run(
     };
     let io = driver::Io {
         released: settings.released.clone(),
-        queues: RefCell::new(queues),
+        outboxes,
         peers,
         epochs_dir,
     };
-    let queue_count = io.queues.borrow().len();
+    let queue_count = io.outboxes.len();
     let state = match SequencerState::new(settings, initial, queue_count, protocol, now_ms()) {
         Ok(s) => {
             let driver = Rc::new(Driver {
                 state: RefCell::new(s),
                 io,
+                progress,
             });
             // The protocol's start-up effects (epochs, and for an ensemble of one its
             // leadership and the commit of its log tail).
@@ -146,23 +146,22 @@ pub async fn run(
         let state = state.clone();
         let kick = kick.clone();
         glommio::spawn_local(async move {
-            // Apache checks expiry once per tick; half a tick keeps the worst-case lateness
-            // of an expiry under one tick.
-            // The stop flag is checked far more often than a tick so that shutdown is prompt.
-            let step = (tick / 2).min(Duration::from_millis(50));
-            let mut next_tick = std::time::Instant::now() + tick / 2;
+            // A timer: Apache checks expiry once per tick; half a tick keeps the worst-case
+            // lateness of an expiry under one tick. Shutdown does not wait for it.
+            let half_tick = tick / 2;
+            let mut next_tick = std::time::Instant::now() + half_tick;
             loop {
-                glommio::timer::sleep(step).await;
-                if crate::shutdown::requested() {
+                let left = next_tick.saturating_duration_since(std::time::Instant::now());
+                if crate::shutdown::unless_requested(glommio::timer::sleep(left))
+                    .await
+                    .is_none()
+                {
                     // Tell the shards first: they close their connections and hang up,
                     // which is what ends this executor's readers.
                     state.shutdown();
                     break;
                 }
-                if std::time::Instant::now() < next_tick {
-                    continue;
-                }
-                next_tick += tick / 2;
+                next_tick += half_tick;
                 state.call(|s| s.tick(now_ms()));
                 let _ = kick.try_send(());
             }
@@ -175,11 +174,12 @@ pub async fn run(
         let kick = kick.clone();
         readers.push(glommio::spawn_local(async move {
             while let Some(msg) = rx.recv().await {
-                // Backpressure: a full batch takes nothing more until the committer has
-                // taken it. The shard's channel then fills and its connections wait.
-                while state.state.borrow().batch_full() {
+                // Back-pressure: a full batch takes nothing more until the committer has
+                // taken it, and a full shard queue nothing until that shard has caught up.
+                // The shard's channel then fills and its connections stop being read.
+                if !state.may_take_work() {
                     let _ = kick.try_send(());
-                    glommio::timer::sleep(Duration::from_micros(200)).await;
+                    state.progress.until(|| state.may_take_work()).await;
                 }
                 state.call(|s| s.handle(msg, now_ms()));
                 let _ = kick.try_send(());
@@ -197,9 +197,10 @@ pub async fn run(
     for f in forwarders {
         f.await;
     }
-    if !state.io.queues.borrow().is_empty() {
-        warn!("sequencer stopped with shard queues still open");
-    }
+    debug!(
+        peak = state.io.outboxes.peak(),
+        "sequencer stopped; the longest a shard queue ever was"
+    );
 }
 
 /// The group-commit loop: takes whatever batch has gathered, makes it durable with one
@@ -213,7 +214,7 @@ async fn commit_loop(
 ) {
     while kick.recv().await.is_some() {
         loop {
-            let batch = state.state.borrow_mut().take_batch();
+            let batch = state.take_batch();
             let Some(mut batch) = batch else { break };
             if let Err(e) = replicated_log_changes(&mut log, &mut batch).await {
                 tracing::error!(error = %e, "cannot change the transaction log as the leader asked; stopping");
@@ -329,6 +330,8 @@ async fn bind_transport(
                     && std::time::Instant::now() < deadline =>
             {
                 debug!(error = %e, "peer port busy; retrying");
+                // A retry backoff: the port is freed by another process, which tells us
+                // nothing when it is done.
                 glommio::timer::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => return Err(format!("peer ports: {e}")),
@@ -354,6 +357,10 @@ fn peer_tasks(
         let kick = kick.clone();
         tasks.push(glommio::spawn_local(async move {
             while let Some(msg) = inbound.recv().await {
+                // A follower's shards that fall behind stop it taking more from its
+                // leader (whose messages then wait in the transport's bounded queue and
+                // the socket), as a leader's stop its clients.
+                state.progress.until(|| state.io.outboxes.has_room()).await;
                 match msg {
                     crate::peer::Inbound::Protocol { from, message } => {
                         state.call(|s| s.on_peer_message(from, message, now_ms()))
@@ -373,15 +380,18 @@ fn peer_tasks(
         let state = state.clone();
         let kick = kick.clone();
         tasks.push(glommio::spawn_local(async move {
+            // A timer: the protocol's heartbeats and elections count in peer ticks.
             let mut next = std::time::Instant::now() + peer_tick;
             loop {
-                glommio::timer::sleep(next.saturating_duration_since(std::time::Instant::now()))
-                    .await;
-                next += peer_tick;
-                if crate::shutdown::requested() {
+                let left = next.saturating_duration_since(std::time::Instant::now());
+                if crate::shutdown::unless_requested(glommio::timer::sleep(left))
+                    .await
+                    .is_none()
+                {
                     transport.stop();
                     break;
                 }
+                next += peer_tick;
                 state.call(|s| s.peer_tick(now_ms()));
                 {
                     let s = state.state.borrow();

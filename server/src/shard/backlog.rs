@@ -92,6 +92,9 @@ pub struct ConnBacklog {
     reader: Cell<Option<Waker>>,
     /// Set when the writer has stopped: the reader must not wait for replies to drain.
     writer_gone: Cell<bool>,
+    /// A flush is queued and not yet taken by the writer: one is enough, so a TLS peer
+    /// that keeps sending control messages while not reading queues one, not one each.
+    flush_queued: Cell<bool>,
 }
 
 impl ConnBacklog {
@@ -106,6 +109,7 @@ impl ConnBacklog {
             peak: Cell::new(0),
             reader: Cell::new(None),
             writer_gone: Cell::new(false),
+            flush_queued: Cell::new(false),
         })
     }
 
@@ -128,6 +132,16 @@ impl ConnBacklog {
         self.queued.set(self.queued.get() - n);
         self.shard.remove(n);
         self.wake_reader();
+    }
+
+    /// Whether a flush must be queued for the writer: false while one is already queued.
+    pub fn flush_needed(&self) -> bool {
+        !self.flush_queued.replace(true)
+    }
+
+    /// The writer took the queued flush.
+    pub fn flush_taken(&self) {
+        self.flush_queued.set(false);
     }
 
     /// The writer has ended; nothing queued will drain any more.

@@ -71,6 +71,16 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// Replies the writer coalesces into one socket write, in bytes (one reply may exceed it).
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
+/// A connection's outgoing queue. It is bounded in bytes rather than in items, which is
+/// why the channel itself has no capacity (a bounded glommio channel allocates its whole
+/// capacity up front, per connection): every frame is counted in the connection's backlog
+/// as it is queued (`ShardState::send_frame`), a connection whose queued bytes would pass
+/// `max_queued_bytes` is closed instead, and besides frames the queue carries at most one
+/// `Close` and one `Flush` at a time (see `ConnBacklog::flush_needed`).
+fn out_queue() -> (LocalSender<Out>, LocalReceiver<Out>) {
+    local_channel::new_unbounded::<Out>()
+}
+
 /// Spawns a connection task that ends when the shard stops, wherever it is waiting.
 pub(super) fn spawn_conn<F: std::future::Future<Output = ()> + 'static>(
     state: &Rc<RefCell<Shard>>,
@@ -94,7 +104,7 @@ pub async fn serve(
     let peer = stream.peer_addr().ok();
     let _ = stream.set_nodelay(true);
     let (read_half, write_half) = split::split(stream);
-    let (out_tx, out_rx) = local_channel::new_unbounded::<Out>();
+    let (out_tx, out_rx) = out_queue();
     let out_tx = Rc::new(out_tx);
     let backlog = ConnBacklog::new(&state.borrow().backlog);
     glommio::spawn_local(write_loop(write_half, out_rx, backlog.clone())).detach();
@@ -125,13 +135,7 @@ pub(super) async fn accept_secure(
     tls: TlsServer,
 ) {
     loop {
-        let accepted = future::or(async { Some(listener.accept().await) }, async {
-            while !crate::shutdown::requested() {
-                glommio::timer::sleep(Duration::from_millis(50)).await;
-            }
-            None
-        })
-        .await;
+        let accepted = crate::shutdown::unless_requested(listener.accept()).await;
         match accepted {
             None => break,
             Some(Ok(stream)) => {
@@ -143,7 +147,7 @@ pub(super) async fn accept_secure(
             Some(Err(e)) => {
                 // Running out of descriptors must not stop the listener; back off and retry.
                 warn!(error = %e, "secure accept failed");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
+                glommio::timer::sleep(super::ACCEPT_RETRY).await;
             }
         }
     }
@@ -198,15 +202,18 @@ pub async fn serve_tls(
     }
     let (read_half, write_half) = split::split(stream);
     let shared = Rc::new(RefCell::new(conn));
-    let (out_tx, out_rx) = local_channel::new_unbounded::<Out>();
+    let (out_tx, out_rx) = out_queue();
     let out_tx = Rc::new(out_tx);
     let backlog = ConnBacklog::new(&state.borrow().backlog);
     let writer = TlsWriter::new(write_half, shared.clone());
     glommio::spawn_local(write_loop(writer, out_rx, backlog.clone())).detach();
     let kick = {
         let out_tx = out_tx.clone();
+        let backlog = backlog.clone();
         Box::new(move || {
-            let _ = out_tx.try_send(Out::Flush);
+            if backlog.flush_needed() {
+                let _ = out_tx.try_send(Out::Flush);
+            }
         })
     };
     let reader = futures_lite::io::BufReader::with_capacity(
@@ -460,16 +467,23 @@ async fn gather(
     got
 }
 
-/// Waits until this shard has applied `zxid`, up to [`CATCH_UP_WAIT`].
+/// Waits until this shard has applied `zxid`, up to [`CATCH_UP_WAIT`]. Woken by each
+/// message the shard applies, not by a timer.
 async fn wait_caught_up(state: &Rc<RefCell<Shard>>, zxid: i64) -> bool {
-    let deadline = std::time::Instant::now() + CATCH_UP_WAIT;
-    while state.borrow().last_zxid() < zxid {
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        glommio::timer::sleep(Duration::from_millis(5)).await;
-    }
-    true
+    let applied = state.borrow().applied.clone();
+    let caught_up = applied.until(|| state.borrow().last_zxid() >= zxid);
+    future::or(
+        async {
+            caught_up.await;
+            true
+        },
+        async {
+            // A deadline, not a poll.
+            glommio::timer::sleep(CATCH_UP_WAIT).await;
+            false
+        },
+    )
+    .await
 }
 
 /// Drains the outgoing queue, coalescing whatever is already queued into one write.
@@ -486,7 +500,10 @@ async fn write_loop<S: Sink>(mut stream: S, rx: LocalReceiver<Out>, backlog: Rc<
                     close = true;
                     break;
                 }
-                Out::Flush => flush = true,
+                Out::Flush => {
+                    backlog.flush_taken();
+                    flush = true;
+                }
             }
             if batch.len() >= WRITE_BATCH_BYTES {
                 break;

@@ -17,6 +17,7 @@ use super::hangup::Hangups;
 use super::state::{Effect, Handshake, HandshakeOutcome, ShardState};
 use crate::fourlw::Command;
 use crate::messages::{ConnId, Gathered, ToSequencer, ToShard};
+use crate::notify::Notify;
 
 /// What the writer task is asked to do.
 pub enum Out {
@@ -38,6 +39,9 @@ pub struct Shard {
     gathers: HashMap<u64, LocalSender<Gathered>>,
     /// Every connection task, registered or not, so that stopping the shard ends them all.
     pub(super) hangups: Hangups,
+    /// Notified after each message from the sequencer: what a handshake that waits for this
+    /// shard to catch up waits for.
+    pub(super) applied: Rc<Notify>,
 }
 
 impl Deref for Shard {
@@ -61,6 +65,7 @@ impl Shard {
             handshakes: HashMap::new(),
             gathers: HashMap::new(),
             hangups: Hangups::default(),
+            applied: Rc::new(Notify::new()),
         }
     }
 
@@ -133,6 +138,7 @@ impl Shard {
     pub fn on_sequencer(&mut self, msg: ToShard) -> Option<ToSequencer> {
         let reply = self.state.on_sequencer(msg, Instant::now());
         self.carry_out();
+        self.applied.notify();
         reply
     }
 

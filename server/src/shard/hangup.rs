@@ -79,7 +79,6 @@ mod tests {
     use super::*;
     use std::cell::Cell;
     use std::rc::Rc;
-    use std::time::Duration;
 
     #[test]
     fn hang_up_ends_waiting_tasks_and_later_registrations() {
@@ -100,7 +99,10 @@ mod tests {
                         finished.set(finished.get() + 1);
                     }));
                 }
-                glommio::timer::sleep(Duration::from_millis(5)).await;
+                // Lets every task run to its wait.
+                for _ in 0..3 {
+                    future::yield_now().await;
+                }
                 assert_eq!(finished.get(), 0);
                 assert_eq!(hangups.borrow().live(), 3);
                 hangups.borrow_mut().hang_up_all();

@@ -27,10 +27,20 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use glommio::channels::local_channel;
 use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
 use tracing::{debug, info, warn};
 
 use crate::messages::{ToSequencer, ToShard};
+
+/// Gather reports waiting for the sequencer. Gathers are rare (a server-wide four-letter
+/// word); a full queue means the sequencer is saturated, and dropping a report only makes
+/// one answer partial after `GATHER_WAIT`.
+const REPORTS_QUEUED_MAX: usize = 64;
+
+/// How long an accept loop pauses after a failed accept (out of descriptors) before it
+/// tries again.
+pub(crate) const ACCEPT_RETRY: Duration = Duration::from_millis(10);
 
 /// A shard's own listeners on the client port and, when configured, the secure client port.
 pub struct Listeners {
@@ -55,17 +65,30 @@ pub async fn run(
     ))));
     let to_seq = Rc::new(to_seq);
 
-    // The committed stream: applied strictly in the order the sequencer sent it.
+    // The committed stream: applied strictly in the order the sequencer sent it. The
+    // applier never waits on the sequencer, which is what lets the sequencer wait on it (see
+    // `sequencer::outbox`): its one reply, this shard's part of a gather, goes through a
+    // small queue of its own, dropped when full (the asker then answers without it).
+    let (report_tx, report_rx) = local_channel::new_bounded::<ToSequencer>(REPORTS_QUEUED_MAX);
+    let reporter = {
+        let to_seq = to_seq.clone();
+        glommio::spawn_local(async move {
+            while let Some(report) = report_rx.recv().await {
+                if to_seq.send(report).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
     let applier = {
         let state = state.clone();
-        let to_seq = to_seq.clone();
         glommio::spawn_local(async move {
             while let Some(msg) = from_seq.recv().await {
                 let stop = matches!(msg, ToShard::Shutdown);
                 let reply = state.borrow_mut().on_sequencer(msg);
                 if let Some(reply) = reply {
-                    if to_seq.send(reply).await.is_err() {
-                        break;
+                    if report_tx.try_send(reply).is_err() {
+                        debug!(shard = id, "gather report dropped: too many queued");
                     }
                 }
                 if stop {
@@ -81,10 +104,12 @@ pub async fn run(
         let state = state.clone();
         let to_seq = to_seq.clone();
         glommio::spawn_local(async move {
+            // A timer; shutdown ends it at once.
             let half_tick = Duration::from_millis((tick_ms.max(2) / 2) as u64);
+            let period = half_tick.min(Duration::from_millis(100));
             loop {
-                glommio::timer::sleep(half_tick.min(Duration::from_millis(100))).await;
-                if crate::shutdown::requested() {
+                let slept = crate::shutdown::unless_requested(glommio::timer::sleep(period)).await;
+                if slept.is_none() {
                     break;
                 }
                 let sessions = state.borrow_mut().take_touched();
@@ -109,22 +134,17 @@ pub async fn run(
     });
     info!(shard = id, "shard serving");
     loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            while !crate::shutdown::requested() {
-                glommio::timer::sleep(Duration::from_millis(50)).await;
-            }
-            None
-        })
-        .await;
+        let accepted = crate::shutdown::unless_requested(listener.accept()).await;
         match accepted {
             None => break,
             Some(Ok(stream)) => {
                 conn::spawn_conn(&state, conn::serve(state.clone(), to_seq.clone(), stream));
             }
             Some(Err(e)) => {
-                // Running out of descriptors must not kill the shard; back off and retry.
+                // Running out of descriptors must not kill the shard; a retry backoff (no
+                // event says a descriptor was freed), then retry.
                 warn!(shard = id, error = %e, "accept failed");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
+                glommio::timer::sleep(ACCEPT_RETRY).await;
             }
         }
     }
@@ -139,6 +159,7 @@ pub async fn run(
     toucher.await;
     drop(to_seq);
     applier.await;
+    reporter.await;
 }
 
 #[cfg(test)]

@@ -139,6 +139,11 @@ impl RawConn {
             .expect("setting the read timeout");
     }
 
+    /// A second handle on the socket, for a thread that writes while this one reads.
+    pub fn sending_half(&self) -> TcpStream {
+        self.stream.try_clone().expect("cloning the socket")
+    }
+
     /// Writes bytes as they are.
     pub fn send(&mut self, bytes: &[u8]) {
         // A write to a connection the server already closed may fail; the test then observes
