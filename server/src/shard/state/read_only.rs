@@ -5,9 +5,11 @@
 //!
 //! - Sessions are local. Apache's read-only server creates a session in its own tracker and
 //!   never replicates it, so a read-write server does not know it. Here it lives in this
-//!   shard and ends with its connection; the sequencer never hears of it. A client that
-//!   asks to resume a session is answered "expired" and starts a new one, which is what it
-//!   would get from Apache's read-write servers for a read-only session anyway.
+//!   shard and ends with its connection; the sequencer never hears of it.
+//! - A client that asks to resume a session has its connection closed unanswered, as
+//!   Apache's `ReadOnlyZooKeeperServer.validateSession` refuses a global session: an
+//!   "expired" answer would make it give up a session that may well be alive in the
+//!   quorum, while a close sends it on to the next server with its session intact.
 //! - Writes are refused with `NotReadOnly`, as `ReadOnlyRequestProcessor` refuses them
 //!   (its list: sync, create, create2, createTTL, createContainer, delete, deleteContainer,
 //!   setData, reconfig, setACL, multi, check). Reads, watches, auth and pings are served;
@@ -18,6 +20,7 @@
 
 use ringkeeper_engine::jute::records::{self, ConnectRequest, Request};
 use ringkeeper_engine::{ErrorCode, OpCode, SessionId};
+use tracing::debug;
 
 use super::{Conn, Effect, HandshakeOutcome, ShardState};
 use crate::messages::{ConnId, ShardId};
@@ -53,8 +56,8 @@ impl ShardState {
         self.read_only && req.read_only == Some(true)
     }
 
-    /// Answers a read-only client's handshake here: a fresh local session, or "expired"
-    /// for a session it asks to resume.
+    /// Answers a read-only client's handshake here: a fresh local session, or a close for
+    /// a session it asks to resume.
     pub(super) fn settle_read_only_session(&mut self, conn: ConnId) {
         let shard = self.settings.id;
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -69,9 +72,12 @@ impl ShardState {
             return;
         }
         if c.session != 0 {
-            // The session was created by a quorum (or by another read-only member); this
-            // member cannot check it is still alive, so the client starts a new one.
-            self.on_connect_refused(conn);
+            debug!(
+                conn,
+                session = format_args!("0x{:x}", c.session),
+                "refusing to resume a session in read-only mode; closing"
+            );
+            self.close_refusing_handshake(conn);
             return;
         }
         c.session = local_session_id(c.stats.established_ms, shard, conn);

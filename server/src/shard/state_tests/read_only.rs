@@ -78,20 +78,21 @@ fn clients_without_the_flag_and_members_outside_read_only_mode_refuse() {
     assert_eq!(h.effects(), vec![]);
 }
 
+/// ReadOnlyZooKeeperServer.validateSession: "Refusing global session reconnection in RO
+/// mode", a close without an answer, so the client keeps its session for another server.
 #[test]
-fn a_read_only_client_resuming_a_session_is_told_it_expired() {
+fn a_read_only_client_resuming_a_session_is_closed_unanswered() {
     let mut h = cut_off();
     let conn = handshake(&mut h, SESSION, Some(true)).expect("taken");
     assert!(h.shard.connect_message(conn).is_none());
-    let frame = records::encode_connect_response(&ConnectResponse::expired(Some(true)));
     assert_eq!(
         h.effects(),
         vec![
-            Effect::Frame(conn, frame),
             Effect::Close(conn),
             Effect::Handshake(conn, HandshakeOutcome::Refused),
         ]
     );
+    assert!(h.shard.remove_conn(conn).is_none());
 }
 
 #[test]
