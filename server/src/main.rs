@@ -142,6 +142,9 @@ fn main() {
             let looking = ringkeeper_server::replica::role::ServingRole::Looking;
             ringkeeper_server::replica::role::set(looking);
             ringkeeper_server::metrics::quorum::role_set(looking);
+            if config.read_only_mode_enabled {
+                ringkeeper_server::replica::role::enable_read_only_mode(config.tick_time_ms as i64);
+            }
             (e.initial, e.settings)
         }
         None => {

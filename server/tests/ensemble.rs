@@ -1375,3 +1375,88 @@ fn harness_proxy_forwards_cuts_and_heals() {
         "forwarding after healing"
     );
 }
+
+/// Waits until a member's `isro` says `want`; returns the last answer.
+fn wait_isro(ensemble: &Ensemble, member: usize, want: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let answer = ensemble
+            .four_letter_word(member, "isro")
+            .unwrap_or_else(|e| format!("unreachable: {e}"));
+        if answer.trim() == want || Instant::now() >= deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Read-only mode (`readonlymode.enabled`, Apache's ReadOnlyZooKeeperServer): the member
+/// left alone serves clients that accept a read-only server from its own tree, refuses
+/// their writes with NotReadOnly and everyone else's handshakes, and closes those sessions
+/// once its quorum is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cut_off_from_its_quorum_serves_read_only_clients_until_it_is_back() {
+    let _serial = SERIAL.lock().await;
+    let mut options = options();
+    options
+        .extra_config
+        .push("readonlymode.enabled=true".to_string());
+    let (mut ensemble, leader) = blocking(|| start_with_leader(3, options));
+    let mut writer = RawConn::open(ensemble.client_address(leader));
+    writer.handshake(0, 10_000, 0, &[0; 16]).expect("handshake");
+    let body = Out::new().string("/ro").buffer(b"kept").open_acl().int(0);
+    assert_eq!(writer.request(op::CREATE, body).err, err::OK);
+    blocking(|| wait_same_zxid(&mut ensemble, &[0, 1, 2]));
+    assert_eq!(
+        ensemble.four_letter_word(leader, "isro").unwrap().trim(),
+        "rw"
+    );
+
+    let others = followers(&mut ensemble, leader);
+    let survivor = others[0];
+    for member in [leader, others[1]] {
+        ensemble.kill(member);
+    }
+    let isro = blocking(|| wait_isro(&ensemble, survivor, "ro", REFUSE_WAIT));
+    assert_eq!(isro.trim(), "ro", "{}", ensemble.log_tail(survivor, 25));
+    let srvr = ensemble.four_letter_word(survivor, "srvr").unwrap();
+    assert!(srvr.contains("Mode: read-only"), "{srvr}");
+
+    // A client that does not accept a read-only server is refused, as before.
+    let mut plain = RawConn::open(ensemble.client_address(survivor));
+    assert!(plain.handshake(0, 10_000, 0, &[0; 16]).is_none());
+    // One that does gets a session marked read-only, reads, and cannot write.
+    let mut reader = RawConn::open(ensemble.client_address(survivor));
+    let session = reader
+        .read_only_handshake(10_000)
+        .expect("read-only session");
+    assert_eq!(session.read_only, Some(true));
+    let read = reader.request(op::GET_DATA, Out::new().string("/ro").boolean(false));
+    assert_eq!(
+        (read.err, read.reader().buffer()),
+        (err::OK, Some(b"kept".to_vec()))
+    );
+    let body = Out::new().string("/new").buffer(b"").open_acl().int(0);
+    assert_eq!(reader.request(op::CREATE, body).err, err::NOT_READ_ONLY);
+    let sync = reader.request(op::SYNC, Out::new().string("/"));
+    assert_eq!(sync.err, err::NOT_READ_ONLY);
+
+    // The quorum comes back: the read-only session ends and normal sessions work again.
+    for member in [leader, others[1]] {
+        ensemble.restart(member);
+    }
+    blocking(|| ensemble.wait_serving(survivor, SERVE_WAIT));
+    assert!(
+        reader.closed_by_server(SERVE_WAIT),
+        "the read-only connection outlived the quorum's return"
+    );
+    let mut fresh = RawConn::open(ensemble.client_address(survivor));
+    let normal = fresh
+        .handshake(0, 10_000, 0, &[0; 16])
+        .expect("normal session");
+    assert_ne!(normal.session_id, 0);
+    assert_eq!(
+        ensemble.four_letter_word(survivor, "isro").unwrap().trim(),
+        "rw"
+    );
+}

@@ -104,6 +104,15 @@ impl Shard {
     /// The role is read here, by the executor, and handed to the state as a value.
     fn refresh_role(&mut self) {
         self.state.set_serving(crate::replica::role::serving());
+        self.state.set_read_only(crate::replica::role::read_only());
+    }
+
+    /// The handshake's message for the sequencer; a read-only session is settled in the
+    /// shard instead, and its answer goes out here.
+    pub(super) fn connect_message(&mut self, conn: ConnId) -> Option<ToSequencer> {
+        let msg = self.state.connect_message(conn);
+        self.carry_out();
+        msg
     }
 
     pub(super) fn begin_handshake(

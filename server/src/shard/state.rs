@@ -42,6 +42,8 @@ use ringkeeper_engine::watch::WatchManager;
 use ringkeeper_engine::{perms, ErrorCode, Id, OpCode, SessionId, Zxid};
 use tracing::{debug, info, warn};
 
+mod read_only;
+
 use super::backlog::{ConnBacklog, ShardBacklog};
 use super::counters::{self, ConnStats, FourLetterContext, ServerCounters};
 use super::refusal::{self, Refusal};
@@ -162,6 +164,8 @@ pub(super) struct Conn {
     /// Whether the client's ConnectRequest carried the trailing readOnly flag; the answer
     /// carries it only then, since old clients would misread the extra byte.
     sent_read_only: bool,
+    /// A read-only session (`read_only.rs`): local to this shard and to this connection.
+    read_only: bool,
     requested_timeout_ms: i32,
     requested_passwd: Vec<u8>,
     /// Until the sequencer accepts or refuses the session, the connection's reader
@@ -201,6 +205,9 @@ pub struct ShardState {
     /// Whether this member serves clients (an ensemble member without a quorum does
     /// not); set by the executor from the member's role.
     serving: bool,
+    /// Whether this member, cut off from its quorum, serves read-only clients now; set by
+    /// the executor like `serving`.
+    read_only: bool,
     /// What the executor must do, in order; see the module doc.
     effects: Vec<Effect>,
 }
@@ -222,6 +229,7 @@ impl ShardState {
             latency: Default::default(),
             backlog: ShardBacklog::new(settings.shard_queued_reply_bytes_max),
             serving: true,
+            read_only: false,
             effects: Vec::new(),
             settings,
         }
@@ -251,6 +259,15 @@ impl ShardState {
 
     pub fn serving(&self) -> bool {
         self.serving
+    }
+
+    /// Tells the shard whether this member serves read-only clients now.
+    pub fn set_read_only(&mut self, read_only: bool) {
+        self.read_only = read_only;
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The effects pushed since the last call, in the order they must be carried out.
@@ -314,6 +331,20 @@ impl ShardState {
         }
     }
 
+    /// Closes a connection, and ends its handshake if it is still in one, so that its
+    /// reader does not wait for an answer that will not come.
+    fn close_refusing_handshake(&mut self, conn: ConnId) {
+        let h = self
+            .conns
+            .get_mut(&conn)
+            .is_some_and(|c| std::mem::take(&mut c.handshaking));
+        self.close_conn(conn);
+        if h {
+            self.effects
+                .push(Effect::Handshake(conn, HandshakeOutcome::Refused));
+        }
+    }
+
     /// Closes a connection whose session now belongs to another connection (here or on
     /// another member).
     fn close_moved(&mut self, conn: ConnId) {
@@ -343,12 +374,13 @@ impl ShardState {
         backlog: Rc<ConnBacklog>,
         now_ms: i64,
     ) -> Result<Handshake, String> {
-        if self.suspended || !self.serving {
-            return Err("this ensemble member has no quorum and serves no clients".to_owned());
-        }
         let mut r = Reader::new(frame);
         let req =
             ConnectRequest::decode(&mut r).map_err(|e| format!("malformed ConnectRequest: {e}"))?;
+        let read_only = self.suspended || !self.serving;
+        if read_only && !self.takes_read_only_client(&req) {
+            return Err("this ensemble member has no quorum and serves no clients".to_owned());
+        }
         let conn = self.next_conn;
         self.next_conn += 1;
         let mut auth = Vec::new();
@@ -368,6 +400,7 @@ impl ShardState {
                 session: req.session_id,
                 timeout_ms,
                 sent_read_only: req.read_only.is_some(),
+                read_only,
                 requested_timeout_ms: timeout_ms,
                 requested_passwd: req.passwd.clone(),
                 handshaking: true,
@@ -388,6 +421,10 @@ impl ShardState {
 
     pub(crate) fn connect_message(&mut self, conn: ConnId) -> Option<ToSequencer> {
         let c = self.conns.get(&conn)?;
+        if c.read_only {
+            self.settle_read_only_session(conn);
+            return None;
+        }
         Some(ToSequencer::Connect {
             shard: self.settings.id,
             conn,
@@ -404,7 +441,7 @@ impl ShardState {
         if !c.closing {
             self.effects.push(Effect::Close(conn));
         }
-        if c.session != 0 && !c.handshaking {
+        if c.session != 0 && !c.handshaking && !c.read_only {
             Some(ToSequencer::Disconnected {
                 shard: self.settings.id,
                 conn,
@@ -429,7 +466,7 @@ impl ShardState {
     pub fn take_touched(&mut self) -> Vec<SessionId> {
         let mut out = Vec::new();
         for c in self.conns.values_mut() {
-            if c.touched && c.session != 0 && !c.handshaking {
+            if c.touched && c.session != 0 && !c.handshaking && !c.read_only {
                 c.touched = false;
                 out.push(c.session);
             }
@@ -507,6 +544,9 @@ impl ShardState {
         now: Instant,
     ) -> Result<Option<ToSequencer>, String> {
         if self.authenticate_at_once(conn, header.xid, &request)? {
+            return Ok(None);
+        }
+        if self.refused_as_read_only(conn, header.xid, &request) {
             return Ok(None);
         }
         let origin = Origin {
@@ -1025,19 +1065,12 @@ impl ShardState {
                 self.suspended = true;
                 self.close_all();
             }
-            ToShard::Resume => self.suspended = false,
-            ToShard::Reset { snapshot, zxid } => self.reset(&snapshot, zxid),
-            ToShard::CloseConn { conn } => {
-                let h = self
-                    .conns
-                    .get_mut(&conn)
-                    .is_some_and(|c| std::mem::take(&mut c.handshaking));
-                self.close_conn(conn);
-                if h {
-                    self.effects
-                        .push(Effect::Handshake(conn, HandshakeOutcome::Refused));
-                }
+            ToShard::Resume => {
+                self.suspended = false;
+                self.close_read_only();
             }
+            ToShard::Reset { snapshot, zxid } => self.reset(&snapshot, zxid),
+            ToShard::CloseConn { conn } => self.close_refusing_handshake(conn),
         }
         None
     }
@@ -1114,7 +1147,7 @@ impl ShardState {
             time_out: timeout_ms,
             session_id: session,
             passwd: passwd.to_vec(),
-            read_only: c.sent_read_only.then_some(false),
+            read_only: c.read_only_flag(),
         });
         if std::mem::take(&mut c.handshaking) {
             self.effects
@@ -1130,7 +1163,7 @@ impl ShardState {
         // ZooKeeper answers an unknown or expired session with a zero timeout, a zero
         // session id and a zero password, then closes.
         let frame = records::encode_connect_response(&records::ConnectResponse::expired(
-            c.sent_read_only.then_some(false),
+            c.read_only_flag(),
         ));
         let h = std::mem::take(&mut c.handshaking);
         c.session = 0;

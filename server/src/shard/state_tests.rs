@@ -16,6 +16,8 @@ use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::{NodeKind, Txn, TxnBody};
 use ringkeeper_engine::{Acl, ErrorCode, EventType, SessionId, Zxid};
 
+mod read_only;
+
 use super::backlog::ConnBacklog;
 use super::counters::FourLetterContext;
 use super::state::{Effect, HandshakeOutcome, ShardSettings, ShardState};

@@ -181,6 +181,7 @@ fn server_stats(
         latency_max_ms: ms(latency.max()),
         outstanding_requests: all.outstanding,
         extra_metrics: extra_metrics(all, gathered),
+        read_only: state.read_only(),
         ..Default::default()
     }
 }
@@ -197,7 +198,7 @@ pub(super) fn four_letter_word(
         return fourlw::refusal(cmd);
     }
     // An ensemble member without a quorum answers as Apache's does while it is not running.
-    if !state.serving() && cmd.needs_running_server() {
+    if !state.serving() && !state.read_only() && cmd.needs_running_server() {
         return fourlw::render_not_serving(cmd);
     }
     let (all, session_count) = if needs_gather(cmd) {
@@ -216,7 +217,7 @@ pub(super) fn four_letter_word(
         Command::Cons => fourlw::render_cons(&all.connections),
         Command::Conf => ctx.conf_text.clone(),
         Command::Envi => fourlw::render_envi(&fourlw::Environment::collect(&ctx.version)),
-        Command::Isro => fourlw::render_isro(false).to_owned(),
+        Command::Isro => fourlw::render_isro(state.read_only()).to_owned(),
         Command::Dirs => fourlw::render_dirs(dir_size(&ctx.data_dir), dir_size(&ctx.data_log_dir)),
         Command::Wchs => fourlw::render_wchs(&fourlw::WatchSummary::from_sessions(
             &all.watches_by_session,

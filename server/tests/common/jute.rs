@@ -184,6 +184,7 @@ pub mod err {
     pub const NODE_EXISTS: i32 = -110;
     pub const NOT_EMPTY: i32 = -111;
     pub const INVALID_ACL: i32 = -114;
+    pub const NOT_READ_ONLY: i32 = -119;
     pub const NO_WATCHER: i32 = -121;
 }
 

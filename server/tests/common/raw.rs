@@ -103,13 +103,29 @@ impl RawConn {
         session_id: i64,
         password: &[u8],
     ) -> Option<Handshake> {
+        self.handshake_flagged(last_zxid, timeout_ms, session_id, password, false)
+    }
+
+    /// A handshake from a client that accepts a read-only server (`canBeReadOnly`).
+    pub fn read_only_handshake(&mut self, timeout_ms: i32) -> Option<Handshake> {
+        self.handshake_flagged(0, timeout_ms, 0, &[0; 16], true)
+    }
+
+    fn handshake_flagged(
+        &mut self,
+        last_zxid: i64,
+        timeout_ms: i32,
+        session_id: i64,
+        password: &[u8],
+        can_be_read_only: bool,
+    ) -> Option<Handshake> {
         let request = Out::new()
             .int(PROTOCOL_VERSION)
             .long(last_zxid)
             .int(timeout_ms)
             .long(session_id)
             .buffer(password)
-            .boolean(false)
+            .boolean(can_be_read_only)
             .frame();
         self.send(&request);
         let frame = self.read_frame().ok()?;
