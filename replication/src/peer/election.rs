@@ -125,7 +125,18 @@ impl Peer {
             return;
         }
         if self.config.is_observer() && state == VoterState::Looking {
-            // Voters' election traffic is not for us; only a leader's answer is.
+            // A voter counts us as a voter: its configuration is older than the committed
+            // one that made us an observer (which is pending in its log, so its quorums
+            // need a majority of that one too). Echo its vote, so that it can decide; we
+            // stand for nothing and keep no election state.
+            if vote.leader != self.config.id && matches!(self.state, State::Looking(_)) {
+                let message = Message::Vote {
+                    round,
+                    vote,
+                    state: VoterState::Looking,
+                };
+                self.send(from, message);
+            }
             return;
         }
         if self.config.observers.contains(&vote.leader) && !self.votes(vote.leader) {
@@ -162,6 +173,9 @@ impl Peer {
                 self.stats.wrong_leader_choices += 1;
                 self.become_looking();
             }
+            // A looking voter whose configuration may not know our leader (Apache's
+            // followers answer every looking notification with their leader).
+            (State::Following(_), VoterState::Looking) => self.answer_asker(from),
             _ => {}
         }
     }
@@ -276,6 +290,14 @@ impl Peer {
             let best = mine.map_or(vote, |m| m.max(vote));
             l.vote = Some(best);
             l.received.insert(own_id, best);
+            changed = true;
+        } else if round < self.round && mine.is_none() {
+            // We have no candidacy of our own, so our round means nothing to anyone: join
+            // the sender's, or a voter that counts us could wait for our vote forever.
+            self.round = round;
+            l.received.clear();
+            l.agreed = None;
+            l.vote = Some(vote);
             changed = true;
         } else if round < self.round {
             // The sender is behind; tell it where the election is.

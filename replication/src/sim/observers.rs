@@ -57,9 +57,12 @@ impl Simulation {
             }
             Command::Send { message, .. } => match message {
                 Message::Ack { .. } => Some("acknowledges"),
-                // It asks for the leader, or names the one it follows to a server that asks.
-                Message::Vote { state, .. }
-                    if !matches!(state, VoterState::Observing | VoterState::Following) =>
+                // It asks for the leader, names the one it follows to a server that asks, or
+                // echoes the vote of a voter whose older configuration counts it; it never
+                // stands itself.
+                Message::Vote { state, vote, .. }
+                    if *state == VoterState::Leading
+                        || (*state == VoterState::Looking && vote.leader == id) =>
                 {
                     Some("votes")
                 }

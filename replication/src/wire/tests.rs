@@ -441,6 +441,18 @@ fn unknown_kind_and_enum_values_are_refused() {
             value: 200
         })
     );
+    // Sync.members must decode exactly: here one voter announced and none given.
+    let bytes = frame_with(fb::body::SYNC, |fbb| {
+        let members = fbb.create_vector(&[0u8, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 0][..]);
+        fb::create_sync(fbb, 1, 1, 0, 0, 0, Some(members), None).as_union_value()
+    });
+    assert_eq!(
+        decode_frame(&bytes),
+        Err(WireError::InvalidField {
+            field: "Sync.members",
+            value: 13
+        })
+    );
     // A Sync without its entries vector is an empty Sync (absent vector = empty).
     let bytes = frame_with(fb::body::SYNC, |fbb| {
         fb::create_sync(fbb, 1, 2, 1, 3, 4, None, None).as_union_value()
