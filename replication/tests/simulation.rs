@@ -85,3 +85,19 @@ fn grow_shrink_and_remove_the_leader() {
         }
     }
 }
+
+/// The checks can fail: a reconfiguration that takes effect when it is logged, before it is
+/// committed, is caught by a safety check (not only by the liveness bound) on some seed of
+/// the first 300.
+#[test]
+fn finds_a_reconfiguration_active_before_it_commits() {
+    ringkeeper_replication::planted::set_activate_on_log(true);
+    let caught = (0..300).find_map(|seed| {
+        sim::run(seed)
+            .err()
+            .filter(|f| !f.message.starts_with("liveness"))
+    });
+    ringkeeper_replication::planted::set_activate_on_log(false);
+    let failure = caught.expect("no seed caught the planted bug");
+    eprintln!("caught: {failure}");
+}
