@@ -2,6 +2,7 @@
 //! durability contract of each one is part of the protocol's safety argument, so it is spelled
 //! out on each variant and in docs/replication.md.
 
+use crate::config::Membership;
 use crate::error::ProposeError;
 use crate::message::{Entry, Message, Payload};
 use crate::zxid::Zxid;
@@ -62,6 +63,14 @@ pub enum Command {
     InstallSnapshot { zxid: Zxid, data: Payload },
     /// The serving role changed.
     Role(Role),
+    /// The configurations changed: `active` is the newest committed one (write it durably,
+    /// Apache's `zoo.cfg.dynamic.<version>`, before executing the next command), `pending`
+    /// the reconfiguration logged and not committed yet, if any (its new members must be
+    /// reachable, since its quorum counts too).
+    Membership {
+        active: Membership,
+        pending: Option<Membership>,
+    },
     /// Client proposals that were not accepted; nothing was logged for them.
     Rejected {
         payloads: Vec<Payload>,

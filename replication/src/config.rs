@@ -2,7 +2,91 @@
 //! server decides how long a tick is (ZooKeeper's `tickTime`).
 
 use crate::error::ConfigError;
+use crate::zxid::Zxid;
 use crate::ServerId;
+
+/// One configuration of the ensemble (Apache's QuorumVerifier): who votes, who observes, and
+/// its version, the zxid of the reconfiguration entry that made it (0 for the configuration
+/// a server was started with).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
+pub struct Membership {
+    pub version: Zxid,
+    pub voters: Vec<ServerId>,
+    pub observers: Vec<ServerId>,
+}
+
+/// At most this many voters plus observers in one configuration (a limit on everything; it
+/// also bounds the `members` field of a `Sync` frame).
+pub const MEMBERS_MAX: usize = 255;
+
+impl Membership {
+    pub fn is_voter(&self, id: ServerId) -> bool {
+        self.voters.contains(&id)
+    }
+
+    pub fn is_observer(&self, id: ServerId) -> bool {
+        self.observers.contains(&id)
+    }
+
+    pub fn is_member(&self, id: ServerId) -> bool {
+        self.is_voter(id) || self.is_observer(id)
+    }
+
+    /// Whether `ids` holds a majority of this configuration's voters (other ids are ignored).
+    pub fn is_majority(&self, ids: &[ServerId]) -> bool {
+        let count = self.voters.iter().filter(|v| ids.contains(v)).count();
+        count > self.voters.len() / 2
+    }
+
+    /// A configuration can work: at least one voter, nobody twice, at most [`MEMBERS_MAX`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen: Vec<ServerId> = self.voters.iter().chain(&self.observers).copied().collect();
+        if seen.len() > MEMBERS_MAX {
+            return Err(ConfigError::TooManyMembers(seen.len()));
+        }
+        seen.sort_unstable();
+        for pair in seen.windows(2) {
+            if pair[0] == pair[1] {
+                return Err(ConfigError::DuplicateVoter(pair[0]));
+            }
+        }
+        if self.voters.is_empty() {
+            return Err(ConfigError::NoVoters);
+        }
+        Ok(())
+    }
+}
+
+/// Tells the protocol which payloads are reconfigurations and what they change to (the
+/// payload format belongs to the server; the protocol only needs the new membership). The
+/// returned membership's `version` is ignored: a configuration's version is its entry's zxid.
+#[derive(Clone, Copy)]
+pub struct MembershipReader(pub fn(&[u8]) -> Option<Membership>);
+
+impl MembershipReader {
+    /// A reader for servers that never reconfigure: no payload is a reconfiguration.
+    pub fn none() -> MembershipReader {
+        MembershipReader(|_| None)
+    }
+
+    pub fn read(&self, payload: &[u8]) -> Option<Membership> {
+        (self.0)(payload)
+    }
+}
+
+impl std::fmt::Debug for MembershipReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MembershipReader")
+    }
+}
+
+impl PartialEq for MembershipReader {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl Eq for MembershipReader {}
 
 /// Settings of one peer. Every limit is named with its unit last.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +120,14 @@ pub struct Config {
     pub proposals_outstanding_max: usize,
     /// Proposals a leader resends in one go to a follower whose acks stopped advancing.
     pub retransmit_entries_max: usize,
+    /// The version of the configuration `voters` and `observers` describe (0 for a static
+    /// configuration; the zxid of the reconfiguration entry that made it otherwise).
+    pub version: Zxid,
+    /// Which payloads are reconfigurations (docs/replication.md, "Dynamic reconfiguration").
+    pub membership_reader: MembershipReader,
+    /// Learners a leader keeps that are members of none of its configurations (servers about
+    /// to be added, or removed ones that still follow).
+    pub non_member_learners_max: usize,
 }
 
 impl Config {
@@ -54,24 +146,18 @@ impl Config {
             log_window_entries_max: 500,
             proposals_outstanding_max: 1000,
             retransmit_entries_max: 500,
+            version: 0,
+            membership_reader: MembershipReader::none(),
+            non_member_learners_max: 16,
         }
     }
 
-    /// Checks that the settings can work before a peer is built from them.
+    /// Checks that the settings can work before a peer is built from them. A server that is
+    /// a member of none of the configuration is a joiner: it asks the voters for the leader
+    /// and learns the stream without a vote until a reconfiguration adds it
+    /// (docs/replication.md, "Dynamic reconfiguration").
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut seen: Vec<ServerId> = self.voters.iter().chain(&self.observers).copied().collect();
-        seen.sort_unstable();
-        for pair in seen.windows(2) {
-            if pair[0] == pair[1] {
-                return Err(ConfigError::DuplicateVoter(pair[0]));
-            }
-        }
-        if self.voters.is_empty() {
-            return Err(ConfigError::NoVoters);
-        }
-        if !self.is_member(self.id) {
-            return Err(ConfigError::NotAVoter(self.id));
-        }
+        self.membership().validate()?;
         let positive = [
             ("election_retry_ticks", self.election_retry_ticks as usize),
             ("heartbeat_ticks", self.heartbeat_ticks as usize),
@@ -91,6 +177,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The configuration these settings describe.
+    pub fn membership(&self) -> Membership {
+        Membership {
+            version: self.version,
+            voters: self.voters.clone(),
+            observers: self.observers.clone(),
+        }
     }
 
     /// Whether `id` is a voter or an observer of this configuration.

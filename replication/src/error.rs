@@ -16,6 +16,13 @@ pub enum ProposeError {
     /// The epoch's counter is used up; the leader steps down so that a new epoch starts.
     #[error("zxid counter exhausted in this epoch")]
     ZxidExhausted,
+    /// A reconfiguration is proposed and not committed yet (Apache's ReconfigInProgress).
+    #[error("a reconfiguration is in progress")]
+    ReconfigInProgress,
+    /// The new configuration's voters do not include a quorum synchronized with this leader
+    /// (Apache's NewConfigNoQuorum), or it is not a valid configuration.
+    #[error("the new configuration has no synchronized quorum")]
+    NewConfigNoQuorum,
 }
 
 /// A configuration that cannot work.
@@ -27,6 +34,8 @@ pub enum ConfigError {
     NoVoters,
     #[error("server {0} is listed twice among the voters and observers")]
     DuplicateVoter(ServerId),
+    #[error("{0} members, the limit is 255")]
+    TooManyMembers(usize),
     #[error("setting {0} must be greater than zero")]
     Zero(&'static str),
 }

@@ -20,9 +20,9 @@ pub mod wire;
 pub mod zxid;
 
 pub use command::{Command, EpochState, Role};
-pub use config::Config;
+pub use config::{Config, Membership, MembershipReader};
 pub use error::{ConfigError, ProposeError};
-pub use message::{Entry, Message, Payload, SyncMode, Vote, VoterState};
+pub use message::{Entry, Message, Payload, SyncConfig, SyncMode, Vote, VoterState};
 pub use peer::{Event, LeaderView, Peer, Restored, Stats};
 pub use zxid::Zxid;
 

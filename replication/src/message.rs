@@ -5,6 +5,7 @@
 //! follower's attempt number, so that a message that was delayed, duplicated or reordered by
 //! the network is recognised as stale and ignored instead of being acted on twice.
 
+use crate::config::Membership;
 use crate::zxid::Zxid;
 use crate::ServerId;
 use std::sync::Arc;
@@ -53,6 +54,71 @@ pub enum SyncMode {
     Snap,
 }
 
+/// What a `Sync` tells a learner about configurations: the leader's active one (which the
+/// learner takes if it is newer than its own) and whether the leader treats this learner as
+/// an observer (committed entries only, no acks) or as a participant. A learner whose own view
+/// of itself differs starts a new handshake instead of taking the sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConfig {
+    pub active: Membership,
+    pub observer: bool,
+}
+
+impl SyncConfig {
+    /// The `members` bytes of a `Sync` frame (docs/peer-protocol.md): a flags byte (bit 0:
+    /// observer), the version as a big-endian i64, then the voters and the observers, each
+    /// as a big-endian u16 count followed by that many big-endian u64 ids.
+    pub fn encode(&self) -> Vec<u8> {
+        let m = &self.active;
+        let mut out = Vec::with_capacity(13 + 8 * (m.voters.len() + m.observers.len()));
+        out.push(u8::from(self.observer));
+        out.extend_from_slice(&m.version.to_be_bytes());
+        for ids in [&m.voters, &m.observers] {
+            out.extend_from_slice(&(ids.len() as u16).to_be_bytes());
+            for id in ids {
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads what [`SyncConfig::encode`] wrote; anything else (unknown flags, counts over
+    /// [`crate::config::MEMBERS_MAX`], short or trailing bytes) is an error.
+    pub fn decode(bytes: &[u8]) -> Result<SyncConfig, &'static str> {
+        let (&flags, rest) = bytes.split_first().ok_or("empty")?;
+        if flags > 1 {
+            return Err("unknown flags");
+        }
+        let (version, mut rest) = rest.split_first_chunk::<8>().ok_or("short version")?;
+        let mut lists = [Vec::new(), Vec::new()];
+        for list in lists.iter_mut() {
+            let (count, after) = rest.split_first_chunk::<2>().ok_or("short count")?;
+            let count = u16::from_be_bytes(*count) as usize;
+            if count > crate::config::MEMBERS_MAX {
+                return Err("too many members");
+            }
+            rest = after;
+            for _ in 0..count {
+                let (id, after) = rest.split_first_chunk::<8>().ok_or("short id")?;
+                list.push(u64::from_be_bytes(*id));
+                rest = after;
+            }
+        }
+        if !rest.is_empty() {
+            return Err("trailing bytes");
+        }
+        let [voters, observers] = lists;
+        Ok(SyncConfig {
+            active: Membership {
+                version: i64::from_be_bytes(*version),
+                voters,
+                observers,
+            },
+            observer: flags == 1,
+        })
+    }
+}
+
 /// A message between two peers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -99,6 +165,8 @@ pub enum Message {
         prev: Zxid,
         entries: Vec<Entry>,
         committed: Zxid,
+        /// Absent only from a leader of an older ringkeeper.
+        config: Option<SyncConfig>,
     },
     /// Leader to follower: a quorum is synchronized; the follower may serve clients.
     UpToDate { epoch: u32, committed: Zxid },

@@ -1,7 +1,9 @@
-//! A planted bug for the whole-server simulator (`ringkeeper_server::sim`), which must prove
-//! it finds a leader that commits on its own ack. Compiled only with the `sim-bugs` feature
-//! (which the server's simulator tests enable); without it `self_quorum` is a constant
-//! `false` and the switch does not exist.
+//! Planted bugs the simulators must find: a leader that commits on its own ack (for the
+//! whole-server simulator, `ringkeeper_server::sim`), and a reconfiguration that takes
+//! effect when logged instead of when committed (for this crate's simulator). Compiled only with the
+//! `sim-bugs` feature (which the simulators' tests enable through a dev-dependency of each
+//! crate on itself); without it the checks are constant `false` and the switches do not
+//! exist.
 
 #[cfg(feature = "sim-bugs")]
 thread_local! {
@@ -20,6 +22,31 @@ pub fn self_quorum() -> bool {
     #[cfg(feature = "sim-bugs")]
     {
         SELF_QUORUM.with(|c| c.get())
+    }
+    #[cfg(not(feature = "sim-bugs"))]
+    {
+        false
+    }
+}
+
+#[cfg(feature = "sim-bugs")]
+thread_local! {
+    static ACTIVATE_ON_LOG: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Turns the planted reconfiguration bug on or off for this thread.
+#[cfg(feature = "sim-bugs")]
+pub fn set_activate_on_log(on: bool) {
+    ACTIVATE_ON_LOG.with(|c| c.set(on));
+}
+
+/// Whether a reconfiguration takes effect as soon as it is logged rather than when it is
+/// committed (the planted bug).
+#[inline]
+pub fn activate_on_log() -> bool {
+    #[cfg(feature = "sim-bugs")]
+    {
+        ACTIVATE_ON_LOG.with(|c| c.get())
     }
     #[cfg(not(feature = "sim-bugs"))]
     {

@@ -3,8 +3,8 @@
 
 use ringkeeper_replication::zxid::make;
 use ringkeeper_replication::{
-    Command, Config, Entry, EpochState, Event, Message, Payload, Peer, ProposeError, Restored,
-    Role, SyncMode, Vote, VoterState,
+    Command, Config, Entry, EpochState, Event, Membership, Message, Payload, Peer, ProposeError,
+    Restored, Role, SyncConfig, SyncMode, Vote, VoterState,
 };
 
 fn payload(s: &str) -> Payload {
@@ -24,6 +24,18 @@ fn config(id: u64) -> Config {
     let mut config = Config::new(id, vec![1, 2, 3]);
     config.observers = vec![4];
     config
+}
+
+/// What a leader of the test ensemble tells a learner of its configuration in a sync.
+fn sync_config(observer: bool) -> Option<SyncConfig> {
+    Some(SyncConfig {
+        active: Membership {
+            version: 0,
+            voters: vec![1, 2, 3],
+            observers: vec![4],
+        },
+        observer,
+    })
 }
 
 fn peer(id: u64, restored: Restored) -> Peer {
@@ -278,6 +290,7 @@ fn zab_phase2_diff_sends_only_what_the_follower_lacks() {
         prev: make(1, 3),
         entries: vec![entry(1, 4), entry(3, 1)],
         committed: make(1, 2),
+        config: sync_config(false),
     };
     assert_eq!(sends(&commands), vec![(2, expected)]);
 }
@@ -294,6 +307,7 @@ fn zab_phase2_trunc_cuts_proposals_the_leader_never_had() {
         prev: make(1, 4),
         entries: vec![entry(3, 1)],
         committed: make(1, 2),
+        config: sync_config(false),
     };
     assert_eq!(sends(&commands), vec![(2, expected)]);
 }
@@ -346,6 +360,7 @@ fn zab_phase2_follower_adopts_the_epoch_and_acks_only_once_durable() {
         prev: 0,
         entries: vec![entry(0, 1)],
         committed: 0,
+        config: None,
     };
     let commands = deliver(&mut f, 1, sync);
     assert_eq!(
@@ -520,6 +535,7 @@ fn a_follower_that_misses_a_proposal_starts_a_new_handshake() {
         prev: 0,
         entries: vec![],
         committed: 0,
+        config: None,
     };
     deliver(&mut f, 1, sync);
     let gap = Message::Proposal {
@@ -761,6 +777,7 @@ fn zab_phase3_an_observer_gets_committed_proposals_only() {
         prev: 0,
         entries: vec![],
         committed: 0,
+        config: sync_config(true),
     };
     assert_eq!(
         synced,

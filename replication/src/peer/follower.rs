@@ -5,7 +5,7 @@
 
 use super::{Peer, State};
 use crate::command::{Command, Role};
-use crate::message::{Entry, Message, Payload, SyncMode};
+use crate::message::{Entry, Message, Payload, SyncConfig, SyncMode};
 use crate::zxid::{self, Zxid};
 use crate::ServerId;
 
@@ -37,6 +37,8 @@ pub(super) struct Following {
     /// history and lose committed proposals.
     sync_end: Option<Zxid>,
     epoch_adopted: bool,
+    /// Whether this handshake is an observer's (by the active configuration when it began).
+    observer: bool,
     last_heard: u64,
     last_sent: u64,
 }
@@ -66,6 +68,7 @@ impl Peer {
             installed: None,
             sync_end: None,
             epoch_adopted: false,
+            observer: false,
             last_heard: self.now,
             last_sent: self.now,
         });
@@ -78,9 +81,11 @@ impl Peer {
         self.stats.handshakes += 1;
         let attempt = self.next_attempt();
         let now = self.now;
+        let observer = self.config.is_observer();
         let Some(f) = following(&mut self.state) else {
             return;
         };
+        f.observer = observer;
         f.attempt = attempt;
         f.phase = Phase::Discovering;
         f.epoch = 0;
@@ -151,7 +156,12 @@ impl Peer {
                 prev,
                 entries,
                 committed,
-            } => self.on_sync(epoch, attempt, mode, prev, entries, committed),
+                config,
+            } => {
+                if self.take_sync_config(epoch, attempt, config) {
+                    self.on_sync(epoch, attempt, mode, prev, entries, committed);
+                }
+            }
             Message::UpToDate { epoch, committed } => self.on_uptodate(epoch, committed),
             Message::Proposal { epoch, entries } => self.on_proposal(epoch, entries),
             Message::Commit { epoch, zxid } => {
@@ -193,6 +203,9 @@ impl Peer {
     /// one to a different leader).
     fn on_new_epoch(&mut self, epoch: u32, attempt: u64) {
         let accepted = self.epochs;
+        // Every participant promises, a joiner too (a configuration it has not heard of yet
+        // may count it); an observer does not.
+        let promises = !self.config.is_observer();
         let Some(f) = following(&mut self.state) else {
             return;
         };
@@ -201,9 +214,8 @@ impl Peer {
             return;
         }
         let leader = f.leader;
-        let observer = self.config.is_observer();
         match f.phase {
-            Phase::Discovering if observer => {
+            Phase::Discovering if !promises => {
                 // An observer promises nothing: it is sent committed proposals only, so any
                 // leader's history is one it may follow, and its epochs count for no quorum.
                 f.epoch = epoch;
@@ -246,6 +258,52 @@ impl Peer {
         ok
     }
 
+    /// Takes the configuration a sync carries: the leader's active configuration if it is
+    /// newer than ours; and if the leader treats us as another kind of learner than we think
+    /// we are (our configurations differed), a new handshake instead of the sync.
+    fn take_sync_config(&mut self, epoch: u32, attempt: u64, config: Option<SyncConfig>) -> bool {
+        let Some(config) = config else {
+            return true;
+        };
+        let Some(began_as_observer) = following(&mut self.state)
+            .filter(|f| f.phase == Phase::Syncing && f.epoch == epoch && f.attempt == attempt)
+            .map(|f| f.observer)
+        else {
+            // Stale; `on_sync` counts it.
+            return true;
+        };
+        if config.active.validate().is_err() {
+            self.violation("sync carries an invalid configuration");
+            return false;
+        }
+        self.activate(config.active);
+        let observer = self.config.is_observer();
+        if config.observer != observer || began_as_observer != observer {
+            // Our configurations differed (ours is now at least the leader's), or the newer
+            // one changed what we are since this handshake began (an observer promised no
+            // epoch): start over as what we are.
+            self.start_handshake();
+            return false;
+        }
+        true
+    }
+
+    /// The active configuration changed while following.
+    pub(super) fn follower_after_reconfig(&mut self) {
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        if !self.config.voters.contains(&f.leader) {
+            // Our leader was removed (or made an observer): it steps down, and the new
+            // voters elect its successor.
+            self.become_looking();
+        } else if f.observer != self.config.is_observer() {
+            // An observer made a participant (or the reverse) is synchronized again as what
+            // it now is; the leader sends it a Resync for the same reason.
+            self.start_handshake();
+        }
+    }
+
     /// Zab phase 2, snapshot case: replace our state with the leader's.
     fn on_snapshot(&mut self, epoch: u32, attempt: u64, zxid: Zxid, data: Payload) {
         if !self.in_sync_handshake(epoch, attempt) {
@@ -263,6 +321,10 @@ impl Peer {
         }
         self.out.push(Command::InstallSnapshot { zxid, data });
         self.log.reset(zxid);
+        if !self.pending.is_empty() {
+            self.pending.clear();
+            self.emit_membership();
+        }
         self.durable = zxid;
         self.applied = zxid;
         if let Some(f) = following(&mut self.state) {

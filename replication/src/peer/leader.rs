@@ -7,7 +7,7 @@
 use super::{Peer, State};
 use crate::command::{Command, Role};
 use crate::error::ProposeError;
-use crate::message::{Entry, Message, Payload, SyncMode};
+use crate::message::{Entry, Message, Payload, SyncConfig, SyncMode};
 use crate::zxid::{self, Zxid, EPOCH_MAX};
 use crate::ServerId;
 use std::collections::BTreeMap;
@@ -95,9 +95,12 @@ impl Leading {
             .collect()
     }
 
-    /// Learners that count for a quorum: the voters among them.
-    fn voters(&self) -> impl Iterator<Item = &Learner> + '_ {
-        self.learners.values().filter(|l| !l.observer)
+    /// Learners that are not observers (voters, and members of no configuration yet).
+    fn participants(&self) -> impl Iterator<Item = (ServerId, &Learner)> + '_ {
+        self.learners
+            .iter()
+            .filter(|(_, l)| !l.observer)
+            .map(|(id, l)| (*id, l))
     }
 
     pub(super) fn validate(&self, applied: Zxid, last: Zxid) -> Result<(), String> {
@@ -176,14 +179,33 @@ impl Peer {
         let now = self.now;
         let id = self.config.id;
         let observer = self.config.observers.contains(&from);
+        let votes = self.votes(from);
+        let member =
+            votes || self.config.is_member(from) || self.pending.iter().any(|m| m.is_member(from));
+        let non_members_max = self.config.non_member_learners_max;
+        let non_members = self.leading_ref().map_or(0, |l| {
+            l.learners
+                .keys()
+                .filter(|k| {
+                    !self.config.is_member(**k) && !self.pending.iter().any(|m| m.is_member(**k))
+                })
+                .count()
+        });
         let Some(l) = leading(&mut self.state) else {
             return;
         };
-        // An observer promises nothing (it follows any leader), so it has no say in this.
-        let promised_elsewhere = !observer && accepted_epoch > l.epoch
-            || (accepted_epoch == l.epoch
-                && accepted_leader != Some(id)
-                && accepted_leader != Some(from));
+        if !member && !l.learners.contains_key(&from) && non_members >= non_members_max {
+            // A limit on learners that belong to no configuration (joiners, removed servers).
+            self.stats.stale_messages += 1;
+            return;
+        }
+        // Only a voter's promise counts: an observer or a joiner promises nothing (it
+        // follows any leader), so it has no say in this.
+        let promised_elsewhere = votes
+            && (accepted_epoch > l.epoch
+                || (accepted_epoch == l.epoch
+                    && accepted_leader != Some(id)
+                    && accepted_leader != Some(from)));
         if l.phase != Phase::Discovery && promised_elsewhere {
             // The follower promised our epoch (or a newer one) to another leader and will
             // refuse ours. Only a new election, which picks an epoch above its promise, can
@@ -220,18 +242,30 @@ impl Peer {
 
     /// Zab phase 1: with a quorum of followers known, pick an epoch none of them accepted.
     fn check_discovery(&mut self) {
-        let quorum = self.quorum;
         let own_accepted = self.epochs.accepted_epoch;
+        let Some(l) = self.leading_ref() else {
+            return;
+        };
+        if l.phase != Phase::Discovery {
+            return;
+        }
+        let mut known: Vec<ServerId> = l
+            .participants()
+            .map(|(id, _)| id)
+            .filter(|id| self.votes(*id))
+            .collect();
+        let highest = l
+            .participants()
+            .filter(|(id, _)| self.votes(*id))
+            .map(|(_, f)| f.accepted_epoch)
+            .fold(own_accepted, u32::max);
+        known.push(self.config.id);
+        if !self.is_quorum(&known) {
+            return;
+        }
         let Some(l) = leading(&mut self.state) else {
             return;
         };
-        if l.phase != Phase::Discovery || l.voters().count() + 1 < quorum {
-            return;
-        }
-        let highest = l
-            .voters()
-            .map(|f| f.accepted_epoch)
-            .fold(own_accepted, u32::max);
         if highest >= EPOCH_MAX {
             // No epoch left to pick; staying out of the way is all a leader can do.
             self.become_looking();
@@ -260,6 +294,14 @@ impl Peer {
         last_zxid: Zxid,
     ) {
         let ours = (self.epochs.current_epoch, self.log.last());
+        // Only a voter of the newest configuration our log holds can have committed entries
+        // we lack: anything committed after that configuration's entry needs a majority of
+        // it, and a later configuration would be held by a majority of it (of which our
+        // epoch quorum holds one). A removed server's longer history is uncommitted.
+        let votes = match self.pending.last() {
+            Some(latest) => latest.is_voter(from),
+            None => self.config.voters.contains(&from),
+        };
         let Some(l) = leading(&mut self.state) else {
             return;
         };
@@ -274,7 +316,7 @@ impl Peer {
         }
         // An observer's log holds committed proposals only, which every leader has: its
         // history can never be newer than ours.
-        if !observer && l.phase == Phase::EpochAcks && (current_epoch, last_zxid) > ours {
+        if votes && !observer && l.phase == Phase::EpochAcks && (current_epoch, last_zxid) > ours {
             // The follower has a newer history than ours, so we may lack committed proposals:
             // we must not lead. The next election prefers that follower. Once a quorum acked
             // the epoch no older leader can commit anything, so later joiners need no check.
@@ -304,22 +346,26 @@ impl Peer {
 
     /// End of Zab phase 1: a quorum promised to follow this epoch; start phase 2.
     fn check_epoch_quorum(&mut self) {
-        let quorum = self.quorum;
         let last = self.log.last();
         let applied = self.applied;
-        let Some(l) = leading(&mut self.state) else {
+        let Some(l) = self.leading_ref() else {
             return;
         };
         if l.phase != Phase::EpochAcks {
             return;
         }
-        let acked = l
-            .voters()
-            .filter(|f| !matches!(f.stage, Stage::Info))
-            .count();
-        if acked + 1 < quorum {
+        let mut acked: Vec<ServerId> = l
+            .participants()
+            .filter(|(_, f)| !matches!(f.stage, Stage::Info))
+            .map(|(id, _)| id)
+            .collect();
+        acked.push(self.config.id);
+        if !self.is_quorum(&acked) {
             return;
         }
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
         l.phase = Phase::Sync;
         l.establish_zxid = last;
         l.committed = applied;
@@ -400,6 +446,10 @@ impl Peer {
             });
         }
         let entries = self.log.range(prev, last, usize::MAX);
+        let config = Some(SyncConfig {
+            active: self.config.membership(),
+            observer,
+        });
         self.send(
             id,
             Message::Sync {
@@ -409,6 +459,7 @@ impl Peer {
                 prev,
                 entries,
                 committed,
+                config,
             },
         );
         let (acked, uptodate_sent) = previous.unwrap_or((None, observer));
@@ -475,28 +526,24 @@ impl Peer {
     /// has the whole initial history, the leader is established (end of Zab phase 2).
     pub(super) fn maybe_commit(&mut self) {
         // The planted bug of the simulator's tests (never compiled into a release build).
-        let quorum = if crate::planted::self_quorum() {
-            1
-        } else {
-            self.quorum
-        };
         let durable = self.durable;
-        let Some(l) = leading(&mut self.state) else {
+        let Some(l) = self.leading_ref() else {
             return;
         };
-        let mut acks: Vec<Zxid> = vec![durable];
-        for learner in l.voters() {
+        let mut acks: Vec<(ServerId, Zxid)> = vec![(self.config.id, durable)];
+        for (id, learner) in l.participants() {
             if let Stage::Synced(s) = &learner.stage {
                 if let Some(acked) = s.acked {
-                    acks.push(acked);
+                    acks.push((id, acked));
                 }
             }
         }
-        if acks.len() < quorum {
+        let Some(candidate) = self.commit_candidate(&acks) else {
             return;
-        }
-        acks.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = acks[quorum - 1];
+        };
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
         let mut established_now = false;
         if l.phase == Phase::Sync {
             if candidate < l.establish_zxid {
@@ -536,6 +583,43 @@ impl Peer {
         }
     }
 
+    /// The newest zxid that a quorum has durable, the quorum being counted for each
+    /// candidate: a majority of the active configuration, and of every pending configuration
+    /// whose reconfiguration entry is at or before the candidate (entries before a
+    /// reconfiguration commit under the configurations before it).
+    fn commit_candidate(&self, acks: &[(ServerId, Zxid)]) -> Option<Zxid> {
+        if crate::planted::self_quorum() {
+            // The planted bug of the simulator's tests (never compiled into a release build).
+            return Some(acks[0].1);
+        }
+        let mut candidates: Vec<Zxid> = acks.iter().map(|(_, z)| *z).collect();
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        candidates.dedup();
+        for candidate in candidates {
+            let ids: Vec<ServerId> = acks
+                .iter()
+                .filter(|(_, z)| *z >= candidate)
+                .map(|(id, _)| *id)
+                .collect();
+            let active = self
+                .config
+                .voters
+                .iter()
+                .filter(|v| ids.contains(v))
+                .count();
+            if active > self.config.voters.len() / 2
+                && self
+                    .pending
+                    .iter()
+                    .filter(|m| m.version <= candidate)
+                    .all(|m| m.is_majority(&ids))
+            {
+                return Some(candidate);
+            }
+        }
+        None
+    }
+
     /// Apache's INFORM: an observer gets each commit once, with its proposals, as a
     /// `Proposal` of exactly the newly committed entries followed by their `Commit`.
     fn inform_observers(
@@ -565,6 +649,11 @@ impl Peer {
         // be saved as current without running ahead of the log it stands for.
         self.epochs.current_epoch = epoch;
         self.save_epochs();
+        if !self.config.voters.contains(&self.config.id) {
+            // The history just committed removed us: we never serve as leader, and
+            // `leader_after_reconfig` steps down once this step's commits are out.
+            return;
+        }
         self.set_role(Role::Leading { epoch });
         self.send_uptodate();
         let waiting: Vec<ServerId> = self
@@ -582,6 +671,38 @@ impl Peer {
         }
     }
 
+    /// The active configuration changed (a reconfiguration committed): a leader that no
+    /// longer votes steps down, and learners whose kind changed (observer or participant) are
+    /// told to start a new handshake, in which they are synchronized as their new kind.
+    pub(super) fn leader_after_reconfig(&mut self) {
+        if !self.config.voters.contains(&self.config.id) {
+            // Leadership passes by election among the new voters: they learn of the commit,
+            // see that their leader no longer votes, and look at once.
+            self.become_looking();
+            return;
+        }
+        let observers = self.config.observers.clone();
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        let epoch = l.epoch;
+        let changed: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(id, f)| f.observer != observers.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in changed {
+            l.learners.remove(&id);
+            self.out.push(Command::Send {
+                to: id,
+                message: Message::Resync { epoch },
+            });
+        }
+        // The quorum may have changed with the configuration.
+        self.maybe_commit();
+    }
+
     fn leading_ref(&self) -> Option<&Leading> {
         match &self.state {
             State::Leading(l) => Some(l),
@@ -597,14 +718,42 @@ impl Peer {
             State::Following(f) if matches!(self.role, Role::Following { .. }) => Some(f.leader),
             _ => None,
         };
-        let Some(l) = leading(&mut self.state).filter(|l| l.phase == Phase::Broadcast) else {
+        if !matches!(&self.state, State::Leading(l) if l.phase == Phase::Broadcast) {
             return Err(ProposeError::NotLeader {
                 leader: leader_hint,
             });
-        };
+        }
         if payloads.is_empty() {
             return Ok(());
         }
+        let reconfigs: Vec<_> = payloads
+            .iter()
+            .filter_map(|p| self.config.membership_reader.read(p))
+            .collect();
+        if !reconfigs.is_empty() {
+            if reconfigs.len() > 1 || !self.pending.is_empty() {
+                return Err(ProposeError::ReconfigInProgress);
+            }
+            // Apache's isQuorumSynced: the new voters must hold a majority already following
+            // this leader (as participants), or the reconfiguration could never commit.
+            let new = &reconfigs[0];
+            let mut synced: Vec<ServerId> = self
+                .leading_ref()
+                .map(|l| {
+                    l.participants()
+                        .filter(|(_, f)| matches!(&f.stage, Stage::Synced(s) if s.uptodate_sent))
+                        .map(|(id, _)| id)
+                        .collect()
+                })
+                .unwrap_or_default();
+            synced.push(self.config.id);
+            if new.validate().is_err() || !new.is_majority(&synced) {
+                return Err(ProposeError::NewConfigNoQuorum);
+            }
+        }
+        let Some(l) = leading(&mut self.state) else {
+            return Err(ProposeError::NotLeader { leader: None });
+        };
         let outstanding = if zxid::epoch_of(l.committed) == l.epoch {
             (zxid::counter_of(last) - zxid::counter_of(l.committed)) as usize
         } else if zxid::epoch_of(last) == l.epoch {
@@ -645,10 +794,9 @@ impl Peer {
 
     pub(super) fn on_leader_tick(&mut self) {
         let now = self.now;
-        let quorum = self.quorum;
         let config = self.config.clone();
         let last = self.log.last();
-        let Some(l) = leading(&mut self.state) else {
+        let Some(l) = self.leading_ref() else {
             return;
         };
         if l.phase != Phase::Broadcast {
@@ -657,16 +805,21 @@ impl Peer {
                 return;
             }
         } else {
-            let alive = l
-                .voters()
-                .filter(|f| matches!(f.stage, Stage::Synced(_)))
-                .filter(|f| now - f.last_heard <= config.leader_timeout_ticks as u64)
-                .count();
-            if alive + 1 < quorum {
+            let mut alive: Vec<ServerId> = l
+                .participants()
+                .filter(|(_, f)| matches!(f.stage, Stage::Synced(_)))
+                .filter(|(_, f)| now - f.last_heard <= config.leader_timeout_ticks as u64)
+                .map(|(id, _)| id)
+                .collect();
+            alive.push(config.id);
+            if !self.is_quorum(&alive) {
                 self.become_looking();
                 return;
             }
         }
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
         if now - l.last_heartbeat < config.heartbeat_ticks as u64 {
             return;
         }

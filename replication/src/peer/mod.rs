@@ -6,7 +6,7 @@ mod follower;
 mod leader;
 
 use crate::command::{Command, EpochState, Role};
-use crate::config::Config;
+use crate::config::{Config, Membership};
 use crate::error::{ConfigError, ProposeError};
 use crate::log::Log;
 use crate::message::{Entry, Message, Payload, Vote};
@@ -95,8 +95,16 @@ enum State {
 
 /// One server's protocol state machine.
 pub struct Peer {
+    /// The settings, with `voters`, `observers` and `version` always the active (newest
+    /// committed) configuration.
     config: Config,
-    quorum: usize,
+    /// Reconfigurations in the log that are not applied yet, in zxid order. Until they are
+    /// committed, every quorum must hold a majority of each of them as well as of the active
+    /// configuration (docs/replication.md, "Dynamic reconfiguration").
+    pending: Vec<Membership>,
+    /// The active configuration changed during this step; `after_reconfig` acts on it once
+    /// the step's messages are out.
+    reconfigured: bool,
     epochs: EpochState,
     log: Log,
     durable: Zxid,
@@ -128,8 +136,9 @@ impl Peer {
         let log = Log::new(restored.snapshot_zxid, restored.entries);
         let durable = log.last();
         let mut peer = Peer {
-            quorum: config.quorum(),
             config,
+            pending: Vec::new(),
+            reconfigured: false,
             epochs,
             log,
             durable,
@@ -143,6 +152,9 @@ impl Peer {
             out: Vec::new(),
         };
         peer.out.push(Command::SaveEpochs(peer.epochs));
+        let restored_entries = peer.log.range(peer.applied, Zxid::MAX, usize::MAX);
+        peer.note_appended(&restored_entries);
+        peer.emit_membership();
         peer.out.push(Command::Role(Role::Looking));
         peer.become_looking();
         let commands = std::mem::take(&mut peer.out);
@@ -175,13 +187,17 @@ impl Peer {
                 }
             }
         }
+        self.after_reconfig();
         std::mem::take(&mut self.out)
     }
 
     /// Like `step(Event::Propose)`, but a refusal comes back as an error.
     pub fn propose(&mut self, payloads: Vec<Payload>) -> Result<Vec<Command>, ProposeError> {
         match self.propose_entries(&payloads) {
-            Ok(()) => Ok(std::mem::take(&mut self.out)),
+            Ok(()) => {
+                self.after_reconfig();
+                Ok(std::mem::take(&mut self.out))
+            }
             Err(error) => {
                 self.out.clear();
                 Err(error)
@@ -193,10 +209,20 @@ impl Peer {
         self.config.id
     }
 
-    /// Whether this peer is an observer: it follows the committed stream, never votes, never
-    /// acknowledges and never leads.
+    /// Whether this peer is an observer of the active configuration: it follows the committed
+    /// stream, never votes, never acknowledges and never leads.
     pub fn is_observer(&self) -> bool {
         self.config.is_observer()
+    }
+
+    /// The active configuration: the newest committed one.
+    pub fn membership(&self) -> Membership {
+        self.config.membership()
+    }
+
+    /// The newest reconfiguration in the log that is not committed yet, if any.
+    pub fn pending_membership(&self) -> Option<Membership> {
+        self.pending.last().cloned()
     }
 
     /// The serving role last reported with [`Command::Role`].
@@ -264,7 +290,9 @@ impl Peer {
     }
 
     fn on_message(&mut self, from: ServerId, message: Message) {
-        if from == self.config.id || !self.config.is_member(from) {
+        // Servers outside every configuration we know are heard too: a joiner registers as a
+        // learner before the reconfiguration that adds it, and each handler checks the sender.
+        if from == self.config.id {
             self.stats.stale_messages += 1;
             return;
         }
@@ -276,8 +304,14 @@ impl Peer {
             && !matches!(self.state, State::Leading(_))
         {
             // The sender chose us as its leader, but we are not leading: an election race
-            // (it decided on a quorum it saw before a better vote reached it). Saying what
-            // we are sends it back to the election now, not after its follower timeout.
+            // (it decided on a quorum it saw before a better vote reached it). If we still
+            // vote for ourselves it counts as a vote for us (it decided on our vote, and
+            // votes no more: Apache's out-of-election notifications), which may complete
+            // our quorum; otherwise saying what we are sends it back to the election now,
+            // not after its follower timeout.
+            if self.count_follower_as_vote(from) {
+                return;
+            }
             self.answer_with_own_state(from);
             return;
         }
@@ -327,10 +361,108 @@ impl Peer {
     }
 
     fn broadcast(&mut self, message: Message) {
-        for i in 0..self.config.voters.len() {
-            let to = self.config.voters[i];
+        for to in self.all_voters() {
             if to != self.config.id {
                 self.send(to, message.clone());
+            }
+        }
+    }
+
+    /// The voters of the active configuration and of every pending one, sorted, each once:
+    /// the peers an election involves.
+    fn all_voters(&self) -> Vec<ServerId> {
+        let mut ids: Vec<ServerId> = self.config.voters.clone();
+        for m in &self.pending {
+            ids.extend(&m.voters);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Whether `id` votes here: a voter of the active configuration or of a pending one.
+    fn votes(&self, id: ServerId) -> bool {
+        self.config.voters.contains(&id) || self.pending.iter().any(|m| m.is_voter(id))
+    }
+
+    /// Whether this peer takes part in elections and promises epochs.
+    fn can_vote(&self) -> bool {
+        !self.config.is_observer() && self.votes(self.config.id)
+    }
+
+    /// Whether `ids` is a quorum: a majority of the active configuration's voters and of
+    /// every pending configuration's (Zab's reconfiguration rule: until a reconfiguration
+    /// commits, both the old and the new configuration must agree).
+    fn is_quorum(&self, ids: &[ServerId]) -> bool {
+        let active = self
+            .config
+            .voters
+            .iter()
+            .filter(|v| ids.contains(v))
+            .count();
+        active > self.config.voters.len() / 2 && self.pending.iter().all(|m| m.is_majority(ids))
+    }
+
+    /// Reports the configurations to the server.
+    fn emit_membership(&mut self) {
+        self.out.push(Command::Membership {
+            active: self.config.membership(),
+            pending: self.pending.last().cloned(),
+        });
+    }
+
+    /// The membership an entry changes to, if it is a reconfiguration.
+    fn membership_in(&self, entry: &Entry) -> Option<Membership> {
+        let mut m = self.config.membership_reader.read(&entry.payload)?;
+        m.version = entry.zxid;
+        Some(m)
+    }
+
+    /// Notes reconfigurations among entries just added to the log.
+    fn note_appended(&mut self, entries: &[Entry]) {
+        let floor = self.applied.max(self.config.version);
+        let mut changed = false;
+        for entry in entries.iter().filter(|e| e.zxid > floor) {
+            if let Some(m) = self.membership_in(entry) {
+                if crate::planted::activate_on_log() {
+                    // The planted bug of the simulator's tests (never in a release build).
+                    self.activate(m);
+                    continue;
+                }
+                self.pending.push(m);
+                changed = true;
+            }
+        }
+        if changed {
+            self.emit_membership();
+        }
+    }
+
+    /// Makes `m` the active configuration (a committed reconfiguration, or a leader's newer
+    /// one given with a sync).
+    fn activate(&mut self, m: Membership) {
+        if m.version <= self.config.version {
+            return;
+        }
+        self.pending.retain(|p| p.version > m.version);
+        self.config.voters = m.voters;
+        self.config.observers = m.observers;
+        self.config.version = m.version;
+        self.reconfigured = true;
+        self.emit_membership();
+    }
+
+    /// After a step that changed the active configuration: a leader that no longer votes
+    /// steps down (the remaining voters elect its successor), and its learners whose kind
+    /// changed start over; a follower whose leader no longer votes looks for another, and one
+    /// whose own kind changed starts a new handshake.
+    fn after_reconfig(&mut self) {
+        // Acting on one change may commit (and activate) another.
+        while std::mem::take(&mut self.reconfigured) {
+            match self.state {
+                State::Leading(_) => self.leader_after_reconfig(),
+                State::Following(_) => self.follower_after_reconfig(),
+                State::Looking(_) => {}
             }
         }
     }
@@ -353,7 +485,10 @@ impl Peer {
         for entry in &entries {
             self.log.push(entry.clone());
         }
-        self.out.push(Command::Append { entries });
+        self.out.push(Command::Append {
+            entries: entries.clone(),
+        });
+        self.note_appended(&entries);
     }
 
     fn truncate_after(&mut self, zxid: Zxid) {
@@ -363,6 +498,11 @@ impl Peer {
         self.log.truncate_after(zxid);
         self.durable = self.durable.min(zxid);
         self.out.push(Command::Truncate { after: zxid });
+        let before = self.pending.len();
+        self.pending.retain(|m| m.version <= zxid);
+        if self.pending.len() != before {
+            self.emit_membership();
+        }
     }
 
     /// Applies committed entries up to `zxid`, or up to the log's end if that is sooner.
@@ -376,6 +516,11 @@ impl Peer {
         self.out.push(Command::Apply { entries });
         self.log
             .trim(self.applied, self.config.log_window_entries_max);
+        // A reconfiguration takes effect when it is committed (applied), on every server.
+        while self.pending.first().is_some_and(|m| m.version <= target) {
+            let m = self.pending.remove(0);
+            self.activate(m);
+        }
     }
 
     fn violation(&mut self, what: &'static str) {

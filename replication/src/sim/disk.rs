@@ -3,12 +3,15 @@
 //! An fsync covers what was written when it started, as a real group commit does.
 
 use crate::command::EpochState;
+use crate::config::Membership;
 use crate::message::Entry;
 use crate::zxid::Zxid;
 
 #[derive(Debug, Clone, Default)]
 pub struct Disk {
     pub epochs: EpochState,
+    /// The active configuration, saved synchronously (the server's dynamic config file).
+    pub membership: Membership,
     pub snapshot: Vec<Entry>,
     pub snapshot_zxid: Zxid,
     pub written: Vec<Entry>,

@@ -19,10 +19,12 @@
 
 mod disk;
 mod observers;
+mod reconfig;
 mod rng;
 mod snapshot;
 
 pub use observers::observers_do_not_count;
+pub use reconfig::{grow_shrink_and_remove_the_leader, membership_payload, read_membership};
 
 pub use rng::Rng;
 
@@ -47,6 +49,11 @@ pub struct Options {
     pub servers: usize,
     /// Observers, beside the voters (ids after theirs).
     pub observers: usize,
+    /// Servers started as joiners, members of no configuration (ids after the observers');
+    /// reconfigurations may add them.
+    pub spares: usize,
+    /// Mean time between reconfigurations proposed during the fault phase (0: none).
+    pub reconfig_every_ms: u64,
     /// How long faults are injected, in simulated milliseconds.
     pub fault_ms: u64,
     /// After the faults heal, how long the ensemble has to commit a new proposal everywhere.
@@ -96,7 +103,11 @@ impl Options {
             trace: false,
             // Drawn last, so that the fault mix of every seed is what it was before observers.
             observers: rng.below(3) as usize,
+            // And these after, so that runs without reconfiguration stay as they were.
+            spares: 0,
+            reconfig_every_ms: 0,
         }
+        .with_reconfig(&mut rng)
     }
 
     /// A network that loses, duplicates and partitions nothing, and no crash but the ones a
@@ -117,6 +128,8 @@ impl Options {
             request_every_ms: 5,
             snapshot_every_ms: 200,
             trace: false,
+            spares: 0,
+            reconfig_every_ms: 0,
         }
     }
 }
@@ -146,6 +159,8 @@ pub struct Report {
     pub servers: usize,
     pub observers: usize,
     pub committed: usize,
+    /// Configurations activated (committed reconfigurations), counted once each.
+    pub reconfigs: usize,
     pub crashes: u64,
     pub messages: u64,
     pub dropped: u64,
@@ -172,6 +187,7 @@ enum SimEvent {
     TakeSnapshot,
     Heal,
     Probe,
+    Reconfig,
 }
 
 struct Node {
@@ -182,6 +198,9 @@ struct Node {
     role: Role,
     incarnation: u64,
     stats: Stats,
+    /// Whether the server was an observer both before and after the step whose commands are
+    /// being carried out (a reconfiguration may change what it is during a step).
+    observer_step: bool,
 }
 
 /// One simulated ensemble.
@@ -202,6 +221,9 @@ pub struct Simulation {
     probe: Option<Payload>,
     probe_index: Option<usize>,
     report: Report,
+    /// Every configuration activated anywhere, by version: each must be the one committed
+    /// at that zxid.
+    activated: BTreeMap<Zxid, crate::config::Membership>,
 }
 
 /// Runs the simulation a seed describes.
@@ -211,9 +233,11 @@ pub fn run(seed: u64) -> Result<Report, Failure> {
     Simulation::new(options).run()
 }
 
-fn config_for(id: ServerId, servers: usize, observers: usize) -> Config {
-    let mut config = Config::new(id, (1..=servers as u64).collect());
-    config.observers = (servers as u64 + 1..=(servers + observers) as u64).collect();
+fn config_for(id: ServerId, membership: &crate::config::Membership) -> Config {
+    let mut config = Config::new(id, membership.voters.clone());
+    config.observers = membership.observers.clone();
+    config.version = membership.version;
+    config.membership_reader = crate::config::MembershipReader(read_membership);
     // A small window makes lagging followers need snapshots often enough to test them.
     config.log_window_entries_max = 32;
     config.proposals_outstanding_max = 64;
@@ -224,16 +248,26 @@ fn config_for(id: ServerId, servers: usize, observers: usize) -> Config {
 impl Simulation {
     pub fn new(options: Options) -> Simulation {
         let rng = Rng::new(options.seed);
-        let members = options.servers + options.observers;
+        let members = options.servers + options.observers + options.spares;
+        let initial = crate::config::Membership {
+            version: 0,
+            voters: (1..=options.servers as u64).collect(),
+            observers: (options.servers as u64 + 1..=(options.servers + options.observers) as u64)
+                .collect(),
+        };
         let nodes = (0..members)
             .map(|i| Node {
                 id: i as ServerId + 1,
                 peer: None,
-                disk: Disk::default(),
+                disk: Disk {
+                    membership: initial.clone(),
+                    ..Disk::default()
+                },
                 state: Vec::new(),
                 role: Role::Looking,
                 incarnation: 0,
                 stats: Stats::default(),
+                observer_step: false,
             })
             .collect();
         Simulation {
@@ -258,6 +292,7 @@ impl Simulation {
                 ..Report::default()
             },
             options,
+            activated: BTreeMap::new(),
         }
     }
 
@@ -302,6 +337,10 @@ impl Simulation {
         if self.options.partition_every_ms > 0 {
             let d = self.mean_delay(self.options.partition_every_ms);
             self.schedule(d, SimEvent::Repartition);
+        }
+        if self.options.reconfig_every_ms > 0 {
+            let d = self.mean_delay(self.options.reconfig_every_ms);
+            self.schedule(d, SimEvent::Reconfig);
         }
         self.schedule(self.options.fault_ms, SimEvent::Heal);
         let deadline = self.options.fault_ms + self.options.liveness_ms;
@@ -431,6 +470,15 @@ impl Simulation {
                 self.schedule(1, SimEvent::Probe);
                 Ok(())
             }
+            SimEvent::Reconfig => {
+                if self.healed {
+                    return Ok(());
+                }
+                self.reconfigure()?;
+                let d = self.mean_delay(self.options.reconfig_every_ms);
+                self.schedule(d, SimEvent::Reconfig);
+                Ok(())
+            }
             SimEvent::Probe => {
                 if self.probe_index.is_some() {
                     return Ok(());
@@ -491,6 +539,7 @@ impl Simulation {
             }
         }
         self.report.committed = self.canonical.len();
+        self.report.reconfigs = self.activated.len();
         let mut total = Stats::default();
         for node in &self.nodes {
             let s = match &node.peer {
@@ -540,9 +589,10 @@ impl Simulation {
                 restored.epochs
             );
         }
-        let config = config_for(node.id, self.options.servers, self.options.observers);
+        let config = config_for(node.id, &node.disk.membership);
         let (peer, commands) =
             Peer::restore(config, restored).map_err(|e| self.fail(format!("config: {e}")))?;
+        self.nodes[i].observer_step = peer.is_observer();
         self.nodes[i].peer = Some(peer);
         self.execute(i, commands)
     }
@@ -575,7 +625,12 @@ impl Simulation {
         let Some(peer) = self.nodes[i].peer.as_mut() else {
             return Ok(());
         };
+        let was_observer = peer.is_observer();
         let commands = peer.step(event);
+        self.nodes[i].observer_step = was_observer && peer.is_observer();
+        let Some(peer) = self.nodes[i].peer.as_ref() else {
+            return Ok(());
+        };
         if let Err(e) = peer.validate() {
             return Err(self.fail(format!("server {} invariant: {e}", i + 1)));
         }
@@ -680,6 +735,7 @@ impl Simulation {
                 self.nodes[i].state = state;
             }
             Command::Role(role) => {
+                self.check_leader_votes(i, role)?;
                 self.nodes[i].role = role;
                 if let Role::Leading { epoch } = role {
                     if let Some(other) = self.leaders.insert(epoch, id) {
@@ -691,6 +747,11 @@ impl Simulation {
                 }
             }
             Command::Rejected { .. } => {}
+            Command::Membership { active, .. } => {
+                self.check_activated(i, &active)?;
+                // The server writes the active configuration durably before going on.
+                self.nodes[i].disk.membership = active;
+            }
         }
         Ok(())
     }

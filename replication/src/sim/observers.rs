@@ -9,12 +9,18 @@ use crate::message::{Message, VoterState};
 use crate::ServerId;
 
 impl Simulation {
+    /// An observer of its own active configuration, before and after the current step.
     fn is_observer_node(&self, i: usize) -> bool {
-        i >= self.options.servers
+        self.nodes[i].observer_step
     }
 
-    fn is_observer_id(&self, id: ServerId) -> bool {
-        id > self.options.servers as ServerId
+    /// Whether server `i` sees `id` as an observer (and not a voter of a pending
+    /// configuration).
+    fn is_observer_id(&self, i: usize, id: ServerId) -> bool {
+        self.nodes[i].peer.as_ref().is_some_and(|p| {
+            p.membership().is_observer(id)
+                && !p.pending_membership().is_some_and(|m| m.is_voter(id))
+        })
     }
 
     /// Checks one command a server is about to carry out against what observers may do.
@@ -26,11 +32,16 @@ impl Simulation {
         let id = self.nodes[i].id;
         if !self.is_observer_node(i) {
             if let Command::Send {
-                message: Message::Vote { vote, .. },
+                message:
+                    Message::Vote {
+                        vote,
+                        state: VoterState::Looking,
+                        ..
+                    },
                 ..
             } = command
             {
-                if self.is_observer_id(vote.leader) {
+                if self.is_observer_id(i, vote.leader) {
                     return Err(self.fail(format!("voter {id} voted for observer {}", vote.leader)));
                 }
             }
@@ -39,10 +50,22 @@ impl Simulation {
         let refused = match command {
             Command::Role(Role::Leading { .. }) => Some("leads"),
             Command::SendSnapshot { .. } => Some("sends a snapshot, as only a leader does"),
-            Command::Truncate { .. } => Some("truncates: its log held an uncommitted entry"),
+            // A voter made an observer may still hold proposals it logged as a voter; only
+            // in a run without reconfiguration is an observer's log committed history only.
+            Command::Truncate { .. } if self.options.reconfig_every_ms == 0 => {
+                Some("truncates: its log held an uncommitted entry")
+            }
             Command::Send { message, .. } => match message {
                 Message::Ack { .. } => Some("acknowledges"),
-                Message::Vote { state, .. } if *state != VoterState::Observing => Some("votes"),
+                // It asks for the leader, names the one it follows to a server that asks, or
+                // echoes the vote of a voter whose older configuration counts it; it never
+                // stands itself.
+                Message::Vote { state, vote, .. }
+                    if *state == VoterState::Leading
+                        || (*state == VoterState::Looking && vote.leader == id) =>
+                {
+                    Some("votes")
+                }
                 m if m.leader_epoch().is_some() => Some("sends a leader's message"),
                 _ => None,
             },
@@ -62,7 +85,7 @@ impl Simulation {
     }
 
     /// Processes every event due up to `until` (simulated milliseconds).
-    fn run_until(&mut self, until: u64) -> Result<(), Failure> {
+    pub(super) fn run_until(&mut self, until: u64) -> Result<(), Failure> {
         while let Some(entry) = self.queue.first_entry() {
             if entry.key().0 > until {
                 break;
@@ -78,7 +101,7 @@ impl Simulation {
         Ok(())
     }
 
-    fn committed(&self) -> usize {
+    pub(super) fn committed(&self) -> usize {
         self.canonical.len()
     }
 }

@@ -210,7 +210,7 @@ fb_table! {
     Sync, create_sync {
         scalars { epoch: u32 = 4, attempt: u64 = 6, mode: u8 = 8, prev: i64 = 10, committed: i64 = 14 }
         optional {}
-        bytes {}
+        bytes { members = 16 }
         entries { entries = 12 }
     }
 }

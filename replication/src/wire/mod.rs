@@ -36,7 +36,7 @@ use std::sync::Arc;
 use flatbuffers::{FlatBufferBuilder, VerifierOptions, WIPOffset};
 use thiserror::Error;
 
-use crate::message::{Entry, Message, SyncMode, Vote, VoterState};
+use crate::message::{Entry, Message, SyncConfig, SyncMode, Vote, VoterState};
 use crate::zxid::Zxid;
 use crate::ServerId;
 
@@ -354,6 +354,11 @@ impl<'a> FrameView<'a> {
                 prev: s.prev(),
                 entries: EntriesView(s.entries()).to_entries(),
                 committed: s.committed(),
+                // Checked by view_frame; an absent field is None.
+                config: match s.members() {
+                    [] => None,
+                    bytes => SyncConfig::decode(bytes).ok(),
+                },
             },
             FrameView::UpToDate(u) => Message::UpToDate {
                 epoch: u.epoch(),
@@ -593,8 +598,10 @@ impl Encoder {
                 prev,
                 entries,
                 committed,
+                config,
             } => {
                 let es = self.entries(entries);
+                let members = config.as_ref().map(|c| self.fbb.create_vector(&c.encode()));
                 (
                     body::SYNC,
                     fb::create_sync(
@@ -604,6 +611,7 @@ impl Encoder {
                         sync_mode_to_u8(*mode),
                         *prev,
                         *committed,
+                        members,
                         Some(es),
                     )
                     .as_union_value(),
@@ -781,6 +789,14 @@ fn view_buffer(buf: &[u8]) -> Result<FrameView<'_>, WireError> {
             return Err(WireError::InvalidField {
                 field: "Sync.mode",
                 value: s.mode().into(),
+            })
+        }
+        FrameView::Sync(s)
+            if !s.members().is_empty() && SyncConfig::decode(s.members()).is_err() =>
+        {
+            return Err(WireError::InvalidField {
+                field: "Sync.members",
+                value: s.members().len() as u64,
             })
         }
         _ => {}

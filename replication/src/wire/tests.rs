@@ -1,6 +1,7 @@
 //! Round trips of every frame kind from a seeded generator, and every way a frame can be bad.
 
 use super::*;
+use crate::config::Membership;
 
 /// xorshift64*: the crate's tests never use an unseeded random source.
 struct Rng(u64);
@@ -100,6 +101,18 @@ fn message(rng: &mut Rng, k: u64) -> Message {
             prev: rng.i64(),
             entries: rng.entries(),
             committed: rng.i64(),
+            config: if rng.below(2) == 0 {
+                None
+            } else {
+                Some(SyncConfig {
+                    active: Membership {
+                        version: rng.i64(),
+                        voters: (0..rng.below(6)).map(|_| rng.u64()).collect(),
+                        observers: (0..rng.below(3)).map(|_| rng.u64()).collect(),
+                    },
+                    observer: rng.below(2) == 1,
+                })
+            },
         },
         6 => Message::UpToDate {
             epoch: rng.u32(),
@@ -419,7 +432,7 @@ fn unknown_kind_and_enum_values_are_refused() {
         })
     );
     let bytes = frame_with(fb::body::SYNC, |fbb| {
-        fb::create_sync(fbb, 1, 1, 200, 0, 0, None).as_union_value()
+        fb::create_sync(fbb, 1, 1, 200, 0, 0, None, None).as_union_value()
     });
     assert_eq!(
         decode_frame(&bytes),
@@ -428,9 +441,21 @@ fn unknown_kind_and_enum_values_are_refused() {
             value: 200
         })
     );
+    // Sync.members must decode exactly: here one voter announced and none given.
+    let bytes = frame_with(fb::body::SYNC, |fbb| {
+        let members = fbb.create_vector(&[0u8, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 0][..]);
+        fb::create_sync(fbb, 1, 1, 0, 0, 0, Some(members), None).as_union_value()
+    });
+    assert_eq!(
+        decode_frame(&bytes),
+        Err(WireError::InvalidField {
+            field: "Sync.members",
+            value: 13
+        })
+    );
     // A Sync without its entries vector is an empty Sync (absent vector = empty).
     let bytes = frame_with(fb::body::SYNC, |fbb| {
-        fb::create_sync(fbb, 1, 2, 1, 3, 4, None).as_union_value()
+        fb::create_sync(fbb, 1, 2, 1, 3, 4, None, None).as_union_value()
     });
     assert_eq!(
         decode_frame(&bytes).unwrap(),
@@ -440,7 +465,8 @@ fn unknown_kind_and_enum_values_are_refused() {
             mode: SyncMode::Trunc,
             prev: 3,
             entries: vec![],
-            committed: 4
+            committed: 4,
+            config: None,
         })
     );
 }

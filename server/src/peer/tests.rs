@@ -129,6 +129,14 @@ fn every_message() -> Vec<Message> {
             prev: 1234,
             entries: entries(16),
             committed: 1240,
+            config: Some(ringkeeper_replication::SyncConfig {
+                active: ringkeeper_replication::Membership {
+                    version: 1200,
+                    voters: vec![1, 2, 3],
+                    observers: vec![4],
+                },
+                observer: false,
+            }),
         },
         Message::UpToDate {
             epoch: 5,

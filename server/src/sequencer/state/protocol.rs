@@ -29,7 +29,7 @@ use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::{Txn, TxnBody};
 use ringkeeper_engine::{ErrorCode, Id, SessionId, Zxid};
 use ringkeeper_replication::{Command, Entry, Event, Message, Peer, Role, ServerId};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::leader_digest::LeaderDigests;
 use super::Effect;
@@ -479,6 +479,12 @@ impl SequencerState {
                 Command::Role(role) => self.change_role(role, now_ms),
                 Command::Rejected { payloads, error } => {
                     warn!(count = payloads.len(), error = ?error, "proposals rejected");
+                }
+                // The server proposes no reconfiguration yet (its membership reader knows none,
+                // so the protocol only ever reports the configuration it was started with):
+                // the reconfig opcode is still answered ReconfigDisabled (compatibility.md).
+                Command::Membership { active, pending } => {
+                    debug!(active = ?active, pending = ?pending, "configurations");
                 }
             }
         }
