@@ -38,7 +38,9 @@ impl Simulation {
         }
         let refused = match command {
             Command::Role(Role::Leading { .. }) => Some("leads"),
-            Command::SendSnapshot { .. } => Some("sends a snapshot, as only a leader does"),
+            Command::SendSnapshot { .. } | Command::SendSnapshotChunk { .. } => {
+                Some("sends a snapshot, as only a leader does")
+            }
             Command::Truncate { .. } => Some("truncates: its log held an uncommitted entry"),
             Command::Send { message, .. } => match message {
                 Message::Ack { .. } => Some("acknowledges"),
