@@ -107,7 +107,10 @@ impl Config {
             ("proposals_outstanding_max", self.proposals_outstanding_max),
             ("retransmit_entries_max", self.retransmit_entries_max),
             ("snapshot_chunk_bytes", self.snapshot_chunk_bytes as usize),
-            ("snapshot_window_chunks", self.snapshot_window_chunks as usize),
+            (
+                "snapshot_window_chunks",
+                self.snapshot_window_chunks as usize,
+            ),
             ("snapshot_retry_ticks", self.snapshot_retry_ticks as usize),
             ("snapshot_stall_ticks", self.snapshot_stall_ticks as usize),
         ];

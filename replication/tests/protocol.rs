@@ -358,10 +358,10 @@ fn zab_phase2_snap_is_a_windowed_transfer_then_a_sync() {
         }
     );
     // Each ack that moves forward opens the window by what it acknowledges.
-    assert_eq!(chunks(&deliver(&mut leader, 2, snapshot_ack(2 * MB))), vec![
-        (8 * MB, MB),
-        (9 * MB, MB)
-    ]);
+    assert_eq!(
+        chunks(&deliver(&mut leader, 2, snapshot_ack(2 * MB))),
+        vec![(8 * MB, MB), (9 * MB, MB)]
+    );
     // A repeated ack (the follower lost a chunk and got later ones) sends nothing at once...
     assert!(chunks(&deliver(&mut leader, 2, snapshot_ack(2 * MB))).is_empty());
     // ...but once the retry timer runs out the window is sent again from the acked point.

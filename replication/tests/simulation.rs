@@ -42,7 +42,10 @@ fn seeds() {
     // Snapshots travel as several flow-controlled chunks (the simulator's chunks are small),
     // so the runs above exercised lost, duplicated and reordered chunks.
     if count >= 100 {
-        assert!(snaps > 0 && chunks > 2 * snaps, "{snaps} snapshot syncs, {chunks} chunks");
+        assert!(
+            snaps > 0 && chunks > 2 * snaps,
+            "{snaps} snapshot syncs, {chunks} chunks"
+        );
     }
 }
 

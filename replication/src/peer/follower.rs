@@ -351,8 +351,14 @@ impl Peer {
             self.violation("snapshot behind the applied point");
             return;
         }
-        let verdict =
-            Receiving::take(&mut f.receiving, zxid, offset, total, data.len() as u64, bytes_max);
+        let verdict = Receiving::take(
+            &mut f.receiving,
+            zxid,
+            offset,
+            total,
+            data.len() as u64,
+            bytes_max,
+        );
         let held = f.receiving.filter(|r| r.zxid == zxid && r.total == total);
         match verdict {
             ChunkVerdict::Refuse => {

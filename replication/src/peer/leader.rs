@@ -96,7 +96,10 @@ impl Transfer {
             }
             return out;
         }
-        let limit = self.acked.saturating_add(chunk.saturating_mul(window)).min(total);
+        let limit = self
+            .acked
+            .saturating_add(chunk.saturating_mul(window))
+            .min(total);
         while self.sent < limit {
             let len = chunk.min(total - self.sent);
             out.push((self.sent, len));
@@ -545,8 +548,7 @@ impl Peer {
             // The sync follows once the snapshot is acknowledged (`finish_transfer`); the log
             // is kept from `applied` until then (`trim_log`).
             if let Some(learner) = leading(&mut self.state).and_then(|l| l.learners.get_mut(&id)) {
-                learner.stage =
-                    Stage::Snapshot(Transfer::new(current_epoch, f_last, applied, now));
+                learner.stage = Stage::Snapshot(Transfer::new(current_epoch, f_last, applied, now));
             }
             self.out.push(Command::SendSnapshot {
                 to: id,
@@ -620,7 +622,14 @@ impl Peer {
         self.transfer_step(to, step);
     }
 
-    fn on_snapshot_ack(&mut self, from: ServerId, epoch: u32, attempt: u64, zxid: Zxid, received: u64) {
+    fn on_snapshot_ack(
+        &mut self,
+        from: ServerId,
+        epoch: u32,
+        attempt: u64,
+        zxid: Zxid,
+        received: u64,
+    ) {
         let (now, chunk, window) = (
             self.now,
             self.config.snapshot_chunk_bytes,

@@ -373,8 +373,9 @@ impl Verifiable for Frame<'_> {
                         v.verify_union_variant::<ForwardsUOffset<Resync>>("Resync", pos)
                     }
                     body::APP => v.verify_union_variant::<ForwardsUOffset<App>>("App", pos),
-                    body::SNAPSHOT_ACK => v
-                        .verify_union_variant::<ForwardsUOffset<SnapshotAck>>("SnapshotAck", pos),
+                    body::SNAPSHOT_ACK => {
+                        v.verify_union_variant::<ForwardsUOffset<SnapshotAck>>("SnapshotAck", pos)
+                    }
                     // As generated code does, an unknown member passes the verifier (it cannot
                     // be read, so nothing is trusted); the caller rejects it as UnknownKind.
                     _ => Ok(()),

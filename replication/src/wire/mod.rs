@@ -693,9 +693,7 @@ fn view_buffer(buf: &[u8]) -> Result<FrameView<'_>, WireError> {
             fb::body::PING => FrameView::Ping(frame.body_as().ok_or_else(missing)?),
             fb::body::RESYNC => FrameView::Resync(frame.body_as().ok_or_else(missing)?),
             fb::body::APP => FrameView::App(frame.body_as().ok_or_else(missing)?),
-            fb::body::SNAPSHOT_ACK => {
-                FrameView::SnapshotAck(frame.body_as().ok_or_else(missing)?)
-            }
+            fb::body::SNAPSHOT_ACK => FrameView::SnapshotAck(frame.body_as().ok_or_else(missing)?),
             other => return Err(WireError::UnknownKind(other)),
         }
     };
