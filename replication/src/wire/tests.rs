@@ -456,3 +456,46 @@ fn decoder_handles_many_frames_per_read() {
     }
     assert_eq!(got, msgs);
 }
+
+/// The two snapshot-transfer frames, byte for byte as docs/peer-protocol.md lays them out
+/// ("Snapshot transfer frames, golden bytes"). A change here is a wire format change.
+#[test]
+fn snapshot_transfer_frames_golden_bytes() {
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    }
+    let ack = Message::SnapshotAck {
+        epoch: 3,
+        attempt: 0x1_0000_0002,
+        zxid: 0x3_0000_0007,
+        received: 0x10_0000,
+    };
+    let ack_bytes = hex("00 00 00 54 7c af 82 6a \
+        14 00 00 00 52 4b 50 31 00 00 00 00 08 00 0c 00 07 00 08 00 \
+        08 00 00 00 00 00 00 0f 10 00 00 00 \
+        0c 00 24 00 20 00 14 00 0c 00 04 00 \
+        0c 00 00 00 00 00 10 00 00 00 00 00 07 00 00 00 03 00 00 00 \
+        02 00 00 00 01 00 00 00 00 00 00 00 03 00 00 00");
+    let chunk = Message::SnapshotChunk {
+        epoch: 3,
+        attempt: 0x1_0000_0002,
+        zxid: 0x3_0000_0007,
+        offset: 0x10_0000,
+        total: 0x10_0003,
+        data: Arc::from(&b"abc"[..]),
+    };
+    let chunk_bytes = hex("00 00 00 74 d5 4d 45 5b \
+        14 00 00 00 52 4b 50 31 00 00 00 00 08 00 0e 00 07 00 08 00 \
+        08 00 00 00 00 00 00 06 18 00 00 00 00 00 \
+        12 00 34 00 30 00 24 00 1c 00 14 00 0c 00 04 00 0b 00 \
+        12 00 00 00 30 00 00 00 00 00 00 01 03 00 10 00 00 00 00 00 \
+        00 00 10 00 00 00 00 00 07 00 00 00 03 00 00 00 \
+        02 00 00 00 01 00 00 00 00 00 00 00 03 00 00 00 \
+        03 00 00 00 61 62 63 00");
+    for (m, bytes) in [(ack, ack_bytes), (chunk, chunk_bytes)] {
+        assert_eq!(encode(&OutFrame::Message(&m)).unwrap(), bytes, "{m:?}");
+        assert_eq!(decode_frame(&bytes).unwrap(), InFrame::Message(m));
+    }
+}
