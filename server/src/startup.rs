@@ -85,6 +85,9 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
     protocol.retransmit_entries_max = (log_window as usize).min(10_000);
     protocol.snapshot_bytes_max = PEER_SNAPSHOT_BYTES_MAX as u64;
     protocol.snapshot_chunk_bytes = PEER_SNAPSHOT_CHUNK_BYTES as u64;
+    // A transfer waits for the snapshotter to encode the tree (seconds at a million znodes):
+    // it may make no progress for as long as Apache lets a synchronization take (initLimit).
+    protocol.snapshot_stall_ticks = protocol.snapshot_stall_ticks.max(init);
     protocol
         .validate()
         .map_err(|e| format!("ensemble configuration: {e}"))?;
