@@ -603,22 +603,38 @@ async fn a_wiped_follower_catches_up_by_a_streamed_snapshot_under_write_load() {
             .await
             .unwrap_or_else(|e| panic!("create {dir}: {e}"));
     }
-    // A tree of several chunks' worth (1 MiB chunks): 5000 znodes of 512 bytes.
+    // A tree of several chunks' worth (1 MiB chunks): 5000 znodes of 512 bytes. A batch that
+    // meets a connection loss (a loaded machine) is sent again on a new session.
+    let mut client = client;
     let mut tree = BTreeSet::new();
     let names: Vec<String> = (0..5000).map(|i| format!("n{i}")).collect();
     for chunk in names.chunks(200) {
-        let paths: Vec<String> = chunk.iter().map(|n| format!("/tree/{n}")).collect();
-        let pending: Vec<_> = paths
-            .iter()
-            .map(|p| client.create(p, &[7u8; 512], &persistent()))
-            .collect();
-        for (name, reply) in chunk.iter().zip(pending) {
-            tokio::time::timeout(Duration::from_secs(30), reply)
-                .await
-                .expect("create timed out")
-                .expect("create");
-            tree.insert(name.clone());
+        let mut tries = 0;
+        loop {
+            let paths: Vec<String> = chunk.iter().map(|n| format!("/tree/{n}")).collect();
+            let pending: Vec<_> = paths
+                .iter()
+                .map(|p| client.create(p, &[7u8; 512], &persistent()))
+                .collect();
+            let mut lost = None;
+            for reply in pending {
+                match tokio::time::timeout(Duration::from_secs(30), reply).await {
+                    Ok(Ok(_)) | Ok(Err(Error::NodeExists)) => {}
+                    Ok(Err(e)) => lost = Some(e.to_string()),
+                    Err(_) => lost = Some("timed out".to_string()),
+                }
+            }
+            match lost {
+                None => break,
+                Some(e) if tries < 5 => {
+                    tries += 1;
+                    eprintln!("populating /tree: {e}; again on a new session");
+                    client = connect(&mut ensemble, &up).await;
+                }
+                Some(e) => panic!("populating /tree: {e}"),
+            }
         }
+        tree.extend(chunk.iter().cloned());
     }
     drop(client);
 
