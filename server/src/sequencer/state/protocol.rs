@@ -336,8 +336,11 @@ impl SequencerState {
     }
 
     /// The snapshotter encoded the snapshot a follower's transfer waits for.
+    /// A leader that is not established yet (its role still Looking) takes it too: its first
+    /// followers may need a snapshot before it has a quorum. The protocol ignores a snapshot
+    /// no transfer waits for (another attempt, or no longer leading).
     pub fn on_snapshot_prepared(&mut self, p: crate::messages::SnapshotPrepared, now_ms: i64) {
-        if !matches!(self.replica_mut().role, Role::Leading { .. }) {
+        if self.replica_mut().peer.leader() != Some(self.replica_mut().my_id()) {
             return;
         }
         self.snapshot_prepared(p.to, p.attempt, p.zxid, p.data, now_ms);
@@ -791,8 +794,11 @@ impl SequencerState {
         }
         info!(from = ?old, to = ?new, "ensemble role");
         self.replica_mut().role = new;
-        // Transfers of another role are over: the protocol starts new ones.
-        self.replica_mut().outgoing.clear();
+        // Transfers of another role are over: the protocol starts new ones. A leader that
+        // becomes established keeps the snapshots its transfers are sending.
+        if !matches!(new, Role::Leading { .. }) {
+            self.replica_mut().outgoing.clear();
+        }
         self.replica_mut().incoming = None;
         // Proposals of an earlier leadership are read from the log, never from memory.
         self.replica_mut().proposed.clear();
