@@ -49,18 +49,37 @@ pub enum Command {
     Send { to: ServerId, message: Message },
     /// Apply these committed entries to the state machine, in order.
     Apply { entries: Vec<Entry> },
-    /// Take a snapshot of the state machine (which, at this point of the command stream, has
-    /// applied exactly up to `zxid`) and send it as [`Message::Snapshot`] to `to`, before the
-    /// messages of the commands that follow.
+    /// Make a snapshot of the state machine as of `zxid` (which, at this point of the command
+    /// stream, is exactly what it has applied) available for sending to `to`, off the write
+    /// path, and report its length with [`crate::Event::SnapshotReady`]. The protocol then
+    /// asks for it piece by piece with [`Command::SendSnapshotChunk`].
     SendSnapshot {
         to: ServerId,
         epoch: u32,
         attempt: u64,
         zxid: Zxid,
     },
-    /// Replace the state machine and the whole log with this snapshot of the leader's state
-    /// as of `zxid`, durably, before executing the next command.
-    InstallSnapshot { zxid: Zxid, data: Payload },
+    /// Send bytes `offset..offset + len` of the snapshot prepared for `to` as a
+    /// [`Message::SnapshotChunk`] (with the snapshot's `total` length).
+    SendSnapshotChunk {
+        to: ServerId,
+        epoch: u32,
+        attempt: u64,
+        zxid: Zxid,
+        offset: u64,
+        len: u64,
+    },
+    /// Keep these bytes of the leader's snapshot at `zxid`, `total` bytes long; a chunk at
+    /// offset 0 starts a new snapshot and drops any partial one. Chunks come in order.
+    StoreSnapshotChunk {
+        zxid: Zxid,
+        offset: u64,
+        total: u64,
+        data: Payload,
+    },
+    /// Every byte of the snapshot at `zxid` is stored: check it, then replace the state
+    /// machine and the whole log with it, durably, before executing the next command.
+    InstallSnapshot { zxid: Zxid },
     /// The serving role changed.
     Role(Role),
     /// The configurations changed: `active` is the newest committed one (write it durably,

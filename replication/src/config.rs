@@ -128,6 +128,22 @@ pub struct Config {
     /// Learners a leader keeps that are members of none of its configurations (servers about
     /// to be added, or removed ones that still follow).
     pub non_member_learners_max: usize,
+    /// Bytes of a snapshot in one [`crate::Message::SnapshotChunk`].
+    pub snapshot_chunk_bytes: u64,
+    /// Chunks a leader sends ahead of the follower's acknowledgements (flow control).
+    pub snapshot_window_chunks: u64,
+    /// A leader whose snapshot transfer made no progress for this long resends from the
+    /// last acknowledged byte.
+    pub snapshot_retry_ticks: u32,
+    /// A transfer (waiting for the snapshot, or for acks) with no progress for this long is
+    /// given up: the follower is told to start a new handshake.
+    pub snapshot_stall_ticks: u32,
+    /// Proposals a leader keeps beyond `log_window_entries_max` so that a follower whose
+    /// snapshot is on its way can be sent what followed it; past this the transfer is given
+    /// up (and the follower's next handshake gets a newer snapshot).
+    pub snapshot_retain_entries_max: usize,
+    /// The largest snapshot a follower accepts.
+    pub snapshot_bytes_max: u64,
 }
 
 impl Config {
@@ -149,6 +165,12 @@ impl Config {
             version: 0,
             membership_reader: MembershipReader::none(),
             non_member_learners_max: 16,
+            snapshot_chunk_bytes: 1 << 20,
+            snapshot_window_chunks: 8,
+            snapshot_retry_ticks: 10,
+            snapshot_stall_ticks: 100,
+            snapshot_retain_entries_max: 1_000_000,
+            snapshot_bytes_max: 4 << 30,
         }
     }
 
@@ -170,6 +192,13 @@ impl Config {
             ("init_timeout_ticks", self.init_timeout_ticks as usize),
             ("proposals_outstanding_max", self.proposals_outstanding_max),
             ("retransmit_entries_max", self.retransmit_entries_max),
+            ("snapshot_chunk_bytes", self.snapshot_chunk_bytes as usize),
+            (
+                "snapshot_window_chunks",
+                self.snapshot_window_chunks as usize,
+            ),
+            ("snapshot_retry_ticks", self.snapshot_retry_ticks as usize),
+            ("snapshot_stall_ticks", self.snapshot_stall_ticks as usize),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -85,19 +85,29 @@ impl Log {
         self.base = base;
     }
 
-    /// Drops the oldest applied entries so that at most `keep` of the applied ones remain.
-    pub(crate) fn trim(&mut self, applied: Zxid, keep: usize) {
+    /// Drops the oldest applied entries so that at most `keep` of the applied ones remain,
+    /// but never so far that the log stops containing `floor` (a point a follower's snapshot
+    /// transfer will continue from).
+    pub(crate) fn trim(&mut self, applied: Zxid, keep: usize, floor: Option<Zxid>) {
         let applied_count = match self.position(applied) {
             Ok(i) => i + 1,
             Err(i) => i,
         };
         let mut excess = applied_count.saturating_sub(keep);
         while excess > 0 {
+            if floor.is_some_and(|f| self.entries.front().is_some_and(|e| e.zxid > f)) {
+                break;
+            }
             if let Some(entry) = self.entries.pop_front() {
                 self.base = entry.zxid;
             }
             excess -= 1;
         }
+    }
+
+    /// Entries held after the base.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// Checks the ordering invariant the rest of the peer relies on.
@@ -150,12 +160,23 @@ mod tests {
     #[test]
     fn trim_keeps_the_newest_applied_and_everything_unapplied() {
         let mut l = log(0, &[1, 2, 3, 4, 5]);
-        l.trim(4, 2);
+        l.trim(4, 2, None);
         assert_eq!(l.base(), 2);
         assert_eq!(l.range(0, 10, 10).len(), 3);
         assert_eq!(l.range(3, 4, 10).len(), 1);
         l.truncate_after(3);
         assert_eq!(l.last(), 3);
         assert!(l.validate().is_ok());
+    }
+
+    #[test]
+    fn trim_keeps_a_transfer_floor() {
+        let mut l = log(0, &[1, 2, 3, 4, 5]);
+        l.trim(5, 1, Some(2));
+        assert_eq!(l.base(), 2);
+        assert!(l.contains(2));
+        assert_eq!(l.len(), 3);
+        l.trim(5, 1, None);
+        assert_eq!(l.base(), 4);
     }
 }

@@ -147,13 +147,26 @@ pub enum Message {
         current_epoch: u32,
         last_zxid: Zxid,
     },
-    /// Leader to follower, Zab phase 2: the leader's state as of `zxid`, to replace the
-    /// follower's. Sent ahead of a [`Message::Sync`] whose `prev` is `zxid`.
-    Snapshot {
+    /// Leader to follower, Zab phase 2 (snapshot case): bytes `offset..offset + data.len()`
+    /// of the leader's state as of `zxid`, which is `total` bytes long. Sent in a window the
+    /// follower's [`Message::SnapshotAck`]s move forward; the [`Message::Sync`] whose `prev`
+    /// is `zxid` follows once every byte is acknowledged.
+    SnapshotChunk {
         epoch: u32,
         attempt: u64,
         zxid: Zxid,
+        offset: u64,
+        total: u64,
         data: Payload,
+    },
+    /// Follower to leader: it holds the first `received` bytes of the snapshot at `zxid`
+    /// (cumulative, so a lost ack is covered by the next; a duplicate or out-of-order chunk
+    /// is answered with the same count, which tells the leader where to resume).
+    SnapshotAck {
+        epoch: u32,
+        attempt: u64,
+        zxid: Zxid,
+        received: u64,
     },
     /// Leader to follower, Zab phase 2 (ZooKeeper's DIFF/TRUNC plus NEWLEADER in one message):
     /// keep your log up to `prev`, drop what follows, append `entries`, take the epoch as your
@@ -193,7 +206,7 @@ impl Message {
     pub fn leader_epoch(&self) -> Option<u32> {
         match self {
             Message::NewEpoch { epoch, .. }
-            | Message::Snapshot { epoch, .. }
+            | Message::SnapshotChunk { epoch, .. }
             | Message::Sync { epoch, .. }
             | Message::UpToDate { epoch, .. }
             | Message::Proposal { epoch, .. }
@@ -203,6 +216,7 @@ impl Message {
             Message::Vote { .. }
             | Message::FollowerInfo { .. }
             | Message::AckEpoch { .. }
+            | Message::SnapshotAck { .. }
             | Message::Ack { .. } => None,
         }
     }
@@ -214,7 +228,8 @@ impl Message {
             Message::FollowerInfo { .. } => "followerinfo",
             Message::NewEpoch { .. } => "newepoch",
             Message::AckEpoch { .. } => "ackepoch",
-            Message::Snapshot { .. } => "snapshot",
+            Message::SnapshotChunk { .. } => "snapshotchunk",
+            Message::SnapshotAck { .. } => "snapshotack",
             Message::Sync { .. } => "sync",
             Message::UpToDate { .. } => "uptodate",
             Message::Proposal { .. } => "proposal",

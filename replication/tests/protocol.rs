@@ -312,23 +312,129 @@ fn zab_phase2_trunc_cuts_proposals_the_leader_never_had() {
     assert_eq!(sends(&commands), vec![(2, expected)]);
 }
 
+fn chunks(commands: &[Command]) -> Vec<(u64, u64)> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::SendSnapshotChunk { offset, len, .. } => Some((*offset, *len)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn snapshot_ack(received: u64) -> Message {
+    Message::SnapshotAck {
+        epoch: 4,
+        attempt: 5,
+        zxid: make(1, 2),
+        received,
+    }
+}
+
 #[test]
-fn zab_phase2_snap_when_the_follower_is_behind_the_window() {
+fn zab_phase2_snap_is_a_windowed_transfer_then_a_sync() {
+    const MB: u64 = 1 << 20;
     let mut leader = leader_with_follower(leader_log());
     let commands = sync_for(&mut leader, make(1, 1));
+    // The follower is behind the window: the server is asked to prepare a snapshot at the
+    // applied point, and nothing is sent until it is ready.
     assert_eq!(
-        commands[0],
-        Command::SendSnapshot {
+        commands,
+        vec![Command::SendSnapshot {
             to: 2,
             epoch: 4,
             attempt: 5,
             zxid: make(1, 2)
+        }]
+    );
+    // Its AckEpoch, repeated while it waits, does not start another transfer.
+    let (_, again) = handshake(&mut leader, 2, 5, make(1, 1));
+    assert!(again.is_empty(), "{again:?}");
+    // Ready: a window of 8 one-MiB chunks goes out.
+    let total = 20 * MB + 5;
+    let ready = leader.step(Event::SnapshotReady {
+        to: 2,
+        attempt: 5,
+        zxid: make(1, 2),
+        total,
+    });
+    let window: Vec<(u64, u64)> = (0..8).map(|i| (i * MB, MB)).collect();
+    assert_eq!(chunks(&ready), window);
+    assert_eq!(
+        ready[0],
+        Command::SendSnapshotChunk {
+            to: 2,
+            epoch: 4,
+            attempt: 5,
+            zxid: make(1, 2),
+            offset: 0,
+            len: MB
         }
     );
-    let Some((2, Message::Sync { mode, prev, .. })) = sends(&commands).pop() else {
-        panic!("{commands:?}");
+    // Each ack that moves forward opens the window by what it acknowledges.
+    assert_eq!(
+        chunks(&deliver(&mut leader, 2, snapshot_ack(2 * MB))),
+        vec![(8 * MB, MB), (9 * MB, MB)]
+    );
+    // A repeated ack (the follower lost a chunk and got later ones) sends nothing at once...
+    assert!(chunks(&deliver(&mut leader, 2, snapshot_ack(2 * MB))).is_empty());
+    // ...but once the retry timer runs out the window is sent again from the acked point.
+    let mut resent = Vec::new();
+    for _ in 0..10 {
+        resent.extend(chunks(&leader.step(Event::Tick)));
+    }
+    let expected: Vec<(u64, u64)> = (2..10).map(|i| (i * MB, MB)).collect();
+    assert_eq!(resent, expected);
+    // Acks of another snapshot, or another attempt, change nothing.
+    let mut stale = snapshot_ack(total);
+    if let Message::SnapshotAck { attempt, .. } = &mut stale {
+        *attempt = 4;
+    }
+    assert!(deliver(&mut leader, 2, stale).is_empty());
+    // The last chunk is short; the final ack brings the sync that continues from the
+    // snapshot's zxid with everything after it.
+    let c = deliver(&mut leader, 2, snapshot_ack(19 * MB));
+    assert_eq!(chunks(&c), vec![(19 * MB, MB), (20 * MB, 5)]);
+    let done = deliver(&mut leader, 2, snapshot_ack(total));
+    assert!(chunks(&done).is_empty());
+    let expected = Message::Sync {
+        epoch: 4,
+        attempt: 5,
+        mode: SyncMode::Snap,
+        prev: make(1, 2),
+        entries: vec![entry(1, 3), entry(1, 4), entry(3, 1)],
+        committed: make(1, 2),
+        config: sync_config(false),
     };
-    assert_eq!((mode, prev), (SyncMode::Snap, make(1, 2)));
+    assert_eq!(sends(&done), vec![(2, expected)]);
+    // A late duplicate of the final ack is stale.
+    assert!(deliver(&mut leader, 2, snapshot_ack(total)).is_empty());
+    assert_eq!(leader.stats().snapshot_chunks_sent, 8 + 2 + 8 + 2);
+}
+
+#[test]
+fn zab_phase2_a_stalled_transfer_is_given_up() {
+    let mut leader = leader_with_follower(leader_log());
+    sync_for(&mut leader, make(1, 1));
+    // Voter 3 is in sync, so the leader stays established while 2's transfer runs.
+    handshake(&mut leader, 3, 7, make(3, 1));
+    let ack = Message::Ack {
+        epoch: 4,
+        zxid: make(3, 1),
+    };
+    // The snapshot never becomes ready (or its acks never come): after the stall limit the
+    // follower is told to start over, which brings a fresh snapshot.
+    let mut resync = false;
+    for _ in 0..=config(1).snapshot_stall_ticks + 1 {
+        deliver(&mut leader, 3, ack.clone());
+        assert_eq!(leader.leader(), Some(1));
+        let c = leader.step(Event::Tick);
+        resync |= sends(&c)
+            .iter()
+            .any(|(to, m)| *to == 2 && matches!(m, Message::Resync { .. }));
+    }
+    assert!(resync);
+    assert_eq!(leader.stats().snapshot_transfers_abandoned, 1);
 }
 
 #[test]

@@ -156,4 +156,17 @@ pub enum ToShard {
     },
     /// Close this connection without an answer (a handshake the server cannot take now).
     CloseConn { conn: ConnId },
+    /// For the snapshotter only: encode the state (which, at this point of the stream, is at
+    /// `zxid`) for follower `to`'s handshake `attempt`, and send it back as a
+    /// [`SnapshotPrepared`]. The leader's sequencer never encodes a snapshot itself.
+    SnapshotFor { to: u64, attempt: u64, zxid: Zxid },
+}
+
+/// The snapshotter's answer to [`ToShard::SnapshotFor`]: the encoded snapshot, shared.
+#[derive(Debug, Clone)]
+pub struct SnapshotPrepared {
+    pub to: u64,
+    pub attempt: u64,
+    pub zxid: Zxid,
+    pub data: std::sync::Arc<[u8]>,
 }

@@ -14,7 +14,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use thiserror::Error;
 use tracing::info;
 
-use crate::messages::{ToSequencer, ToShard};
+use crate::messages::{SnapshotPrepared, ToSequencer, ToShard};
 use crate::sequencer::{self, InitialState, SequencerSettings, StorageSettings};
 use crate::shard::{self, ShardSettings};
 use crate::snapshotter::{self, SnapshotSettings, Snapshotter};
@@ -26,6 +26,9 @@ const PORT_PATIENCE: Duration = Duration::from_secs(5);
 pub const TO_SEQUENCER_CAPACITY: usize = 4096;
 /// Committed transactions the sequencer may have in flight to one shard before it waits.
 pub const TO_SHARD_CAPACITY: usize = 16384;
+/// Snapshots prepared for followers waiting for the sequencer: one per transfer at most,
+/// and transfers are one per member.
+pub const SNAPSHOTS_PREPARED_CAPACITY: usize = 4;
 
 #[derive(Debug)]
 pub struct RuntimeSettings {
@@ -112,6 +115,9 @@ pub fn start(
     let mut shard_ends = Vec::new();
     // The snapshotter's stream: the last of the sequencer's outbound queues.
     let (to_snap_tx, to_snap_rx) = shared_channel::new_bounded::<ToShard>(TO_SHARD_CAPACITY);
+    // Snapshots the snapshotter prepared for followers, back to the sequencer.
+    let (prepared_tx, prepared_rx) =
+        shared_channel::new_bounded::<SnapshotPrepared>(SNAPSHOTS_PREPARED_CAPACITY);
     for _ in 0..listeners.len() {
         let (to_seq_tx, to_seq_rx) =
             shared_channel::new_bounded::<ToSequencer>(TO_SEQUENCER_CAPACITY);
@@ -153,7 +159,13 @@ pub fn start(
             for tx in seq_outbound {
                 outbound.push(tx.connect().await);
             }
-            sequencer::run(seq_settings, storage, initial, inbound, outbound, ensemble).await;
+            let prepared = prepared_rx.connect().await;
+            let queues = sequencer::Queues {
+                inbound,
+                outbound,
+                prepared,
+            };
+            sequencer::run(seq_settings, storage, initial, queues, ensemble).await;
         })
         .map_err(|source| StartError::Executor {
             name: name.clone(),
@@ -202,7 +214,8 @@ pub fn start(
         .spawn(move || async move {
             let _guard = park_guard();
             let from_seq = to_snap_rx.connect().await;
-            snapshotter::run(snapshotter, from_seq).await;
+            let to_seq = prepared_tx.connect().await;
+            snapshotter::run(snapshotter, from_seq, to_seq).await;
         })
         .map_err(|source| StartError::Executor {
             name: name.clone(),

@@ -10,14 +10,16 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use glommio::channels::shared_channel::ConnectedReceiver;
+use std::sync::Arc;
+
+use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
 use ringkeeper_engine::storage::encode_snapshot;
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::TxnBody;
 use ringkeeper_engine::{SessionId, Zxid};
 use tracing::{error, info, warn};
 
-use crate::messages::ToShard;
+use crate::messages::{SnapshotPrepared, ToShard};
 
 #[derive(Debug, Clone)]
 pub struct SnapshotSettings {
@@ -92,17 +94,27 @@ impl Snapshotter {
         }
     }
 
-    /// Encodes and writes a snapshot of the current state, then purges.
-    pub fn snapshot(&mut self) {
-        self.since_snapshot = 0;
+    /// The zxid the copy is at.
+    pub fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    /// Encodes the current state (for a snapshot file, or a follower's transfer).
+    pub fn encode(&self) -> Vec<u8> {
         let sessions: Vec<(SessionId, i32)> = self.sessions.iter().map(|(k, v)| (*k, *v)).collect();
+        encode_snapshot(&self.tree, &sessions, self.last_zxid)
+    }
+
+    /// Encodes and writes a snapshot of the current state, then purges; returns its bytes.
+    pub fn snapshot(&mut self) -> Arc<[u8]> {
+        self.since_snapshot = 0;
         let started = std::time::Instant::now();
-        let bytes = encode_snapshot(&self.tree, &sessions, self.last_zxid);
+        let bytes: Arc<[u8]> = self.encode().into();
         let encoded_ms = started.elapsed().as_millis();
         match crate::storage::snapshots::write_and_purge(
             self.settings.dir.clone(),
             self.last_zxid,
-            bytes,
+            &bytes,
             self.settings.retain,
         ) {
             Ok(()) => {
@@ -118,11 +130,45 @@ impl Snapshotter {
             }
             Err(e) => warn!(error = %e, "snapshot failed; the log still holds everything"),
         }
+        bytes
+    }
+
+    /// The leader's sequencer wants a snapshot for a follower at `zxid`, which is where
+    /// this copy is: the stream is in order and the request follows the commits up to it.
+    /// The snapshot is also written to disk (it is as good as a scheduled one), so the
+    /// encoding costs nothing extra over time.
+    pub fn prepare_for(&mut self, to: u64, attempt: u64, zxid: Zxid) -> Option<SnapshotPrepared> {
+        if zxid != self.last_zxid {
+            error!(
+                zxid = format_args!("0x{zxid:x}"),
+                ours = format_args!("0x{:x}", self.last_zxid),
+                "a follower's snapshot was asked for at a zxid this copy is not at"
+            );
+            return None;
+        }
+        let data = self.snapshot();
+        info!(
+            to,
+            zxid = format_args!("0x{zxid:x}"),
+            bytes = data.len(),
+            "snapshot prepared for a follower"
+        );
+        Some(SnapshotPrepared {
+            to,
+            attempt,
+            zxid,
+            data,
+        })
     }
 }
 
 /// Runs the snapshotter until the sequencer says the server is stopping.
-pub async fn run(mut snapshotter: Snapshotter, from_seq: ConnectedReceiver<ToShard>) {
+/// Snapshots prepared for followers go back to the sequencer on `to_seq`.
+pub async fn run(
+    mut snapshotter: Snapshotter,
+    from_seq: ConnectedReceiver<ToShard>,
+    to_seq: ConnectedSender<SnapshotPrepared>,
+) {
     while let Some(msg) = from_seq.recv().await {
         match msg {
             ToShard::Commit { txn, digest, .. } => {
@@ -139,6 +185,12 @@ pub async fn run(mut snapshotter: Snapshotter, from_seq: ConnectedReceiver<ToSha
                 // A diverged copy must not become a snapshot the next start trusts.
                 if crate::divergence::check_or_stop(copy, txn.zxid, ours, digest) && due {
                     snapshotter.snapshot();
+                }
+            }
+            ToShard::SnapshotFor { to, attempt, zxid } => {
+                if let Some(prepared) = snapshotter.prepare_for(to, attempt, zxid) {
+                    // The sequencer is gone only when stopping.
+                    let _ = to_seq.send(prepared).await;
                 }
             }
             ToShard::Shutdown => break,

@@ -19,6 +19,9 @@ use crate::sequencer::{EnsembleSettings, InitialState};
 pub const PEER_FRAME_BYTES_MAX: usize = 64 << 20;
 /// Largest snapshot a follower accepts from its leader.
 pub const PEER_SNAPSHOT_BYTES_MAX: usize = 8 << 30;
+/// Bytes of a snapshot in one chunk frame (well inside `PEER_FRAME_BYTES_MAX`); with the
+/// protocol's window of 8 chunks, 8 MiB are in flight to a catching-up follower.
+pub const PEER_SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 /// Frames queued for one peer before more are dropped (the protocol resends).
 pub const PEER_SEND_QUEUE_MAX: usize = 65_536;
 
@@ -80,6 +83,11 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
     protocol.init_timeout_ticks = init;
     protocol.log_window_entries_max = log_window as usize;
     protocol.retransmit_entries_max = (log_window as usize).min(10_000);
+    protocol.snapshot_bytes_max = PEER_SNAPSHOT_BYTES_MAX as u64;
+    protocol.snapshot_chunk_bytes = PEER_SNAPSHOT_CHUNK_BYTES as u64;
+    // A transfer waits for the snapshotter to encode the tree (seconds at a million znodes):
+    // it may make no progress for as long as Apache lets a synchronization take (initLimit).
+    protocol.snapshot_stall_ticks = protocol.snapshot_stall_ticks.max(init);
     protocol
         .validate()
         .map_err(|e| format!("ensemble configuration: {e}"))?;
@@ -101,7 +109,6 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
                 listen_election: own.election_addrs(),
                 peers,
                 frame_bytes_max: PEER_FRAME_BYTES_MAX,
-                snapshot_bytes_max: PEER_SNAPSHOT_BYTES_MAX,
                 send_queue_max: PEER_SEND_QUEUE_MAX,
                 connect_retry: std::time::Duration::from_millis(100),
                 stall_timeout,

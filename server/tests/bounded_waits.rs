@@ -138,7 +138,9 @@ const ALLOWED: &[(&str, &str, usize, &str)] = &[
         "replication/src/log.rs",
         "VecDeque<",
         1,
-        "the in-memory log window: trimmed to log_window_entries_max behind the snapshot",
+        "the in-memory log window: trimmed to log_window_entries_max applied entries, plus \
+         at most snapshot_retain_entries_max more while a snapshot transfer continues from \
+         an older point (past it the transfer is given up and the log trimmed)",
     ),
 ];
 

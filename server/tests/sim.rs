@@ -51,10 +51,16 @@ fn assert_exercised(total: &sim::Report) {
         ("leaderships", total.protocol.leaderships),
         ("truncations", total.protocol.syncs_trunc),
         ("snapshot installs", total.protocol.syncs_snap),
+        ("snapshot chunks", total.protocol.snapshot_chunks),
     ];
     for (what, n) in counts {
         assert!(n > 0, "no {what} in the whole run: {total:?}");
     }
+    // Snapshots are streamed: several chunks each (512-byte chunks in the simulator).
+    assert!(
+        total.protocol.snapshot_chunks > 2 * total.protocol.syncs_snap,
+        "snapshots were not chunked: {total:?}"
+    );
 }
 
 fn bug_named(name: &str) -> Option<Bug> {

@@ -20,6 +20,62 @@ enum Phase {
     Synced { uptodate: bool },
 }
 
+/// A follower's side of a snapshot transfer: chunks are taken in order only, so the bytes
+/// held are always a prefix, and every chunk is answered with the length of that prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Receiving {
+    pub(crate) zxid: Zxid,
+    pub(crate) total: u64,
+    pub(crate) received: u64,
+}
+
+/// What to do with one chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChunkVerdict {
+    /// Store it (it continues the prefix; offset 0 starts a new snapshot).
+    Store,
+    /// Not the next bytes (a duplicate, a reordered or a lost predecessor): only ack.
+    Skip,
+    /// Malformed: past the end, or larger than the limit.
+    Refuse,
+}
+
+impl Receiving {
+    /// Judges a chunk against what is held (`None`: nothing yet), and moves the prefix on.
+    pub(crate) fn take(
+        held: &mut Option<Receiving>,
+        zxid: Zxid,
+        offset: u64,
+        total: u64,
+        len: u64,
+        bytes_max: u64,
+    ) -> ChunkVerdict {
+        if total > bytes_max || offset.checked_add(len).is_none_or(|end| end > total) {
+            return ChunkVerdict::Refuse;
+        }
+        let same = held.is_some_and(|r| r.zxid == zxid && r.total == total);
+        if offset == 0 && !(same && held.is_some_and(|r| r.received > 0)) {
+            *held = Some(Receiving {
+                zxid,
+                total,
+                received: len,
+            });
+            return ChunkVerdict::Store;
+        }
+        match held {
+            Some(r) if same && r.received == offset && (len > 0 || total == 0) => {
+                r.received += len;
+                ChunkVerdict::Store
+            }
+            _ => ChunkVerdict::Skip,
+        }
+    }
+
+    pub(crate) fn complete(&self) -> bool {
+        self.received == self.total
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Following {
     pub(super) leader: ServerId,
@@ -31,6 +87,8 @@ pub(super) struct Following {
     /// for one attempt (because the follower asked again) may send bundles that the network
     /// interleaves; anything older than an installed snapshot belongs to an earlier bundle.
     installed: Option<Zxid>,
+    /// The snapshot being received in this handshake: its zxid, length and the bytes held.
+    receiving: Option<Receiving>,
     /// The end of the history the sync gave us. The epoch is adopted (and acks start) only
     /// once the log is durable up to here: a current epoch saved ahead of the history it
     /// stands for would, after a crash, let this server win an election without that
@@ -66,6 +124,7 @@ impl Peer {
             epoch: 0,
             commit_seen: 0,
             installed: None,
+            receiving: None,
             sync_end: None,
             epoch_adopted: false,
             observer: false,
@@ -91,6 +150,7 @@ impl Peer {
         f.epoch = 0;
         f.commit_seen = 0;
         f.installed = None;
+        f.receiving = None;
         f.sync_end = None;
         f.epoch_adopted = false;
         f.last_sent = now;
@@ -143,12 +203,14 @@ impl Peer {
         }
         match message {
             Message::NewEpoch { epoch, attempt } => self.on_new_epoch(epoch, attempt),
-            Message::Snapshot {
+            Message::SnapshotChunk {
                 epoch,
                 attempt,
                 zxid,
+                offset,
+                total,
                 data,
-            } => self.on_snapshot(epoch, attempt, zxid, data),
+            } => self.on_snapshot_chunk(epoch, attempt, zxid, offset, total, data),
             Message::Sync {
                 epoch,
                 attempt,
@@ -304,32 +366,97 @@ impl Peer {
         }
     }
 
-    /// Zab phase 2, snapshot case: replace our state with the leader's.
-    fn on_snapshot(&mut self, epoch: u32, attempt: u64, zxid: Zxid, data: Payload) {
+    /// Zab phase 2, snapshot case: keep the leader's chunks in order, ack each with what is
+    /// held, and once every byte is here replace our state with the leader's.
+    fn on_snapshot_chunk(
+        &mut self,
+        epoch: u32,
+        attempt: u64,
+        zxid: Zxid,
+        offset: u64,
+        total: u64,
+        data: Payload,
+    ) {
         if !self.in_sync_handshake(epoch, attempt) {
             return;
         }
-        if self.installed().is_some_and(|installed| zxid <= installed) {
-            self.stats.stale_messages += 1;
+        let bytes_max = self.config.snapshot_bytes_max;
+        let applied = self.applied;
+        let Some(f) = following(&mut self.state) else {
+            return;
+        };
+        let leader = f.leader;
+        if let Some(installed) = f.installed {
+            if zxid == installed {
+                // Our final ack was lost: say again that we have it all.
+                self.send(
+                    leader,
+                    Message::SnapshotAck {
+                        epoch,
+                        attempt,
+                        zxid,
+                        received: total,
+                    },
+                );
+            } else {
+                self.stats.stale_messages += 1;
+            }
             return;
         }
-        if zxid < self.applied {
+        if zxid < applied {
             // A leader's snapshot is never behind what we applied, since we only apply what
             // is committed and the leader has everything committed.
             self.violation("snapshot behind the applied point");
             return;
         }
-        self.out.push(Command::InstallSnapshot { zxid, data });
-        self.log.reset(zxid);
-        if !self.pending.is_empty() {
-            self.pending.clear();
-            self.emit_membership();
+        let verdict = Receiving::take(
+            &mut f.receiving,
+            zxid,
+            offset,
+            total,
+            data.len() as u64,
+            bytes_max,
+        );
+        let held = f.receiving.filter(|r| r.zxid == zxid && r.total == total);
+        match verdict {
+            ChunkVerdict::Refuse => {
+                self.violation("snapshot chunk past its end or over the size limit");
+                return;
+            }
+            ChunkVerdict::Skip => self.stats.stale_messages += 1,
+            ChunkVerdict::Store => self.out.push(Command::StoreSnapshotChunk {
+                zxid,
+                offset,
+                total,
+                data,
+            }),
         }
-        self.durable = zxid;
-        self.applied = zxid;
-        if let Some(f) = following(&mut self.state) {
-            f.installed = Some(zxid);
+        let received = held.map_or(0, |r| r.received);
+        if held.is_some_and(|r| r.complete()) && verdict == ChunkVerdict::Store {
+            self.out.push(Command::InstallSnapshot { zxid });
+            self.log.reset(zxid);
+            if !self.pending.is_empty() {
+                // Logged reconfigurations went with the log; the sync that follows carries
+                // the leader's active configuration.
+                self.pending.clear();
+                self.emit_membership();
+            }
+            self.durable = zxid;
+            self.applied = zxid;
+            if let Some(f) = following(&mut self.state) {
+                f.installed = Some(zxid);
+                f.receiving = None;
+            }
         }
+        self.send(
+            leader,
+            Message::SnapshotAck {
+                epoch,
+                attempt,
+                zxid,
+                received,
+            },
+        );
     }
 
     fn installed(&mut self) -> Option<Zxid> {
@@ -539,5 +666,49 @@ impl Peer {
             Phase::Synced { uptodate: false } => self.send_ack(),
             Phase::Synced { uptodate: true } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ChunkVerdict, Receiving};
+
+    #[test]
+    fn chunks_are_taken_in_order_only() {
+        let mut held = None;
+        let take = |h: &mut Option<Receiving>, zxid, offset, total, len| {
+            Receiving::take(h, zxid, offset, total, len, 100)
+        };
+        // A chunk in the middle with nothing held is skipped (its predecessor was lost).
+        assert_eq!(take(&mut held, 7, 10, 30, 10), ChunkVerdict::Skip);
+        assert_eq!(take(&mut held, 7, 0, 30, 10), ChunkVerdict::Store);
+        // A duplicate of the first chunk does not restart the transfer.
+        assert_eq!(take(&mut held, 7, 0, 30, 10), ChunkVerdict::Skip);
+        // Reordered: 20 before 10 is skipped, then 10 and a resent 20 are taken.
+        assert_eq!(take(&mut held, 7, 20, 30, 10), ChunkVerdict::Skip);
+        assert_eq!(take(&mut held, 7, 10, 30, 10), ChunkVerdict::Store);
+        assert_eq!(held.map(|r| r.received), Some(20));
+        // A chunk of another snapshot (a new leader's) in the middle is skipped...
+        assert_eq!(take(&mut held, 8, 20, 30, 10), ChunkVerdict::Skip);
+        assert_eq!(take(&mut held, 7, 20, 30, 10), ChunkVerdict::Store);
+        assert!(held.is_some_and(|r| r.complete()));
+        // ...and its first chunk starts over.
+        assert_eq!(take(&mut held, 8, 0, 5, 5), ChunkVerdict::Store);
+        assert_eq!(
+            held,
+            Some(Receiving {
+                zxid: 8,
+                total: 5,
+                received: 5
+            })
+        );
+        // Past the end, or over the limit: refused.
+        assert_eq!(take(&mut held, 9, 0, 5, 6), ChunkVerdict::Refuse);
+        assert_eq!(take(&mut held, 9, 0, 101, 1), ChunkVerdict::Refuse);
+        assert_eq!(take(&mut held, 9, u64::MAX, 5, 1), ChunkVerdict::Refuse);
+        // An empty snapshot is one empty chunk.
+        let mut empty = None;
+        assert_eq!(take(&mut empty, 3, 0, 0, 0), ChunkVerdict::Store);
+        assert!(empty.is_some_and(|r| r.complete()));
     }
 }

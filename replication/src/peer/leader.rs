@@ -37,10 +37,151 @@ struct Synced {
     uptodate_sent: bool,
 }
 
+/// A snapshot on its way to a learner (Zab phase 2, snapshot case). The sync that continues
+/// from it is sent once every byte is acknowledged; until then the log is kept from `zxid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Transfer {
+    pub(crate) current_epoch: u32,
+    /// The follower's last zxid when it asked to be synchronized.
+    pub(crate) last_zxid: Zxid,
+    /// The snapshot's point: our applied zxid when the transfer started.
+    pub(crate) zxid: Zxid,
+    /// The snapshot's length, once the server reported it ready.
+    pub(crate) total: Option<u64>,
+    /// Bytes sent (the next chunk starts here) and bytes the follower acknowledged.
+    pub(crate) sent: u64,
+    pub(crate) acked: u64,
+    /// Whether any ack arrived (a snapshot of 0 bytes still needs one).
+    pub(crate) ack_seen: bool,
+    /// The tick of the last progress: ready, or an ack that moved forward.
+    pub(crate) progress_at: u64,
+    /// The tick of the last (re)send, for the retry timer.
+    pub(crate) sent_at: u64,
+}
+
+/// What a transfer step asks for: chunks to send, and whether it is complete.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct TransferStep {
+    /// `(offset, len)` of each chunk to send, in order.
+    pub(crate) chunks: Vec<(u64, u64)>,
+    pub(crate) complete: bool,
+}
+
+impl Transfer {
+    pub(crate) fn new(current_epoch: u32, last_zxid: Zxid, zxid: Zxid, now: u64) -> Transfer {
+        Transfer {
+            current_epoch,
+            last_zxid,
+            zxid,
+            total: None,
+            sent: 0,
+            acked: 0,
+            ack_seen: false,
+            progress_at: now,
+            sent_at: now,
+        }
+    }
+
+    /// Sends what the window allows: chunks of `chunk` bytes, at most `window` of them
+    /// beyond the acknowledged point. A snapshot of 0 bytes is one empty chunk.
+    fn fill(&mut self, chunk: u64, window: u64, now: u64) -> Vec<(u64, u64)> {
+        let Some(total) = self.total else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if total == 0 {
+            if self.sent == 0 && !self.ack_seen {
+                self.sent_at = now;
+                out.push((0, 0));
+            }
+            return out;
+        }
+        let limit = self
+            .acked
+            .saturating_add(chunk.saturating_mul(window))
+            .min(total);
+        while self.sent < limit {
+            let len = chunk.min(total - self.sent);
+            out.push((self.sent, len));
+            self.sent += len;
+        }
+        if !out.is_empty() {
+            self.sent_at = now;
+        }
+        out
+    }
+
+    /// The server has the snapshot: start sending.
+    pub(crate) fn ready(&mut self, total: u64, chunk: u64, window: u64, now: u64) -> TransferStep {
+        if self.total.is_some() {
+            return TransferStep::default();
+        }
+        self.total = Some(total);
+        self.progress_at = now;
+        TransferStep {
+            chunks: self.fill(chunk, window, now),
+            complete: false,
+        }
+    }
+
+    /// The follower holds the first `received` bytes.
+    pub(crate) fn ack(&mut self, received: u64, chunk: u64, window: u64, now: u64) -> TransferStep {
+        let Some(total) = self.total else {
+            return TransferStep::default();
+        };
+        let received = received.min(total);
+        if received > self.acked || !self.ack_seen {
+            self.progress_at = now;
+        }
+        self.ack_seen = true;
+        self.acked = self.acked.max(received);
+        // A follower that lost chunks acks the same count again: it still needs the bytes
+        // after it; what was sent beyond is resent when the window reaches it.
+        if self.sent < self.acked {
+            self.sent = self.acked;
+        }
+        if self.acked == total {
+            return TransferStep {
+                chunks: Vec::new(),
+                complete: true,
+            };
+        }
+        TransferStep {
+            chunks: self.fill(chunk, window, now),
+            complete: false,
+        }
+    }
+
+    /// A tick: after `retry` ticks without a send or progress, go back to the acknowledged
+    /// point and send the window again (chunks or acks were lost). Returns `None` when the
+    /// transfer has made no progress for `stall` ticks and should be given up.
+    pub(crate) fn tick(
+        &mut self,
+        chunk: u64,
+        window: u64,
+        retry: u64,
+        stall: u64,
+        now: u64,
+    ) -> Option<Vec<(u64, u64)>> {
+        if now.saturating_sub(self.progress_at) > stall {
+            return None;
+        }
+        if self.total.is_none() || now.saturating_sub(self.sent_at.max(self.progress_at)) < retry {
+            return Some(Vec::new());
+        }
+        self.sent = self.acked;
+        if self.total == Some(0) {
+            self.ack_seen = false;
+        }
+        Some(self.fill(chunk, window, now))
+    }
+}
+
 #[derive(Debug)]
 enum Stage {
     Info,
     EpochAcked { current_epoch: u32, last_zxid: Zxid },
+    Snapshot(Transfer),
     Synced(Synced),
 }
 
@@ -165,6 +306,12 @@ impl Peer {
                 last_zxid,
             } => self.on_ack_epoch(from, epoch, attempt, current_epoch, last_zxid),
             Message::Ack { epoch, zxid } => self.on_ack(from, epoch, zxid),
+            Message::SnapshotAck {
+                epoch,
+                attempt,
+                zxid,
+                received,
+            } => self.on_snapshot_ack(from, epoch, attempt, zxid, received),
             _ => self.stats.stale_messages += 1,
         }
     }
@@ -325,6 +472,11 @@ impl Peer {
         }
         let phase = l.phase;
         if let Some(learner) = l.learners.get_mut(&from) {
+            if matches!(learner.stage, Stage::Snapshot(_)) {
+                // The follower repeats its AckEpoch while it waits; its snapshot is on the
+                // way (retransmission and the stall timer take care of losses).
+                return;
+            }
             if !matches!(learner.stage, Stage::Synced(_)) {
                 learner.stage = Stage::EpochAcked {
                     current_epoch,
@@ -385,6 +537,7 @@ impl Peer {
     /// Zab phase 2: choose how to bring one follower to our history and send it.
     fn sync_learner(&mut self, id: ServerId) {
         let applied = self.applied;
+        let now = self.now;
         let (current_epoch, f_last, attempt, epoch, committed, previous, observer) = {
             let Some(l) = leading(&mut self.state) else {
                 return;
@@ -394,7 +547,7 @@ impl Peer {
                 return;
             };
             let (current_epoch, f_last, previous) = match &learner.stage {
-                Stage::Info => return,
+                Stage::Info | Stage::Snapshot(_) => return,
                 Stage::EpochAcked {
                     current_epoch,
                     last_zxid,
@@ -438,13 +591,41 @@ impl Peer {
             SyncMode::Snap => self.stats.syncs_snap += 1,
         }
         if mode == SyncMode::Snap {
+            // The sync follows once the snapshot is acknowledged (`finish_transfer`); the log
+            // is kept from `applied` until then (`trim_log`).
+            if let Some(learner) = leading(&mut self.state).and_then(|l| l.learners.get_mut(&id)) {
+                learner.stage = Stage::Snapshot(Transfer::new(current_epoch, f_last, applied, now));
+            }
             self.out.push(Command::SendSnapshot {
                 to: id,
                 epoch,
                 attempt,
                 zxid: applied,
             });
+            return;
         }
+        self.send_sync(id, mode, prev, (current_epoch, f_last), previous);
+    }
+
+    /// Sends the sync (diff, truncation, or what followed a snapshot) and records the
+    /// learner as synchronized.
+    fn send_sync(
+        &mut self,
+        id: ServerId,
+        mode: SyncMode,
+        prev: Zxid,
+        (current_epoch, f_last): (u32, Zxid),
+        previous: Option<(Option<Zxid>, bool)>,
+    ) {
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        let (epoch, committed) = (l.epoch, l.committed);
+        let Some(learner) = l.learners.get(&id) else {
+            return;
+        };
+        let (attempt, observer) = (learner.attempt, learner.observer);
+        let last = if observer { committed } else { self.log.last() };
         let entries = self.log.range(prev, last, usize::MAX);
         let config = Some(SyncConfig {
             active: self.config.membership(),
@@ -473,6 +654,165 @@ impl Peer {
                 uptodate_sent,
             });
         }
+    }
+
+    /// The server prepared the snapshot a transfer waits for.
+    pub(super) fn on_snapshot_ready(&mut self, to: ServerId, attempt: u64, zxid: Zxid, total: u64) {
+        let (now, chunk, window) = (
+            self.now,
+            self.config.snapshot_chunk_bytes,
+            self.config.snapshot_window_chunks,
+        );
+        let step = match self.transfer_of(to, attempt, zxid) {
+            Some(t) => t.ready(total, chunk, window, now),
+            None => {
+                self.stats.stale_messages += 1;
+                return;
+            }
+        };
+        self.transfer_step(to, step);
+    }
+
+    fn on_snapshot_ack(
+        &mut self,
+        from: ServerId,
+        epoch: u32,
+        attempt: u64,
+        zxid: Zxid,
+        received: u64,
+    ) {
+        let (now, chunk, window) = (
+            self.now,
+            self.config.snapshot_chunk_bytes,
+            self.config.snapshot_window_chunks,
+        );
+        if leading(&mut self.state).is_none_or(|l| l.epoch != epoch) {
+            self.stats.stale_messages += 1;
+            return;
+        }
+        let step = match self.transfer_of(from, attempt, zxid) {
+            Some(t) => t.ack(received, chunk, window, now),
+            None => {
+                // Acks of a transfer that completed (or was given up) are expected.
+                self.stats.stale_messages += 1;
+                return;
+            }
+        };
+        self.transfer_step(from, step);
+    }
+
+    fn transfer_of(&mut self, id: ServerId, attempt: u64, zxid: Zxid) -> Option<&mut Transfer> {
+        let learner = leading(&mut self.state)?.learners.get_mut(&id)?;
+        if learner.attempt != attempt {
+            return None;
+        }
+        match &mut learner.stage {
+            Stage::Snapshot(t) if t.zxid == zxid => Some(t),
+            _ => None,
+        }
+    }
+
+    fn transfer_step(&mut self, id: ServerId, step: TransferStep) {
+        self.send_chunks(id, &step.chunks);
+        if step.complete {
+            self.finish_transfer(id);
+        }
+    }
+
+    fn send_chunks(&mut self, id: ServerId, chunks: &[(u64, u64)]) {
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        let epoch = l.epoch;
+        let Some(Learner {
+            attempt,
+            stage: Stage::Snapshot(t),
+            ..
+        }) = l.learners.get(&id)
+        else {
+            return;
+        };
+        let (attempt, zxid) = (*attempt, t.zxid);
+        for &(offset, len) in chunks {
+            self.stats.snapshot_chunks_sent += 1;
+            self.out.push(Command::SendSnapshotChunk {
+                to: id,
+                epoch,
+                attempt,
+                zxid,
+                offset,
+                len,
+            });
+        }
+    }
+
+    /// Every byte of the snapshot is with the follower: send what followed it.
+    fn finish_transfer(&mut self, id: ServerId) {
+        let Some(Learner {
+            stage: Stage::Snapshot(t),
+            ..
+        }) = leading(&mut self.state).and_then(|l| l.learners.get(&id))
+        else {
+            return;
+        };
+        let (current_epoch, zxid) = (t.current_epoch, t.zxid);
+        if !self.log.contains(zxid) {
+            // Cannot happen while `trim_log` keeps the floor; start over rather than guess.
+            self.abandon_transfer(id);
+            return;
+        }
+        // The follower's log now starts at the snapshot: a repeated sync continues from it.
+        self.send_sync(id, SyncMode::Snap, zxid, (current_epoch, zxid), None);
+    }
+
+    /// Gives a transfer up: the follower starts a new handshake (and gets a newer snapshot).
+    fn abandon_transfer(&mut self, id: ServerId) {
+        self.stats.snapshot_transfers_abandoned += 1;
+        let Some(l) = leading(&mut self.state) else {
+            return;
+        };
+        let epoch = l.epoch;
+        l.learners.remove(&id);
+        self.send(id, Message::Resync { epoch });
+    }
+
+    /// The oldest point a snapshot transfer continues from, if any is running.
+    fn transfer_floor(&self) -> Option<Zxid> {
+        self.leading_ref()?
+            .learners
+            .values()
+            .filter_map(|l| match &l.stage {
+                Stage::Snapshot(t) => Some(t.zxid),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Bounds the in-memory log: the window of applied entries, plus whatever a running
+    /// snapshot transfer continues from, up to `snapshot_retain_entries_max` more.
+    pub(super) fn trim_log(&mut self) {
+        let keep = self.config.log_window_entries_max;
+        let floor = self.transfer_floor();
+        self.log.trim(self.applied, keep, floor);
+        if floor.is_none()
+            || self.log.len() <= keep.saturating_add(self.config.snapshot_retain_entries_max)
+        {
+            return;
+        }
+        let over: Vec<ServerId> = self
+            .leading_ref()
+            .map(|l| {
+                l.learners
+                    .iter()
+                    .filter(|(_, f)| matches!(f.stage, Stage::Snapshot(_)))
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in over {
+            self.abandon_transfer(id);
+        }
+        self.log.trim(self.applied, keep, None);
     }
 
     fn on_ack(&mut self, from: ServerId, epoch: u32, zxid: Zxid) {
@@ -827,7 +1167,20 @@ impl Peer {
         let (epoch, committed, broadcasting) = (l.epoch, l.committed, l.phase == Phase::Broadcast);
         let mut messages = Vec::new();
         let mut resync = Vec::new();
+        let mut chunks = Vec::new();
         for (id, learner) in l.learners.iter_mut() {
+            if let Stage::Snapshot(t) = &mut learner.stage {
+                match t.tick(
+                    config.snapshot_chunk_bytes,
+                    config.snapshot_window_chunks,
+                    config.snapshot_retry_ticks as u64,
+                    config.snapshot_stall_ticks as u64,
+                    now,
+                ) {
+                    Some(c) => chunks.push((*id, c)),
+                    None => resync.push(*id),
+                }
+            }
             // An observer's log ends at the commit point: it is sent nothing beyond it.
             let last_zxid = if learner.observer { committed } else { last };
             messages.push((
@@ -863,13 +1216,60 @@ impl Peer {
             }
         }
         for id in resync {
-            // What the follower lacks has left the window; a new handshake will send a
-            // snapshot. Forgetting it also keeps its stale ack out of the quorum count.
+            // What the follower lacks has left the window (a new handshake will send a
+            // snapshot), or its snapshot transfer stalled. Forgetting it also keeps its stale
+            // ack out of the quorum count.
+            if matches!(l.learners.get(&id), Some(f) if matches!(f.stage, Stage::Snapshot(_))) {
+                self.stats.snapshot_transfers_abandoned += 1;
+            }
             l.learners.remove(&id);
             messages.push((id, Message::Resync { epoch }));
         }
         for (to, message) in messages {
             self.send(to, message);
         }
+        for (id, c) in chunks {
+            self.send_chunks(id, &c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Transfer;
+
+    #[test]
+    fn the_window_moves_with_acks_and_retries_go_back() {
+        let mut t = Transfer::new(1, 5, 9, 0);
+        // Nothing goes out before the snapshot is ready, and acks before it are ignored.
+        assert!(t.ack(10, 10, 3, 0).chunks.is_empty());
+        let step = t.ready(45, 10, 3, 1);
+        assert_eq!(step.chunks, vec![(0, 10), (10, 10), (20, 10)]);
+        assert!(!step.complete);
+        // Readiness is reported once.
+        assert!(t.ready(45, 10, 3, 1).chunks.is_empty());
+        let step = t.ack(10, 10, 3, 2);
+        assert_eq!(step.chunks, vec![(30, 10)]);
+        // No progress within `retry` ticks: nothing; after it, the window again from 10.
+        assert_eq!(t.tick(10, 3, 4, 50, 4), Some(vec![]));
+        assert_eq!(
+            t.tick(10, 3, 4, 50, 6),
+            Some(vec![(10, 10), (20, 10), (30, 10)])
+        );
+        // An ack beyond what was sent (sent before a retry) moves both points.
+        let step = t.ack(40, 10, 3, 7);
+        assert_eq!(step.chunks, vec![(40, 5)]);
+        assert!(t.ack(45, 10, 3, 8).complete);
+        // No progress for longer than `stall`: give up.
+        let mut stuck = Transfer::new(1, 5, 9, 0);
+        assert_eq!(stuck.tick(10, 3, 4, 50, 50), Some(vec![]));
+        assert_eq!(stuck.tick(10, 3, 4, 50, 51), None);
+    }
+
+    #[test]
+    fn an_empty_snapshot_is_one_empty_chunk() {
+        let mut t = Transfer::new(1, 5, 9, 0);
+        assert_eq!(t.ready(0, 10, 3, 0).chunks, vec![(0, 0)]);
+        assert!(t.ack(0, 10, 3, 1).complete);
     }
 }

@@ -35,6 +35,14 @@ pub enum Event {
     /// instead of waiting `follower_timeout_ticks`, as a ZooKeeper follower does when its
     /// socket to the leader fails. Only ever a hint: going back to looking is always safe.
     PeerDisconnected { from: ServerId },
+    /// The snapshot asked for by [`Command::SendSnapshot`] (for `to`, in handshake `attempt`,
+    /// at `zxid`) is ready and `total` bytes long.
+    SnapshotReady {
+        to: ServerId,
+        attempt: u64,
+        zxid: Zxid,
+        total: u64,
+    },
 }
 
 /// What the server found on its disk at startup.
@@ -57,6 +65,11 @@ pub struct Stats {
     pub syncs_diff: u64,
     pub syncs_trunc: u64,
     pub syncs_snap: u64,
+    /// Snapshot chunks a leader sent, resent ones included.
+    pub snapshot_chunks_sent: u64,
+    /// Snapshot transfers a leader gave up (no progress, or the log it had to keep grew
+    /// past `snapshot_retain_entries_max`).
+    pub snapshot_transfers_abandoned: u64,
     /// Entries this peer proposed as leader (Apache's `proposal_count`).
     pub proposals: u64,
     pub handshakes: u64,
@@ -180,6 +193,12 @@ impl Peer {
                 }
             }
             Event::Message { from, message } => self.on_message(from, message),
+            Event::SnapshotReady {
+                to,
+                attempt,
+                zxid,
+                total,
+            } => self.on_snapshot_ready(to, attempt, zxid, total),
             Event::PeerDisconnected { from } => {
                 if matches!(&self.state, State::Following(f) if f.leader == from) {
                     self.stats.leader_disconnects += 1;
@@ -514,8 +533,7 @@ impl Peer {
         let entries = self.log.range(self.applied, target, usize::MAX);
         self.applied = target;
         self.out.push(Command::Apply { entries });
-        self.log
-            .trim(self.applied, self.config.log_window_entries_max);
+        self.trim_log();
         // A reconfiguration takes effect when it is committed (applied), on every server.
         while self.pending.first().is_some_and(|m| m.version <= target) {
             let m = self.pending.remove(0);

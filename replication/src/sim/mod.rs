@@ -185,6 +185,15 @@ enum SimEvent {
     Request,
     Repartition,
     TakeSnapshot,
+    /// A leader's server finished preparing the snapshot a transfer asked for.
+    SnapshotReady {
+        node: usize,
+        incarnation: u64,
+        to: ServerId,
+        attempt: u64,
+        zxid: Zxid,
+        total: u64,
+    },
     Heal,
     Probe,
     Reconfig,
@@ -201,6 +210,11 @@ struct Node {
     /// Whether the server was an observer both before and after the step whose commands are
     /// being carried out (a reconfiguration may change what it is during a step).
     observer_step: bool,
+    /// Leader: the snapshot prepared for each follower, by (attempt, zxid). In memory only.
+    outgoing: BTreeMap<ServerId, (u64, Zxid, Payload)>,
+    /// Follower: the chunks of a snapshot received so far (zxid, total, bytes). In memory
+    /// only, so a crash mid-transfer loses them, as a real follower's staging does.
+    incoming: Option<(Zxid, u64, Vec<u8>)>,
 }
 
 /// One simulated ensemble.
@@ -240,6 +254,13 @@ fn config_for(id: ServerId, membership: &crate::config::Membership) -> Config {
     config.membership_reader = crate::config::MembershipReader(read_membership);
     // A small window makes lagging followers need snapshots often enough to test them.
     config.log_window_entries_max = 32;
+    // Small chunks and a small window make every snapshot a multi-chunk, flow-controlled
+    // transfer whose chunks the network loses, duplicates and reorders.
+    config.snapshot_chunk_bytes = 48;
+    config.snapshot_window_chunks = 4;
+    config.snapshot_retry_ticks = 3;
+    config.snapshot_stall_ticks = 40;
+    config.snapshot_retain_entries_max = 2_000;
     config.proposals_outstanding_max = 64;
     config.retransmit_entries_max = 64;
     config
@@ -268,6 +289,8 @@ impl Simulation {
                 incarnation: 0,
                 stats: Stats::default(),
                 observer_step: false,
+                outgoing: BTreeMap::new(),
+                incoming: None,
             })
             .collect();
         Simulation {
@@ -456,6 +479,27 @@ impl Simulation {
                 self.schedule(d, SimEvent::TakeSnapshot);
                 Ok(())
             }
+            SimEvent::SnapshotReady {
+                node,
+                incarnation,
+                to,
+                attempt,
+                zxid,
+                total,
+            } => {
+                if self.nodes[node].incarnation != incarnation {
+                    return Ok(());
+                }
+                self.step(
+                    node,
+                    Event::SnapshotReady {
+                        to,
+                        attempt,
+                        zxid,
+                        total,
+                    },
+                )
+            }
             SimEvent::Heal => {
                 self.healed = true;
                 self.group.iter_mut().for_each(|g| *g = 0);
@@ -618,6 +662,8 @@ impl Simulation {
         }
         node.disk.crash();
         node.state.clear();
+        node.outgoing.clear();
+        node.incoming = None;
         node.role = Role::Looking;
     }
 
@@ -698,7 +744,7 @@ impl Simulation {
             }
             Command::SendSnapshot {
                 to,
-                epoch,
+                epoch: _,
                 attempt,
                 zxid,
             } => {
@@ -709,16 +755,97 @@ impl Simulation {
                         last_zxid(state)
                     )));
                 }
+                // Prepared off the write path: ready after a while, as a real server's
+                // snapshotter reports it.
                 let data: Payload = snapshot::encode(state).into();
-                let message = Message::Snapshot {
+                let total = data.len() as u64;
+                self.nodes[i].outgoing.insert(to, (attempt, zxid, data));
+                let incarnation = self.nodes[i].incarnation;
+                let delay = self.rng.between(1, 20);
+                self.schedule(
+                    delay,
+                    SimEvent::SnapshotReady {
+                        node: i,
+                        incarnation,
+                        to,
+                        attempt,
+                        zxid,
+                        total,
+                    },
+                );
+            }
+            Command::SendSnapshotChunk {
+                to,
+                epoch,
+                attempt,
+                zxid,
+                offset,
+                len,
+            } => {
+                let Some((_, _, data)) = self.nodes[i]
+                    .outgoing
+                    .get(&to)
+                    .filter(|(a, z, _)| (*a, *z) == (attempt, zxid))
+                else {
+                    return Err(self.fail(format!(
+                        "server {id} asked to send a chunk of a snapshot it never prepared \
+                         ({zxid:#x} for {to})"
+                    )));
+                };
+                let total = data.len() as u64;
+                let Some(bytes) = offset
+                    .checked_add(len)
+                    .filter(|end| *end <= total)
+                    .map(|end| Payload::from(&data[offset as usize..end as usize]))
+                else {
+                    return Err(self.fail(format!(
+                        "server {id} asked for bytes {offset}+{len} of a {total}-byte snapshot"
+                    )));
+                };
+                let message = Message::SnapshotChunk {
                     epoch,
                     attempt,
                     zxid,
-                    data,
+                    offset,
+                    total,
+                    data: bytes,
                 };
                 self.send(i, to, message);
             }
-            Command::InstallSnapshot { zxid, data } => {
+            Command::StoreSnapshotChunk {
+                zxid,
+                offset,
+                total,
+                data,
+            } => {
+                let node = &mut self.nodes[i];
+                if offset == 0 {
+                    node.incoming = Some((zxid, total, Vec::new()));
+                }
+                match node.incoming.as_mut() {
+                    Some((z, t, bytes))
+                        if (*z, *t) == (zxid, total) && bytes.len() as u64 == offset =>
+                    {
+                        bytes.extend_from_slice(&data);
+                    }
+                    _ => {
+                        return Err(self.fail(format!(
+                            "server {id} told to store bytes at {offset} of snapshot {zxid:#x} \
+                             out of order"
+                        )))
+                    }
+                }
+            }
+            Command::InstallSnapshot { zxid } => {
+                let Some((z, total, data)) = self.nodes[i].incoming.take() else {
+                    return Err(self.fail(format!("server {id} installs a snapshot it has not")));
+                };
+                if z != zxid || data.len() as u64 != total {
+                    return Err(self.fail(format!(
+                        "server {id} installs snapshot {zxid:#x} holding {} of {total} bytes of {z:#x}",
+                        data.len()
+                    )));
+                }
                 let state = snapshot::decode(&data).map_err(|e| self.fail(e))?;
                 if last_zxid(&state) != zxid {
                     return Err(self.fail(format!(
@@ -856,6 +983,9 @@ fn add(a: Stats, b: Stats) -> Stats {
         syncs_diff: a.syncs_diff + b.syncs_diff,
         syncs_trunc: a.syncs_trunc + b.syncs_trunc,
         syncs_snap: a.syncs_snap + b.syncs_snap,
+        snapshot_chunks_sent: a.snapshot_chunks_sent + b.snapshot_chunks_sent,
+        snapshot_transfers_abandoned: a.snapshot_transfers_abandoned
+            + b.snapshot_transfers_abandoned,
         proposals: a.proposals + b.proposals,
         handshakes: a.handshakes + b.handshakes,
         stale_messages: a.stale_messages + b.stale_messages,

@@ -49,7 +49,9 @@ impl Simulation {
         }
         let refused = match command {
             Command::Role(Role::Leading { .. }) => Some("leads"),
-            Command::SendSnapshot { .. } => Some("sends a snapshot, as only a leader does"),
+            Command::SendSnapshot { .. } | Command::SendSnapshotChunk { .. } => {
+                Some("sends a snapshot, as only a leader does")
+            }
             // A voter made an observer may still hold proposals it logged as a voter; only
             // in a run without reconfiguration is an observer's log committed history only.
             Command::Truncate { .. } if self.options.reconfig_every_ms == 0 => {

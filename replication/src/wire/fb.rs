@@ -206,6 +206,16 @@ fb_table! {
 }
 
 fb_table! {
+    /// `table SnapshotAck`.
+    SnapshotAck, create_snapshot_ack {
+        scalars { epoch: u32 = 4, attempt: u64 = 6, zxid: i64 = 8, received: u64 = 10 }
+        optional {}
+        bytes {}
+        entries {}
+    }
+}
+
+fb_table! {
     /// `table Sync`.
     Sync, create_sync {
         scalars { epoch: u32 = 4, attempt: u64 = 6, mode: u8 = 8, prev: i64 = 10, committed: i64 = 14 }
@@ -301,6 +311,7 @@ pub mod body {
     pub const PING: u8 = 12;
     pub const RESYNC: u8 = 13;
     pub const APP: u8 = 14;
+    pub const SNAPSHOT_ACK: u8 = 15;
 }
 
 /// `table Frame`, the root: a union of every frame body.
@@ -362,6 +373,9 @@ impl Verifiable for Frame<'_> {
                         v.verify_union_variant::<ForwardsUOffset<Resync>>("Resync", pos)
                     }
                     body::APP => v.verify_union_variant::<ForwardsUOffset<App>>("App", pos),
+                    body::SNAPSHOT_ACK => {
+                        v.verify_union_variant::<ForwardsUOffset<SnapshotAck>>("SnapshotAck", pos)
+                    }
                     // As generated code does, an unknown member passes the verifier (it cannot
                     // be read, so nothing is trusted); the caller rejects it as UnknownKind.
                     _ => Ok(()),

@@ -86,56 +86,12 @@ pub struct Hello {
     pub protocol_version: u32,
 }
 
-/// One piece of a streamed snapshot, borrowed: what is encoded, and what a [`FrameView`] reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChunkRef<'a> {
-    pub epoch: u32,
-    pub attempt: u64,
-    pub zxid: Zxid,
-    /// Where `data` starts within the snapshot.
-    pub offset: u64,
-    /// The whole snapshot's length, the same in every chunk.
-    pub total: u64,
-    pub data: &'a [u8],
-    /// Set on the final chunk only.
-    pub last: bool,
-}
-
-/// An owned [`ChunkRef`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotChunk {
-    pub epoch: u32,
-    pub attempt: u64,
-    pub zxid: Zxid,
-    pub offset: u64,
-    pub total: u64,
-    pub data: Vec<u8>,
-    pub last: bool,
-}
-
-impl ChunkRef<'_> {
-    pub fn to_owned(&self) -> SnapshotChunk {
-        SnapshotChunk {
-            epoch: self.epoch,
-            attempt: self.attempt,
-            zxid: self.zxid,
-            offset: self.offset,
-            total: self.total,
-            data: self.data.to_vec(),
-            last: self.last,
-        }
-    }
-}
-
 /// A frame to encode.
 #[derive(Debug, Clone, Copy)]
 pub enum OutFrame<'a> {
     Hello(Hello),
-    /// Any protocol message. A `Message::Snapshot` given here is encoded as a single chunk
-    /// (offset 0, last); large snapshots should go through [`snapshot_chunks`] instead so that
-    /// no frame exceeds the receiver's limit.
+    /// Any protocol message; a `Message::SnapshotChunk` is a `SnapshotChunk` frame.
     Message(&'a Message),
-    SnapshotChunk(ChunkRef<'a>),
     App(&'a [u8]),
 }
 
@@ -143,9 +99,7 @@ pub enum OutFrame<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InFrame {
     Hello(Hello),
-    /// Any message but `Snapshot`, which arrives as chunks (see [`SnapshotAssembler`]).
     Message(Message),
-    SnapshotChunk(SnapshotChunk),
     App(Vec<u8>),
 }
 
@@ -167,6 +121,7 @@ pub enum FrameKind {
     Ping = fb::body::PING,
     Resync = fb::body::RESYNC,
     App = fb::body::APP,
+    SnapshotAck = fb::body::SNAPSHOT_ACK,
 }
 
 /// A verified frame, read in place from the buffer it was decoded from.
@@ -186,6 +141,7 @@ pub enum FrameView<'a> {
     Ping(fb::Ping<'a>),
     Resync(fb::Resync<'a>),
     App(fb::App<'a>),
+    SnapshotAck(fb::SnapshotAck<'a>),
 }
 
 /// The entries of a `Sync` or `Proposal`, in place.
@@ -270,6 +226,7 @@ impl<'a> FrameView<'a> {
             FrameView::Ping(_) => FrameKind::Ping,
             FrameView::Resync(_) => FrameKind::Resync,
             FrameView::App(_) => FrameKind::App,
+            FrameView::SnapshotAck(_) => FrameKind::SnapshotAck,
         }
     }
 
@@ -291,22 +248,6 @@ impl<'a> FrameView<'a> {
         }
     }
 
-    /// A `SnapshotChunk` frame, its data in place.
-    pub fn snapshot_chunk(&self) -> Option<ChunkRef<'a>> {
-        match self {
-            FrameView::SnapshotChunk(c) => Some(ChunkRef {
-                epoch: c.epoch(),
-                attempt: c.attempt(),
-                zxid: c.zxid(),
-                offset: c.offset(),
-                total: c.total(),
-                data: c.data(),
-                last: c.last(),
-            }),
-            _ => None,
-        }
-    }
-
     /// The entries of a `Sync` or `Proposal`, in place.
     pub fn entries(&self) -> Option<EntriesView<'a>> {
         match self {
@@ -316,8 +257,8 @@ impl<'a> FrameView<'a> {
         }
     }
 
-    /// The protocol message this frame carries; `None` for Hello, App and snapshot chunks.
-    /// Entry payloads are copied once (see the module documentation).
+    /// The protocol message this frame carries; `None` for Hello and App. Entry payloads and
+    /// chunk data are copied once (see the module documentation).
     pub fn to_message(&self) -> Option<Message> {
         Some(match self {
             FrameView::Vote(v) => Message::Vote {
@@ -382,7 +323,21 @@ impl<'a> FrameView<'a> {
                 last_zxid: p.last_zxid(),
             },
             FrameView::Resync(r) => Message::Resync { epoch: r.epoch() },
-            FrameView::Hello(_) | FrameView::SnapshotChunk(_) | FrameView::App(_) => return None,
+            FrameView::SnapshotChunk(c) => Message::SnapshotChunk {
+                epoch: c.epoch(),
+                attempt: c.attempt(),
+                zxid: c.zxid(),
+                offset: c.offset(),
+                total: c.total(),
+                data: Arc::from(c.data()),
+            },
+            FrameView::SnapshotAck(a) => Message::SnapshotAck {
+                epoch: a.epoch(),
+                attempt: a.attempt(),
+                zxid: a.zxid(),
+                received: a.received(),
+            },
+            FrameView::Hello(_) | FrameView::App(_) => return None,
         })
     }
 
@@ -393,9 +348,6 @@ impl<'a> FrameView<'a> {
         }
         if let Some(d) = self.app_data() {
             return InFrame::App(d.to_vec());
-        }
-        if let Some(c) = self.snapshot_chunk() {
-            return InFrame::SnapshotChunk(c.to_owned());
         }
         match self.to_message() {
             Some(m) => InFrame::Message(m),
@@ -435,8 +387,7 @@ pub fn encoded_len_bound(frame: &OutFrame) -> usize {
     let body = match frame {
         OutFrame::Hello(_) => 0,
         OutFrame::App(d) => d.len(),
-        OutFrame::SnapshotChunk(c) => c.data.len(),
-        OutFrame::Message(Message::Snapshot { data, .. }) => data.len(),
+        OutFrame::Message(Message::SnapshotChunk { data, .. }) => data.len(),
         OutFrame::Message(Message::Sync { entries: es, .. })
         | OutFrame::Message(Message::Proposal { entries: es, .. }) => entries(es),
         OutFrame::Message(_) => 0,
@@ -506,26 +457,10 @@ impl Encoder {
                     fb::create_app(&mut self.fbb, Some(data)).as_union_value(),
                 )
             }
-            OutFrame::SnapshotChunk(c) => (body::SNAPSHOT_CHUNK, self.chunk(&c)),
             OutFrame::Message(m) => self.message(m),
         };
         let root = fb::create_frame(&mut self.fbb, kind, table);
         self.fbb.finish(root, Some(FILE_IDENTIFIER));
-    }
-
-    fn chunk(&mut self, c: &ChunkRef) -> WIPOffset<flatbuffers::UnionWIPOffset> {
-        let data = self.fbb.create_vector(c.data);
-        fb::create_snapshot_chunk(
-            &mut self.fbb,
-            c.epoch,
-            c.attempt,
-            c.zxid,
-            c.offset,
-            c.total,
-            c.last,
-            Some(data),
-        )
-        .as_union_value()
     }
 
     fn message(&mut self, m: &Message) -> (u8, WIPOffset<flatbuffers::UnionWIPOffset>) {
@@ -574,23 +509,40 @@ impl Encoder {
                 fb::create_ack_epoch(fbb, *epoch, *attempt, *current_epoch, *last_zxid)
                     .as_union_value(),
             ),
-            Message::Snapshot {
+            Message::SnapshotChunk {
                 epoch,
                 attempt,
                 zxid,
+                offset,
+                total,
                 data,
             } => {
-                let chunk = ChunkRef {
-                    epoch: *epoch,
-                    attempt: *attempt,
-                    zxid: *zxid,
-                    offset: 0,
-                    total: data.len() as u64,
-                    data,
-                    last: true,
-                };
-                (body::SNAPSHOT_CHUNK, self.chunk(&chunk))
+                let bytes = fbb.create_vector(&data[..]);
+                let last = offset.saturating_add(data.len() as u64) == *total;
+                (
+                    body::SNAPSHOT_CHUNK,
+                    fb::create_snapshot_chunk(
+                        &mut self.fbb,
+                        *epoch,
+                        *attempt,
+                        *zxid,
+                        *offset,
+                        *total,
+                        last,
+                        Some(bytes),
+                    )
+                    .as_union_value(),
+                )
             }
+            Message::SnapshotAck {
+                epoch,
+                attempt,
+                zxid,
+                received,
+            } => (
+                body::SNAPSHOT_ACK,
+                fb::create_snapshot_ack(fbb, *epoch, *attempt, *zxid, *received).as_union_value(),
+            ),
             Message::Sync {
                 epoch,
                 attempt,
@@ -657,32 +609,6 @@ pub fn encode(frame: &OutFrame) -> Result<Vec<u8>, WireError> {
     let mut out = Vec::new();
     Encoder::new().encode_into(frame, FRAME_BYTES_LIMIT, &mut out)?;
     Ok(out)
-}
-
-/// Splits a snapshot into chunk frames of at most `chunk_bytes` data each (at least one
-/// byte; an empty snapshot is one empty chunk marked last).
-pub fn snapshot_chunks(
-    epoch: u32,
-    attempt: u64,
-    zxid: Zxid,
-    data: &[u8],
-    chunk_bytes: usize,
-) -> impl Iterator<Item = ChunkRef<'_>> {
-    let chunk_bytes = chunk_bytes.max(1);
-    let count = data.len().div_ceil(chunk_bytes).max(1);
-    (0..count).map(move |i| {
-        let start = i * chunk_bytes;
-        let end = (start + chunk_bytes).min(data.len());
-        ChunkRef {
-            epoch,
-            attempt,
-            zxid,
-            offset: start as u64,
-            total: data.len() as u64,
-            data: &data[start..end],
-            last: i + 1 == count,
-        }
-    })
 }
 
 /// The whole length of the frame that `bytes` starts with, once its 4-byte length word is
@@ -775,6 +701,7 @@ fn view_buffer(buf: &[u8]) -> Result<FrameView<'_>, WireError> {
             fb::body::PING => FrameView::Ping(frame.body_as().ok_or_else(missing)?),
             fb::body::RESYNC => FrameView::Resync(frame.body_as().ok_or_else(missing)?),
             fb::body::APP => FrameView::App(frame.body_as().ok_or_else(missing)?),
+            fb::body::SNAPSHOT_ACK => FrameView::SnapshotAck(frame.body_as().ok_or_else(missing)?),
             other => return Err(WireError::UnknownKind(other)),
         }
     };
@@ -877,126 +804,5 @@ impl FrameDecoder {
         let view = view_frame(&self.buf[at..at + len], self.frame_bytes_max)?;
         self.start = at + len;
         Ok(Some(view))
-    }
-}
-
-/// Why a snapshot being reassembled was dropped. None of these close the connection: the
-/// protocol treats the snapshot as lost and recovers (a new handshake brings a new one).
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ChunkError {
-    #[error("snapshot of {total} bytes is over the limit of {max}")]
-    TooLarge { total: u64, max: usize },
-    #[error("chunk at offset {got} where {expected} was expected")]
-    OutOfOrder { expected: u64, got: u64 },
-    #[error("chunk of another snapshot (epoch, attempt, zxid or total differ)")]
-    Mismatch,
-    #[error("chunk ends at {end}, past the snapshot's {total} bytes")]
-    Overflow { end: u64, total: u64 },
-    #[error("last chunk leaves the snapshot at {received} of {total} bytes")]
-    Incomplete { received: u64, total: u64 },
-}
-
-struct Partial {
-    epoch: u32,
-    attempt: u64,
-    zxid: Zxid,
-    total: u64,
-    received: u64,
-    data: Arc<[u8]>,
-}
-
-/// Reassembles `SnapshotChunk` frames (of one connection, in order) into `Message::Snapshot`.
-pub struct SnapshotAssembler {
-    bytes_max: usize,
-    partial: Option<Partial>,
-}
-
-impl SnapshotAssembler {
-    pub fn new(bytes_max: usize) -> Self {
-        SnapshotAssembler {
-            bytes_max,
-            partial: None,
-        }
-    }
-
-    /// Whether a snapshot is partly received.
-    pub fn in_progress(&self) -> bool {
-        self.partial.is_some()
-    }
-
-    /// Takes the next chunk; returns the snapshot when `chunk` completes it. A chunk at offset
-    /// 0 starts a new snapshot (dropping any partial one). On error the partial snapshot is
-    /// dropped.
-    pub fn push(&mut self, chunk: &ChunkRef) -> Result<Option<Message>, ChunkError> {
-        let result = self.push_inner(chunk);
-        if result.is_err() {
-            self.partial = None;
-        }
-        result
-    }
-
-    fn push_inner(&mut self, c: &ChunkRef) -> Result<Option<Message>, ChunkError> {
-        if c.offset == 0 {
-            if c.total > self.bytes_max as u64 {
-                return Err(ChunkError::TooLarge {
-                    total: c.total,
-                    max: self.bytes_max,
-                });
-            }
-            // The whole snapshot is allocated once, up front (bounded by bytes_max), so that
-            // each chunk is copied exactly once, into its final place.
-            self.partial = Some(Partial {
-                epoch: c.epoch,
-                attempt: c.attempt,
-                zxid: c.zxid,
-                total: c.total,
-                received: 0,
-                data: std::iter::repeat_n(0u8, c.total as usize).collect(),
-            });
-        }
-        let Some(p) = self.partial.as_mut() else {
-            return Err(ChunkError::OutOfOrder {
-                expected: 0,
-                got: c.offset,
-            });
-        };
-        if (p.epoch, p.attempt, p.zxid, p.total) != (c.epoch, c.attempt, c.zxid, c.total) {
-            return Err(ChunkError::Mismatch);
-        }
-        if c.offset != p.received {
-            return Err(ChunkError::OutOfOrder {
-                expected: p.received,
-                got: c.offset,
-            });
-        }
-        let end = p.received.saturating_add(c.data.len() as u64);
-        if end > p.total {
-            return Err(ChunkError::Overflow {
-                end,
-                total: p.total,
-            });
-        }
-        // `data` has had no other owner since it was allocated above.
-        let Some(dst) = Arc::get_mut(&mut p.data) else {
-            return Err(ChunkError::Mismatch);
-        };
-        dst[p.received as usize..end as usize].copy_from_slice(c.data);
-        p.received = end;
-        if !c.last {
-            return Ok(None);
-        }
-        if p.received != p.total {
-            return Err(ChunkError::Incomplete {
-                received: p.received,
-                total: p.total,
-            });
-        }
-        let p = self.partial.take();
-        Ok(p.map(|p| Message::Snapshot {
-            epoch: p.epoch,
-            attempt: p.attempt,
-            zxid: p.zxid,
-            data: p.data,
-        }))
     }
 }

@@ -113,7 +113,7 @@ fn schema_tables() -> BTreeMap<String, Vec<Field>> {
 
 /// The tables the code implements, with their fields in voffset order.
 fn code_tables() -> BTreeMap<String, Vec<Field>> {
-    let listed: [(&str, CodeFields); 15] = [
+    let listed: [(&str, CodeFields); 16] = [
         ("Entry", fb::Entry::FIELDS),
         ("Hello", fb::Hello::FIELDS),
         ("Vote", fb::Vote::FIELDS),
@@ -121,6 +121,7 @@ fn code_tables() -> BTreeMap<String, Vec<Field>> {
         ("NewEpoch", fb::NewEpoch::FIELDS),
         ("AckEpoch", fb::AckEpoch::FIELDS),
         ("SnapshotChunk", fb::SnapshotChunk::FIELDS),
+        ("SnapshotAck", fb::SnapshotAck::FIELDS),
         ("Sync", fb::Sync::FIELDS),
         ("UpToDate", fb::UpToDate::FIELDS),
         ("Proposal", fb::Proposal::FIELDS),
@@ -189,6 +190,7 @@ fn the_union_discriminants_match_the_code() {
         ("Ping", body::PING),
         ("Resync", body::RESYNC),
         ("App", body::APP),
+        ("SnapshotAck", body::SNAPSHOT_ACK),
     ]
     .into_iter()
     .map(|(n, v)| (n.to_string(), v))

@@ -88,11 +88,23 @@ fn message(rng: &mut Rng, k: u64) -> Message {
             current_epoch: rng.u32(),
             last_zxid: rng.i64(),
         },
-        4 => Message::Snapshot {
+        4 => {
+            let data = rng.bytes(5000);
+            let offset = rng.below(1 << 40);
+            Message::SnapshotChunk {
+                epoch: rng.u32(),
+                attempt: rng.u64(),
+                zxid: rng.i64(),
+                offset,
+                total: offset + data.len() as u64 + rng.below(3),
+                data: Arc::from(data),
+            }
+        }
+        12 => Message::SnapshotAck {
             epoch: rng.u32(),
             attempt: rng.u64(),
             zxid: rng.i64(),
-            data: Arc::from(rng.bytes(5000)),
+            received: rng.u64(),
         },
         5 => Message::Sync {
             epoch: rng.u32(),
@@ -141,28 +153,12 @@ fn message(rng: &mut Rng, k: u64) -> Message {
 
 /// Sends a message the way the transport does and decodes it back through a stream decoder
 /// fed in random pieces.
-fn round_trip_message(rng: &mut Rng, m: &Message, chunk_bytes: usize) -> Message {
+fn round_trip_message(rng: &mut Rng, m: &Message) -> Message {
     let mut enc = Encoder::new();
     let mut wire = Vec::new();
-    match m {
-        Message::Snapshot {
-            epoch,
-            attempt,
-            zxid,
-            data,
-        } => {
-            for c in snapshot_chunks(*epoch, *attempt, *zxid, data, chunk_bytes) {
-                enc.encode_into(&OutFrame::SnapshotChunk(c), 1 << 20, &mut wire)
-                    .unwrap();
-            }
-        }
-        _ => {
-            enc.encode_into(&OutFrame::Message(m), 1 << 20, &mut wire)
-                .unwrap();
-        }
-    }
+    enc.encode_into(&OutFrame::Message(m), 1 << 20, &mut wire)
+        .unwrap();
     let mut dec = FrameDecoder::new(1 << 20);
-    let mut asm = SnapshotAssembler::new(1 << 20);
     let mut got = Vec::new();
     let mut at = 0;
     while at < wire.len() {
@@ -170,13 +166,7 @@ fn round_trip_message(rng: &mut Rng, m: &Message, chunk_bytes: usize) -> Message
         dec.feed(&wire[at..at + n]);
         at += n;
         while let Some(view) = dec.next_frame().unwrap() {
-            if let Some(c) = view.snapshot_chunk() {
-                if let Some(s) = asm.push(&c).unwrap() {
-                    got.push(s);
-                }
-            } else {
-                got.push(view.to_message().expect("a protocol message"));
-            }
+            got.push(view.to_message().expect("a protocol message"));
         }
     }
     assert_eq!(dec.buffered(), 0);
@@ -188,15 +178,12 @@ fn round_trip_message(rng: &mut Rng, m: &Message, chunk_bytes: usize) -> Message
 fn every_message_kind_round_trips() {
     for seed in 1..=400u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-        for k in 0..12 {
+        for k in 0..13 {
             let m = message(&mut rng, k);
-            let chunk = 1 + rng.below(2000) as usize;
-            assert_eq!(round_trip_message(&mut rng, &m, chunk), m, "seed {seed}");
+            assert_eq!(round_trip_message(&mut rng, &m), m, "seed {seed}");
             // decode_frame of a single frame agrees with the stream path.
-            if !matches!(m, Message::Snapshot { .. }) {
-                let bytes = encode(&OutFrame::Message(&m)).unwrap();
-                assert_eq!(decode_frame(&bytes).unwrap(), InFrame::Message(m));
-            }
+            let bytes = encode(&OutFrame::Message(&m)).unwrap();
+            assert_eq!(decode_frame(&bytes).unwrap(), InFrame::Message(m));
         }
     }
 }
@@ -219,20 +206,23 @@ fn hello_app_and_chunk_round_trip() {
         assert_eq!(decode_frame(&bytes).unwrap(), InFrame::App(data.to_vec()));
     }
 
-    let chunk = ChunkRef {
+    let chunk = Message::SnapshotChunk {
         epoch: 3,
         attempt: 9,
         zxid: 77,
         offset: 5,
         total: 12,
-        data: b"abcdefg",
-        last: true,
+        data: Arc::from(&b"abcdefg"[..]),
     };
-    let bytes = encode(&OutFrame::SnapshotChunk(chunk)).unwrap();
-    assert_eq!(
-        decode_frame(&bytes).unwrap(),
-        InFrame::SnapshotChunk(chunk.to_owned())
-    );
+    let bytes = encode(&OutFrame::Message(&chunk)).unwrap();
+    let view = view_frame(&bytes, 1 << 20).unwrap();
+    assert_eq!(view.kind(), FrameKind::SnapshotChunk);
+    let FrameView::SnapshotChunk(c) = view else {
+        panic!("{view:?}");
+    };
+    // `last` is set on the chunk that reaches the total (informative only).
+    assert!(c.last());
+    assert_eq!(decode_frame(&bytes).unwrap(), InFrame::Message(chunk));
 }
 
 #[test]
@@ -471,103 +461,6 @@ fn unknown_kind_and_enum_values_are_refused() {
     );
 }
 
-fn chunk(offset: u64, total: u64, data: &[u8], last: bool) -> ChunkRef<'_> {
-    ChunkRef {
-        epoch: 2,
-        attempt: 5,
-        zxid: 100,
-        offset,
-        total,
-        data,
-        last,
-    }
-}
-
-#[test]
-fn chunk_reassembly() {
-    let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
-    for size in [1, 7, 4096, 9_999, 10_000, 20_000] {
-        let mut asm = SnapshotAssembler::new(10_000);
-        let mut out = None;
-        for c in snapshot_chunks(2, 5, 100, &data, size) {
-            assert!(out.is_none());
-            out = asm.push(&c).unwrap();
-        }
-        assert_eq!(
-            out,
-            Some(Message::Snapshot {
-                epoch: 2,
-                attempt: 5,
-                zxid: 100,
-                data: Arc::from(&data[..])
-            })
-        );
-        assert!(!asm.in_progress());
-    }
-    // An empty snapshot is one empty last chunk.
-    let chunks: Vec<_> = snapshot_chunks(1, 1, 1, &[], 10).collect();
-    assert_eq!(chunks.len(), 1);
-    let mut asm = SnapshotAssembler::new(0);
-    assert!(matches!(
-        asm.push(&chunks[0]),
-        Ok(Some(Message::Snapshot { .. }))
-    ));
-}
-
-#[test]
-fn chunk_limits_and_order() {
-    let mut asm = SnapshotAssembler::new(100);
-    assert_eq!(
-        asm.push(&chunk(0, 101, b"x", false)),
-        Err(ChunkError::TooLarge {
-            total: 101,
-            max: 100
-        })
-    );
-    // No start: a chunk in the middle is refused.
-    assert_eq!(
-        asm.push(&chunk(10, 20, b"x", false)),
-        Err(ChunkError::OutOfOrder {
-            expected: 0,
-            got: 10
-        })
-    );
-    // A missing chunk drops the partial snapshot, and later chunks are refused too.
-    assert_eq!(asm.push(&chunk(0, 30, &[1; 10], false)), Ok(None));
-    assert_eq!(
-        asm.push(&chunk(20, 30, &[1; 10], true)),
-        Err(ChunkError::OutOfOrder {
-            expected: 10,
-            got: 20
-        })
-    );
-    assert!(!asm.in_progress());
-    assert!(asm.push(&chunk(10, 30, &[1; 10], false)).is_err());
-    // A chunk of another snapshot drops it.
-    assert_eq!(asm.push(&chunk(0, 30, &[1; 10], false)), Ok(None));
-    let mut other = chunk(10, 30, &[1; 10], false);
-    other.zxid = 101;
-    assert_eq!(asm.push(&other), Err(ChunkError::Mismatch));
-    // Data past the announced total.
-    assert_eq!(asm.push(&chunk(0, 5, &[1; 4], false)), Ok(None));
-    assert_eq!(
-        asm.push(&chunk(4, 5, &[1; 4], true)),
-        Err(ChunkError::Overflow { end: 8, total: 5 })
-    );
-    // A last chunk short of the total.
-    assert_eq!(asm.push(&chunk(0, 10, &[1; 4], false)), Ok(None));
-    assert_eq!(
-        asm.push(&chunk(4, 10, &[1; 4], true)),
-        Err(ChunkError::Incomplete {
-            received: 8,
-            total: 10
-        })
-    );
-    // A new start replaces a partial one.
-    assert_eq!(asm.push(&chunk(0, 10, &[1; 4], false)), Ok(None));
-    assert!(asm.push(&chunk(0, 2, &[9; 2], true)).unwrap().is_some());
-}
-
 #[test]
 fn decoder_handles_many_frames_per_read() {
     let mut enc = Encoder::new();
@@ -588,4 +481,47 @@ fn decoder_handles_many_frames_per_read() {
         got.push(v.to_message().unwrap());
     }
     assert_eq!(got, msgs);
+}
+
+/// The two snapshot-transfer frames, byte for byte as docs/peer-protocol.md lays them out
+/// ("Snapshot transfer frames, golden bytes"). A change here is a wire format change.
+#[test]
+fn snapshot_transfer_frames_golden_bytes() {
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    }
+    let ack = Message::SnapshotAck {
+        epoch: 3,
+        attempt: 0x1_0000_0002,
+        zxid: 0x3_0000_0007,
+        received: 0x10_0000,
+    };
+    let ack_bytes = hex("00 00 00 54 7c af 82 6a \
+        14 00 00 00 52 4b 50 31 00 00 00 00 08 00 0c 00 07 00 08 00 \
+        08 00 00 00 00 00 00 0f 10 00 00 00 \
+        0c 00 24 00 20 00 14 00 0c 00 04 00 \
+        0c 00 00 00 00 00 10 00 00 00 00 00 07 00 00 00 03 00 00 00 \
+        02 00 00 00 01 00 00 00 00 00 00 00 03 00 00 00");
+    let chunk = Message::SnapshotChunk {
+        epoch: 3,
+        attempt: 0x1_0000_0002,
+        zxid: 0x3_0000_0007,
+        offset: 0x10_0000,
+        total: 0x10_0003,
+        data: Arc::from(&b"abc"[..]),
+    };
+    let chunk_bytes = hex("00 00 00 74 d5 4d 45 5b \
+        14 00 00 00 52 4b 50 31 00 00 00 00 08 00 0e 00 07 00 08 00 \
+        08 00 00 00 00 00 00 06 18 00 00 00 00 00 \
+        12 00 34 00 30 00 24 00 1c 00 14 00 0c 00 04 00 0b 00 \
+        12 00 00 00 30 00 00 00 00 00 00 01 03 00 10 00 00 00 00 00 \
+        00 00 10 00 00 00 00 00 07 00 00 00 03 00 00 00 \
+        02 00 00 00 01 00 00 00 00 00 00 00 03 00 00 00 \
+        03 00 00 00 61 62 63 00");
+    for (m, bytes) in [(ack, ack_bytes), (chunk, chunk_bytes)] {
+        assert_eq!(encode(&OutFrame::Message(&m)).unwrap(), bytes, "{m:?}");
+        assert_eq!(decode_frame(&bytes).unwrap(), InFrame::Message(m));
+    }
 }

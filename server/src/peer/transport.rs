@@ -41,7 +41,7 @@
 //!   the next, so an unreachable address costs one `connect_retry` or one deadline. We listen
 //!   on every address of our own line.
 //! - Everything is bounded: frame size (`frame_bytes_max`, both directions), per-link queue
-//!   (`send_queue_max` messages), snapshot size on receipt (`snapshot_bytes_max`), inbound
+//!   (`send_queue_max` messages; a snapshot travels as the protocol's chunks, each a frame), inbound
 //!   connections ([`INBOUND_PER_PEER_MAX`] per configured peer), the inbound channel
 //!   ([`INBOUND_QUEUE_MAX`]; a full channel stops the readers, and TCP pushes back on the
 //!   senders, whose queues then drop).
@@ -59,7 +59,7 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
 use glommio::sync::Semaphore;
 use ringkeeper_replication::wire::{
-    self, Encoder, FrameDecoder, FrameKind, Hello, OutFrame, SnapshotAssembler, PROTOCOL_VERSION,
+    self, Encoder, FrameDecoder, FrameKind, Hello, OutFrame, PROTOCOL_VERSION,
 };
 use ringkeeper_replication::{Message, ServerId};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -90,7 +90,7 @@ const WRITE_BATCH_BYTES: usize = 256 * 1024;
 /// Smallest accepted `frame_bytes_max`: a snapshot chunk needs room beyond its header.
 pub const FRAME_BYTES_MIN: usize = 4096;
 /// Bytes of a chunk frame that are not snapshot data, with a wide margin.
-const CHUNK_OVERHEAD_BYTES: usize = 1024;
+pub const CHUNK_OVERHEAD_BYTES: usize = 1024;
 
 /// One other member of the ensemble.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +114,6 @@ pub struct TransportSettings {
     pub peers: Vec<PeerEndpoint>,
     /// The largest frame sent or accepted, its 8 header bytes included.
     pub frame_bytes_max: usize,
-    /// The largest snapshot accepted (reassembled from chunks).
-    pub snapshot_bytes_max: usize,
     /// Messages queued per outbound link before new ones are dropped.
     pub send_queue_max: usize,
     /// Pause between dials of a link that is down.
@@ -208,8 +206,6 @@ pub struct TransportStats {
     /// Messages `send`/`send_app` dropped: unknown peer, link down, queue full, too large for
     /// a frame, transport stopped, or queued on a link that then broke.
     pub frames_dropped: u64,
-    /// Partially received snapshots dropped (out of order, too large, another snapshot).
-    pub snapshots_dropped: u64,
     /// Inbound connections closed for a bad frame, a bad Hello or a Hello timeout.
     pub connection_errors: u64,
     /// Inbound connections closed because the same peer connected again on the same port.
@@ -281,8 +277,6 @@ struct Inner {
     stop: Semaphore,
     stopped: Cell<bool>,
     inbound_tx: RefCell<Option<Rc<LocalSender<Inbound>>>>,
-    /// Data bytes per snapshot chunk frame: the default, capped by `frame_bytes_max`.
-    chunk_bytes: usize,
     local: (SocketAddr, SocketAddr),
     stats: RefCell<TransportStats>,
     /// The newest inbound connection per (peer, port), by a signal that closes it when a
@@ -372,15 +366,12 @@ impl Transport {
             let q = make("quorum", &p.quorum);
             links.insert(p.id, (e, q));
         }
-        let chunk_bytes =
-            wire::SNAPSHOT_CHUNK_BYTES_DEFAULT.min(settings.frame_bytes_max - CHUNK_OVERHEAD_BYTES);
         let inner = Rc::new(Inner {
             settings,
             links,
             stop: Semaphore::new(0),
             stopped: Cell::new(false),
             inbound_tx: RefCell::new(Some(Rc::new(tx))),
-            chunk_bytes,
             local,
             stats: RefCell::new(TransportStats::default()),
             inbound_current: RefCell::new(HashMap::new()),
@@ -566,7 +557,6 @@ async fn run_inbound(
     let _ = stream.set_read_timeout(Some(HELLO_TIMEOUT));
     let settings = &inner.settings;
     let mut decoder = FrameDecoder::new(settings.frame_bytes_max);
-    let mut snapshots = SnapshotAssembler::new(settings.snapshot_bytes_max);
     let mut from: Option<ServerId> = None;
     // Never has permits; closed when a newer connection from the same peer and port arrives.
     let superseded = Rc::new(Semaphore::new(0));
@@ -603,20 +593,6 @@ async fn run_inbound(
                             from: id,
                             data: view.app_data().unwrap_or_default().to_vec(),
                         }),
-                        (Some(id), FrameKind::SnapshotChunk) => {
-                            match view.snapshot_chunk().map(|c| snapshots.push(&c)) {
-                                Some(Ok(Some(message))) => {
-                                    Step::Deliver(Inbound::Protocol { from: id, message })
-                                }
-                                Some(Ok(None)) | None => Step::Nothing,
-                                Some(Err(e)) => {
-                                    // The protocol recovers as from a lost snapshot.
-                                    inner.count(|s| s.snapshots_dropped += 1);
-                                    debug!(peer = id, "snapshot dropped: {e}");
-                                    Step::Nothing
-                                }
-                            }
-                        }
                         (Some(id), _) => match view.to_message() {
                             Some(message) => Step::Deliver(Inbound::Protocol { from: id, message }),
                             None => Step::Nothing,
@@ -1002,23 +978,6 @@ fn encode_item(
         Outgoing::App(data) => encoder
             .encode_into(&OutFrame::App(data), max, out)
             .map(|_| 1),
-        Outgoing::Message(Message::Snapshot {
-            epoch,
-            attempt,
-            zxid,
-            data,
-        }) => {
-            let mut n = 0;
-            let mut result = Ok(0);
-            for c in wire::snapshot_chunks(*epoch, *attempt, *zxid, data, inner.chunk_bytes) {
-                if let Err(e) = encoder.encode_into(&OutFrame::SnapshotChunk(c), max, out) {
-                    result = Err(e);
-                    break;
-                }
-                n += 1;
-            }
-            result.map(|_: u64| n)
-        }
         Outgoing::Message(m) => encoder
             .encode_into(&OutFrame::Message(m), max, out)
             .map(|_| 1),

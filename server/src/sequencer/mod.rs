@@ -36,7 +36,7 @@ use glommio::channels::local_channel;
 use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
 use tracing::debug;
 
-use crate::messages::{ToSequencer, ToShard};
+use crate::messages::{SnapshotPrepared, ToSequencer, ToShard};
 use driver::Driver;
 
 /// Milliseconds since the Unix epoch: the ctime/mtime clients see, and the session clock.
@@ -56,15 +56,29 @@ pub struct EnsembleSettings {
     pub transport: Option<crate::peer::TransportSettings>,
 }
 
+/// The sequencer's cross-thread queues.
+pub struct Queues {
+    /// From each shard.
+    pub inbound: Vec<ConnectedReceiver<ToSequencer>>,
+    /// To each shard, then to the snapshotter.
+    pub outbound: Vec<ConnectedSender<ToShard>>,
+    /// From the snapshotter: snapshots prepared for followers.
+    pub prepared: ConnectedReceiver<SnapshotPrepared>,
+}
+
 /// Runs the sequencer until every shard has hung up.
 pub async fn run(
     settings: SequencerSettings,
     storage: StorageSettings,
     initial: InitialState,
-    inbound: Vec<ConnectedReceiver<ToSequencer>>,
-    outbound: Vec<ConnectedSender<ToShard>>,
+    queues: Queues,
     ensemble: EnsembleSettings,
 ) {
+    let Queues {
+        inbound,
+        outbound,
+        prepared,
+    } = queues;
     // Each shard's stream must stay in zxid order even though several tasks produce
     // messages: every producer pushes into the shard's queue synchronously (in the order it
     // decides things), and one forwarding task per shard moves that queue onto the
@@ -141,6 +155,17 @@ pub async fn run(
         None => Vec::new(),
     };
     let committer = glommio::spawn_local(commit_loop(state.clone(), log, kick_rx));
+    // Snapshots for followers come back from the snapshotter; their chunks go out from here.
+    let snapshots = {
+        let state = state.clone();
+        let kick = kick.clone();
+        glommio::spawn_local(async move {
+            while let Some(p) = prepared.recv().await {
+                state.call(|s| s.on_snapshot_prepared(p, now_ms()));
+                let _ = kick.try_send(());
+            }
+        })
+    };
 
     let ticker = {
         let state = state.clone();
@@ -191,6 +216,7 @@ pub async fn run(
     }
     debug!("all shards hung up; sequencer stopping");
     drop(peer_tasks);
+    drop(snapshots);
     state.shutdown();
     drop(ticker);
     drop(committer);

@@ -92,7 +92,7 @@ pub fn approx_bytes(msg: &ToShard) -> usize {
         ToShard::Commit { txn, .. } => OVERHEAD + body_bytes(&txn.body),
         ToShard::SyncDone { path, .. } => OVERHEAD + path.len(),
         // A `Reset`'s snapshot is one allocation shared by every queue, bounded on receipt
-        // by the transport's `snapshot_bytes_max`; it is not counted once per queue.
+        // by the protocol's `snapshot_bytes_max`; it is not counted once per queue.
         _ => OVERHEAD,
     }
 }

@@ -1071,6 +1071,8 @@ impl ShardState {
             }
             ToShard::Reset { snapshot, zxid } => self.reset(&snapshot, zxid),
             ToShard::CloseConn { conn } => self.close_refusing_handshake(conn),
+            // The snapshotter's alone; a shard is never sent one.
+            ToShard::SnapshotFor { .. } => {}
         }
         None
     }

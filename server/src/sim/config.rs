@@ -30,6 +30,10 @@ pub fn protocol(me: ServerId, voters: &[ServerId], log_window: usize) -> Config 
     let mut protocol = Config::new(me, voters.to_vec());
     protocol.log_window_entries_max = log_window;
     protocol.retransmit_entries_max = log_window.min(10_000);
+    // Small chunks make every snapshot a windowed transfer of many chunks, which the
+    // network loses, duplicates and reorders like any protocol message.
+    protocol.snapshot_chunk_bytes = 512;
+    protocol.snapshot_window_chunks = 4;
     if voters.len() == 1 {
         protocol.proposals_outstanding_max = protocol.proposals_outstanding_max.max(2000);
     } else {

@@ -155,6 +155,8 @@ pub struct ProtocolCounters {
     pub syncs_diff: u64,
     pub syncs_trunc: u64,
     pub syncs_snap: u64,
+    /// Snapshot chunks leaders sent (resent ones included): each snapshot is many.
+    pub snapshot_chunks: u64,
     /// Messages that contradict the protocol's invariants: must stay zero.
     pub violations: u64,
 }
@@ -166,6 +168,7 @@ impl ProtocolCounters {
             syncs_diff: s.syncs_diff,
             syncs_trunc: s.syncs_trunc,
             syncs_snap: s.syncs_snap,
+            snapshot_chunks: s.snapshot_chunks_sent,
             violations: s.violations,
         }
     }
@@ -175,6 +178,7 @@ impl ProtocolCounters {
         self.syncs_diff += o.syncs_diff;
         self.syncs_trunc += o.syncs_trunc;
         self.syncs_snap += o.syncs_snap;
+        self.snapshot_chunks += o.snapshot_chunks;
         self.violations += o.violations;
     }
 }

@@ -14,12 +14,13 @@ use ringkeeper_engine::storage::{block_on, recover, LogWriter, SegmentPolicy, Si
 use ringkeeper_engine::Zxid;
 use ringkeeper_replication::{Message, Peer, ServerId};
 
-use crate::messages::{ConnId, ShardId, ToSequencer, ToShard};
+use crate::messages::{ConnId, ShardId, SnapshotPrepared, ToSequencer, ToShard};
 use crate::replica::role::ServingRole;
 use crate::replica::{epochs, ReplicaSettings};
 use crate::sequencer::{Batch, Effect, Replica, SequencerSettings, SequencerState};
 use crate::shard::backlog::ConnBacklog;
 use crate::shard::{Effect as ShardEffect, HandshakeOutcome, ShardState};
+use crate::snapshotter::{SnapshotSettings, Snapshotter};
 use crate::startup;
 use crate::watermark::Watermark;
 
@@ -34,6 +35,9 @@ pub enum Out {
     Closed(ShardId, ConnId),
     Peer(ServerId, PeerMsg),
     FreshLink(ServerId),
+    /// The snapshotter prepared a follower's snapshot; the world hands it to the sequencer
+    /// after a while, as the real snapshotter's channel does.
+    SnapshotPrepared(SnapshotPrepared),
     /// The server stopped itself; in a correct server this is a bug or a divergence.
     Fatal(String),
 }
@@ -60,6 +64,10 @@ pub struct Running {
     /// Handshakes waiting for their shard to catch up with the client's last zxid.
     pub catching_up: Vec<(ShardId, ConnId, Zxid, i64)>,
     pub role: ServingRole,
+    /// The snapshotter's copy of the tree, fed the committed stream (the sequencer's last
+    /// queue) as the real one is; it writes no files here, but prepares the snapshots a
+    /// leader sends to far-behind followers.
+    snapshotter: Snapshotter,
 }
 
 pub struct Node {
@@ -130,10 +138,20 @@ impl Node {
             })
             .collect();
         let settings: SequencerSettings = config::sequencer(self.id, &self.voters, released);
+        let snapshotter = Snapshotter::new(
+            SnapshotSettings {
+                dir: PathBuf::new(),
+                snap_count: u64::MAX,
+                retain: 1,
+            },
+            initial.tree.independent_copy(),
+            &initial.sessions,
+            initial.last_zxid,
+        );
         let seq = SequencerState::new(
             settings,
             initial,
-            config::SHARDS,
+            config::SHARDS + 1,
             (replica, commands),
             now_ms,
         )
@@ -157,6 +175,7 @@ impl Node {
             backlogs: HashMap::new(),
             catching_up: Vec::new(),
             role,
+            snapshotter,
         };
         for s in &mut run.shards {
             s.set_serving(role != ServingRole::Looking);
@@ -188,6 +207,34 @@ impl Node {
             return false;
         };
         match effect {
+            Effect::ToShard(shard, msg) if shard == config::SHARDS => {
+                // The snapshotter's queue, taken at once (its order is all that matters).
+                match msg {
+                    ToShard::Commit { txn, .. } => {
+                        if let Err(line) = run.snapshotter.apply(&txn) {
+                            out.push(Out::Fatal(format!("snapshotter: {line}")));
+                            return false;
+                        }
+                    }
+                    ToShard::Reset { snapshot, zxid } => run.snapshotter.reset(&snapshot, zxid),
+                    ToShard::SnapshotFor { to, attempt, zxid } => {
+                        if run.snapshotter.last_zxid() != zxid {
+                            out.push(Out::Fatal(format!(
+                                "snapshot for {to} asked at 0x{zxid:x}, the snapshotter is at 0x{:x}",
+                                run.snapshotter.last_zxid()
+                            )));
+                            return false;
+                        }
+                        out.push(Out::SnapshotPrepared(SnapshotPrepared {
+                            to,
+                            attempt,
+                            zxid,
+                            data: run.snapshotter.encode().into(),
+                        }));
+                    }
+                    _ => {}
+                }
+            }
             Effect::ToShard(shard, msg) => {
                 if let Some(q) = run.shard_inbox.get_mut(shard) {
                     q.push_back(msg);

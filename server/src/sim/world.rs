@@ -30,6 +30,8 @@ enum Ev {
     CommitEnd(usize, u64),
     SeqTick(usize, u64),
     PeerTick(usize, u64),
+    /// The snapshotter's snapshot for a follower reaches the sequencer.
+    Prepared(usize, u64, crate::messages::SnapshotPrepared),
     Deliver {
         from: usize,
         to: usize,
@@ -217,6 +219,12 @@ impl World {
             }
             Ev::SeqTick(i, inc) if self.live(i, inc) => self.seq_tick(i, inc),
             Ev::PeerTick(i, inc) if self.live(i, inc) => self.peer_tick(i, inc),
+            Ev::Prepared(i, inc, p) if self.live(i, inc) => {
+                let now_ms = self.nodes[i].clock_ms(self.now);
+                let mut out = Vec::new();
+                self.nodes[i].seq_call(&mut out, |s| s.on_snapshot_prepared(p, now_ms));
+                self.after(i, out)
+            }
             Ev::Deliver {
                 from,
                 to,
@@ -299,6 +307,12 @@ impl World {
                 Ok(())
             }
             Out::Fatal(line) => Err(self.fail(format!("server {} stopped: {line}", i + 1))),
+            Out::SnapshotPrepared(p) => {
+                // Encoding takes the snapshotter a while; writes go on meanwhile.
+                let inc = self.nodes[i].incarnation;
+                let delay = self.between(1, 4 * config::PEER_TICK_MS);
+                self.schedule(delay, Ev::Prepared(i, inc, p))
+            }
         }
     }
 

@@ -16,11 +16,11 @@ use tracing::{info, warn};
 pub fn write_and_purge(
     dir: PathBuf,
     zxid: Zxid,
-    bytes: Vec<u8>,
+    bytes: &[u8],
     retain: usize,
 ) -> Result<(), StorageError> {
     let mut fs = FsDir::open(dir)?;
-    let name = write_snapshot(&mut fs, zxid, &bytes)?;
+    let name = write_snapshot(&mut fs, zxid, bytes)?;
     info!(snapshot = %name, bytes = bytes.len(), "snapshot written");
     let names = fs.list()?;
     let doomed = purge_plan(&names, retain.max(1));

@@ -87,6 +87,12 @@ pub struct Replica {
     leader_digests: LeaderDigests,
     /// Leading: the zxid whose digest the other members were last told.
     digest_sent: Zxid,
+    /// Leading: the snapshot prepared for each follower whose transfer runs, with the
+    /// handshake attempt and zxid it is for. At most one per member; dropped with the
+    /// leadership.
+    outgoing: BTreeMap<ServerId, (u64, Zxid, Arc<[u8]>)>,
+    /// Following: the leader's snapshot being received (zxid, total, bytes so far).
+    incoming: Option<(Zxid, u64, Vec<u8>)>,
 }
 
 impl Replica {
@@ -110,6 +116,8 @@ impl Replica {
             log_generation: 0,
             leader_digests: LeaderDigests::default(),
             digest_sent: applied,
+            outgoing: BTreeMap::new(),
+            incoming: None,
         }
     }
 
@@ -327,6 +335,17 @@ impl SequencerState {
         self.exec(commands, now_ms);
     }
 
+    /// The snapshotter encoded the snapshot a follower's transfer waits for.
+    /// A leader that is not established yet (its role still Looking) takes it too: its first
+    /// followers may need a snapshot before it has a quorum. The protocol ignores a snapshot
+    /// no transfer waits for (another attempt, or no longer leading).
+    pub fn on_snapshot_prepared(&mut self, p: crate::messages::SnapshotPrepared, now_ms: i64) {
+        if self.replica_mut().peer.leader() != Some(self.replica_mut().my_id()) {
+            return;
+        }
+        self.snapshot_prepared(p.to, p.attempt, p.zxid, p.data, now_ms);
+    }
+
     /// A member's quorum connection to this one broke: a follower whose leader it is stops
     /// following at once (the protocol decides), so failover does not wait for syncLimit.
     pub fn on_peer_disconnected(&mut self, from: ServerId, now_ms: i64) {
@@ -468,13 +487,32 @@ impl SequencerState {
                 }
                 Command::Apply { entries } => self.apply_entries(&entries, now_ms),
                 Command::SendSnapshot {
+                    to, attempt, zxid, ..
+                } => self.prepare_snapshot(to, attempt, zxid, now_ms),
+                Command::SendSnapshotChunk {
                     to,
                     epoch,
                     attempt,
                     zxid,
-                } => self.send_snapshot(to, epoch, attempt, zxid),
-                Command::InstallSnapshot { zxid, data } => {
-                    self.install_snapshot(zxid, data, now_ms)
+                    offset,
+                    len,
+                } => self.send_snapshot_chunk(to, (epoch, attempt, zxid), offset, len),
+                Command::StoreSnapshotChunk {
+                    zxid,
+                    offset,
+                    total,
+                    data,
+                } => self.store_snapshot_chunk(zxid, offset, total, &data),
+                Command::InstallSnapshot { zxid } => {
+                    let held = self.replica_mut().incoming.take();
+                    match held {
+                        Some((z, total, bytes)) if z == zxid && bytes.len() as u64 == total => {
+                            self.install_snapshot(zxid, bytes.into(), now_ms)
+                        }
+                        _ => self.fatal(format!(
+                            "told to install the leader's snapshot 0x{zxid:x} without all of it"
+                        )),
+                    }
                 }
                 Command::Role(role) => self.change_role(role, now_ms),
                 Command::Rejected { payloads, error } => {
@@ -549,7 +587,12 @@ impl SequencerState {
         self.open.truncate_after = Some(self.open.truncate_after.map_or(after, |t| t.min(after)));
     }
 
-    fn send_snapshot(&mut self, to: ServerId, epoch: u32, attempt: u64, zxid: Zxid) {
+    /// The protocol wants a snapshot for a far-behind follower. The snapshotter's copy of
+    /// the tree encodes it (the request follows the commits up to `zxid` in its stream), so
+    /// this core does nothing of the tree's size; it comes back through
+    /// [`SequencerState::on_snapshot_prepared`]. Without a snapshotter queue (a state driven
+    /// by tests) it is encoded here.
+    fn prepare_snapshot(&mut self, to: ServerId, attempt: u64, zxid: Zxid, now_ms: i64) {
         let applied = self.replica_mut().applied;
         if zxid != applied {
             // The protocol names the applied point, which is where the committed tree is.
@@ -560,6 +603,19 @@ impl SequencerState {
             );
             return;
         }
+        info!(
+            to,
+            zxid = format_args!("0x{zxid:x}"),
+            "preparing a snapshot for a follower"
+        );
+        if self.queue_count > self.settings.shard_count {
+            let snapshotter = self.queue_count - 1;
+            self.replica_mut().effects.push(Effect::ToShard(
+                snapshotter,
+                ToShard::SnapshotFor { to, attempt, zxid },
+            ));
+            return;
+        }
         let sessions: Vec<(SessionId, i32)> = self
             .replica_mut()
             .committed_sessions
@@ -568,21 +624,102 @@ impl SequencerState {
             .collect();
         let data: Arc<[u8]> =
             ringkeeper_engine::storage::encode_snapshot(&self.tree, &sessions, zxid).into();
+        self.snapshot_prepared(to, attempt, zxid, data, now_ms);
+    }
+
+    pub(super) fn snapshot_prepared(
+        &mut self,
+        to: ServerId,
+        attempt: u64,
+        zxid: Zxid,
+        data: Arc<[u8]>,
+        now_ms: i64,
+    ) {
+        let total = data.len() as u64;
         info!(
             to,
             zxid = format_args!("0x{zxid:x}"),
-            bytes = data.len(),
+            bytes = total,
             "sending a snapshot to a follower"
         );
-        self.replica_mut().effects.push(Effect::PeerSend(
+        let r = self.replica_mut();
+        r.outgoing.insert(to, (attempt, zxid, data));
+        let commands = r.peer.step(Event::SnapshotReady {
             to,
-            Message::Snapshot {
+            attempt,
+            zxid,
+            total,
+        });
+        self.exec(commands, now_ms);
+    }
+
+    /// One chunk of a prepared snapshot: the only copy is of the chunk's own bytes.
+    fn send_snapshot_chunk(
+        &mut self,
+        to: ServerId,
+        (epoch, attempt, zxid): (u32, u64, Zxid),
+        offset: u64,
+        len: u64,
+    ) {
+        let r = self.replica_mut();
+        let Some((_, _, data)) = r
+            .outgoing
+            .get(&to)
+            .filter(|(a, z, _)| (*a, *z) == (attempt, zxid))
+        else {
+            warn!(
+                to,
+                "a snapshot chunk was asked for a snapshot not prepared; not sent"
+            );
+            return;
+        };
+        let total = data.len() as u64;
+        let Some(bytes) = offset
+            .checked_add(len)
+            .filter(|end| *end <= total)
+            .map(|end| Arc::<[u8]>::from(&data[offset as usize..end as usize]))
+        else {
+            warn!(
+                to,
+                offset, len, total, "a snapshot chunk past its end; not sent"
+            );
+            return;
+        };
+        r.effects.push(Effect::PeerSend(
+            to,
+            Message::SnapshotChunk {
                 epoch,
                 attempt,
                 zxid,
-                data,
+                offset,
+                total,
+                data: bytes,
             },
         ));
+    }
+
+    /// Keeps a chunk of the leader's snapshot; the protocol hands them over in order, a
+    /// chunk at offset 0 starting a new snapshot (and its size is bounded by the protocol's
+    /// `snapshot_bytes_max`).
+    fn store_snapshot_chunk(&mut self, zxid: Zxid, offset: u64, total: u64, data: &[u8]) {
+        let r = self.replica_mut();
+        if offset == 0 {
+            // Reserve a bounded amount up front; the rest grows as chunks come.
+            let reserve = total.min(64 << 20) as usize;
+            r.incoming = Some((zxid, total, Vec::with_capacity(reserve)));
+        }
+        match r.incoming.as_mut() {
+            Some((z, t, bytes)) if (*z, *t) == (zxid, total) && bytes.len() as u64 == offset => {
+                bytes.extend_from_slice(data);
+            }
+            _ => {
+                warn!(
+                    zxid = format_args!("0x{zxid:x}"),
+                    offset, "snapshot chunk out of order; dropped"
+                );
+                r.incoming = None;
+            }
+        }
     }
 
     fn install_snapshot(&mut self, zxid: Zxid, data: Arc<[u8]>, now_ms: i64) {
@@ -663,6 +800,12 @@ impl SequencerState {
         }
         info!(from = ?old, to = ?new, "ensemble role");
         self.replica_mut().role = new;
+        // Transfers of another role are over: the protocol starts new ones. A leader that
+        // becomes established keeps the snapshots its transfers are sending.
+        if !matches!(new, Role::Leading { .. }) {
+            self.replica_mut().outgoing.clear();
+        }
+        self.replica_mut().incoming = None;
         // Proposals of an earlier leadership are read from the log, never from memory.
         self.replica_mut().proposed.clear();
         match new {
