@@ -18,6 +18,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked --quiet cargo-fuzz
 fi
 
+# The workspace's lock, so the fuzzed code is built with the dependency versions it ships with.
+cp Cargo.lock engine/fuzz/Cargo.lock
 cd engine/fuzz
 failed=0
 passed=0

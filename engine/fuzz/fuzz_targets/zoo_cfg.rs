@@ -10,7 +10,9 @@ use ringkeeper_server::config::Config;
 
 fuzz_target!(|data: &[u8]| {
     let path = std::env::temp_dir().join(format!("rk-fuzz-zoo-{}.cfg", std::process::id()));
-    let Ok(mut file) = std::fs::File::create(&path) else { return };
+    let Ok(mut file) = std::fs::File::create(&path) else {
+        return;
+    };
     if file.write_all(data).is_err() {
         return;
     }
