@@ -55,6 +55,31 @@ enum Waiting {
 enum Gated {
     Shard(ShardId, ToShard),
     App(ServerId, AppMessage),
+    /// A resume a follower could not validate from what it had applied (see `Resume`).
+    Resume(Resume),
+}
+
+/// A handshake resuming a session this follower has not seen created. The session may have
+/// been created (and its client answered) on another member a moment ago, in a commit this
+/// follower has not applied yet: Apache's follower asks its leader (`validateSession`), so a
+/// client that moves at once still resumes. Here the follower syncs with the leader and
+/// validates again once it has applied everything the leader had proposed; only a session
+/// still unknown then is refused.
+struct Resume {
+    shard: ShardId,
+    conn: ConnId,
+    session: SessionId,
+    passwd: Vec<u8>,
+    timeout_ms: i32,
+    now_ms: i64,
+}
+
+/// What a follower's sync with its leader is for.
+enum SyncFor {
+    /// A client's `sync` request on `path`.
+    Client(Origin, String),
+    /// A resume to validate after the sync (see `Resume`).
+    Resume(Resume),
 }
 
 /// The protocol and everything the sequencer keeps for it.
@@ -78,7 +103,7 @@ pub struct Replica {
     /// Follower: sessions with activity since the last report to the leader.
     touched: BTreeSet<SessionId>,
     /// Follower: syncs forwarded to the leader, by token.
-    syncs: HashMap<u64, (Origin, String)>,
+    syncs: HashMap<u64, SyncFor>,
     next_token: u64,
     /// Bumped by every truncation or snapshot install: durability reports of batches
     /// written before one must not reach the protocol.
@@ -420,11 +445,13 @@ impl SequencerState {
                 }
             }
             AppMessage::SyncDone { token, zxid } if from_leader => {
-                if let Some((origin, path)) = self.replica_mut().syncs.remove(&token) {
-                    self.gate(
+                match self.replica_mut().syncs.remove(&token) {
+                    Some(SyncFor::Client(origin, path)) => self.gate(
                         zxid,
                         Gated::Shard(origin.shard, ToShard::SyncDone { origin, path, zxid }),
-                    );
+                    ),
+                    Some(SyncFor::Resume(resume)) => self.gate(zxid, Gated::Resume(resume)),
+                    None => {}
                 }
             }
             other => {
@@ -459,6 +486,7 @@ impl SequencerState {
         match what {
             Gated::Shard(shard, msg) => self.send(shard, msg),
             Gated::App(to, m) => self.replica_mut().send_app(to, &m),
+            Gated::Resume(resume) => self.resume(resume, false),
         }
     }
 
@@ -1210,12 +1238,43 @@ impl SequencerState {
             }
             return;
         }
-        let known = self.replica_mut().committed_sessions.contains_key(&session);
+        let resume = Resume {
+            shard,
+            conn,
+            session,
+            passwd: passwd.to_vec(),
+            timeout_ms,
+            now_ms,
+        };
+        self.resume(resume, true);
+    }
+
+    /// Validates a resume against the committed sessions. A follower that does not know the
+    /// session syncs with its leader first when `may_sync` (see `Resume`).
+    fn resume(&mut self, resume: Resume, may_sync: bool) {
+        let Resume {
+            shard,
+            conn,
+            session,
+            timeout_ms,
+            now_ms,
+            ..
+        } = resume;
+        let r = self.replica_mut();
+        let role = r.role;
+        let known = r.committed_sessions.contains_key(&session);
+        if let (false, true, Role::Following { leader, .. }) = (known, may_sync, role) {
+            let token = r.next_token;
+            r.next_token += 1;
+            r.syncs.insert(token, SyncFor::Resume(resume));
+            r.send_app(leader, &AppMessage::Sync { token });
+            return;
+        }
         let alive = match role {
             Role::Leading { .. } => self.sessions.touch(session, now_ms),
             _ => known,
         };
-        if !known || !alive || !self.sessions.check_password(session, passwd) {
+        if !known || !alive || !self.sessions.check_password(session, &resume.passwd) {
             self.send(shard, ToShard::ConnectRefused { conn });
             return;
         }
@@ -1249,7 +1308,7 @@ impl SequencerState {
             Role::Following { leader, .. } => {
                 let token = r.next_token;
                 r.next_token += 1;
-                r.syncs.insert(token, (origin, path));
+                r.syncs.insert(token, SyncFor::Client(origin, path));
                 r.send_app(leader, &AppMessage::Sync { token });
             }
             Role::Looking => {

@@ -25,6 +25,21 @@ struct Net {
     queue: RefCell<VecDeque<InFlight>>,
     /// Members cut off from everyone.
     down: RefCell<Vec<ServerId>>,
+    /// Members whose incoming messages wait in `parked`, in order, instead of arriving:
+    /// a slow link, not a lost one.
+    held: RefCell<Vec<ServerId>>,
+    parked: RefCell<VecDeque<InFlight>>,
+}
+
+impl Net {
+    /// Lets a held member's parked messages arrive, before anything sent after them.
+    fn release(&self) {
+        self.held.borrow_mut().clear();
+        let mut parked = std::mem::take(&mut *self.parked.borrow_mut());
+        let mut queue = self.queue.borrow_mut();
+        parked.extend(queue.drain(..));
+        *queue = parked;
+    }
 }
 
 struct Node {
@@ -117,6 +132,10 @@ impl Cluster {
                 continue;
             }
             drop(down);
+            if self.net.held.borrow().contains(&to) {
+                self.net.parked.borrow_mut().push_back((from, to, m));
+                continue;
+            }
             let i = self.idx(to);
             match m {
                 Ok(message) => self.nodes[i].state.on_peer_message(from, message, self.now),
@@ -555,6 +574,63 @@ fn a_follower_whose_tree_differs_from_the_leaders_stops() {
     c.run_until("the follower notices", |c| c.nodes[f].fatal.is_some());
     let line = c.nodes[f].fatal.clone().unwrap();
     assert!(line.contains("diverged from the leader"), "{line}");
+}
+
+/// A client whose session was created on one member resumes at once on another that has not
+/// applied the session's creation yet (its link from the leader is slow). Apache's follower
+/// asks its leader; here the follower syncs with the leader, applies up to the leader's point
+/// and validates then: the resume is accepted, not refused as an unknown session. A session
+/// nobody created is still refused after that sync.
+#[test]
+fn a_resume_on_a_follower_behind_the_sessions_creation_waits_for_it() {
+    let mut c = Cluster::new("resume-behind");
+    c.run_until("a serving leader", |c| c.leader().is_some() && c.serving());
+    let leader = c.leader().unwrap();
+    let followers: Vec<ServerId> = (1..=3).filter(|id| *id != leader).collect();
+    let (f, g) = (c.idx(followers[0]), c.idx(followers[1]));
+    c.net.held.borrow_mut().push(followers[1]);
+    let session = c.new_session(f, 7, 10_000);
+    assert_eq!(
+        c.nodes[g].state.replica().committed_session_count(),
+        0,
+        "the slow follower must not have applied the session yet"
+    );
+    let passwd = c.nodes[f].state.sessions.password(session).to_vec();
+    let connect = |session, passwd: &[u8], conn| ToSequencer::Connect {
+        shard: 0,
+        conn,
+        session,
+        passwd: passwd.to_vec(),
+        timeout_ms: 10_000,
+    };
+    c.nodes[g].state.handle(connect(session, &passwd, 8), c.now);
+    let stranger = session + 1_000;
+    c.nodes[g]
+        .state
+        .handle(connect(stranger, &passwd, 9), c.now);
+    assert!(
+        !c.nodes[g].received.iter().any(|m| matches!(
+            m,
+            ToShard::ConnectRefused { conn: 8 } | ToShard::ConnectAccepted { conn: 8, .. }
+        )),
+        "the resume is answered before the follower caught up"
+    );
+    c.net.release();
+    c.run_until("both handshakes are answered", |c| {
+        let answered = |conn| {
+            c.nodes[g].received.iter().any(|m| match m {
+                ToShard::ConnectRefused { conn: k } => *k == conn,
+                ToShard::ConnectAccepted { conn: k, .. } => *k == conn,
+                _ => false,
+            })
+        };
+        answered(8) && answered(9)
+    });
+    assert_eq!(accepted_session(&c.nodes[g].received, 8), Some(session));
+    assert!(c.nodes[g]
+        .received
+        .iter()
+        .any(|m| matches!(m, ToShard::ConnectRefused { conn: 9 })));
 }
 
 #[test]
