@@ -362,7 +362,8 @@ impl Peer {
             .collect();
         let quorum = self.is_quorum(&support);
         let State::Looking(l) = &mut self.state else {
-            return;
+            // Found looking above, and nothing since changed the state: a bug here.
+            unreachable!("invariant: an election step found the peer not looking anymore");
         };
         if !quorum {
             l.agreed = None;

@@ -268,6 +268,18 @@ fn leading(state: &mut State) -> Option<&mut Leading> {
     }
 }
 
+/// The leader's state again, in a step that found this peer leading a moment ago and has
+/// changed no state since (the borrow checker makes it look twice). Not leading here is a
+/// bug in this crate, never something a peer sent, so it stops the program as an assertion.
+fn still_leading(state: &mut State) -> &mut Leading {
+    match state {
+        State::Leading(l) => l,
+        State::Looking(_) | State::Following(_) => {
+            unreachable!("invariant: a leader's step found it not leading anymore")
+        }
+    }
+}
+
 impl Peer {
     pub(super) fn become_leader(&mut self) {
         self.stats.leaderships += 1;
@@ -410,9 +422,7 @@ impl Peer {
         if !self.is_quorum(&known) {
             return;
         }
-        let Some(l) = leading(&mut self.state) else {
-            return;
-        };
+        let l = still_leading(&mut self.state);
         if highest >= EPOCH_MAX {
             // No epoch left to pick; staying out of the way is all a leader can do.
             self.become_looking();
@@ -515,9 +525,7 @@ impl Peer {
         if !self.is_quorum(&acked) {
             return;
         }
-        let Some(l) = leading(&mut self.state) else {
-            return;
-        };
+        let l = still_leading(&mut self.state);
         l.phase = Phase::Sync;
         l.establish_zxid = last;
         l.committed = applied;
@@ -881,9 +889,7 @@ impl Peer {
         let Some(candidate) = self.commit_candidate(&acks) else {
             return;
         };
-        let Some(l) = leading(&mut self.state) else {
-            return;
-        };
+        let l = still_leading(&mut self.state);
         let mut established_now = false;
         if l.phase == Phase::Sync {
             if candidate < l.establish_zxid {
@@ -1157,9 +1163,7 @@ impl Peer {
                 return;
             }
         }
-        let Some(l) = leading(&mut self.state) else {
-            return;
-        };
+        let l = still_leading(&mut self.state);
         if now - l.last_heartbeat < config.heartbeat_ticks as u64 {
             return;
         }
