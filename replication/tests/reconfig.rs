@@ -5,8 +5,8 @@
 use ringkeeper_replication::sim::{membership_payload, read_membership};
 use ringkeeper_replication::zxid::make;
 use ringkeeper_replication::{
-    Command, Config, Entry, Event, Membership, MembershipReader, Message, Payload, Peer,
-    ProposeError, Restored, Role, Vote, VoterState,
+    Command, Config, Entry, EpochState, Event, Membership, MembershipReader, Message, Payload,
+    Peer, ProposeError, Restored, Role, Vote, VoterState,
 };
 
 fn config(id: u64) -> Config {
@@ -258,4 +258,69 @@ fn a_joiner_never_stands_but_adopts_a_voters_candidate() {
         Role::Looking,
         "a joiner never decides by itself"
     );
+}
+
+/// A joiner that promised epoch 5 to server 3 (which counted it in a configuration it had)
+/// is offered epoch 5 by server 2, the leader that won without counting it. A voter would go
+/// back to looking; a joiner follows, acks the epoch and keeps its promise to 3 unchanged
+/// (nothing saved), as Apache's learner acks an epoch it accepted already. Going back to
+/// looking left such a joiner out for as long as that leader lasted (simulator seed 442).
+/// An older epoch is still refused.
+#[test]
+fn a_joiner_follows_the_winner_of_an_epoch_it_promised_to_another() {
+    for (offered, follows) in [(5, true), (4, false)] {
+        let epochs = EpochState {
+            accepted_epoch: 5,
+            accepted_leader: Some(3),
+            current_epoch: 4,
+            boot: 0,
+        };
+        let restored = Restored {
+            epochs,
+            ..Restored::default()
+        };
+        let (mut joiner, _) = Peer::restore(config(4), restored).expect("config");
+        let vote = Vote {
+            epoch: 4,
+            zxid: 0,
+            leader: 2,
+        };
+        let leading = Message::Vote {
+            round: 9,
+            vote,
+            state: VoterState::Leading,
+        };
+        let commands = deliver(&mut joiner, 2, leading);
+        let Some((2, Message::FollowerInfo { attempt, .. })) = sends(&commands).pop() else {
+            panic!("the joiner registers with the leader: {commands:?}");
+        };
+        let commands = deliver(
+            &mut joiner,
+            2,
+            Message::NewEpoch {
+                epoch: offered,
+                attempt,
+            },
+        );
+        assert!(
+            !commands.iter().any(|c| matches!(c, Command::SaveEpochs(_))),
+            "the promise to server 3 must not change: {commands:?}"
+        );
+        if follows {
+            let ack = Message::AckEpoch {
+                epoch: 5,
+                attempt,
+                current_epoch: 4,
+                last_zxid: 0,
+            };
+            assert_eq!(sends(&commands), vec![(2, ack)]);
+            assert_eq!(joiner.leader(), Some(2));
+        } else {
+            assert_eq!(
+                joiner.leader(),
+                None,
+                "an older epoch sends it back to looking"
+            );
+        }
+    }
 }

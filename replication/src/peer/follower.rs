@@ -268,6 +268,7 @@ impl Peer {
         // Every participant promises, a joiner too (a configuration it has not heard of yet
         // may count it); an observer does not.
         let promises = !self.config.is_observer();
+        let joiner = promises && !self.can_vote();
         let Some(f) = following(&mut self.state) else {
             return;
         };
@@ -292,6 +293,19 @@ impl Peer {
                     || (epoch == accepted.accepted_epoch
                         && (accepted.accepted_leader == Some(leader)
                             || accepted.accepted_leader == Some(self.config.id)));
+                if !acceptable && joiner && epoch == accepted.accepted_epoch {
+                    // A joiner promised this epoch to another would-be leader (one that
+                    // counted it in a configuration this leader does not have). This leader
+                    // counts no promise of ours: had it, it would have picked an epoch above
+                    // ours in discovery, or stepped down on our FollowerInfo. So follow it
+                    // and keep the promise made, as Apache's learner acks an epoch it had
+                    // accepted already without promising again. Refusing instead left the
+                    // joiner looking for as long as this leader lasted (simulator seed 442).
+                    f.epoch = epoch;
+                    f.phase = Phase::Syncing;
+                    self.send_ack_epoch(leader, epoch, attempt);
+                    return;
+                }
                 if !acceptable {
                     // This leader is behind the ensemble; look for the real one.
                     self.become_looking();

@@ -256,7 +256,7 @@ fn config_for(id: ServerId, membership: &crate::config::Membership) -> Config {
     config.log_window_entries_max = 32;
     // Small chunks and a small window make every snapshot a multi-chunk, flow-controlled
     // transfer whose chunks the network loses, duplicates and reorders.
-    config.snapshot_chunk_bytes = 48;
+    config.snapshot_chunk_bytes = 128;
     config.snapshot_window_chunks = 4;
     config.snapshot_retry_ticks = 3;
     config.snapshot_stall_ticks = 40;
