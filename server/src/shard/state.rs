@@ -86,6 +86,8 @@ pub struct ShardSettings {
     pub released: crate::watermark::Watermark,
     /// SASL DIGEST-MD5 users; `None` refuses SASL requests.
     pub sasl: Option<std::sync::Arc<crate::sasl::SaslServerConfig>>,
+    /// What reconfig requests are checked against (`crate::reconfig`).
+    pub reconfig: std::sync::Arc<crate::reconfig::ReconfigView>,
 }
 
 /// How a handshake ended, told to the connection's reader task.
@@ -730,6 +732,21 @@ impl ShardState {
         req: Request,
     ) -> Option<Vec<u8>> {
         let c = self.conns.get(&conn)?;
+        if let Request::Reconfig(r) = &req {
+            let config_acl = self
+                .tree
+                .acl(ringkeeper_engine::tree::CONFIG_NODE)
+                .map(|(acl, _)| acl)
+                .unwrap_or_default();
+            let code = match crate::reconfig::check(&self.settings.reconfig, r, config_acl, &c.auth)
+            {
+                Err(e) => e,
+                // Every check passed; the server proposes no reconfiguration yet.
+                Ok(_) => ErrorCode::ReconfigDisabled,
+            };
+            let frame = records::encode_reply(header.xid, self.last_zxid, code, &Response::Empty);
+            return Some(frame);
+        }
         let mut reader = read::Reader {
             tree: &self.tree,
             watches: &mut self.watches,

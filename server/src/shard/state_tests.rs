@@ -53,6 +53,7 @@ fn settings() -> ShardSettings {
         },
         released: crate::watermark::Watermark::new(0),
         sasl: None,
+        reconfig: Default::default(),
     }
 }
 
