@@ -284,6 +284,7 @@ impl ShardState {
         match ringkeeper_engine::storage::decode_snapshot(snapshot) {
             Ok(snap) => {
                 self.tree = snap.tree;
+                self.keep_own_config_view();
                 self.last_zxid = zxid;
                 self.watches = WatchManager::new(self.settings.max_watches_per_conn);
             }
@@ -291,6 +292,24 @@ impl ShardState {
                 "cannot decode the leader's snapshot: {e}; stopping"
             ))),
         }
+    }
+
+    /// After the leader's snapshot, `/zookeeper/config` shows this member's view of the
+    /// ensemble again, as Apache's learner sets it after a sync (`initConfigInZKDatabase`).
+    /// The snapshot's mtime is kept: the shard reads no clock. A standalone server (no
+    /// members) takes no snapshots from anyone and leaves the node alone.
+    fn keep_own_config_view(&mut self) {
+        let view = &self.settings.reconfig;
+        if view.members.is_empty() {
+            return;
+        }
+        let data = crate::config::membership_text(&view.members, view.version);
+        let mtime = self
+            .tree
+            .stat(ringkeeper_engine::tree::CONFIG_NODE)
+            .map_or(0, |s| s.mtime);
+        let version = i64::try_from(view.version).unwrap_or(i64::MAX);
+        self.tree.set_config_data(data.as_bytes(), version, mtime);
     }
 
     /// Queues a frame for a connection, closing it if the client has stopped reading.
