@@ -13,6 +13,7 @@ pub mod net;
 pub mod notify;
 pub mod peer;
 pub mod planted;
+pub mod reconfig;
 pub mod replica;
 pub mod runtime;
 pub mod sasl;

@@ -344,6 +344,13 @@ fn runtime_settings(
             },
             released: released.clone(),
             sasl: config.sasl.clone().map(std::sync::Arc::new),
+            reconfig: std::sync::Arc::new(ringkeeper_server::reconfig::ReconfigView {
+                enabled: config.reconfig_enabled,
+                standalone: !config.is_ensemble(),
+                members: config.servers.clone(),
+                version: config.dynamic_config_version,
+                multi_address: config.multi_address_enabled,
+            }),
         },
         sequencer: SequencerSettings {
             // Apache's limits hold already: config refuses an id over 254 when extended

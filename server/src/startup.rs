@@ -92,7 +92,8 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         .validate()
         .map_err(|e| format!("ensemble configuration: {e}"))?;
 
-    let (initial, restored) = restore(store_dir, me)?;
+    let (mut initial, restored) = restore(store_dir, me)?;
+    set_config_node(&mut initial.tree, config, wall_clock_ms());
     Ok(Prepared {
         secret: ensemble_secret(&voters),
         initial,
@@ -117,6 +118,28 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
             }),
         },
     })
+}
+
+/// Gives `/zookeeper/config` this member's view of the ensemble, as Apache's
+/// `initConfigInZKDatabase` does when a quorum member starts: the member list in
+/// `QuorumMaj.toString`'s form, data version -1, mzxid the configuration's version and
+/// mtime the time of the start. A standalone server leaves the node empty, as Apache's.
+pub fn set_config_node(tree: &mut ringkeeper_engine::tree::DataTree, config: &Config, now_ms: i64) {
+    if !config.is_ensemble() {
+        return;
+    }
+    let data = config.render_membership();
+    tree.set_config_data(
+        data.as_bytes(),
+        config.dynamic_config_version as i64,
+        now_ms,
+    );
+}
+
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A standalone server is an ensemble of one: the same protocol with itself as the only

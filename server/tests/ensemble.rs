@@ -1594,3 +1594,75 @@ async fn a_member_cut_off_from_its_quorum_serves_read_only_clients_until_it_is_b
         "rw"
     );
 }
+
+/// What a member's `/zookeeper/config` must hold: its own zoo.cfg's `server.N` lines in
+/// Apache's `QuorumServer.toString` form (the role spelled out), then `version=0` (no
+/// dynamic configuration file, so version 0).
+fn expected_config_node(config: &str) -> String {
+    let mut out = String::new();
+    for line in config.lines().filter(|l| l.starts_with("server.")) {
+        out.push_str(line);
+        if !line.ends_with(":observer") {
+            out.push_str(":participant");
+        }
+        out.push('\n');
+    }
+    out.push_str("version=0");
+    out
+}
+
+/// Issue 14 (first part): every member shows its view of the ensemble in
+/// `/zookeeper/config` (Apache's `initConfigInZKDatabase`), and a reconfig request is
+/// checked as Apache's leader checks it: malformed specs are BadArguments, a stale
+/// `curConfigId` BadVersion, and a client without WRITE on the config node NoAuth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_show_the_ensemble_in_the_config_node_and_check_reconfig_requests() {
+    let _serial = SERIAL.lock().await;
+    let mut options = options();
+    options
+        .extra_config
+        .push("reconfigEnabled=true".to_string());
+    let (mut ensemble, _leader) = blocking(|| start_with_leader(3, options));
+    for member in 0..3 {
+        blocking(|| ensemble.wait_serving(member, SERVE_WAIT));
+        let want = expected_config_node(&ensemble.config_text(member));
+        let mut raw = RawConn::open(ensemble.client_address(member));
+        raw.handshake(0, 10_000, 0, &[0; 16])
+            .unwrap_or_else(|| panic!("member {member} closed a fresh handshake"));
+        let read = raw.request(
+            op::GET_DATA,
+            Out::new().string("/zookeeper/config").boolean(true),
+        );
+        assert_eq!(read.err, err::OK, "getData /zookeeper/config on {member}");
+        let mut body = read.reader();
+        let data = body.buffer().unwrap_or_default();
+        let stat = body.stat();
+        assert_eq!(
+            String::from_utf8_lossy(&data),
+            want,
+            "/zookeeper/config on member {member}"
+        );
+        // Apache's initConfigInZKDatabase: data version -1, mzxid the config's version.
+        assert_eq!((stat.version, stat.mzxid), (-1, 0), "member {member}");
+
+        let reconfig = |joining: &str, leaving: &str, members: &str, id: i64| {
+            Out::new()
+                .string(joining)
+                .string(leaving)
+                .string(members)
+                .long(id)
+        };
+        let bad = raw.request(op::RECONFIG, reconfig("some thing", "", "", -1));
+        assert_eq!(bad.err, err::BAD_ARGUMENTS, "kazoo's bad input on {member}");
+        let joiner = "server.999=0.0.0.0:1234:2345:observer;3456";
+        let stale = raw.request(op::RECONFIG, reconfig(joiner, "", "", 7));
+        assert_eq!(stale.err, err::BAD_VERSION, "stale curConfigId on {member}");
+        let no_auth = raw.request(op::RECONFIG, reconfig(joiner, "", "", -1));
+        assert_eq!(
+            no_auth.err,
+            err::NO_AUTH,
+            "reconfig without super on {member}"
+        );
+        raw.drop_connection();
+    }
+}

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::hash::path_data_hash;
-use super::{java_len, AclRef, DataTree, Node};
+use super::{counted_digest, java_len, AclRef, DataTree, Node};
 use crate::path::{split_last, validate_path};
 use crate::txn::{NodeKind, Txn, TxnBody};
 use crate::types::{Acl, ErrorCode, EventType, SessionId, Stat, Zxid};
@@ -262,9 +262,9 @@ impl DataTree {
     /// Changes a node through `f`, keeping the tree digest in step.
     fn update<R>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> R) -> Option<R> {
         let node = self.nodes.get_mut(path)?;
-        self.digest = self.digest.wrapping_sub(node.digest());
+        self.digest = self.digest.wrapping_sub(counted_digest(path, node));
         let r = f(node);
-        self.digest = self.digest.wrapping_add(node.digest());
+        self.digest = self.digest.wrapping_add(counted_digest(path, node));
         Some(r)
     }
 
@@ -331,7 +331,7 @@ impl DataTree {
         };
         let stat = node.stat();
         let node_acl = node.acl.clone();
-        self.digest = self.digest.wrapping_add(node.digest());
+        self.digest = self.digest.wrapping_add(counted_digest(path, &node));
         self.data_size += java_len(path) + node.data_len() as u64;
         self.nodes.insert(path.to_owned(), node);
         match kind {
@@ -395,7 +395,7 @@ impl DataTree {
             })
             .ok_or(ErrorCode::NoNode)?;
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
-        self.digest = self.digest.wrapping_sub(node.digest());
+        self.digest = self.digest.wrapping_sub(counted_digest(path, &node));
         self.data_size = self
             .data_size
             .saturating_sub(java_len(path) + node.data_len() as u64);

@@ -15,7 +15,7 @@ mod snapshot;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use acl_cache::AclRef;
 pub use apply::{ApplyResult, OpResult, Outcome, WatchTrigger};
@@ -150,6 +150,44 @@ impl Default for DataTree {
     }
 }
 
+/// A system node as a fresh tree has it: empty (not null) data, as Apache gives them, and
+/// zeroed stats.
+fn system_node(path: &str, acl: AclRef, aversion: i32) -> Node {
+    Node {
+        data: Some(Vec::new()),
+        acl,
+        czxid: 0,
+        mzxid: 0,
+        pzxid: 0,
+        ctime: 0,
+        mtime: 0,
+        version: 0,
+        cversion: 0,
+        aversion,
+        kind: NodeKind::Persistent,
+        children: BTreeSet::new(),
+        data_hash: hash::path_data_hash(path, Some(&[])),
+    }
+}
+
+/// What a node adds to the tree digest. `/zookeeper/config` always adds what the fresh
+/// tree's config node does: its data is each member's own view of the ensemble (in Apache
+/// too, where a member's own client address may differ from what others list) and is set
+/// outside any transaction, so it must not make members' digests differ. Apache's digest
+/// skips the whole `/zookeeper` subtree; ours keeps the other system nodes, so snapshots
+/// written before keep their digests.
+fn counted_digest(path: &str, node: &Node) -> u64 {
+    if path == CONFIG_NODE {
+        static PRISTINE: OnceLock<u64> = OnceLock::new();
+        *PRISTINE.get_or_init(|| {
+            let read_only: AclRef = Arc::from(vec![Acl::new(perms::READ, Id::anyone())]);
+            system_node(CONFIG_NODE, read_only, -1).digest()
+        })
+    } else {
+        node.digest()
+    }
+}
+
 /// Apache counts path lengths in UTF-16 units (`String.length()`).
 fn java_len(s: &str) -> u64 {
     s.encode_utf16().count() as u64
@@ -185,33 +223,44 @@ impl DataTree {
     }
 
     fn insert_system_node(&mut self, path: &str, acl: &[Acl], aversion: i32) {
-        // Apache gives the system nodes empty, not null, data.
-        let node = Node {
-            data: Some(Vec::new()),
-            acl: self.acls.acquire(acl),
-            czxid: 0,
-            mzxid: 0,
-            pzxid: 0,
-            ctime: 0,
-            mtime: 0,
-            version: 0,
-            cversion: 0,
-            aversion,
-            kind: NodeKind::Persistent,
-            children: BTreeSet::new(),
-            data_hash: hash::path_data_hash(path, Some(&[])),
-        };
+        let node = system_node(path, self.acls.acquire(acl), aversion);
         if let Some((parent, name)) = crate::path::split_last(path).filter(|(_, n)| !n.is_empty()) {
             let parent = if parent.is_empty() { "/" } else { parent };
             if let Some(p) = self.nodes.get_mut(parent) {
-                self.digest = self.digest.wrapping_sub(p.digest());
+                self.digest = self.digest.wrapping_sub(counted_digest(parent, p));
                 p.children.insert(name.to_owned());
-                self.digest = self.digest.wrapping_add(p.digest());
+                self.digest = self.digest.wrapping_add(counted_digest(parent, p));
             }
         }
-        self.digest = self.digest.wrapping_add(node.digest());
+        self.digest = self.digest.wrapping_add(counted_digest(path, &node));
         self.data_size += java_len(path);
         self.nodes.insert(path.to_owned(), node);
+    }
+
+    /// Sets `/zookeeper/config`'s data to a member's view of the ensemble, as Apache's
+    /// `ZKDatabase.initConfigInZKDatabase` does (and again when a reconfiguration commits):
+    /// its data version becomes -1, its mzxid the configuration's version, its mtime the
+    /// given time. No transaction does this, so no watch fires here; the node's share of
+    /// the digest does not change (see [`counted_digest`]). Returns the new stat.
+    pub fn set_config_data(&mut self, data: &[u8], version_zxid: Zxid, time_ms: i64) -> Stat {
+        let data_hash = hash::path_data_hash(CONFIG_NODE, Some(data));
+        if !self.nodes.contains_key(CONFIG_NODE) {
+            // A snapshot from a tree without it (Apache creates it on upgrade too).
+            let read_only = vec![Acl::new(perms::READ, Id::anyone())];
+            self.insert_system_node(CONFIG_NODE, &read_only, -1);
+        }
+        let Some(node) = self.nodes.get_mut(CONFIG_NODE) else {
+            return Stat::default();
+        };
+        let old_len = node.data_len() as u64;
+        node.data = Some(data.to_vec());
+        node.data_hash = data_hash;
+        node.version = -1;
+        node.mzxid = version_zxid;
+        node.mtime = time_ms;
+        let stat = node.stat();
+        self.data_size = self.data_size.saturating_sub(old_len) + data.len() as u64;
+        stat
     }
 
     /// Apache stores the root under both `""` and `/`; reads of `""` see the root.
@@ -378,7 +427,7 @@ impl DataTree {
         let mut ephemeral_count = 0;
         let mut acl_users: HashMap<&[Acl], usize> = HashMap::new();
         for (path, node) in &self.nodes {
-            digest = digest.wrapping_add(node.digest());
+            digest = digest.wrapping_add(counted_digest(path, node));
             size += java_len(path) + node.data_len() as u64;
             *acl_users.entry(&node.acl[..]).or_default() += 1;
             if node.data_hash != hash::path_data_hash(path, node.data.as_deref()) {

@@ -67,6 +67,47 @@ fn fresh_tree_looks_like_apache_3_8() {
 }
 
 #[test]
+fn config_node_holds_the_membership_without_touching_the_digest() {
+    let mut t = DataTree::new();
+    let fresh_digest = t.digest();
+    let fresh_size = t.approximate_data_size();
+    let data = b"server.1=127.0.0.1:2888:3888:participant\nversion=100000000";
+    let stat = t.set_config_data(data, 0x1_0000_0000, 1234);
+    // Apache's initConfigInZKDatabase: data version -1, mzxid the config's version.
+    assert_eq!(
+        (stat.version, stat.mzxid, stat.mtime, stat.data_length),
+        (-1, 0x1_0000_0000, 1234, data.len() as i32)
+    );
+    let (read, read_stat) = t.get_data("/zookeeper/config").unwrap();
+    assert_eq!((read, read_stat), (&data[..], stat));
+    assert_eq!(t.digest(), fresh_digest);
+    assert_eq!(t.approximate_data_size(), fresh_size + data.len() as u64);
+    t.check_invariants().unwrap();
+    // An ACL change on it (super may make one) leaves the digest alone too.
+    let applied = t.apply(&txn(
+        0x1_0000_0001,
+        1,
+        TxnBody::SetAcl {
+            path: "/zookeeper/config".into(),
+            acl: Acl::open_unsafe(),
+            version: 0,
+        },
+    ));
+    assert_eq!(applied.err(), ErrorCode::Ok);
+    assert_eq!(t.digest(), fresh_digest);
+    t.check_invariants().unwrap();
+    // Through a snapshot the node keeps its data and the digest still adds up.
+    let mut w = crate::jute::Writer::new();
+    t.export_nodes(&mut w);
+    let bytes = w.into_inner();
+    let loaded =
+        DataTree::import_nodes(&mut crate::jute::Reader::new(&bytes), t.last_zxid()).unwrap();
+    assert_eq!(loaded.get_data("/zookeeper/config").unwrap().0, &data[..]);
+    assert_eq!(loaded.digest(), t.digest());
+    loaded.check_invariants().unwrap();
+}
+
+#[test]
 fn create_sets_stats_and_fires_created_then_children_changed() {
     let mut t = DataTree::new();
     let r = t.apply(&txn(5, 1, create("/a", NodeKind::Persistent, 1)));

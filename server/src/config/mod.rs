@@ -33,8 +33,10 @@ pub use admin::{AdminConfig, DEFAULT_ADMIN_PORT, DEFAULT_COMMAND_URL};
 pub use cli::Cli;
 pub use error::{ConfigError, Origin};
 pub use metrics::{MetricsConfig, DEFAULT_METRICS_PORT, PROMETHEUS_PROVIDER};
-pub use render::ConfRuntime;
-pub use servers::{ClientAddress, PeerAddress, PeerType, ServerMember};
+pub use render::{membership_text, ConfRuntime};
+pub use servers::{
+    parse_server_id, parse_server_line, ClientAddress, PeerAddress, PeerType, ServerMember,
+};
 pub use tls::SecureClientConfig;
 
 use crate::containers::{self, ContainerReaping};

@@ -80,13 +80,20 @@ impl Config {
     /// `conf` output and as the data of a reconfig answer): `server.N=...`
     /// lines, then `version=<hex>` with no newline after it.
     pub fn render_membership(&self) -> String {
-        let mut out = String::new();
-        for member in &self.servers {
-            let _ = writeln!(out, "server.{}={}", member.id, member);
-        }
-        let _ = write!(out, "version={:x}", self.dynamic_config_version);
-        out
+        membership_text(&self.servers, self.dynamic_config_version)
     }
+}
+
+/// A member list as Apache's `QuorumMaj.toString` writes it (the data of
+/// `/zookeeper/config`): `server.N=...` lines, then `version=<hex>` with no
+/// newline after it.
+pub fn membership_text(members: &[super::ServerMember], version: u64) -> String {
+    let mut out = String::new();
+    for member in members {
+        let _ = writeln!(out, "server.{}={}", member.id, member);
+    }
+    let _ = write!(out, "version={version:x}");
+    out
 }
 
 fn absolute(path: &Path) -> String {

@@ -86,6 +86,8 @@ pub struct ShardSettings {
     pub released: crate::watermark::Watermark,
     /// SASL DIGEST-MD5 users; `None` refuses SASL requests.
     pub sasl: Option<std::sync::Arc<crate::sasl::SaslServerConfig>>,
+    /// What reconfig requests are checked against (`crate::reconfig`).
+    pub reconfig: std::sync::Arc<crate::reconfig::ReconfigView>,
 }
 
 /// How a handshake ended, told to the connection's reader task.
@@ -282,6 +284,7 @@ impl ShardState {
         match ringkeeper_engine::storage::decode_snapshot(snapshot) {
             Ok(snap) => {
                 self.tree = snap.tree;
+                self.keep_own_config_view();
                 self.last_zxid = zxid;
                 self.watches = WatchManager::new(self.settings.max_watches_per_conn);
             }
@@ -289,6 +292,24 @@ impl ShardState {
                 "cannot decode the leader's snapshot: {e}; stopping"
             ))),
         }
+    }
+
+    /// After the leader's snapshot, `/zookeeper/config` shows this member's view of the
+    /// ensemble again, as Apache's learner sets it after a sync (`initConfigInZKDatabase`).
+    /// The snapshot's mtime is kept: the shard reads no clock. A standalone server (no
+    /// members) takes no snapshots from anyone and leaves the node alone.
+    fn keep_own_config_view(&mut self) {
+        let view = &self.settings.reconfig;
+        if view.members.is_empty() {
+            return;
+        }
+        let data = crate::config::membership_text(&view.members, view.version);
+        let mtime = self
+            .tree
+            .stat(ringkeeper_engine::tree::CONFIG_NODE)
+            .map_or(0, |s| s.mtime);
+        let version = i64::try_from(view.version).unwrap_or(i64::MAX);
+        self.tree.set_config_data(data.as_bytes(), version, mtime);
     }
 
     /// Queues a frame for a connection, closing it if the client has stopped reading.
@@ -730,6 +751,21 @@ impl ShardState {
         req: Request,
     ) -> Option<Vec<u8>> {
         let c = self.conns.get(&conn)?;
+        if let Request::Reconfig(r) = &req {
+            let config_acl = self
+                .tree
+                .acl(ringkeeper_engine::tree::CONFIG_NODE)
+                .map(|(acl, _)| acl)
+                .unwrap_or_default();
+            let code = match crate::reconfig::check(&self.settings.reconfig, r, config_acl, &c.auth)
+            {
+                Err(e) => e,
+                // Every check passed; the server proposes no reconfiguration yet.
+                Ok(_) => ErrorCode::ReconfigDisabled,
+            };
+            let frame = records::encode_reply(header.xid, self.last_zxid, code, &Response::Empty);
+            return Some(frame);
+        }
         let mut reader = read::Reader {
             tree: &self.tree,
             watches: &mut self.watches,

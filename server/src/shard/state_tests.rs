@@ -14,7 +14,7 @@ use ringkeeper_engine::jute::records::{
 use ringkeeper_engine::jute::Encode;
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::{NodeKind, Txn, TxnBody};
-use ringkeeper_engine::{Acl, ErrorCode, EventType, SessionId, Zxid};
+use ringkeeper_engine::{Acl, ErrorCode, EventType, Id, SessionId, Zxid};
 
 mod read_only;
 
@@ -53,6 +53,7 @@ fn settings() -> ShardSettings {
         },
         released: crate::watermark::Watermark::new(0),
         sasl: None,
+        reconfig: Default::default(),
     }
 }
 
@@ -582,4 +583,98 @@ fn a_member_that_does_not_serve_refuses_handshakes() {
     let request = ConnectRequest::default().to_bytes();
     assert!(h.shard.begin_handshake(&request, None, backlog, 0).is_err());
     assert_eq!(h.effects(), vec![]);
+}
+
+fn ensemble_view() -> crate::reconfig::ReconfigView {
+    let member = |id: u64, spec: &str| crate::config::parse_server_line(id, spec, false).unwrap();
+    crate::reconfig::ReconfigView {
+        enabled: true,
+        standalone: false,
+        members: vec![
+            member(1, "127.0.0.1:2001:3001"),
+            member(2, "127.0.0.1:2002:3002"),
+            member(3, "127.0.0.1:2003:3003"),
+        ],
+        version: 0,
+        multi_address: false,
+    }
+}
+
+#[test]
+fn a_reconfig_is_answered_by_its_checks_then_reconfig_disabled() {
+    let mut h = Harness::with(ShardSettings {
+        reconfig: std::sync::Arc::new(ensemble_view()),
+        ..settings()
+    });
+    let c = h.connect(SESSION);
+    let reconfig = |joining: &str, id: i64| {
+        Request::Reconfig(ringkeeper_engine::jute::records::ReconfigRequest {
+            joining_servers: joining.into(),
+            leaving_servers: String::new(),
+            new_members: String::new(),
+            cur_config_id: id,
+        })
+    };
+    let joiner = "server.4=127.0.0.1:2004:3004;4004";
+    for (xid, req, err) in [
+        (1, reconfig("some thing", -1), ErrorCode::BadArguments),
+        (2, reconfig(joiner, 9), ErrorCode::BadVersion),
+        (3, reconfig(joiner, -1), ErrorCode::NoAuth),
+    ] {
+        assert!(
+            h.request(c, xid, &req).is_none(),
+            "never reaches the sequencer"
+        );
+        assert_eq!(
+            h.effects(),
+            vec![Effect::Frame(c, error_reply(xid, 1, err))],
+            "xid {xid}"
+        );
+    }
+    // Past every check (a super id), the server still proposes nothing.
+    h.shard
+        .conns
+        .get_mut(&c)
+        .unwrap()
+        .auth
+        .push(Id::new("super", ""));
+    assert!(h.request(c, 4, &reconfig(joiner, -1)).is_none());
+    assert_eq!(
+        h.effects(),
+        vec![Effect::Frame(
+            c,
+            error_reply(4, 1, ErrorCode::ReconfigDisabled)
+        )]
+    );
+}
+
+#[test]
+fn a_snapshot_from_the_leader_keeps_this_members_view_in_the_config_node() {
+    let mut h = Harness::with(ShardSettings {
+        reconfig: std::sync::Arc::new(ensemble_view()),
+        ..settings()
+    });
+    // The leader sees the ensemble differently (another address for member 3).
+    let mut leader_tree = DataTree::new();
+    leader_tree.set_config_data(b"server.3=10.0.0.3:1:2:participant\nversion=0", 0, 77);
+    let _ = leader_tree.apply(&create(5, "/b", b"y"));
+    let snapshot = ringkeeper_engine::storage::encode_snapshot(&leader_tree, &[], 5);
+    assert_eq!(
+        h.tell(ToShard::Reset {
+            snapshot: snapshot.into(),
+            zxid: 5
+        }),
+        vec![]
+    );
+    let (data, stat) = h.shard.tree.get_data("/zookeeper/config").unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(data),
+        "server.1=127.0.0.1:2001:3001:participant\n\
+         server.2=127.0.0.1:2002:3002:participant\n\
+         server.3=127.0.0.1:2003:3003:participant\n\
+         version=0"
+    );
+    assert_eq!((stat.version, stat.mzxid, stat.mtime), (-1, 0, 77));
+    assert!(h.shard.tree.stat("/b").is_some());
+    assert_eq!(h.shard.tree.digest(), leader_tree.digest());
 }

@@ -89,5 +89,6 @@ pub fn shard(id: ShardId, released: Watermark) -> ShardSettings {
         },
         released,
         sasl: None,
+        reconfig: Default::default(),
     }
 }

@@ -167,6 +167,7 @@ pub mod op {
     pub const REMOVE_WATCHES: i32 = 18;
     pub const CREATE_TTL: i32 = 21;
     pub const MULTI_READ: i32 = 22;
+    pub const RECONFIG: i32 = 16;
     pub const GET_ALL_CHILDREN_NUMBER: i32 = 104;
     pub const ADD_WATCH: i32 = 106;
     pub const CLOSE_SESSION: i32 = -11;
@@ -180,12 +181,14 @@ pub mod err {
     pub const UNIMPLEMENTED: i32 = -6;
     pub const BAD_ARGUMENTS: i32 = -8;
     pub const NO_NODE: i32 = -101;
+    pub const NO_AUTH: i32 = -102;
     pub const BAD_VERSION: i32 = -103;
     pub const NODE_EXISTS: i32 = -110;
     pub const NOT_EMPTY: i32 = -111;
     pub const INVALID_ACL: i32 = -114;
     pub const NOT_READ_ONLY: i32 = -119;
     pub const NO_WATCHER: i32 = -121;
+    pub const RECONFIG_DISABLED: i32 = -123;
 }
 
 /// Event types of a WatcherEvent.
