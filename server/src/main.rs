@@ -9,6 +9,7 @@ use ringkeeper_engine::storage::{recover, FsDir, SegmentPolicy, SegmentPosition}
 use ringkeeper_import::STORE_DIR_NAME;
 use ringkeeper_server::config::{ConfRuntime, Config};
 use ringkeeper_server::fourlw::internal::ProbeToken;
+use ringkeeper_server::reconfig::ReconfigView;
 use ringkeeper_server::runtime::{self, RuntimeSettings};
 use ringkeeper_server::sequencer::{now_ms, SequencerSettings, StorageSettings};
 use ringkeeper_server::shard::{FourLetterContext, ShardSettings};
@@ -344,13 +345,7 @@ fn runtime_settings(
             },
             released: released.clone(),
             sasl: config.sasl.clone().map(std::sync::Arc::new),
-            reconfig: std::sync::Arc::new(ringkeeper_server::reconfig::ReconfigView {
-                enabled: config.reconfig_enabled,
-                standalone: !config.is_ensemble(),
-                members: config.servers.clone(),
-                version: config.dynamic_config_version,
-                multi_address: config.multi_address_enabled,
-            }),
+            reconfig: std::sync::Arc::new(ReconfigView::from_config(config)),
         },
         sequencer: SequencerSettings {
             // Apache's limits hold already: config refuses an id over 254 when extended

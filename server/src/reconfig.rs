@@ -31,6 +31,19 @@ pub struct ReconfigView {
     pub multi_address: bool,
 }
 
+impl ReconfigView {
+    /// What a member started with `config` knows.
+    pub fn from_config(config: &crate::config::Config) -> ReconfigView {
+        ReconfigView {
+            enabled: config.reconfig_enabled,
+            standalone: !config.is_ensemble(),
+            members: config.servers.clone(),
+            version: config.dynamic_config_version,
+            multi_address: config.multi_address_enabled,
+        }
+    }
+}
+
 /// Checks a reconfig request as Apache's leader does before proposing it: `Ok` with the
 /// member list it asks for, or the error Apache answers.
 ///
