@@ -10,7 +10,9 @@
 //! rest: its queues are listed below with what bounds them.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+
+mod source_scan;
+use source_scan::{is_test_file, rust_files, workspace};
 
 /// What counts as a sleep or a queue.
 const MARKERS: [&str; 6] = [
@@ -145,32 +147,6 @@ const ALLOWED: &[(&str, &str, usize, &str)] = &[
 ];
 
 const ROOTS: [&str; 3] = ["server/src", "engine/src", "replication/src"];
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the server crate sits in the workspace")
-        .to_path_buf()
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-fn is_test_file(rel: &str) -> bool {
-    let name = rel.rsplit('/').next().unwrap_or(rel);
-    name == "tests.rs" || name.ends_with("_tests.rs") || rel.contains("/tests/")
-}
 
 /// The lines of `text` outside `#[cfg(test)]` items and comments.
 fn non_test_lines(text: &str) -> Vec<&str> {

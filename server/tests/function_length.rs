@@ -16,36 +16,13 @@
 //! the line of its closing brace, comments and blank lines included.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod source_scan;
+use source_scan::{is_test_file, rust_files, workspace};
 
 const LIMIT: usize = 70;
 const ROOTS: [&str; 3] = ["server/src", "engine/src", "replication/src"];
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the server crate sits in the workspace")
-        .to_path_buf()
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-fn is_test_file(rel: &str) -> bool {
-    let name = rel.rsplit('/').next().unwrap_or(rel);
-    name == "tests.rs" || name.ends_with("_tests.rs") || rel.contains("/tests/")
-}
 
 /// A line with comments, string and char literals blanked, so that only code braces count.
 /// Block comments and raw strings spanning lines are tracked through `state`.
