@@ -9,7 +9,7 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::jute::{err, op, In, Out};
+use common::jute::{err, op, set_data_frame, In, Out};
 use common::server::Flavor;
 use common::*;
 
@@ -19,16 +19,6 @@ const OUTSTANDING_LIMIT: u32 = 50;
 const FLOOD_WRITES: i32 = 3000;
 /// Writes the control client makes one at a time during the flood.
 const CONTROL_WRITES: usize = 20;
-
-fn set_data(xid: i32, path: &str, data: &[u8]) -> Vec<u8> {
-    Out::new()
-        .int(xid)
-        .int(op::SET_DATA)
-        .string(path)
-        .buffer(data)
-        .int(-1)
-        .frame()
-}
 
 /// A `mntr` value, summed over every line whose key starts with `prefix` and ends with
 /// `suffix` (per-shard keys).
@@ -57,7 +47,7 @@ fn a_write_flood_that_reads_nothing_is_paused_others_are_served_and_commits_stil
     // the kernel's buffers fill and the send blocks, which is the point.
     let (mut flooder, _) = RawConn::new_session(&server, 10_000);
     let pipeline: Vec<u8> = (1..=FLOOD_WRITES)
-        .flat_map(|xid| set_data(xid, "/flood", &[b'f'; 64]))
+        .flat_map(|xid| set_data_frame(xid, "/flood", &[b'f'; 64]))
         .collect();
     let mut sender = flooder.sending_half();
     let sending = std::thread::spawn(move || sender.write_all(&pipeline));

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::jute::{err, op, In, Out};
+use common::jute::{err, op, set_data_frame, In, Out};
 use common::server::Flavor;
 use common::*;
 
@@ -56,15 +56,21 @@ fn flooders_that_do_not_read_are_paused_while_another_client_is_served() {
     );
 
     // Each flooder sends its whole pipeline (a few KiB, which the socket takes at once) and
-    // reads nothing.
+    // reads nothing. The first one's starts with a write, so its reads wait behind that
+    // write's commit: replies promised but not yet built must hold back its reader too.
     let mut flooders: Vec<RawConn> = (0..FLOODERS)
         .map(|_| RawConn::new_session(&server, 10_000).0)
         .collect();
-    for flooder in &mut flooders {
+    for (n, flooder) in flooders.iter_mut().enumerate() {
+        let lead_write = if n == 0 {
+            set_data_frame(0, "/small", b"t")
+        } else {
+            Vec::new()
+        };
         let pipeline: Vec<u8> = (1..=FLOOD_REQUESTS)
             .flat_map(|xid| get_data(xid, "/big"))
             .collect();
-        flooder.send(&pipeline);
+        flooder.send(&[lead_write, pipeline].concat());
     }
 
     // The control client is answered throughout, one request at a time.
@@ -86,6 +92,15 @@ fn flooders_that_do_not_read_are_paused_while_another_client_is_served() {
     // Once the flooders read, every reply arrives, whole and in request order: the server
     // paused them, it did not drop them.
     for (n, flooder) in flooders.iter_mut().enumerate() {
+        if n == 0 {
+            let frame = flooder
+                .read_frame()
+                .unwrap_or_else(|e| panic!("flooder 0: its write's reply never came: {e}"));
+            let mut reply = In::new(&frame);
+            assert_eq!(reply.int(), 0, "flooder 0: the write is answered first");
+            let _zxid = reply.long();
+            assert_eq!(reply.int(), err::OK, "flooder 0: the write");
+        }
         for expected in 1..=FLOOD_REQUESTS {
             let frame = flooder
                 .read_frame()

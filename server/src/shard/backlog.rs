@@ -126,6 +126,21 @@ impl ConnBacklog {
         self.wake_reader();
     }
 
+    /// Holds `n` bytes for the reply to a request that will be answered later (a read
+    /// waiting behind a write, or for its shard to catch up). Counted as queued, so the
+    /// reader stops once promised replies fill the pause, not only written ones: otherwise
+    /// a client pipelining reads while they wait could be read without limit, and every
+    /// one of those replies would be built at once when they are released.
+    pub fn reserve(&self, n: usize) {
+        self.add(n);
+    }
+
+    /// Gives back a reservation made by [`Self::reserve`], just before its reply is built
+    /// and counted with [`Self::add`].
+    pub fn release(&self, n: usize) {
+        self.drained(n);
+    }
+
     /// Counts bytes the writer has put on the wire (or dropped with the connection).
     pub fn drained(&self, n: usize) {
         let n = n.min(self.queued.get());
@@ -282,6 +297,25 @@ mod tests {
             shard.waiting.borrow().is_empty(),
             "the shard stays over its share, so only the close can clear the entry"
         );
+    }
+
+    #[test]
+    fn reserved_replies_close_the_gate_before_they_are_built() {
+        let shard = ShardBacklog::new(1000);
+        let conn = ConnBacklog::new(&shard);
+        assert_eq!(conn.pause, 1000);
+        conn.reserve(600);
+        assert!(conn.may_read(), "one reservation under the pause");
+        conn.reserve(600);
+        assert!(!conn.may_read(), "promised replies count like queued ones");
+        assert_eq!(shard.queued(), 1200);
+        conn.release(600);
+        conn.add(500);
+        assert_eq!(conn.queued(), 1100, "the reply replaced its reservation");
+        conn.release(600);
+        conn.drained(500);
+        assert_eq!(shard.queued(), 0);
+        assert!(conn.may_read());
     }
 
     #[test]

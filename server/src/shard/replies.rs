@@ -7,7 +7,7 @@ use ringkeeper_engine::jute::records::{
     SetAclResponse, SetDataResponse, WatcherEvent,
 };
 use ringkeeper_engine::prep::WriteOp;
-use ringkeeper_engine::tree::{ApplyResult, OpResult, Outcome};
+use ringkeeper_engine::tree::{ApplyResult, DataTree, OpResult, Outcome};
 use ringkeeper_engine::{CreateMode, ErrorCode, KeeperState, OpCode, Zxid};
 
 use crate::messages::Write;
@@ -215,4 +215,47 @@ pub(super) fn notification(event: ringkeeper_engine::EventType, path: &str) -> V
             path: path.to_owned(),
         },
     )
+}
+
+/// Reply bytes of everything but a node's data or children: the length prefix, the reply
+/// header, a Stat and small fields. A round figure; it only has to be of the right size.
+const REPLY_OVERHEAD_BYTES: usize = 128;
+
+/// What one child name is taken to cost in a children reply: its length prefix and a
+/// typical name. The tree keeps only the count, and an estimate must not list children.
+const CHILD_NAME_BYTES: usize = 24;
+
+/// About how many bytes the reply to a read will take, judged from the tree as it is now.
+/// A read that must wait (behind a write, or for this shard to apply what was released
+/// before it) reserves this much in its connection's backlog, so a client that pipelines
+/// reads it does not take the answers of cannot be read past its pause while those answers
+/// are still unbuilt. The node may change before the read is answered; the reservation is
+/// then replaced by the real reply, which the backlog counts exactly.
+pub(super) fn reply_estimate(tree: &DataTree, req: &Request) -> usize {
+    let data = |path: &str| {
+        tree.stat(path)
+            .map_or(0, |s| usize::try_from(s.data_length).unwrap_or(0))
+    };
+    let children = |path: &str| {
+        tree.stat(path).map_or(0, |s| {
+            usize::try_from(s.num_children)
+                .unwrap_or(0)
+                .saturating_mul(CHILD_NAME_BYTES)
+        })
+    };
+    let body = match req {
+        Request::GetData(r) => data(&r.path),
+        Request::GetChildren(r) => children(&r.path),
+        Request::GetChildren2(r) => children(&r.path),
+        Request::MultiRead(ops) => ops
+            .iter()
+            .map(|op| match op {
+                MultiOp::GetData(r) => data(&r.path),
+                MultiOp::GetChildren(r) => children(&r.path),
+                _ => 0,
+            } + REPLY_OVERHEAD_BYTES)
+            .fold(0usize, usize::saturating_add),
+        _ => 0,
+    };
+    body.saturating_add(REPLY_OVERHEAD_BYTES)
 }

@@ -146,6 +146,9 @@ enum Pending {
         /// acknowledged anywhere before the read arrived.
         fence: Zxid,
         started: Instant,
+        /// Bytes held in the connection's backlog for its reply until it is built
+        /// (`replies::reply_estimate`).
+        reserved: usize,
     },
     /// An error answer (e.g. an unknown opcode) waiting behind a pending write; with
     /// `close_after` the connection closes once it is out.
@@ -724,11 +727,14 @@ impl ShardState {
             return;
         };
         if !c.pending.is_empty() || !caught_up {
+            let reserved = replies::reply_estimate(&self.tree, &request);
+            c.backlog.reserve(reserved);
             c.pending.push_back(Pending::Read {
                 header,
                 request,
                 fence,
                 started: now,
+                reserved,
             });
             if !caught_up {
                 self.fenced.insert(conn);
@@ -839,8 +845,10 @@ impl ShardState {
                     header,
                     request,
                     started,
+                    reserved,
                     ..
                 }) => {
+                    c.backlog.release(reserved);
                     let op = header.op;
                     if let Some(frame) = self.answer_read(conn, &header, request) {
                         self.send_frame(conn, frame);

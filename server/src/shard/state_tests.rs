@@ -375,6 +375,55 @@ fn a_read_waits_for_the_shard_to_apply_what_was_released_before_it() {
     assert_eq!(effects, vec![Effect::Frame(c, reply)]);
 }
 
+/// Reads that must wait (for the shard to catch up, or behind a write) hold their reply's
+/// size in the backlog from the moment they are read, so a client pipelining reads whose
+/// answers it does not take is stopped at its pause before any of those replies exist.
+#[test]
+fn reads_that_wait_reserve_their_replies_so_the_reader_pauses() {
+    let mut settings = settings();
+    settings.shard_queued_reply_bytes_max = 10_000;
+    let released = settings.released.clone();
+    let mut h = Harness::with(settings);
+    let big = vec![7u8; 3000];
+    let _ = h.commit(set_data(2, "/a", &big, 0), None);
+    let c = h.connect(SESSION);
+    let conn = h.backlogs[0].clone();
+    // The connect response: no writer drains it here.
+    let handshake = conn.queued();
+    // Something acknowledged elsewhere is not applied here yet: every read waits.
+    released.raise(3);
+    let mut read = 0;
+    while conn.may_read() {
+        read += 1;
+        assert!(h.request(c, read, &get_data("/a", false)).is_none());
+        assert_eq!(h.effects(), vec![], "read {read} waits for zxid 3");
+        assert!(read < 100, "the gate never closed");
+    }
+    assert_eq!(
+        read, 4,
+        "three 3 KiB replies fit under 10 000 bytes, the fourth does not"
+    );
+    assert!(conn.queued() >= handshake + 4 * big.len());
+    // Once the shard catches up, the reservations become the real replies.
+    let effects = h.commit(set_data(3, "/a", &big, 1), None);
+    let replies: Vec<Effect> = (1..=read)
+        .map(|xid| Effect::Frame(c, h.get_data_reply(xid, "/a")))
+        .collect();
+    let sent: usize = replies
+        .iter()
+        .map(|e| match e {
+            Effect::Frame(_, f) => f.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(effects, replies);
+    assert_eq!(
+        conn.queued(),
+        handshake + sent,
+        "only the built replies stay counted"
+    );
+}
+
 #[test]
 fn a_watch_set_by_a_read_fires_once_on_a_later_commit() {
     let mut h = Harness::new();

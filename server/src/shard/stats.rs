@@ -99,7 +99,7 @@ fn extra_metrics(all: &ShardReport, gathered: Option<&Gathered>) -> Vec<(String,
             MetricValue::Int(all.replies_too_large as i64),
         ),
         // Bounded by ringkeeper.queuedReplyBytesMax, plus one reply per connection that
-        // had nothing queued (those are always read).
+        // had nothing queued (those are always read). Includes what waiting reads reserve.
         (
             "ringkeeper_queued_reply_bytes".to_owned(),
             MetricValue::Int(all.queued_reply_bytes as i64),

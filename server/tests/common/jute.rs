@@ -1,6 +1,17 @@
 //! A deliberately separate, minimal jute codec for hand-made frames. The suite does not reuse
 //! the engine's codec so that a bug there cannot hide itself by agreeing with its own tests.
 
+/// A whole setData request frame (any version), as a pipelining client sends it.
+pub fn set_data_frame(xid: i32, path: &str, data: &[u8]) -> Vec<u8> {
+    Out::new()
+        .int(xid)
+        .int(op::SET_DATA)
+        .string(path)
+        .buffer(data)
+        .int(-1)
+        .frame()
+}
+
 /// Appends big-endian jute values to a buffer.
 #[derive(Default, Clone, Debug)]
 pub struct Out(pub Vec<u8>);
