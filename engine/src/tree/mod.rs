@@ -418,6 +418,11 @@ impl DataTree {
     /// against what is proposed (the committed tree keeps the digest every copy checks).
     pub fn without_digest(mut self) -> DataTree {
         self.digest = TreeDigest(None);
+        // Cached hashes would go stale as the data changes; clear them so that every node
+        // agrees with `data_hash` (which `check_invariants` checks).
+        for node in self.nodes.values_mut() {
+            node.data_hash = 0;
+        }
         self
     }
 
@@ -479,9 +484,7 @@ impl DataTree {
             digest = digest.wrapping_add(counted_digest(path, node));
             size += java_len(path) + node.data_len() as u64;
             *acl_users.entry(&node.acl[..]).or_default() += 1;
-            if self.digest.value().is_some()
-                && node.data_hash != hash::path_data_hash(path, node.data.as_deref())
-            {
+            if node.data_hash != self.data_hash(path, node.data.as_deref()) {
                 return Err(format!("{path}: stale data hash"));
             }
             if let Some(parent) = crate::path::parent(path) {
@@ -515,10 +518,7 @@ impl DataTree {
                 return Err(format!("{path}: missing from its kind index"));
             }
         }
-        let Some(kept) = self.digest.value() else {
-            return Ok(());
-        };
-        if digest != kept {
+        if self.digest.value().is_some_and(|kept| kept != digest) {
             return Err("tree digest differs from the sum of node digests".into());
         }
         if size != self.data_size {
