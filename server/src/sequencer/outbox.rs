@@ -32,7 +32,7 @@ use glommio::channels::shared_channel::ConnectedSender;
 
 use crate::messages::ToShard;
 use crate::notify::Notify;
-use ringkeeper_engine::txn::TxnBody;
+use ringkeeper_engine::jute::Encode;
 
 /// Where a queue's forwarder hands its messages: the shard's cross-executor channel (or, in
 /// tests, a local one).
@@ -84,35 +84,18 @@ impl Bound {
     };
 }
 
-/// What a message holds in memory, roughly: its paths and data, plus a fixed overhead.
-/// Only the variable parts matter for the bound; the rest is covered by the message count.
+/// What a message holds in memory, roughly: a transaction's paths and data (its encoded
+/// size, `Encode::size_hint`, is close enough), plus a fixed overhead. Only the variable
+/// parts matter for the bound; the rest is covered by the message count.
 pub fn approx_bytes(msg: &ToShard) -> usize {
     const OVERHEAD: usize = 64;
     match msg {
-        ToShard::Commit { txn, .. } => OVERHEAD + body_bytes(&txn.body),
-        ToShard::Commits(commits) => commits
-            .iter()
-            .map(|c| OVERHEAD + body_bytes(&c.txn.body))
-            .sum(),
+        ToShard::Commit { txn, .. } => OVERHEAD + txn.size_hint(),
+        ToShard::Commits(commits) => commits.iter().map(|c| OVERHEAD + c.txn.size_hint()).sum(),
         ToShard::SyncDone { path, .. } => OVERHEAD + path.len(),
         // A `Reset`'s snapshot is one allocation shared by every queue, bounded on receipt
         // by the protocol's `snapshot_bytes_max`; it is not counted once per queue.
         _ => OVERHEAD,
-    }
-}
-
-fn body_bytes(body: &TxnBody) -> usize {
-    let data = |d: &Option<Vec<u8>>| d.as_ref().map_or(0, Vec::len);
-    match body {
-        TxnBody::Create {
-            path, data: d, acl, ..
-        } => path.len() + data(d) + acl.len() * 32,
-        TxnBody::SetData { path, data: d, .. } => path.len() + data(d),
-        TxnBody::SetAcl { path, acl, .. } => path.len() + acl.len() * 32,
-        TxnBody::Delete { path } | TxnBody::Check { path, .. } => path.len(),
-        TxnBody::CloseSession { ephemerals } => ephemerals.iter().map(String::len).sum(),
-        TxnBody::Multi(ops) => ops.iter().map(body_bytes).sum(),
-        TxnBody::CreateSession { .. } | TxnBody::Error(_) => 0,
     }
 }
 
@@ -216,9 +199,14 @@ impl Queue {
     }
 
     fn pop(&self) -> Option<ToShard> {
+        let bytes = self.items.borrow().front().map(approx_bytes)?;
+        self.pop_counted(bytes)
+    }
+
+    /// Takes the front message, whose `approx_bytes` the caller already has.
+    fn pop_counted(&self, bytes: usize) -> Option<ToShard> {
         let msg = self.items.borrow_mut().pop_front()?;
-        self.bytes
-            .set(self.bytes.get().saturating_sub(approx_bytes(&msg)));
+        self.bytes.set(self.bytes.get().saturating_sub(bytes));
         Some(msg)
     }
 
@@ -240,7 +228,7 @@ impl Queue {
                 txn,
                 origin,
                 digest,
-            }) = self.pop()
+            }) = self.pop_counted(next_bytes)
             else {
                 break;
             };
@@ -434,7 +422,7 @@ mod tests {
                 time_ms: 0,
                 session: 1,
                 cxid: 1,
-                body: TxnBody::SetData {
+                body: ringkeeper_engine::txn::TxnBody::SetData {
                     path: "/v".into(),
                     data: Some(vec![0; value]),
                     version: 1,
