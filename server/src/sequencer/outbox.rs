@@ -108,6 +108,7 @@ fn body_bytes(body: &TxnBody) -> usize {
         TxnBody::Delete { path } | TxnBody::Check { path, .. } => path.len(),
         TxnBody::CloseSession { ephemerals } => ephemerals.iter().map(String::len).sum(),
         TxnBody::Multi(ops) => ops.iter().map(body_bytes).sum(),
+        TxnBody::Reconfig { servers } => servers.iter().map(String::len).sum(),
         TxnBody::CreateSession { .. } | TxnBody::Error(_) => 0,
     }
 }
