@@ -16,6 +16,39 @@ use crate::config::{parse_server_id, parse_server_line, PeerType, ServerMember};
 /// At most this many members in a requested configuration (the protocol's own limit).
 const MEMBERS_MAX: usize = ringkeeper_replication::config::MEMBERS_MAX;
 
+/// The server's [`ringkeeper_replication::MembershipReader`]: a log payload that is an
+/// encoded `Reconfig` txn gives the member list its server lines name (the protocol sets
+/// the version to the entry's zxid); any other payload, or a reconfig whose lines do not
+/// parse, is not a reconfiguration. Only the body tag is looked at before decoding, so
+/// ordinary writes cost four byte compares.
+pub fn read_membership(payload: &[u8]) -> Option<ringkeeper_replication::Membership> {
+    use ringkeeper_engine::jute::Decode;
+    use ringkeeper_engine::txn::{Txn, TxnBody};
+    // Format version (1 byte), zxid, time, session (8 each), cxid (4), then the body tag.
+    const TAG_AT: usize = 29;
+    const RECONFIG_TAG: [u8; 4] = 16i32.to_be_bytes();
+    if payload.get(TAG_AT..TAG_AT + 4)? != RECONFIG_TAG {
+        return None;
+    }
+    let TxnBody::Reconfig { servers } = Txn::from_bytes(payload).ok()?.body else {
+        return None;
+    };
+    let mut membership = ringkeeper_replication::Membership {
+        version: 0,
+        voters: Vec::new(),
+        observers: Vec::new(),
+    };
+    for line in &servers {
+        let (key, value) = line.split_once('=')?;
+        let id = parse_server_id(key).ok()?;
+        match parse_server_line(id, value, true).ok()?.peer_type {
+            PeerType::Participant => membership.voters.push(id),
+            PeerType::Observer => membership.observers.push(id),
+        }
+    }
+    Some(membership)
+}
+
 /// What a member knows when it answers a reconfig request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReconfigView {
@@ -173,6 +206,62 @@ fn incremental(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encoded(body: ringkeeper_engine::txn::TxnBody) -> Vec<u8> {
+        use ringkeeper_engine::jute::Encode;
+        ringkeeper_engine::txn::Txn {
+            zxid: 0x3_0000_0001,
+            time_ms: 1,
+            session: 2,
+            cxid: 3,
+            body,
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn the_membership_reader_knows_reconfig_txns_and_nothing_else() {
+        use ringkeeper_engine::txn::TxnBody;
+        let reconfig = TxnBody::Reconfig {
+            servers: vec![
+                "server.1=127.0.0.1:2001:3001:participant;4001".into(),
+                "server.4=127.0.0.4:2001:3001:observer;4001".into(),
+                "server.2=127.0.0.2:2001:3001;4001".into(),
+            ],
+        };
+        assert_eq!(
+            read_membership(&encoded(reconfig)),
+            Some(ringkeeper_replication::Membership {
+                version: 0,
+                voters: vec![1, 2],
+                observers: vec![4],
+            })
+        );
+        // A write whose data looks like a reconfig is not one.
+        let set = TxnBody::SetData {
+            path: "/zookeeper/config".into(),
+            data: Some(b"server.1=127.0.0.1:2001:3001;4001".to_vec()),
+            version: -1,
+        };
+        assert_eq!(read_membership(&encoded(set)), None);
+        // Malformed lines, short or corrupt payloads: not a reconfiguration, no panic.
+        for bad in [
+            "server.x=127.0.0.1:2001:3001",
+            "server.1",
+            "server.1=nonsense",
+        ] {
+            let body = TxnBody::Reconfig {
+                servers: vec![bad.into()],
+            };
+            assert_eq!(read_membership(&encoded(body)), None, "{bad}");
+        }
+        let whole = encoded(TxnBody::Reconfig {
+            servers: vec!["server.1=127.0.0.1:2001:3001".into()],
+        });
+        for len in 0..whole.len() {
+            assert_eq!(read_membership(&whole[..len]), None, "{len} bytes");
+        }
+    }
 
     fn member(id: u64, spec: &str) -> ServerMember {
         parse_server_line(id, spec, false).unwrap()
