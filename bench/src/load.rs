@@ -71,6 +71,9 @@ pub struct LoadConfig {
     /// A server process on this machine whose CPU time over the measured window is
     /// reported (`--server-pid`).
     pub server_pid: Option<u32>,
+    /// Ends the measured window early once set (the suite's catch-up scenario stops the
+    /// load when a restarted member serves again); `duration` stays the upper bound.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for LoadConfig {
@@ -96,6 +99,7 @@ impl Default for LoadConfig {
             time_limit: Duration::from_secs(3600),
             check: false,
             server_pid: None,
+            stop: None,
         }
     }
 }
@@ -278,6 +282,18 @@ struct Plan {
     hard_end: Instant,
     /// Parent of the checked run's sequential creates (`--check`).
     check_parent: Option<String>,
+}
+
+impl Plan {
+    /// Whether sending is over at `now`: the deadline passed or the run was stopped.
+    fn over(&self, now: Instant) -> bool {
+        now >= self.deadline
+            || self
+                .cfg
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
 }
 
 /// One connection's results.
@@ -573,7 +589,7 @@ async fn connection(
     let mut attempt = 0usize;
     loop {
         let now = Instant::now();
-        if now >= plan.deadline || ws.budget == Some(0) {
+        if plan.over(now) || ws.budget == Some(0) {
             break;
         }
         let addr = &cfg.hosts[(index + attempt) % cfg.hosts.len()];
@@ -740,7 +756,7 @@ async fn write_loop(
         let intended = match ws.schedule {
             Some(s) => {
                 let due = plan.start + s.intended(ws.next_n);
-                if due >= plan.deadline {
+                if plan.over(due) {
                     return Ok(());
                 }
                 // A slow schedule would leave the session idle; pings keep it alive.
@@ -761,7 +777,7 @@ async fn write_loop(
             None => {
                 acquire(permits).await;
                 let now = Instant::now();
-                if now >= plan.deadline {
+                if plan.over(now) {
                     permits.add_permits(1);
                     return Ok(());
                 }

@@ -99,6 +99,14 @@ pub struct Gathered {
     pub batch_txns: crate::latency::Distribution,
 }
 
+/// One commit inside [`ToShard::Commits`]: the fields of [`ToShard::Commit`].
+#[derive(Debug)]
+pub struct Commit {
+    pub txn: Txn,
+    pub origin: Option<Origin>,
+    pub digest: u64,
+}
+
 /// Sequencer -> shard, in one ordered stream per shard.
 #[derive(Debug)]
 pub enum ToShard {
@@ -110,6 +118,10 @@ pub enum ToShard {
         origin: Option<Origin>,
         digest: u64,
     },
+    /// Several `Commit`s in zxid order, and nothing else: the sequencer's queue to a shard
+    /// hands over what it holds as one message, so the shard is woken (and the channel
+    /// touched) once per batch rather than once per transaction (`sequencer::outbox`).
+    Commits(Vec<Commit>),
     /// A request refused before it became a transaction (session expired or moved).
     Refused {
         origin: Origin,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
 use ringkeeper_engine::storage::encode_snapshot;
 use ringkeeper_engine::tree::DataTree;
-use ringkeeper_engine::txn::TxnBody;
+use ringkeeper_engine::txn::{Txn, TxnBody};
 use ringkeeper_engine::{SessionId, Zxid};
 use tracing::{error, info, warn};
 
@@ -162,6 +162,26 @@ impl Snapshotter {
     }
 }
 
+impl Snapshotter {
+    /// Applies a commit, checks the sequencer's digest, and snapshots when one is due.
+    fn commit(&mut self, txn: &Txn, digest: u64) {
+        let due = match self.apply(txn) {
+            Ok(due) => due,
+            Err(line) => {
+                error!("{line}");
+                crate::shutdown::request();
+                false
+            }
+        };
+        let ours = self.tree.digest();
+        let copy = crate::divergence::TreeCopy::Snapshotter;
+        // A diverged copy must not become a snapshot the next start trusts.
+        if crate::divergence::check_or_stop(copy, txn.zxid, ours, digest) && due {
+            self.snapshot();
+        }
+    }
+}
+
 /// Runs the snapshotter until the sequencer says the server is stopping.
 /// Snapshots prepared for followers go back to the sequencer on `to_seq`.
 pub async fn run(
@@ -171,20 +191,10 @@ pub async fn run(
 ) {
     while let Some(msg) = from_seq.recv().await {
         match msg {
-            ToShard::Commit { txn, digest, .. } => {
-                let due = match snapshotter.apply(&txn) {
-                    Ok(due) => due,
-                    Err(line) => {
-                        error!("{line}");
-                        crate::shutdown::request();
-                        false
-                    }
-                };
-                let ours = snapshotter.tree.digest();
-                let copy = crate::divergence::TreeCopy::Snapshotter;
-                // A diverged copy must not become a snapshot the next start trusts.
-                if crate::divergence::check_or_stop(copy, txn.zxid, ours, digest) && due {
-                    snapshotter.snapshot();
+            ToShard::Commit { txn, digest, .. } => snapshotter.commit(&txn, digest),
+            ToShard::Commits(commits) => {
+                for c in commits {
+                    snapshotter.commit(&c.txn, c.digest);
                 }
             }
             ToShard::SnapshotFor { to, attempt, zxid } => {

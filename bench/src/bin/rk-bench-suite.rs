@@ -98,7 +98,8 @@ struct Args {
     #[arg(long)]
     skip_memory: bool,
     /// Scenario groups to run, from serial,throughput,fanout,memory,snapshot,flood (the
-    /// default set) and ensemble,failover (added by --ensemble).
+    /// default set), ensemble,failover (added by --ensemble), and read-scaling and
+    /// catch-up (run only when named; catch-up populates --znodes on a 3-member ensemble).
     #[arg(long, value_delimiter = ',')]
     scenarios: Option<Vec<String>>,
     /// Also run the ensemble scenarios (10:1 throughput over the members, leader failover)

@@ -125,6 +125,7 @@ fn config(args: &Args) -> Result<LoadConfig, String> {
         time_limit: parse_duration(&args.time_limit).map_err(err)?,
         check: args.check,
         server_pid: args.server_pid,
+        stop: None,
     })
 }
 

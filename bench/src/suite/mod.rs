@@ -1,6 +1,7 @@
 //! The benchmark suite: starts the servers itself, runs the standard scenarios through the
 //! load generator, and writes a Markdown + JSON + SVG report with the machine's facts.
 
+pub mod catch_up;
 pub mod check;
 pub mod compare;
 pub mod ensemble;
@@ -212,6 +213,10 @@ pub struct SuiteReport {
     /// Pipelining connections that never read, against a control client.
     #[serde(default)]
     pub flood: Vec<flood::FloodRow>,
+    /// A follower wiped and restarted under the 10:1 mix on the leader, per target. Left
+    /// out of the JSON when the scenario did not run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catch_up: Vec<catch_up::CatchUpRow>,
     /// CPU seconds (user + system) the suite process itself used: the load generator's
     /// share of the machine, which it takes away from the server under test.
     #[serde(default)]
@@ -275,7 +280,7 @@ pub const SCENARIOS: [&str; 6] = [
 /// The ensemble scenario groups, run after the standalone ones when asked for (`--ensemble`).
 pub const ENSEMBLE_SCENARIOS: [&str; 2] = ["ensemble", "failover"];
 /// Scenario groups run only when named in `--scenarios`: each starts several ensembles.
-pub const NAMED_SCENARIOS: [&str; 1] = ["read-scaling"];
+pub const NAMED_SCENARIOS: [&str; 2] = ["read-scaling", "catch-up"];
 
 /// Runs the whole suite.
 pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
@@ -467,6 +472,18 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
         read_scaling = rows;
         failures.extend(failed);
     }
+    let mut catch_up = Vec::new();
+    if opts.wants("catch-up") && s.znodes > 0 {
+        for (i, kind) in kinds.iter().enumerate().filter(|(_, k)| k.managed()) {
+            let dir = opts.work_dir.join(format!("{}-catch-up", kind.name()));
+            let salt = 400 + 10 * i as u32;
+            match catch_up::run(s, kind, &dir, salt, &opts.launch(kind).args).await {
+                Ok(row) => catch_up.push(row),
+                Err(e) => failures.push(format!("catch-up on {}: {e}", kind.name())),
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
     machine.loadavg_end = machine::loadavg();
     let mut out = SuiteReport {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -486,6 +503,7 @@ pub async fn run(opts: &SuiteOptions) -> Result<SuiteReport, String> {
         failover,
         read_scaling,
         flood,
+        catch_up,
         generator_cpu_seconds: own_cpu_seconds(),
         checks: Vec::new(),
         failures,

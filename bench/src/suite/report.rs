@@ -112,6 +112,9 @@ pub fn checks(r: &SuiteReport) -> Vec<Check> {
         met: m.map(|x| x <= 0.5),
     });
     out.extend(super::flood::checks(&r.flood));
+    if !r.catch_up.is_empty() {
+        out.extend(super::catch_up::checks(&r.catch_up));
+    }
     out
 }
 
@@ -299,6 +302,7 @@ pub fn markdown(r: &SuiteReport) -> String {
         );
     }
     o.push_str(&super::flood::markdown(&r.flood));
+    o.push_str(&super::catch_up::markdown(&r.catch_up));
     let _ = writeln!(o, "\n## Memory per znode and restart time\n");
     let _ = writeln!(
         o,

@@ -68,6 +68,11 @@ impl Writer {
         self.buf
     }
 
+    /// Appends to `buf`, which keeps what it holds.
+    pub fn appending_to(buf: Vec<u8>) -> Self {
+        Self { buf }
+    }
+
     pub fn into_inner(self) -> Vec<u8> {
         self.buf
     }
@@ -308,8 +313,14 @@ impl<'a> Reader<'a> {
 pub trait Encode {
     fn encode(&self, w: &mut Writer);
 
+    /// About how many bytes [`Encode::encode`] writes, so that [`Encode::to_bytes`] can
+    /// allocate once instead of growing its buffer by doubling. Only a hint: 0 is fine.
+    fn size_hint(&self) -> usize {
+        0
+    }
+
     fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::new();
+        let mut w = Writer::with_capacity(self.size_hint());
         self.encode(&mut w);
         w.into_inner()
     }

@@ -70,7 +70,16 @@ impl RecordHeader {
 /// Appends one record for `txn` to `out`, a batch buffer the server writes with one
 /// write. `batch_first_zxid` is the zxid of the first txn of that batch.
 pub fn encode_record(txn: &Txn, batch_first_zxid: Zxid, out: &mut Vec<u8>) {
-    let payload = txn.to_bytes();
+    // The txn is encoded straight into the batch after room for its header, which is
+    // filled in once the payload (and so its length and checksum) is known: one copy of
+    // the payload, not two.
+    let start = out.len();
+    out.reserve(RECORD_HEADER_LEN + txn.size_hint());
+    out.resize(start + RECORD_HEADER_LEN, 0);
+    let mut w = crate::jute::Writer::appending_to(std::mem::take(out));
+    txn.encode(&mut w);
+    *out = w.into_inner();
+    let payload = &out[start + RECORD_HEADER_LEN..];
     let payload_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     let mut header = RecordHeader {
         magic: RECORD_MAGIC.into(),
@@ -82,10 +91,8 @@ pub fn encode_record(txn: &Txn, batch_first_zxid: Zxid, out: &mut Vec<u8>) {
         zxid: txn.zxid.into(),
         batch_first_zxid: batch_first_zxid.into(),
     };
-    header.crc = header.compute_crc(&payload).into();
-    let start = out.len();
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(&payload);
+    header.crc = header.compute_crc(payload).into();
+    out[start..start + RECORD_HEADER_LEN].copy_from_slice(header.as_bytes());
     // The paired assertion: what we are about to hand to the disk reads back as the same
     // txn through the same checks the reader applies.
     debug_assert!(

@@ -6,8 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::hash::path_data_hash;
-use super::{counted_digest, java_len, AclRef, DataTree, Node, CONFIG_NODE};
+use super::{java_len, AclRef, DataTree, Node, CONFIG_NODE};
 use crate::path::{split_last, validate_path};
 use crate::txn::{NodeKind, Txn, TxnBody};
 use crate::types::{Acl, ErrorCode, EventType, SessionId, Stat, Zxid};
@@ -268,9 +267,9 @@ impl DataTree {
     /// Changes a node through `f`, keeping the tree digest in step.
     fn update<R>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> R) -> Option<R> {
         let node = self.nodes.get_mut(path)?;
-        self.digest = self.digest.wrapping_sub(counted_digest(path, node));
+        self.digest.remove(path, node);
         let r = f(node);
-        self.digest = self.digest.wrapping_add(counted_digest(path, node));
+        self.digest.add(path, node);
         Some(r)
     }
 
@@ -333,11 +332,11 @@ impl DataTree {
             aversion: 0,
             kind,
             children: BTreeSet::new(),
-            data_hash: path_data_hash(path, data),
+            data_hash: self.data_hash(path, data),
         };
         let stat = node.stat();
         let node_acl = node.acl.clone();
-        self.digest = self.digest.wrapping_add(counted_digest(path, &node));
+        self.digest.add(path, &node);
         self.data_size += java_len(path) + node.data_len() as u64;
         self.nodes.insert(path.to_owned(), node);
         match kind {
@@ -401,7 +400,7 @@ impl DataTree {
             })
             .ok_or(ErrorCode::NoNode)?;
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
-        self.digest = self.digest.wrapping_sub(counted_digest(path, &node));
+        self.digest.remove(path, &node);
         self.data_size = self
             .data_size
             .saturating_sub(java_len(path) + node.data_len() as u64);
@@ -446,7 +445,7 @@ impl DataTree {
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<Stat, ErrorCode> {
         let key = if path.is_empty() { "/" } else { path };
-        let data_hash = path_data_hash(key, data);
+        let data_hash = self.data_hash(key, data);
         let (stat, acl, old_len) = self
             .update(key, |n| {
                 let old_len = n.data_len() as u64;

@@ -120,8 +120,8 @@ pub struct DataTree {
     ttls: BTreeSet<String>,
     /// Sum of every node's path length (in UTF-16 units, as Java counts) and data length.
     data_size: u64,
-    /// Wrapping sum of every node's digest.
-    digest: u64,
+    /// Wrapping sum of every node's digest, unless the tree keeps none.
+    digest: TreeDigest,
     last_zxid: Zxid,
 }
 
@@ -188,6 +188,35 @@ fn counted_digest(path: &str, node: &Node) -> u64 {
     }
 }
 
+/// The tree digest as the tree keeps it: the wrapping sum of [`counted_digest`] over every
+/// node, or nothing for a tree that keeps none ([`DataTree::without_digest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TreeDigest(Option<u64>);
+
+impl TreeDigest {
+    fn kept() -> Self {
+        TreeDigest(Some(0))
+    }
+
+    fn value(self) -> Option<u64> {
+        self.0
+    }
+
+    /// Counts a node in (it was just added, or changed).
+    fn add(&mut self, path: &str, node: &Node) {
+        if let Some(d) = &mut self.0 {
+            *d = d.wrapping_add(counted_digest(path, node));
+        }
+    }
+
+    /// Counts a node out (it is about to change, or was removed).
+    fn remove(&mut self, path: &str, node: &Node) {
+        if let Some(d) = &mut self.0 {
+            *d = d.wrapping_sub(counted_digest(path, node));
+        }
+    }
+}
+
 /// Apache counts path lengths in UTF-16 units (`String.length()`).
 fn java_len(s: &str) -> u64 {
     s.encode_utf16().count() as u64
@@ -206,7 +235,7 @@ impl DataTree {
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
             data_size: 0,
-            digest: 0,
+            digest: TreeDigest::kept(),
             last_zxid: 0,
         };
         let open = Acl::open_unsafe();
@@ -227,12 +256,12 @@ impl DataTree {
         if let Some((parent, name)) = crate::path::split_last(path).filter(|(_, n)| !n.is_empty()) {
             let parent = if parent.is_empty() { "/" } else { parent };
             if let Some(p) = self.nodes.get_mut(parent) {
-                self.digest = self.digest.wrapping_sub(counted_digest(parent, p));
+                self.digest.remove(parent, p);
                 p.children.insert(name.to_owned());
-                self.digest = self.digest.wrapping_add(counted_digest(parent, p));
+                self.digest.add(parent, p);
             }
         }
-        self.digest = self.digest.wrapping_add(counted_digest(path, &node));
+        self.digest.add(path, &node);
         self.data_size += java_len(path);
         self.nodes.insert(path.to_owned(), node);
     }
@@ -377,8 +406,33 @@ impl DataTree {
 
     /// An order-independent hash of every node's path, data, stat, kind and ACL. Two trees
     /// that applied the same txns have the same digest.
+    ///
+    /// A tree made with [`DataTree::without_digest`] keeps none and answers 0.
     pub fn digest(&self) -> u64 {
-        self.digest
+        self.digest.value().unwrap_or(0)
+    }
+
+    /// This tree from now on without a digest: its changes skip hashing the nodes (and
+    /// their data), which is most of what applying a small write costs. For a copy whose
+    /// digest nobody reads: the leader's ahead tree, which only validates new writes
+    /// against what is proposed (the committed tree keeps the digest every copy checks).
+    pub fn without_digest(mut self) -> DataTree {
+        self.digest = TreeDigest(None);
+        // Cached hashes would go stale as the data changes; clear them so that every node
+        // agrees with `data_hash` (which `check_invariants` checks).
+        for node in self.nodes.values_mut() {
+            node.data_hash = 0;
+        }
+        self
+    }
+
+    /// The hash of a node's path and data this tree caches in the node: 0 when it keeps
+    /// no digest, so nothing is hashed.
+    fn data_hash(&self, path: &str, data: Option<&[u8]>) -> u64 {
+        match self.digest.0 {
+            Some(_) => hash::path_data_hash(path, data),
+            None => 0,
+        }
     }
 
     /// The highest zxid applied.
@@ -430,7 +484,7 @@ impl DataTree {
             digest = digest.wrapping_add(counted_digest(path, node));
             size += java_len(path) + node.data_len() as u64;
             *acl_users.entry(&node.acl[..]).or_default() += 1;
-            if node.data_hash != hash::path_data_hash(path, node.data.as_deref()) {
+            if node.data_hash != self.data_hash(path, node.data.as_deref()) {
                 return Err(format!("{path}: stale data hash"));
             }
             if let Some(parent) = crate::path::parent(path) {
@@ -464,7 +518,7 @@ impl DataTree {
                 return Err(format!("{path}: missing from its kind index"));
             }
         }
-        if digest != self.digest {
+        if self.digest.value().is_some_and(|kept| kept != digest) {
             return Err("tree digest differs from the sum of node digests".into());
         }
         if size != self.data_size {

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{counted_digest, hash, java_len, DataTree, Node};
+use super::{hash, java_len, DataTree, Node, TreeDigest};
 use crate::jute::{decode_acl_list, encode_acl_list};
 use crate::jute::{Decode, Encode};
 use crate::jute::{DecodeError, Reader, Writer};
@@ -81,7 +81,7 @@ impl DataTree {
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
             data_size: 0,
-            digest: 0,
+            digest: TreeDigest::kept(),
             last_zxid,
         };
         for _ in 0..count {
@@ -130,7 +130,7 @@ impl DataTree {
                     tree.ttls.insert(path.clone());
                 }
             }
-            tree.digest = tree.digest.wrapping_add(counted_digest(&path, &node));
+            tree.digest.add(&path, &node);
             tree.data_size += java_len(&path) + node.data_len() as u64;
             tree.nodes.insert(path, node);
         }

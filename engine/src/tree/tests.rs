@@ -723,3 +723,33 @@ fn a_reconfig_inside_a_multi_is_refused_whole() {
         .map(|(d, s)| (d.to_vec(), s));
     assert_eq!(before, after);
 }
+
+/// The leader's ahead tree keeps no digest; everything else it answers must be what a tree
+/// with one answers, so that validating writes against it is unchanged.
+#[test]
+fn a_tree_without_digest_applies_and_answers_as_one_with() {
+    let mut with = DataTree::new();
+    let mut without = DataTree::new().without_digest();
+    let txns = [
+        txn(1, 1, create_with("/a", Some(b"one".to_vec()))),
+        txn(2, 1, create("/a/b", NodeKind::Ephemeral(1), 1)),
+        txn(3, 1, set_data_to("/a", Some(b"two".to_vec()), 1)),
+        txn(4, 1, set_data_to("/a", None, 2)),
+        txn(5, 1, delete("/a/b")),
+        txn(6, 1, set_data_to("/missing", None, 1)),
+    ];
+    for t in &txns {
+        assert_eq!(with.apply(t), without.apply(t), "zxid {}", t.zxid);
+    }
+    for path in ["/", "/a", "/a/b", "/zookeeper/config"] {
+        assert_eq!(with.get_data_or_null(path), without.get_data_or_null(path));
+        assert_eq!(with.children(path), without.children(path));
+        assert_eq!(with.meta(path), without.meta(path));
+    }
+    assert_ne!(with.digest(), 0);
+    assert_eq!(without.digest(), 0, "no digest kept, none claimed");
+    without
+        .check_invariants()
+        .expect("invariants other than the digest");
+    with.check_invariants().expect("invariants");
+}

@@ -32,7 +32,7 @@ use glommio::channels::shared_channel::ConnectedSender;
 
 use crate::messages::ToShard;
 use crate::notify::Notify;
-use ringkeeper_engine::txn::TxnBody;
+use ringkeeper_engine::jute::Encode;
 
 /// Where a queue's forwarder hands its messages: the shard's cross-executor channel (or, in
 /// tests, a local one).
@@ -84,32 +84,18 @@ impl Bound {
     };
 }
 
-/// What a message holds in memory, roughly: its paths and data, plus a fixed overhead.
-/// Only the variable parts matter for the bound; the rest is covered by the message count.
+/// What a message holds in memory, roughly: a transaction's paths and data (its encoded
+/// size, `Encode::size_hint`, is close enough), plus a fixed overhead. Only the variable
+/// parts matter for the bound; the rest is covered by the message count.
 pub fn approx_bytes(msg: &ToShard) -> usize {
     const OVERHEAD: usize = 64;
     match msg {
-        ToShard::Commit { txn, .. } => OVERHEAD + body_bytes(&txn.body),
+        ToShard::Commit { txn, .. } => OVERHEAD + txn.size_hint(),
+        ToShard::Commits(commits) => commits.iter().map(|c| OVERHEAD + c.txn.size_hint()).sum(),
         ToShard::SyncDone { path, .. } => OVERHEAD + path.len(),
         // A `Reset`'s snapshot is one allocation shared by every queue, bounded on receipt
         // by the protocol's `snapshot_bytes_max`; it is not counted once per queue.
         _ => OVERHEAD,
-    }
-}
-
-fn body_bytes(body: &TxnBody) -> usize {
-    let data = |d: &Option<Vec<u8>>| d.as_ref().map_or(0, Vec::len);
-    match body {
-        TxnBody::Create {
-            path, data: d, acl, ..
-        } => path.len() + data(d) + acl.len() * 32,
-        TxnBody::SetData { path, data: d, .. } => path.len() + data(d),
-        TxnBody::SetAcl { path, acl, .. } => path.len() + acl.len() * 32,
-        TxnBody::Delete { path } | TxnBody::Check { path, .. } => path.len(),
-        TxnBody::CloseSession { ephemerals } => ephemerals.iter().map(String::len).sum(),
-        TxnBody::Multi(ops) => ops.iter().map(body_bytes).sum(),
-        TxnBody::Reconfig { servers } => servers.iter().map(String::len).sum(),
-        TxnBody::CreateSession { .. } | TxnBody::Error(_) => 0,
     }
 }
 
@@ -213,12 +199,62 @@ impl Queue {
     }
 
     fn pop(&self) -> Option<ToShard> {
+        let bytes = self.items.borrow().front().map(approx_bytes)?;
+        self.pop_counted(bytes)
+    }
+
+    /// Takes the front message, whose `approx_bytes` the caller already has.
+    fn pop_counted(&self, bytes: usize) -> Option<ToShard> {
         let msg = self.items.borrow_mut().pop_front()?;
-        self.bytes
-            .set(self.bytes.get().saturating_sub(approx_bytes(&msg)));
+        self.bytes.set(self.bytes.get().saturating_sub(bytes));
         Some(msg)
     }
+
+    /// The next message to hand over: a commit takes the commits queued right behind it
+    /// along, up to [`COMMITS_PER_MESSAGE_MAX`] and [`COMMIT_BYTES_PER_MESSAGE_MAX`], as one
+    /// `Commits`. Anything else goes alone, so the order is kept.
+    fn pop_gathered(&self) -> Option<ToShard> {
+        let mut commits = Vec::new();
+        let mut bytes = 0;
+        while commits.len() < COMMITS_PER_MESSAGE_MAX {
+            let next_bytes = match self.items.borrow().front() {
+                Some(msg @ ToShard::Commit { .. }) => approx_bytes(msg),
+                _ => break,
+            };
+            if !commits.is_empty() && bytes + next_bytes > COMMIT_BYTES_PER_MESSAGE_MAX {
+                break;
+            }
+            let Some(ToShard::Commit {
+                txn,
+                origin,
+                digest,
+            }) = self.pop_counted(next_bytes)
+            else {
+                break;
+            };
+            bytes += next_bytes;
+            commits.push(crate::messages::Commit {
+                txn,
+                origin,
+                digest,
+            });
+        }
+        if commits.is_empty() {
+            self.pop()
+        } else {
+            Some(ToShard::Commits(commits))
+        }
+    }
 }
+
+/// Commits one `Commits` message gathers at most: enough that a shard is woken once per
+/// group-commit batch at the batch sizes measured, few enough that one message is not a
+/// long stall for the shard's other work.
+const COMMITS_PER_MESSAGE_MAX: usize = 256;
+/// Bytes (as [`approx_bytes`] counts them) one `Commits` message gathers at most, beyond
+/// its first commit: the channel behind the queue bounds messages, not bytes, so a message
+/// must not grow with the values it carries.
+const COMMIT_BYTES_PER_MESSAGE_MAX: usize = 1 << 20;
 
 /// Moves one queue onto its cross-executor channel, waiting on the channel when the shard
 /// is slow. Announces room when the queue falls back under its bounds.
@@ -229,7 +265,7 @@ async fn forward<S: Sink>(queue: Rc<Queue>, out: S, room: Rc<Notify>) {
             .until(|| !queue.items.borrow().is_empty() || queue.closed.get())
             .await;
         let was_full = queue.full();
-        let Some(msg) = queue.pop() else {
+        let Some(msg) = queue.pop_gathered() else {
             // Closed and drained.
             break;
         };
@@ -359,26 +395,7 @@ mod tests {
                 let value = 1 << 20;
                 let count = OUTBOX_BYTES_MAX / value + 8;
                 for zxid in 0..count as i64 {
-                    let body = TxnBody::SetData {
-                        path: "/big".into(),
-                        data: Some(vec![0; value]),
-                        version: 1,
-                    };
-                    let txn = ringkeeper_engine::txn::Txn {
-                        zxid,
-                        time_ms: 0,
-                        session: 1,
-                        cxid: 1,
-                        body,
-                    };
-                    outboxes.push(
-                        0,
-                        ToShard::Commit {
-                            txn,
-                            origin: None,
-                            digest: 0,
-                        },
-                    );
+                    outboxes.push(0, commit(zxid, value));
                 }
                 futures_lite::future::yield_now().await;
                 assert!(count < OUTBOX_MESSAGES_MAX);
@@ -389,6 +406,77 @@ mod tests {
                 assert!(outboxes.has_room(), "back under it");
                 outboxes.close();
                 while rx.recv().await.is_some() {}
+                for t in tasks {
+                    t.await;
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn commit(zxid: i64, value: usize) -> ToShard {
+        ToShard::Commit {
+            txn: ringkeeper_engine::txn::Txn {
+                zxid,
+                time_ms: 0,
+                session: 1,
+                cxid: 1,
+                body: ringkeeper_engine::txn::TxnBody::SetData {
+                    path: "/v".into(),
+                    data: Some(vec![0; value]),
+                    version: 1,
+                },
+            },
+            origin: None,
+            digest: zxid as u64,
+        }
+    }
+
+    /// What one received message holds: the zxids of its commits, or the token of a report.
+    fn contents(msg: ToShard) -> Vec<i64> {
+        match msg {
+            ToShard::Commits(commits) => commits.into_iter().map(|c| c.txn.zxid).collect(),
+            ToShard::Commit { txn, .. } => vec![txn.zxid],
+            other => vec![-(token(other) as i64) - 1],
+        }
+    }
+
+    /// Commits queued back to back travel as one message, up to the count and byte limits;
+    /// anything else travels alone, between them, in its place.
+    #[test]
+    fn queued_commits_travel_together_in_order() {
+        glommio::LocalExecutorBuilder::default()
+            .spawn(|| async {
+                let (tx, rx) = local_channel::new_bounded::<ToShard>(1);
+                let room = Rc::new(Notify::new());
+                let (outboxes, tasks) = Outboxes::start(vec![(tx, Bound::SHARD)], room);
+                for zxid in 0..300 {
+                    outboxes.push(0, commit(zxid, 8));
+                }
+                outboxes.push(0, report(7));
+                for zxid in 300..305 {
+                    outboxes.push(0, commit(zxid, 8));
+                }
+                // Values of 400 KiB: a message takes two of them (a third would pass 1 MiB),
+                // the first after the five small commits.
+                for zxid in 305..310 {
+                    outboxes.push(0, commit(zxid, 400 << 10));
+                }
+                outboxes.close();
+                let mut received = Vec::new();
+                while let Some(msg) = rx.recv().await {
+                    received.push(contents(msg));
+                }
+                let lens: Vec<usize> = received.iter().map(Vec::len).collect();
+                assert_eq!(lens, vec![256, 44, 1, 7, 2, 1]);
+                assert_eq!(received[2], vec![-8], "the report alone, after zxid 299");
+                let zxids: Vec<i64> = received.into_iter().flatten().filter(|z| *z >= 0).collect();
+                assert_eq!(
+                    zxids,
+                    (0..310).collect::<Vec<_>>(),
+                    "every commit, in order"
+                );
                 for t in tasks {
                     t.await;
                 }

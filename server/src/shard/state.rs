@@ -1070,25 +1070,12 @@ impl ShardState {
                 origin,
                 digest,
             } => self.on_commit(txn, origin, digest, now),
-            ToShard::Refused {
-                origin,
-                err: ErrorCode::SessionMoved,
-                ..
-            } => {
-                // The client resumed its session elsewhere. Apache's FinalRequestProcessor
-                // answers SessionMovedException by closing the connection without a reply
-                // (ZOOKEEPER-710): a reply would let a client that still reads this
-                // connection act on a session it no longer holds here.
-                debug!(
-                    conn = origin.conn,
-                    "request on a session that moved to another connection; closing"
-                );
-                self.close_moved(origin.conn);
+            ToShard::Commits(commits) => {
+                for c in commits {
+                    self.on_commit(c.txn, c.origin, c.digest, now);
+                }
             }
-            ToShard::Refused { origin, err, zxid } => {
-                let frame = records::encode_reply(origin.xid, zxid, err, &Response::Empty);
-                self.complete_write(origin, frame, now);
-            }
+            ToShard::Refused { origin, err, zxid } => self.on_refused(origin, err, zxid, now),
             ToShard::SyncDone { origin, path, zxid } => {
                 let body = Response::Sync(records::SyncResponse { path });
                 let frame = records::encode_reply(origin.xid, zxid, ErrorCode::Ok, &body);
@@ -1119,6 +1106,25 @@ impl ShardState {
             ToShard::SnapshotFor { .. } => {}
         }
         None
+    }
+
+    /// A request refused before it became a transaction is answered with its error in its
+    /// turn, except SessionMoved.
+    fn on_refused(&mut self, origin: Origin, err: ErrorCode, zxid: Zxid, now: Instant) {
+        if err == ErrorCode::SessionMoved {
+            // The client resumed its session elsewhere. Apache's FinalRequestProcessor
+            // answers SessionMovedException by closing the connection without a reply
+            // (ZOOKEEPER-710): a reply would let a client that still reads this
+            // connection act on a session it no longer holds here.
+            debug!(
+                conn = origin.conn,
+                "request on a session that moved to another connection; closing"
+            );
+            self.close_moved(origin.conn);
+            return;
+        }
+        let frame = records::encode_reply(origin.xid, zxid, err, &Response::Empty);
+        self.complete_write(origin, frame, now);
     }
 
     /// Applies a committed transaction: checks the copy against the sequencer's digest,
