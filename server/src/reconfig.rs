@@ -38,15 +38,26 @@ pub fn read_membership(payload: &[u8]) -> Option<ringkeeper_replication::Members
         voters: Vec::new(),
         observers: Vec::new(),
     };
-    for line in &servers {
-        let (key, value) = line.split_once('=')?;
-        let id = parse_server_id(key).ok()?;
-        match parse_server_line(id, value, true).ok()?.peer_type {
-            PeerType::Participant => membership.voters.push(id),
-            PeerType::Observer => membership.observers.push(id),
+    for member in members_of(&servers)? {
+        match member.peer_type {
+            PeerType::Participant => membership.voters.push(member.id),
+            PeerType::Observer => membership.observers.push(member.id),
         }
     }
     Some(membership)
+}
+
+/// The members a `Reconfig` txn's server lines (`server.N=spec`) name, or `None` if any
+/// line does not parse (multiple addresses allowed: the leader checked them already).
+fn members_of(servers: &[String]) -> Option<Vec<ServerMember>> {
+    servers
+        .iter()
+        .map(|line| {
+            let (key, value) = line.split_once('=')?;
+            let id = parse_server_id(key).ok()?;
+            parse_server_line(id, value, true).ok()
+        })
+        .collect()
 }
 
 /// What a member knows when it answers a reconfig request.
@@ -73,6 +84,26 @@ impl ReconfigView {
             members: config.servers.clone(),
             version: config.dynamic_config_version,
             multi_address: config.multi_address_enabled,
+        }
+    }
+
+    /// Follows a committed `Reconfig` txn (its server lines, its zxid the new version), as
+    /// Apache's member moves its last seen configuration on commit: later requests are
+    /// checked against it (a `curConfigId` must name it) and it is what the config node
+    /// shows again after a snapshot. Lines that do not parse (the protocol did not take
+    /// such a txn as a reconfiguration either) or a version not newer leave the view as is;
+    /// returns whether it moved.
+    pub fn follow(&mut self, servers: &[String], zxid: i64) -> bool {
+        let Ok(version) = u64::try_from(zxid) else {
+            return false;
+        };
+        match members_of(servers) {
+            Some(members) if version > self.version => {
+                self.members = members;
+                self.version = version;
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -317,6 +348,42 @@ mod tests {
             check(&alone, &req, &read_only(), &[]),
             Err(ErrorCode::Unimplemented)
         );
+    }
+
+    #[test]
+    fn the_view_follows_a_committed_reconfig_and_checks_against_it() {
+        let mut v = view();
+        let lines: Vec<String> = vec![
+            "server.1=127.0.0.1:2001:3001;127.0.0.1:4001".into(),
+            "server.2=127.0.0.1:2002:3002;127.0.0.1:4002".into(),
+        ];
+        assert!(v.follow(&lines, 0x1_0000_0005));
+        assert_eq!(v.version, 0x1_0000_0005);
+        assert_eq!(
+            v.members,
+            vec![
+                member(1, "127.0.0.1:2001:3001;127.0.0.1:4001"),
+                member(2, "127.0.0.1:2002:3002;127.0.0.1:4002"),
+            ]
+        );
+        // The old version is stale now; the new one is current.
+        let join = "server.3=127.0.0.1:2003:3003;4003";
+        let stale = request(join, "", "", 0x1_0000_0000);
+        assert_eq!(
+            check(&v, &stale, &read_only(), &super_ids()),
+            Err(ErrorCode::BadVersion)
+        );
+        let current = request(join, "", "", 0x1_0000_0005);
+        assert_eq!(
+            check(&v, &current, &read_only(), &super_ids()).map(|m| m.len()),
+            Ok(3)
+        );
+        // An older version, or lines that do not parse, leave the view alone.
+        let after = v.clone();
+        assert!(!v.follow(&lines[..1], 0x1_0000_0004));
+        assert!(!v.follow(&["server.x=nonsense".to_owned()], 0x1_0000_0009));
+        assert!(!v.follow(&lines, -1));
+        assert_eq!(v, after);
     }
 
     #[test]

@@ -1131,6 +1131,9 @@ impl ShardState {
     /// fires watches, releases the reads waiting for it, answers its writer.
     fn on_commit(&mut self, txn: Txn, origin: Option<Origin>, digest: u64, now: Instant) {
         let kinds = origin.and_then(|o| self.pending_kinds(o));
+        if let TxnBody::Reconfig { servers } = &txn.body {
+            std::sync::Arc::make_mut(&mut self.settings.reconfig).follow(servers, txn.zxid);
+        }
         let result = if self.planted_skip(&txn) {
             DataTree::new().apply(&txn)
         } else {

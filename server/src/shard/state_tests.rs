@@ -727,3 +727,48 @@ fn a_snapshot_from_the_leader_keeps_this_members_view_in_the_config_node() {
     assert!(h.shard.tree.stat("/b").is_some());
     assert_eq!(h.shard.tree.digest(), leader_tree.digest());
 }
+
+#[test]
+fn a_committed_reconfig_moves_this_members_view_and_a_later_snapshot_keeps_it() {
+    let mut h = Harness::with(ShardSettings {
+        reconfig: std::sync::Arc::new(ensemble_view()),
+        ..settings()
+    });
+    let servers = vec![
+        "server.1=127.0.0.1:2001:3001:participant".to_owned(),
+        "server.2=127.0.0.1:2002:3002:participant".to_owned(),
+    ];
+    let reconfig = Txn {
+        zxid: 7,
+        time_ms: 55,
+        session: 0,
+        cxid: 0,
+        body: TxnBody::Reconfig {
+            servers: servers.clone(),
+        },
+    };
+    assert_eq!(h.commit(reconfig, None), vec![]);
+    let two = "server.1=127.0.0.1:2001:3001:participant\n\
+               server.2=127.0.0.1:2002:3002:participant\n\
+               version=7";
+    let (data, stat) = h.shard.tree.get_data("/zookeeper/config").unwrap();
+    assert_eq!(String::from_utf8_lossy(data), two);
+    assert_eq!((stat.version, stat.mzxid, stat.mtime), (-1, 7, 55));
+    let view = &h.shard.settings.reconfig;
+    assert_eq!((view.version, view.members.len()), (7, 2));
+    // The leader's snapshot after it: the config node shows the committed membership,
+    // not the one this member started with.
+    let mut leader_tree = DataTree::new();
+    let _ = leader_tree.apply(&create(8, "/b", b"y"));
+    let snapshot = ringkeeper_engine::storage::encode_snapshot(&leader_tree, &[], 8);
+    assert_eq!(
+        h.tell(ToShard::Reset {
+            snapshot: snapshot.into(),
+            zxid: 8
+        }),
+        vec![]
+    );
+    let (data, stat) = h.shard.tree.get_data("/zookeeper/config").unwrap();
+    assert_eq!(String::from_utf8_lossy(data), two);
+    assert_eq!(stat.mzxid, 7);
+}
