@@ -1,7 +1,7 @@
-//! The reconfig request (opcode 16) up to the point where Apache's leader would propose it:
-//! the checks of Apache's `PrepRequestProcessor` in their order, and the member list the
-//! request asks for. The server does not propose reconfigurations yet, so a request that
-//! passes every check is still answered `ReconfigDisabled` (docs/compatibility.md); what
+//! The reconfig request (opcode 16) up to the point where Apache's leader proposes it: the
+//! checks of Apache's `PrepRequestProcessor` in their order, and the member list the
+//! request asks for. A request that passes every check goes to the sequencer as
+//! `Write::Reconfig` and is proposed as a `Reconfig` txn (docs/compatibility.md); what
 //! fails a check gets Apache's error.
 //!
 //! Pure: the server's view of the ensemble, the request, the config node's ACL and the
@@ -73,6 +73,9 @@ pub struct ReconfigView {
     pub version: u64,
     /// `multiAddress.enabled`, which lets a spec give several addresses.
     pub multi_address: bool,
+    /// The members the peer transport can reach (its links are made at start-up from
+    /// zoo.cfg's lines and never added to); `None` puts no limit on a new configuration.
+    pub transport_peers: Option<Vec<ServerMember>>,
 }
 
 impl ReconfigView {
@@ -84,6 +87,7 @@ impl ReconfigView {
             members: config.servers.clone(),
             version: config.dynamic_config_version,
             multi_address: config.multi_address_enabled,
+            transport_peers: Some(config.servers.clone()),
         }
     }
 
@@ -150,10 +154,29 @@ pub fn check(
     if voters < 2 {
         return Err(ErrorCode::BadArguments);
     }
+    if !reachable(view, &next) {
+        return Err(ErrorCode::NewConfigNoQuorum);
+    }
     if !check_perm(config_acl, perms::WRITE, auth) {
         return Err(ErrorCode::NoAuth);
     }
     Ok(next)
+}
+
+/// Whether the peer transport can reach every member of a new configuration: each must be
+/// one it was started with, at the same peer addresses. Apache's leader refuses a new
+/// configuration whose joiners are not connected and synced to it (`NewConfigNoQuorum`);
+/// ours cannot connect to a member it was not started with at all, so it refuses those
+/// joiners the same way, before proposing (docs/compatibility.md).
+fn reachable(view: &ReconfigView, next: &[ServerMember]) -> bool {
+    let Some(known) = &view.transport_peers else {
+        return true;
+    };
+    next.iter().all(|m| {
+        known
+            .iter()
+            .any(|k| k.id == m.id && k.addresses == m.addresses)
+    })
 }
 
 /// `-members`: the whole new list, lines separated by commas or newlines, each
@@ -309,7 +332,39 @@ mod tests {
             ],
             version: 0x1_0000_0000,
             multi_address: false,
+            transport_peers: None,
         }
+    }
+
+    #[test]
+    fn a_member_the_transport_cannot_reach_is_new_config_no_quorum_before_the_acl() {
+        let limited = ReconfigView {
+            transport_peers: Some(view().members),
+            ..view()
+        };
+        // A joiner the transport was not started with, even without the ACL.
+        let join = request("server.4=127.0.0.1:2004:3004;4004", "", "", -1);
+        assert_eq!(
+            check(&limited, &join, &read_only(), &[]),
+            Err(ErrorCode::NewConfigNoQuorum)
+        );
+        // A known member at other peer addresses is as unreachable.
+        let moved = request("server.3=127.0.0.9:2003:3003;4003", "", "", -1);
+        assert_eq!(
+            check(&limited, &moved, &read_only(), &super_ids()),
+            Err(ErrorCode::NewConfigNoQuorum)
+        );
+        // Removing one is fine (its client address may differ: only peer ones matter).
+        let remove = request("", "3", "", -1);
+        assert_eq!(
+            check(&limited, &remove, &read_only(), &super_ids()).map(|m| m.len()),
+            Ok(2)
+        );
+        let same = request("server.2=127.0.0.1:2002:3002;9999", "", "", -1);
+        assert_eq!(
+            check(&limited, &same, &read_only(), &super_ids()).map(|m| m.len()),
+            Ok(3)
+        );
     }
 
     fn request(joining: &str, leaving: &str, members: &str, id: i64) -> ReconfigRequest {

@@ -646,11 +646,12 @@ fn ensemble_view() -> crate::reconfig::ReconfigView {
         ],
         version: 0,
         multi_address: false,
+        transport_peers: None,
     }
 }
 
 #[test]
-fn a_reconfig_is_answered_by_its_checks_then_reconfig_disabled() {
+fn a_reconfig_is_answered_by_its_checks_or_proposed_and_answered_with_the_new_config() {
     let mut h = Harness::with(ShardSettings {
         reconfig: std::sync::Arc::new(ensemble_view()),
         ..settings()
@@ -680,19 +681,49 @@ fn a_reconfig_is_answered_by_its_checks_then_reconfig_disabled() {
             "xid {xid}"
         );
     }
-    // Past every check (a super id), the server still proposes nothing.
+    // Past every check (a super id), it goes to the sequencer as the new member list.
     h.shard
         .conns
         .get_mut(&c)
         .unwrap()
         .auth
         .push(Id::new("super", ""));
-    assert!(h.request(c, 4, &reconfig(joiner, -1)).is_none());
+    let lines = vec![
+        "server.1=127.0.0.1:2001:3001:participant".to_owned(),
+        "server.2=127.0.0.1:2002:3002:participant".to_owned(),
+        "server.3=127.0.0.1:2003:3003:participant".to_owned(),
+        "server.4=127.0.0.1:2004:3004:participant;0.0.0.0:4004".to_owned(),
+    ];
+    match h.request(c, 4, &reconfig(joiner, -1)) {
+        Some(ToSequencer::Write {
+            origin: o, write, ..
+        }) => {
+            assert_eq!(o, origin(c, 4));
+            assert_eq!(write, crate::messages::Write::Reconfig(lines.clone()));
+        }
+        other => panic!("expected the reconfiguration for the sequencer, got {other:?}"),
+    }
+    assert_eq!(h.effects(), vec![]);
+    // Its commit is answered with the config node's new data and stat, as Apache's.
+    let txn = Txn {
+        zxid: 9,
+        time_ms: 3,
+        session: SESSION,
+        cxid: 4,
+        body: TxnBody::Reconfig { servers: lines },
+    };
+    let effects = h.commit(txn, Some(origin(c, 4)));
+    let (data, stat) = h.shard.tree.get_data("/zookeeper/config").unwrap();
+    assert!(data.ends_with(b"\nversion=9"), "{data:?}");
+    let resp = Response::GetData(ringkeeper_engine::jute::records::GetDataResponse {
+        data: Some(data.to_vec()),
+        stat,
+    });
     assert_eq!(
-        h.effects(),
+        effects,
         vec![Effect::Frame(
             c,
-            error_reply(4, 1, ErrorCode::ReconfigDisabled)
+            records::encode_reply(4, 9, ErrorCode::Ok, &resp)
         )]
     );
 }

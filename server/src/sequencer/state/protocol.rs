@@ -28,7 +28,7 @@ use ringkeeper_engine::session::{SessionSettings, SessionTracker};
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::{Txn, TxnBody};
 use ringkeeper_engine::{ErrorCode, Id, SessionId, Zxid};
-use ringkeeper_replication::{Command, Entry, Event, Message, Peer, Role, ServerId};
+use ringkeeper_replication::{Command, Entry, Event, Message, Peer, ProposeError, Role, ServerId};
 use tracing::{debug, error, info, warn};
 
 use super::leader_digest::LeaderDigests;
@@ -1012,14 +1012,12 @@ impl SequencerState {
             Err(e) => {
                 warn!(error = ?e, "cannot propose");
                 let zxid = r.last_proposed;
-                self.refuse(
-                    session,
-                    cxid,
-                    waiting,
-                    from,
-                    ErrorCode::ConnectionLoss,
-                    zxid,
-                );
+                let code = match e {
+                    ProposeError::ReconfigInProgress => ErrorCode::ReconfigInProgress,
+                    ProposeError::NewConfigNoQuorum => ErrorCode::NewConfigNoQuorum,
+                    _ => ErrorCode::ConnectionLoss,
+                };
+                self.refuse(session, cxid, waiting, from, code, zxid);
                 return;
             }
         };
