@@ -154,11 +154,13 @@ pub fn check(
     if voters < 2 {
         return Err(ErrorCode::BadArguments);
     }
-    if !reachable(view, &next) {
-        return Err(ErrorCode::NewConfigNoQuorum);
-    }
     if !check_perm(config_acl, perms::WRITE, auth) {
         return Err(ErrorCode::NoAuth);
+    }
+    // After the ACL, where Apache would go on to propose: a client without super gets
+    // NoAuth for any joiner, as from Apache (kazoo's test_no_super_auth).
+    if !reachable(view, &next) {
+        return Err(ErrorCode::NewConfigNoQuorum);
     }
     Ok(next)
 }
@@ -167,7 +169,8 @@ pub fn check(
 /// one it was started with, at the same peer addresses. Apache's leader refuses a new
 /// configuration whose joiners are not connected and synced to it (`NewConfigNoQuorum`);
 /// ours cannot connect to a member it was not started with at all, so it refuses those
-/// joiners the same way, before proposing (docs/compatibility.md).
+/// joiners the same way, before proposing, even where Apache's quorum would be met without
+/// them (docs/compatibility.md).
 fn reachable(view: &ReconfigView, next: &[ServerMember]) -> bool {
     let Some(known) = &view.transport_peers else {
         return true;
@@ -337,15 +340,19 @@ mod tests {
     }
 
     #[test]
-    fn a_member_the_transport_cannot_reach_is_new_config_no_quorum_before_the_acl() {
+    fn a_member_the_transport_cannot_reach_is_new_config_no_quorum_after_the_acl() {
         let limited = ReconfigView {
             transport_peers: Some(view().members),
             ..view()
         };
-        // A joiner the transport was not started with, even without the ACL.
+        // A joiner the transport was not started with: NoAuth first, as Apache answers.
         let join = request("server.4=127.0.0.1:2004:3004;4004", "", "", -1);
         assert_eq!(
             check(&limited, &join, &read_only(), &[]),
+            Err(ErrorCode::NoAuth)
+        );
+        assert_eq!(
+            check(&limited, &join, &read_only(), &super_ids()),
             Err(ErrorCode::NewConfigNoQuorum)
         );
         // A known member at other peer addresses is as unreachable.
