@@ -546,9 +546,9 @@ impl SequencerState {
                 Command::Rejected { payloads, error } => {
                     warn!(count = payloads.len(), error = ?error, "proposals rejected");
                 }
-                // The server proposes no reconfiguration yet (its membership reader knows none,
-                // so the protocol only ever reports the configuration it was started with):
-                // the reconfig opcode is still answered ReconfigDisabled (compatibility.md).
+                // The protocol has activated (or is voting on) a configuration. Still to
+                // build: writing it to `zoo.cfg.dynamic.<hex version>` and dropping a removed
+                // member's peer link (replication.md, "Dynamic reconfiguration").
                 Command::Membership { active, pending } => {
                     debug!(active = ?active, pending = ?pending, "configurations");
                 }
