@@ -289,6 +289,7 @@ impl ShardState {
         match ringkeeper_engine::storage::decode_snapshot(snapshot) {
             Ok(snap) => {
                 self.tree = snap.tree;
+                self.follow_snapshot_config();
                 self.keep_own_config_view();
                 self.last_zxid = zxid;
                 self.watches = WatchManager::new(self.settings.max_watches_per_conn);
@@ -296,6 +297,25 @@ impl ShardState {
             Err(e) => self.effects.push(Effect::Fatal(format!(
                 "cannot decode the leader's snapshot: {e}; stopping"
             ))),
+        }
+    }
+
+    /// A reconfiguration this member learns only through the leader's snapshot (it was not
+    /// there for the commit): the snapshot's config node, newer than this member's view
+    /// (its mzxid is the configuration's version), becomes the view.
+    fn follow_snapshot_config(&mut self) {
+        let Some((data, stat)) = self.tree.get_data(ringkeeper_engine::tree::CONFIG_NODE) else {
+            return;
+        };
+        let lines: Vec<String> = String::from_utf8_lossy(data)
+            .lines()
+            .filter(|l| l.starts_with("server."))
+            .map(str::to_owned)
+            .collect();
+        if !lines.is_empty()
+            && u64::try_from(stat.mzxid).is_ok_and(|v| v > self.settings.reconfig.version)
+        {
+            std::sync::Arc::make_mut(&mut self.settings.reconfig).follow(&lines, stat.mzxid);
         }
     }
 

@@ -803,3 +803,30 @@ fn a_committed_reconfig_moves_this_members_view_and_a_later_snapshot_keeps_it() 
     assert_eq!(String::from_utf8_lossy(data), two);
     assert_eq!(stat.mzxid, 7);
 }
+
+#[test]
+fn a_reconfiguration_learned_through_the_leaders_snapshot_becomes_the_view() {
+    let mut h = Harness::with(ShardSettings {
+        reconfig: std::sync::Arc::new(ensemble_view()),
+        ..settings()
+    });
+    let two = "server.1=127.0.0.1:2001:3001:participant\n\
+               server.2=127.0.0.1:2002:3002:participant\n\
+               version=9";
+    let mut leader_tree = DataTree::new();
+    leader_tree.set_config_data(two.as_bytes(), 9, 77);
+    let _ = leader_tree.apply(&create(10, "/b", b"y"));
+    let snapshot = ringkeeper_engine::storage::encode_snapshot(&leader_tree, &[], 10);
+    assert_eq!(
+        h.tell(ToShard::Reset {
+            snapshot: snapshot.into(),
+            zxid: 10
+        }),
+        vec![]
+    );
+    let view = &h.shard.settings.reconfig;
+    assert_eq!((view.version, view.members.len()), (9, 2));
+    let (data, stat) = h.shard.tree.get_data("/zookeeper/config").unwrap();
+    assert_eq!(String::from_utf8_lossy(data), two);
+    assert_eq!((stat.version, stat.mzxid), (-1, 9));
+}
