@@ -1703,6 +1703,13 @@ async fn removing_a_follower_under_writes_keeps_every_write_and_shows_the_new_co
             (data.clone(), stat.mzxid),
             "the config node on member {member}"
         );
+        let conf = ensemble
+            .four_letter_word(member, "conf")
+            .expect("conf answered");
+        assert!(
+            conf.trim_end().ends_with(&format!("membership: \n{data}")),
+            "conf on member {member} shows the new membership:\n{conf}"
+        );
     }
 }
 
