@@ -92,6 +92,25 @@ pub enum TxnBody {
     Multi(Vec<TxnBody>),
     /// A write that failed in prep; it still takes a zxid, as in Apache.
     Error(ErrorCode),
+    /// A reconfiguration: the whole new member list as Apache's dynamic config lines
+    /// (`server.N=host:quorum:election:role;client`), without the version, which is the
+    /// txn's own zxid. Applying it sets `/zookeeper/config` (see [`config_node_text`]);
+    /// the replication protocol reads the same lines to change the ensemble. Never inside
+    /// a multi.
+    Reconfig { servers: Vec<String> },
+}
+
+/// `/zookeeper/config`'s data once the reconfiguration `servers` made at `zxid` applies:
+/// the lines, one per line, then `version=<zxid in lower-case hex>` without a newline, as
+/// Apache's `QuorumVerifier.toString` prints it.
+pub fn config_node_text(servers: &[String], zxid: Zxid) -> String {
+    let mut out = String::new();
+    for line in servers {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&format!("version={zxid:x}"));
+    out
 }
 
 /// Body tags on disk. They reuse Apache's opcodes where one fits so a hex dump reads
@@ -103,6 +122,7 @@ mod tag {
     pub const SET_ACL: i32 = 7;
     pub const CHECK: i32 = 13;
     pub const MULTI: i32 = 14;
+    pub const RECONFIG: i32 = 16;
     pub const CREATE_SESSION: i32 = -10;
     pub const CLOSE_SESSION: i32 = -11;
     pub const ERROR: i32 = -1;
@@ -217,6 +237,10 @@ impl TxnBody {
                 w.write_i32(tag::ERROR);
                 w.write_i32(code.code());
             }
+            TxnBody::Reconfig { servers } => {
+                w.write_i32(tag::RECONFIG);
+                w.write_vec(servers, |w, line| w.write_str(line));
+            }
         }
     }
 
@@ -263,6 +287,10 @@ impl TxnBody {
                     ErrorCode::from_code(code).ok_or(DecodeError::Invalid("unknown error code"))?,
                 )
             }
+            tag::RECONFIG if !nested => TxnBody::Reconfig {
+                servers: r.read_vec(4, |r| r.read_str())?,
+            },
+            tag::RECONFIG => return Err(DecodeError::Invalid("reconfig txn inside a multi")),
             _ => return Err(DecodeError::Invalid("unknown txn type")),
         })
     }
@@ -294,6 +322,9 @@ impl TxnBody {
                 TxnBody::SetData { path, data: d, .. } => jute_len(path.len()) + data(d),
                 TxnBody::SetAcl { path, acl, .. } => jute_len(path.len()) + 4 + acl.len() * ACL,
                 TxnBody::Multi(ops) => ops.iter().map(TxnBody::size_hint).sum(),
+                TxnBody::Reconfig { servers } => {
+                    4 + servers.iter().map(|l| jute_len(l.len())).sum::<usize>()
+                }
             }
     }
 }
@@ -413,6 +444,12 @@ mod tests {
                 TxnBody::Error(ErrorCode::RuntimeInconsistency),
             ]),
             TxnBody::Error(ErrorCode::NoNode),
+            TxnBody::Reconfig {
+                servers: vec![
+                    "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181".into(),
+                    "server.3=127.0.0.3:2888:3888:observer;2181".into(),
+                ],
+            },
         ];
         bodies
             .into_iter()
@@ -538,6 +575,49 @@ mod tests {
         .to_bytes();
         bad[29 + 10..29 + 14].copy_from_slice(&(-2i32).to_be_bytes());
         assert!(Txn::from_bytes(&bad).is_err());
+    }
+
+    #[test]
+    fn reconfig_layout_is_as_documented() {
+        let b = body_bytes(TxnBody::Reconfig {
+            servers: vec!["server.1=a".into(), "server.2=b".into()],
+        });
+        let mut e = Vec::new();
+        e.extend_from_slice(&16i32.to_be_bytes());
+        e.extend_from_slice(&2i32.to_be_bytes());
+        for line in [&b"server.1=a"[..], b"server.2=b"] {
+            e.extend_from_slice(&(line.len() as i32).to_be_bytes());
+            e.extend_from_slice(line);
+        }
+        assert_eq!(b, e);
+    }
+
+    #[test]
+    fn config_node_text_is_apaches() {
+        let servers = vec![
+            "server.1=a:1:2:participant;3".to_owned(),
+            "server.2=b".into(),
+        ];
+        assert_eq!(
+            config_node_text(&servers, 0x1_0000_002a),
+            "server.1=a:1:2:participant;3\nserver.2=b\nversion=10000002a"
+        );
+        assert_eq!(config_node_text(&[], 0), "version=0");
+    }
+
+    #[test]
+    fn refuses_a_reconfig_inside_a_multi() {
+        let multi = Txn {
+            zxid: 1,
+            time_ms: 0,
+            session: 0,
+            cxid: 0,
+            body: TxnBody::Multi(vec![TxnBody::Reconfig { servers: vec![] }]),
+        };
+        assert_eq!(
+            Txn::from_bytes(&multi.to_bytes()),
+            Err(DecodeError::Invalid("reconfig txn inside a multi"))
+        );
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub enum Write {
     /// A write refused before validation (e.g. unknown create flags). It still becomes an
     /// error transaction, so it takes a zxid and keeps its place in the reply order.
     Invalid(ErrorCode),
+    /// A reconfiguration that passed its checks (`crate::reconfig::check`): the new member
+    /// list as Apache's server lines (`server.N=spec`), proposed as a `Reconfig` txn.
+    Reconfig(Vec<String>),
 }
 
 /// Shard -> sequencer.

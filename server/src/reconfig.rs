@@ -1,7 +1,7 @@
-//! The reconfig request (opcode 16) up to the point where Apache's leader would propose it:
-//! the checks of Apache's `PrepRequestProcessor` in their order, and the member list the
-//! request asks for. The server does not propose reconfigurations yet, so a request that
-//! passes every check is still answered `ReconfigDisabled` (docs/compatibility.md); what
+//! The reconfig request (opcode 16) up to the point where Apache's leader proposes it: the
+//! checks of Apache's `PrepRequestProcessor` in their order, and the member list the
+//! request asks for. A request that passes every check goes to the sequencer as
+//! `Write::Reconfig` and is proposed as a `Reconfig` txn (docs/compatibility.md); what
 //! fails a check gets Apache's error.
 //!
 //! Pure: the server's view of the ensemble, the request, the config node's ACL and the
@@ -16,6 +16,50 @@ use crate::config::{parse_server_id, parse_server_line, PeerType, ServerMember};
 /// At most this many members in a requested configuration (the protocol's own limit).
 const MEMBERS_MAX: usize = ringkeeper_replication::config::MEMBERS_MAX;
 
+/// The server's [`ringkeeper_replication::MembershipReader`]: a log payload that is an
+/// encoded `Reconfig` txn gives the member list its server lines name (the protocol sets
+/// the version to the entry's zxid); any other payload, or a reconfig whose lines do not
+/// parse, is not a reconfiguration. Only the body tag is looked at before decoding, so
+/// ordinary writes cost four byte compares.
+pub fn read_membership(payload: &[u8]) -> Option<ringkeeper_replication::Membership> {
+    use ringkeeper_engine::jute::Decode;
+    use ringkeeper_engine::txn::{Txn, TxnBody};
+    // Format version (1 byte), zxid, time, session (8 each), cxid (4), then the body tag.
+    const TAG_AT: usize = 29;
+    const RECONFIG_TAG: [u8; 4] = 16i32.to_be_bytes();
+    if payload.get(TAG_AT..TAG_AT + 4)? != RECONFIG_TAG {
+        return None;
+    }
+    let TxnBody::Reconfig { servers } = Txn::from_bytes(payload).ok()?.body else {
+        return None;
+    };
+    let mut membership = ringkeeper_replication::Membership {
+        version: 0,
+        voters: Vec::new(),
+        observers: Vec::new(),
+    };
+    for member in members_of(&servers)? {
+        match member.peer_type {
+            PeerType::Participant => membership.voters.push(member.id),
+            PeerType::Observer => membership.observers.push(member.id),
+        }
+    }
+    Some(membership)
+}
+
+/// The members a `Reconfig` txn's server lines (`server.N=spec`) name, or `None` if any
+/// line does not parse (multiple addresses allowed: the leader checked them already).
+fn members_of(servers: &[String]) -> Option<Vec<ServerMember>> {
+    servers
+        .iter()
+        .map(|line| {
+            let (key, value) = line.split_once('=')?;
+            let id = parse_server_id(key).ok()?;
+            parse_server_line(id, value, true).ok()
+        })
+        .collect()
+}
+
 /// What a member knows when it answers a reconfig request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReconfigView {
@@ -29,6 +73,9 @@ pub struct ReconfigView {
     pub version: u64,
     /// `multiAddress.enabled`, which lets a spec give several addresses.
     pub multi_address: bool,
+    /// The members the peer transport can reach (its links are made at start-up from
+    /// zoo.cfg's lines and never added to); `None` puts no limit on a new configuration.
+    pub transport_peers: Option<Vec<ServerMember>>,
 }
 
 impl ReconfigView {
@@ -40,6 +87,27 @@ impl ReconfigView {
             members: config.servers.clone(),
             version: config.dynamic_config_version,
             multi_address: config.multi_address_enabled,
+            transport_peers: Some(config.servers.clone()),
+        }
+    }
+
+    /// Follows a committed `Reconfig` txn (its server lines, its zxid the new version), as
+    /// Apache's member moves its last seen configuration on commit: later requests are
+    /// checked against it (a `curConfigId` must name it) and it is what the config node
+    /// shows again after a snapshot. Lines that do not parse (the protocol did not take
+    /// such a txn as a reconfiguration either) or a version not newer leave the view as is;
+    /// returns whether it moved.
+    pub fn follow(&mut self, servers: &[String], zxid: i64) -> bool {
+        let Ok(version) = u64::try_from(zxid) else {
+            return false;
+        };
+        match members_of(servers) {
+            Some(members) if version > self.version => {
+                self.members = members;
+                self.version = version;
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -89,7 +157,29 @@ pub fn check(
     if !check_perm(config_acl, perms::WRITE, auth) {
         return Err(ErrorCode::NoAuth);
     }
+    // After the ACL, where Apache would go on to propose: a client without super gets
+    // NoAuth for any joiner, as from Apache (kazoo's test_no_super_auth).
+    if !reachable(view, &next) {
+        return Err(ErrorCode::NewConfigNoQuorum);
+    }
     Ok(next)
+}
+
+/// Whether the peer transport can reach every member of a new configuration: each must be
+/// one it was started with, at the same peer addresses. Apache's leader refuses a new
+/// configuration whose joiners are not connected and synced to it (`NewConfigNoQuorum`);
+/// ours cannot connect to a member it was not started with at all, so it refuses those
+/// joiners the same way, before proposing, even where Apache's quorum would be met without
+/// them (docs/compatibility.md).
+fn reachable(view: &ReconfigView, next: &[ServerMember]) -> bool {
+    let Some(known) = &view.transport_peers else {
+        return true;
+    };
+    next.iter().all(|m| {
+        known
+            .iter()
+            .any(|k| k.id == m.id && k.addresses == m.addresses)
+    })
 }
 
 /// `-members`: the whole new list, lines separated by commas or newlines, each
@@ -174,6 +264,62 @@ fn incremental(
 mod tests {
     use super::*;
 
+    fn encoded(body: ringkeeper_engine::txn::TxnBody) -> Vec<u8> {
+        use ringkeeper_engine::jute::Encode;
+        ringkeeper_engine::txn::Txn {
+            zxid: 0x3_0000_0001,
+            time_ms: 1,
+            session: 2,
+            cxid: 3,
+            body,
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn the_membership_reader_knows_reconfig_txns_and_nothing_else() {
+        use ringkeeper_engine::txn::TxnBody;
+        let reconfig = TxnBody::Reconfig {
+            servers: vec![
+                "server.1=127.0.0.1:2001:3001:participant;4001".into(),
+                "server.4=127.0.0.4:2001:3001:observer;4001".into(),
+                "server.2=127.0.0.2:2001:3001;4001".into(),
+            ],
+        };
+        assert_eq!(
+            read_membership(&encoded(reconfig)),
+            Some(ringkeeper_replication::Membership {
+                version: 0,
+                voters: vec![1, 2],
+                observers: vec![4],
+            })
+        );
+        // A write whose data looks like a reconfig is not one.
+        let set = TxnBody::SetData {
+            path: "/zookeeper/config".into(),
+            data: Some(b"server.1=127.0.0.1:2001:3001;4001".to_vec()),
+            version: -1,
+        };
+        assert_eq!(read_membership(&encoded(set)), None);
+        // Malformed lines, short or corrupt payloads: not a reconfiguration, no panic.
+        for bad in [
+            "server.x=127.0.0.1:2001:3001",
+            "server.1",
+            "server.1=nonsense",
+        ] {
+            let body = TxnBody::Reconfig {
+                servers: vec![bad.into()],
+            };
+            assert_eq!(read_membership(&encoded(body)), None, "{bad}");
+        }
+        let whole = encoded(TxnBody::Reconfig {
+            servers: vec!["server.1=127.0.0.1:2001:3001".into()],
+        });
+        for len in 0..whole.len() {
+            assert_eq!(read_membership(&whole[..len]), None, "{len} bytes");
+        }
+    }
+
     fn member(id: u64, spec: &str) -> ServerMember {
         parse_server_line(id, spec, false).unwrap()
     }
@@ -189,7 +335,43 @@ mod tests {
             ],
             version: 0x1_0000_0000,
             multi_address: false,
+            transport_peers: None,
         }
+    }
+
+    #[test]
+    fn a_member_the_transport_cannot_reach_is_new_config_no_quorum_after_the_acl() {
+        let limited = ReconfigView {
+            transport_peers: Some(view().members),
+            ..view()
+        };
+        // A joiner the transport was not started with: NoAuth first, as Apache answers.
+        let join = request("server.4=127.0.0.1:2004:3004;4004", "", "", -1);
+        assert_eq!(
+            check(&limited, &join, &read_only(), &[]),
+            Err(ErrorCode::NoAuth)
+        );
+        assert_eq!(
+            check(&limited, &join, &read_only(), &super_ids()),
+            Err(ErrorCode::NewConfigNoQuorum)
+        );
+        // A known member at other peer addresses is as unreachable.
+        let moved = request("server.3=127.0.0.9:2003:3003;4003", "", "", -1);
+        assert_eq!(
+            check(&limited, &moved, &read_only(), &super_ids()),
+            Err(ErrorCode::NewConfigNoQuorum)
+        );
+        // Removing one is fine (its client address may differ: only peer ones matter).
+        let remove = request("", "3", "", -1);
+        assert_eq!(
+            check(&limited, &remove, &read_only(), &super_ids()).map(|m| m.len()),
+            Ok(2)
+        );
+        let same = request("server.2=127.0.0.1:2002:3002;9999", "", "", -1);
+        assert_eq!(
+            check(&limited, &same, &read_only(), &super_ids()).map(|m| m.len()),
+            Ok(3)
+        );
     }
 
     fn request(joining: &str, leaving: &str, members: &str, id: i64) -> ReconfigRequest {
@@ -228,6 +410,42 @@ mod tests {
             check(&alone, &req, &read_only(), &[]),
             Err(ErrorCode::Unimplemented)
         );
+    }
+
+    #[test]
+    fn the_view_follows_a_committed_reconfig_and_checks_against_it() {
+        let mut v = view();
+        let lines: Vec<String> = vec![
+            "server.1=127.0.0.1:2001:3001;127.0.0.1:4001".into(),
+            "server.2=127.0.0.1:2002:3002;127.0.0.1:4002".into(),
+        ];
+        assert!(v.follow(&lines, 0x1_0000_0005));
+        assert_eq!(v.version, 0x1_0000_0005);
+        assert_eq!(
+            v.members,
+            vec![
+                member(1, "127.0.0.1:2001:3001;127.0.0.1:4001"),
+                member(2, "127.0.0.1:2002:3002;127.0.0.1:4002"),
+            ]
+        );
+        // The old version is stale now; the new one is current.
+        let join = "server.3=127.0.0.1:2003:3003;4003";
+        let stale = request(join, "", "", 0x1_0000_0000);
+        assert_eq!(
+            check(&v, &stale, &read_only(), &super_ids()),
+            Err(ErrorCode::BadVersion)
+        );
+        let current = request(join, "", "", 0x1_0000_0005);
+        assert_eq!(
+            check(&v, &current, &read_only(), &super_ids()).map(|m| m.len()),
+            Ok(3)
+        );
+        // An older version, or lines that do not parse, leave the view alone.
+        let after = v.clone();
+        assert!(!v.follow(&lines[..1], 0x1_0000_0004));
+        assert!(!v.follow(&["server.x=nonsense".to_owned()], 0x1_0000_0009));
+        assert!(!v.follow(&lines, -1));
+        assert_eq!(v, after);
     }
 
     #[test]

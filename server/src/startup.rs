@@ -76,7 +76,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
     let silence_timeout = Duration::from_millis(sync_ms)
         .clamp(STALL_TIMEOUT_MIN, STALL_TIMEOUT_MAX)
         .max(stall_timeout);
-    let mut protocol = ringkeeper_replication::Config::new(me, voters.clone());
+    let mut protocol = protocol_with_reader(me, voters.clone());
     protocol.observers = observers;
     protocol.follower_timeout_ticks = follower;
     protocol.leader_timeout_ticks = leader;
@@ -246,6 +246,18 @@ fn epochs_covering(
     }
     epochs.current_epoch = epochs.current_epoch.max(held_epoch);
     epochs
+}
+
+/// The protocol's configuration of a member, with the server's reader of reconfiguration
+/// payloads (`Reconfig` txns, [`crate::reconfig::read_membership`]).
+fn protocol_with_reader(
+    me: ringkeeper_replication::ServerId,
+    voters: Vec<ringkeeper_replication::ServerId>,
+) -> ringkeeper_replication::Config {
+    let mut protocol = ringkeeper_replication::Config::new(me, voters);
+    protocol.membership_reader =
+        ringkeeper_replication::MembershipReader(crate::reconfig::read_membership);
+    protocol
 }
 
 #[cfg(test)]

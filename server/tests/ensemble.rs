@@ -1611,6 +1611,108 @@ fn expected_config_node(config: &str) -> String {
     out
 }
 
+/// Reads `/zookeeper/config` on one member over a fresh raw connection: its data and mzxid.
+fn config_node_of(ensemble: &Ensemble, member: usize) -> (String, i64) {
+    let mut raw = RawConn::open(ensemble.client_address(member));
+    raw.handshake(0, 10_000, 0, &[0; 16])
+        .unwrap_or_else(|| panic!("member {member} closed a fresh handshake"));
+    let read = raw.request(
+        op::GET_DATA,
+        Out::new().string("/zookeeper/config").boolean(false),
+    );
+    assert_eq!(read.err, err::OK, "getData /zookeeper/config on {member}");
+    let mut body = read.reader();
+    let data = body.buffer().unwrap_or_default();
+    let stat = body.stat();
+    raw.drop_connection();
+    (String::from_utf8_lossy(&data).into_owned(), stat.mzxid)
+}
+
+/// Issue 14: removing a follower from a 3-member ensemble under writes. The leader proposes
+/// the reconfiguration and answers it with the new config node (two lines and
+/// `version=<hex zxid>`); every write acknowledged before, during and after it is on both
+/// remaining members, and both show the new configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_follower_under_writes_keeps_every_write_and_shows_the_new_config() {
+    let _serial = SERIAL.lock().await;
+    let mut options = options();
+    options.extra_config.extend([
+        "reconfigEnabled=true".to_string(),
+        // super:test
+        "DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=".to_string(),
+    ]);
+    let (mut ensemble, leader) = blocking(|| start_with_leader(3, options));
+    let removed = (0..3).find(|m| *m != leader).unwrap();
+    let survivors: Vec<usize> = (0..3).filter(|m| *m != removed).collect();
+    let setup = connect(&mut ensemble, &survivors).await;
+    setup
+        .create("/shrink", b"", &persistent())
+        .await
+        .expect("create /shrink");
+    drop(setup);
+    let load = Load::start(ensemble.connect_string_of(&survivors), 2, "/shrink");
+    let started = Instant::now();
+    load.wait_acked_since(started, 30, Duration::from_secs(20), "writes before")
+        .await;
+
+    let mut raw = RawConn::open(ensemble.client_address(leader));
+    raw.handshake(0, 10_000, 0, &[0; 16])
+        .expect("a session on the leader");
+    let auth = raw.request(
+        100,
+        Out::new().int(0).string("digest").buffer(b"super:test"),
+    );
+    assert_eq!(auth.err, err::OK, "super auth");
+    let leaving = (removed + 1).to_string();
+    let reply = raw.request(
+        op::RECONFIG,
+        Out::new().string("").string(&leaving).string("").long(-1),
+    );
+    assert_eq!(reply.err, err::OK, "reconfig -remove {leaving}");
+    let mut body = reply.reader();
+    let data = String::from_utf8_lossy(&body.buffer().unwrap_or_default()).into_owned();
+    let stat = body.stat();
+    raw.drop_connection();
+    assert_eq!(
+        data.lines().filter(|l| l.starts_with("server.")).count(),
+        2,
+        "two members left: {data}"
+    );
+    assert!(!data.contains(&format!("server.{leaving}=")), "{data}");
+    assert!(
+        data.ends_with(&format!("version={:x}", stat.mzxid)),
+        "the version is the reconfiguration's zxid: {data} {stat:?}"
+    );
+
+    let after = Instant::now();
+    load.wait_acked_since(after, 30, Duration::from_secs(30), "writes after")
+        .await;
+    let acked = load.finish().await;
+    for &member in &survivors {
+        converge(
+            &mut ensemble,
+            member,
+            "/shrink",
+            &acked,
+            None,
+            "every acknowledged write is on the remaining members",
+        )
+        .await;
+        assert_eq!(
+            config_node_of(&ensemble, member),
+            (data.clone(), stat.mzxid),
+            "the config node on member {member}"
+        );
+        let conf = ensemble
+            .four_letter_word(member, "conf")
+            .expect("conf answered");
+        assert!(
+            conf.trim_end().ends_with(&format!("membership: \n{data}")),
+            "conf on member {member} shows the new membership:\n{conf}"
+        );
+    }
+}
+
 /// Issue 14 (first part): every member shows its view of the ensemble in
 /// `/zookeeper/config` (Apache's `initConfigInZKDatabase`), and a reconfig request is
 /// checked as Apache's leader checks it: malformed specs are BadArguments, a stale

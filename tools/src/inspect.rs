@@ -80,6 +80,7 @@ pub fn summary(body: &TxnBody) -> String {
             format!("multi [{}]", inner.join("; "))
         }
         TxnBody::Error(code) => format!("error {code:?}"),
+        TxnBody::Reconfig { servers } => format!("reconfig [{}]", servers.join(", ")),
     }
 }
 

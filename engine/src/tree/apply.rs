@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{java_len, AclRef, DataTree, Node};
+use super::{java_len, AclRef, DataTree, Node, CONFIG_NODE};
 use crate::path::{split_last, validate_path};
 use crate::txn::{NodeKind, Txn, TxnBody};
 use crate::types::{Acl, ErrorCode, EventType, SessionId, Stat, Zxid};
@@ -165,7 +165,10 @@ impl DataTree {
         let allowed = |op: &TxnBody| {
             !matches!(
                 op,
-                TxnBody::Multi(_) | TxnBody::CreateSession { .. } | TxnBody::CloseSession { .. }
+                TxnBody::Multi(_)
+                    | TxnBody::CreateSession { .. }
+                    | TxnBody::CloseSession { .. }
+                    | TxnBody::Reconfig { .. }
             )
         };
         if !ops.iter().all(allowed) {
@@ -253,6 +256,9 @@ impl DataTree {
             // Apache's processTxn does not look at the node for a check: prep did.
             TxnBody::Check { .. } => Ok(OpResult::Checked),
             TxnBody::Error(code) => Err(*code),
+            TxnBody::Reconfig { servers } => Ok(OpResult::DataSet(
+                self.apply_reconfig(txn, servers, triggers),
+            )),
             TxnBody::Multi(_) => Err(ErrorCode::MarshallingError),
         };
         result.unwrap_or_else(OpResult::Error)
@@ -459,6 +465,30 @@ impl DataTree {
             acl,
         });
         Ok(stat)
+    }
+
+    /// A committed reconfiguration, as Apache applies its `SetDataTxn` on the config node:
+    /// `/zookeeper/config` holds the new lines and `version=<hex zxid>`, its mzxid and
+    /// mtime are the txn's, and its data watches fire.
+    fn apply_reconfig(
+        &mut self,
+        txn: &Txn,
+        servers: &[String],
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> Stat {
+        let text = crate::txn::config_node_text(servers, txn.zxid);
+        let stat = self.set_config_data(text.as_bytes(), txn.zxid, txn.time_ms);
+        let acl = self
+            .nodes
+            .get(CONFIG_NODE)
+            .map(|n| n.acl.clone())
+            .unwrap_or_default();
+        triggers.push(WatchTrigger {
+            path: CONFIG_NODE.to_owned(),
+            event: EventType::NodeDataChanged,
+            acl,
+        });
+        stat
     }
 
     fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, ErrorCode> {

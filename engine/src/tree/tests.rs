@@ -671,6 +671,59 @@ fn only_failures_the_txn_announces_are_expected() {
     assert_eq!(r.unexpected_error(&missing), Some(ErrorCode::NoNode));
 }
 
+#[test]
+fn a_committed_reconfig_sets_the_config_node_and_fires_its_data_watch() {
+    let mut t = DataTree::new();
+    let fresh_digest = t.digest();
+    let servers = vec![
+        "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181".to_owned(),
+        "server.2=127.0.0.2:2888:3888:participant;0.0.0.0:2181".to_owned(),
+    ];
+    let mut reconfig = txn(0x2_0000_0007, 1, TxnBody::Reconfig { servers });
+    reconfig.time_ms = 4321;
+    let applied = t.apply(&reconfig);
+    let expected = "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\n\
+                    server.2=127.0.0.2:2888:3888:participant;0.0.0.0:2181\n\
+                    version=200000007";
+    let (data, stat) = t.get_data("/zookeeper/config").unwrap();
+    assert_eq!(data, expected.as_bytes());
+    assert_eq!(
+        (stat.version, stat.mzxid, stat.mtime),
+        (-1, 0x2_0000_0007, 4321)
+    );
+    assert_eq!(applied.outcome, Outcome::Single(OpResult::DataSet(stat)));
+    assert_eq!(applied.unexpected_error(&reconfig), None);
+    let fired: Vec<_> = applied
+        .triggers
+        .iter()
+        .map(|w| (w.path.as_str(), w.event))
+        .collect();
+    assert_eq!(fired, [("/zookeeper/config", EventType::NodeDataChanged)]);
+    assert_eq!(t.last_zxid(), 0x2_0000_0007);
+    // The config node stays outside the digest, as at start.
+    assert_eq!(t.digest(), fresh_digest);
+    t.check_invariants().unwrap();
+}
+
+#[test]
+fn a_reconfig_inside_a_multi_is_refused_whole() {
+    let mut t = DataTree::new();
+    let before = t
+        .get_data("/zookeeper/config")
+        .map(|(d, s)| (d.to_vec(), s));
+    let applied = t.apply(&txn(
+        5,
+        1,
+        TxnBody::Multi(vec![TxnBody::Reconfig { servers: vec![] }]),
+    ));
+    assert_eq!(applied.err(), ErrorCode::MarshallingError);
+    assert!(applied.triggers.is_empty());
+    let after = t
+        .get_data("/zookeeper/config")
+        .map(|(d, s)| (d.to_vec(), s));
+    assert_eq!(before, after);
+}
+
 /// The leader's ahead tree keeps no digest; everything else it answers must be what a tree
 /// with one answers, so that validating writes against it is unchanged.
 #[test]

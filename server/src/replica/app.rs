@@ -64,6 +64,9 @@ const WRITE_OP: i32 = 1;
 const WRITE_MULTI: i32 = 2;
 const WRITE_CLOSE: i32 = 3;
 const WRITE_INVALID: i32 = 4;
+const WRITE_RECONFIG: i32 = 5;
+/// At most this many server lines in a forwarded reconfiguration.
+const RECONFIG_LINES_MAX: usize = ringkeeper_replication::config::MEMBERS_MAX;
 
 const OP_CREATE: i32 = 1;
 const OP_DELETE: i32 = 2;
@@ -233,6 +236,10 @@ fn encode_write(w: &mut Writer, write: &Write) {
             w.write_i32(WRITE_INVALID);
             w.write_i32(err.code());
         }
+        Write::Reconfig(lines) => {
+            w.write_i32(WRITE_RECONFIG);
+            w.write_vec(lines, |w, line| w.write_str(line));
+        }
     }
 }
 
@@ -248,6 +255,13 @@ fn decode_write(r: &mut Reader<'_>) -> R<Write> {
         WRITE_INVALID => {
             let code = r.read_i32()?;
             Write::Invalid(ErrorCode::from_code(code).ok_or_else(|| bad("unknown error code"))?)
+        }
+        WRITE_RECONFIG => {
+            let lines = r.read_vec(4, |r| r.read_str())?;
+            if lines.len() > RECONFIG_LINES_MAX {
+                return Err(bad("too many server lines in a reconfiguration"));
+            }
+            Write::Reconfig(lines)
         }
         _ => return Err(bad("unknown write kind")),
     })
@@ -425,6 +439,15 @@ mod tests {
             },
             AppMessage::Forward {
                 session: 2,
+                cxid: 12,
+                auth: vec![Id::new("super", "")],
+                write: Write::Reconfig(vec![
+                    "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181".into(),
+                    "server.2=127.0.0.2:2888:3888:participant;0.0.0.0:2181".into(),
+                ]),
+            },
+            AppMessage::Forward {
+                session: 2,
                 cxid: 11,
                 auth: vec![],
                 write: Write::Op(WriteOp::SetAcl {
@@ -491,6 +514,31 @@ mod tests {
             let bytes = m.encode();
             assert_eq!(AppMessage::decode(&bytes).as_ref(), Ok(&m), "{m:?}");
         }
+    }
+
+    #[test]
+    fn a_forwarded_reconfiguration_is_laid_out_as_documented() {
+        let m = AppMessage::Forward {
+            session: 1,
+            cxid: 2,
+            auth: vec![],
+            write: Write::Reconfig(vec!["ab".into()]),
+        };
+        let mut expected = vec![0, 0, 0, 1]; // Forward
+        expected.extend([0, 0, 0, 0, 0, 0, 0, 1]); // session
+        expected.extend([0, 0, 0, 2]); // cxid
+        expected.extend([0, 0, 0, 0]); // no auth
+        expected.extend([0, 0, 0, 5]); // write kind: reconfiguration
+        expected.extend([0, 0, 0, 1, 0, 0, 0, 2, b'a', b'b']); // one line, "ab"
+        assert_eq!(m.encode(), expected);
+        // More lines than a configuration may hold is refused.
+        let mut many = expected[..24].to_vec();
+        let count = ringkeeper_replication::config::MEMBERS_MAX + 1;
+        many.extend((count as i32).to_be_bytes());
+        for _ in 0..count {
+            many.extend([0, 0, 0, 0]);
+        }
+        assert!(AppMessage::decode(&many).is_err());
     }
 
     #[test]

@@ -32,7 +32,9 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use ringkeeper_engine::acl::{check_perm, SUPER_SCHEME};
-use ringkeeper_engine::jute::records::{self, ConnectRequest, Request, RequestHeader, Response};
+use ringkeeper_engine::jute::records::{
+    self, ConnectRequest, GetDataResponse, ReconfigRequest, Request, RequestHeader, Response,
+};
 use ringkeeper_engine::jute::{Decode, Reader};
 use ringkeeper_engine::read::{self, Answer};
 use ringkeeper_engine::session::negotiate_timeout;
@@ -287,6 +289,7 @@ impl ShardState {
         match ringkeeper_engine::storage::decode_snapshot(snapshot) {
             Ok(snap) => {
                 self.tree = snap.tree;
+                self.follow_snapshot_config();
                 self.keep_own_config_view();
                 self.last_zxid = zxid;
                 self.watches = WatchManager::new(self.settings.max_watches_per_conn);
@@ -294,6 +297,25 @@ impl ShardState {
             Err(e) => self.effects.push(Effect::Fatal(format!(
                 "cannot decode the leader's snapshot: {e}; stopping"
             ))),
+        }
+    }
+
+    /// A reconfiguration this member learns only through the leader's snapshot (it was not
+    /// there for the commit): the snapshot's config node, newer than this member's view
+    /// (its mzxid is the configuration's version), becomes the view.
+    fn follow_snapshot_config(&mut self) {
+        let Some((data, stat)) = self.tree.get_data(ringkeeper_engine::tree::CONFIG_NODE) else {
+            return;
+        };
+        let lines: Vec<String> = String::from_utf8_lossy(data)
+            .lines()
+            .filter(|l| l.starts_with("server."))
+            .map(str::to_owned)
+            .collect();
+        if !lines.is_empty()
+            && u64::try_from(stat.mzxid).is_ok_and(|v| v > self.settings.reconfig.version)
+        {
+            std::sync::Arc::make_mut(&mut self.settings.reconfig).follow(&lines, stat.mzxid);
         }
     }
 
@@ -595,6 +617,10 @@ impl ShardState {
                 }));
             }
             Request::CloseSession => Write::CloseSession,
+            Request::Reconfig(r) => match self.reconfig_write(conn, header.clone(), r, now) {
+                Some(write) => write,
+                None => return Ok(None),
+            },
             other => match replies::route(other) {
                 replies::Route::Write(w) => w,
                 replies::Route::Local(read) => {
@@ -748,6 +774,66 @@ impl ShardState {
         self.record_latency(op, now, now);
     }
 
+    /// A reconfig request that passes its checks, as the write the sequencer proposes; one
+    /// refused by them is answered in its turn, as a read is, and gives `None`.
+    fn reconfig_write(
+        &mut self,
+        conn: ConnId,
+        header: RequestHeader,
+        r: ReconfigRequest,
+        now: Instant,
+    ) -> Option<Write> {
+        match self.checked_reconfig(conn, &r) {
+            Ok(lines) => Some(Write::Reconfig(lines)),
+            Err(_) => {
+                self.answer_now_or_queue(conn, header, Request::Reconfig(r), now);
+                None
+            }
+        }
+    }
+
+    /// A reconfig request's checks (`crate::reconfig::check`) against this member's view and
+    /// the connection's ids: the new member list as server lines, or Apache's error.
+    fn checked_reconfig(
+        &self,
+        conn: ConnId,
+        r: &ReconfigRequest,
+    ) -> Result<Vec<String>, ErrorCode> {
+        let auth = self
+            .conns
+            .get(&conn)
+            .map(|c| c.auth.as_slice())
+            .unwrap_or_default();
+        let config_acl = self
+            .tree
+            .acl(ringkeeper_engine::tree::CONFIG_NODE)
+            .map(|(acl, _)| acl)
+            .unwrap_or_default();
+        let members = crate::reconfig::check(&self.settings.reconfig, r, config_acl, auth)?;
+        Ok(members
+            .iter()
+            .map(|m| format!("server.{}={}", m.id, m))
+            .collect())
+    }
+
+    /// The reply to a committed reconfiguration, as Apache's: the config node's new data and
+    /// its stat (a getData reply).
+    fn reconfig_reply(&self, xid: i32, zxid: Zxid) -> Vec<u8> {
+        match self
+            .tree
+            .get_data_or_null(ringkeeper_engine::tree::CONFIG_NODE)
+        {
+            Some((data, stat)) => {
+                let resp = Response::GetData(GetDataResponse {
+                    data: data.map(<[u8]>::to_vec),
+                    stat,
+                });
+                records::encode_reply(xid, zxid, ErrorCode::Ok, &resp)
+            }
+            None => records::encode_reply(xid, zxid, ErrorCode::NoNode, &Response::Empty),
+        }
+    }
+
     /// Answers a read from this shard's tree (`engine::read`), sends the watch events it
     /// fires, and returns its reply, if it has one.
     fn answer_read(
@@ -756,22 +842,17 @@ impl ShardState {
         header: &RequestHeader,
         req: Request,
     ) -> Option<Vec<u8>> {
-        let c = self.conns.get(&conn)?;
         if let Request::Reconfig(r) = &req {
-            let config_acl = self
-                .tree
-                .acl(ringkeeper_engine::tree::CONFIG_NODE)
-                .map(|(acl, _)| acl)
-                .unwrap_or_default();
-            let code = match crate::reconfig::check(&self.settings.reconfig, r, config_acl, &c.auth)
-            {
+            let code = match self.checked_reconfig(conn, r) {
                 Err(e) => e,
-                // Every check passed; the server proposes no reconfiguration yet.
-                Ok(_) => ErrorCode::ReconfigDisabled,
+                // It failed a check when it arrived and waited its turn behind a write that
+                // committed another reconfiguration: Apache's answer while one is running.
+                Ok(_) => ErrorCode::ReconfigInProgress,
             };
             let frame = records::encode_reply(header.xid, self.last_zxid, code, &Response::Empty);
             return Some(frame);
         }
+        let c = self.conns.get(&conn)?;
         let mut reader = read::Reader {
             tree: &self.tree,
             watches: &mut self.watches,
@@ -1131,6 +1212,9 @@ impl ShardState {
     /// fires watches, releases the reads waiting for it, answers its writer.
     fn on_commit(&mut self, txn: Txn, origin: Option<Origin>, digest: u64, now: Instant) {
         let kinds = origin.and_then(|o| self.pending_kinds(o));
+        if let TxnBody::Reconfig { servers } = &txn.body {
+            std::sync::Arc::make_mut(&mut self.settings.reconfig).follow(servers, txn.zxid);
+        }
         let result = if self.planted_skip(&txn) {
             DataTree::new().apply(&txn)
         } else {
@@ -1164,7 +1248,11 @@ impl ShardState {
             }
         }
         if let (Some(origin), Some(kinds)) = (origin, kinds) {
-            let frame = replies::write_reply(origin.xid, txn.zxid, &kinds, &result);
+            let frame = if kinds == [OpCode::Reconfig] && result.err() == ErrorCode::Ok {
+                self.reconfig_reply(origin.xid, txn.zxid)
+            } else {
+                replies::write_reply(origin.xid, txn.zxid, &kinds, &result)
+            };
             self.complete_write(origin, frame, now);
         }
         if let TxnBody::CloseSession { .. } = txn.body {

@@ -646,11 +646,12 @@ fn ensemble_view() -> crate::reconfig::ReconfigView {
         ],
         version: 0,
         multi_address: false,
+        transport_peers: None,
     }
 }
 
 #[test]
-fn a_reconfig_is_answered_by_its_checks_then_reconfig_disabled() {
+fn a_reconfig_is_answered_by_its_checks_or_proposed_and_answered_with_the_new_config() {
     let mut h = Harness::with(ShardSettings {
         reconfig: std::sync::Arc::new(ensemble_view()),
         ..settings()
@@ -680,19 +681,49 @@ fn a_reconfig_is_answered_by_its_checks_then_reconfig_disabled() {
             "xid {xid}"
         );
     }
-    // Past every check (a super id), the server still proposes nothing.
+    // Past every check (a super id), it goes to the sequencer as the new member list.
     h.shard
         .conns
         .get_mut(&c)
         .unwrap()
         .auth
         .push(Id::new("super", ""));
-    assert!(h.request(c, 4, &reconfig(joiner, -1)).is_none());
+    let lines = vec![
+        "server.1=127.0.0.1:2001:3001:participant".to_owned(),
+        "server.2=127.0.0.1:2002:3002:participant".to_owned(),
+        "server.3=127.0.0.1:2003:3003:participant".to_owned(),
+        "server.4=127.0.0.1:2004:3004:participant;0.0.0.0:4004".to_owned(),
+    ];
+    match h.request(c, 4, &reconfig(joiner, -1)) {
+        Some(ToSequencer::Write {
+            origin: o, write, ..
+        }) => {
+            assert_eq!(o, origin(c, 4));
+            assert_eq!(write, crate::messages::Write::Reconfig(lines.clone()));
+        }
+        other => panic!("expected the reconfiguration for the sequencer, got {other:?}"),
+    }
+    assert_eq!(h.effects(), vec![]);
+    // Its commit is answered with the config node's new data and stat, as Apache's.
+    let txn = Txn {
+        zxid: 9,
+        time_ms: 3,
+        session: SESSION,
+        cxid: 4,
+        body: TxnBody::Reconfig { servers: lines },
+    };
+    let effects = h.commit(txn, Some(origin(c, 4)));
+    let (data, stat) = h.shard.tree.get_data("/zookeeper/config").unwrap();
+    assert!(data.ends_with(b"\nversion=9"), "{data:?}");
+    let resp = Response::GetData(ringkeeper_engine::jute::records::GetDataResponse {
+        data: Some(data.to_vec()),
+        stat,
+    });
     assert_eq!(
-        h.effects(),
+        effects,
         vec![Effect::Frame(
             c,
-            error_reply(4, 1, ErrorCode::ReconfigDisabled)
+            records::encode_reply(4, 9, ErrorCode::Ok, &resp)
         )]
     );
 }
@@ -726,4 +757,76 @@ fn a_snapshot_from_the_leader_keeps_this_members_view_in_the_config_node() {
     assert_eq!((stat.version, stat.mzxid, stat.mtime), (-1, 0, 77));
     assert!(h.shard.tree.stat("/b").is_some());
     assert_eq!(h.shard.tree.digest(), leader_tree.digest());
+}
+
+#[test]
+fn a_committed_reconfig_moves_this_members_view_and_a_later_snapshot_keeps_it() {
+    let mut h = Harness::with(ShardSettings {
+        reconfig: std::sync::Arc::new(ensemble_view()),
+        ..settings()
+    });
+    let servers = vec![
+        "server.1=127.0.0.1:2001:3001:participant".to_owned(),
+        "server.2=127.0.0.1:2002:3002:participant".to_owned(),
+    ];
+    let reconfig = Txn {
+        zxid: 7,
+        time_ms: 55,
+        session: 0,
+        cxid: 0,
+        body: TxnBody::Reconfig {
+            servers: servers.clone(),
+        },
+    };
+    assert_eq!(h.commit(reconfig, None), vec![]);
+    let two = "server.1=127.0.0.1:2001:3001:participant\n\
+               server.2=127.0.0.1:2002:3002:participant\n\
+               version=7";
+    let (data, stat) = h.shard.tree.get_data("/zookeeper/config").unwrap();
+    assert_eq!(String::from_utf8_lossy(data), two);
+    assert_eq!((stat.version, stat.mzxid, stat.mtime), (-1, 7, 55));
+    let view = &h.shard.settings.reconfig;
+    assert_eq!((view.version, view.members.len()), (7, 2));
+    // The leader's snapshot after it: the config node shows the committed membership,
+    // not the one this member started with.
+    let mut leader_tree = DataTree::new();
+    let _ = leader_tree.apply(&create(8, "/b", b"y"));
+    let snapshot = ringkeeper_engine::storage::encode_snapshot(&leader_tree, &[], 8);
+    assert_eq!(
+        h.tell(ToShard::Reset {
+            snapshot: snapshot.into(),
+            zxid: 8
+        }),
+        vec![]
+    );
+    let (data, stat) = h.shard.tree.get_data("/zookeeper/config").unwrap();
+    assert_eq!(String::from_utf8_lossy(data), two);
+    assert_eq!(stat.mzxid, 7);
+}
+
+#[test]
+fn a_reconfiguration_learned_through_the_leaders_snapshot_becomes_the_view() {
+    let mut h = Harness::with(ShardSettings {
+        reconfig: std::sync::Arc::new(ensemble_view()),
+        ..settings()
+    });
+    let two = "server.1=127.0.0.1:2001:3001:participant\n\
+               server.2=127.0.0.1:2002:3002:participant\n\
+               version=9";
+    let mut leader_tree = DataTree::new();
+    leader_tree.set_config_data(two.as_bytes(), 9, 77);
+    let _ = leader_tree.apply(&create(10, "/b", b"y"));
+    let snapshot = ringkeeper_engine::storage::encode_snapshot(&leader_tree, &[], 10);
+    assert_eq!(
+        h.tell(ToShard::Reset {
+            snapshot: snapshot.into(),
+            zxid: 10
+        }),
+        vec![]
+    );
+    let view = &h.shard.settings.reconfig;
+    assert_eq!((view.version, view.members.len()), (9, 2));
+    let (data, stat) = h.shard.tree.get_data("/zookeeper/config").unwrap();
+    assert_eq!(String::from_utf8_lossy(data), two);
+    assert_eq!((stat.version, stat.mzxid), (-1, 9));
 }

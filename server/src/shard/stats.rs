@@ -40,6 +40,22 @@ fn max_fds() -> Option<u64> {
 }
 
 /// The words whose answer covers every shard's connections and watches.
+/// The `conf` text (rendered at start) with its `membership:` section, the last one, showing
+/// the member's current configuration: after a committed reconfiguration Apache's `conf`
+/// prints the new member lines and `version=<hex zxid>`. A standalone server's text has no
+/// such section and is left alone.
+fn with_active_membership(conf: &str, view: &crate::reconfig::ReconfigView) -> String {
+    const SECTION: &str = "membership: \n";
+    match conf.find(SECTION) {
+        Some(at) if !view.members.is_empty() => format!(
+            "{}{}",
+            &conf[..at + SECTION.len()],
+            crate::config::membership_text(&view.members, view.version)
+        ),
+        _ => conf.to_owned(),
+    }
+}
+
 pub(super) fn needs_gather(cmd: Command) -> bool {
     matches!(
         cmd,
@@ -215,7 +231,7 @@ pub(super) fn four_letter_word(
         ),
         Command::Mntr => fourlw::render_mntr(&server_stats(state, &all, gathered, session_count)),
         Command::Cons => fourlw::render_cons(&all.connections),
-        Command::Conf => ctx.conf_text.clone(),
+        Command::Conf => with_active_membership(&ctx.conf_text, &state.settings.reconfig),
         Command::Envi => fourlw::render_envi(&fourlw::Environment::collect(&ctx.version)),
         Command::Isro => fourlw::render_isro(state.read_only()).to_owned(),
         Command::Dirs => fourlw::render_dirs(dir_size(&ctx.data_dir), dir_size(&ctx.data_log_dir)),
@@ -265,5 +281,39 @@ pub(super) fn four_letter_word(
         Command::Gtmk | Command::Stmk => fourlw::render_gtmk(fourlw::DEFAULT_TRACE_MASK),
         Command::Hash => fourlw::render_hash(&[]),
         Command::TelnetClose => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conf_shows_the_current_membership() {
+        let member =
+            |id: u64, spec: &str| crate::config::parse_server_line(id, spec, false).unwrap();
+        let view = crate::reconfig::ReconfigView {
+            enabled: true,
+            standalone: false,
+            members: vec![
+                member(1, "127.0.0.1:2001:3001"),
+                member(2, "127.0.0.1:2002:3002"),
+            ],
+            version: 0x1_0000_0003,
+            multi_address: false,
+            transport_peers: None,
+        };
+        let started = "serverId=1\npeerType=0\nmembership: \n\
+                       server.1=127.0.0.1:2001:3001:participant\n\
+                       server.2=127.0.0.1:2002:3002:participant\n\
+                       server.3=127.0.0.1:2003:3003:participant\nversion=0";
+        assert_eq!(
+            with_active_membership(started, &view),
+            "serverId=1\npeerType=0\nmembership: \n\
+             server.1=127.0.0.1:2001:3001:participant\n\
+             server.2=127.0.0.1:2002:3002:participant\nversion=100000003"
+        );
+        let standalone = "clientPort=2181\nserverId=0\n";
+        assert_eq!(with_active_membership(standalone, &view), standalone);
     }
 }

@@ -346,6 +346,9 @@ fn prep_write(
             prep::prep_multi(tree, &ctx, &ops)
         }
         Write::Invalid(err) => TxnBody::Error(err),
+        // The shard checked it against its view; the protocol refuses it if another is in
+        // progress or its voters hold no synchronized quorum (`propose`).
+        Write::Reconfig(servers) => TxnBody::Reconfig { servers },
         Write::CloseSession => {
             sessions.close(session);
             prep::prep_close_session(tree, session)

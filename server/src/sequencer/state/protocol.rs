@@ -28,7 +28,7 @@ use ringkeeper_engine::session::{SessionSettings, SessionTracker};
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::{Txn, TxnBody};
 use ringkeeper_engine::{ErrorCode, Id, SessionId, Zxid};
-use ringkeeper_replication::{Command, Entry, Event, Message, Peer, Role, ServerId};
+use ringkeeper_replication::{Command, Entry, Event, Message, Peer, ProposeError, Role, ServerId};
 use tracing::{debug, error, info, warn};
 
 use super::leader_digest::LeaderDigests;
@@ -546,9 +546,9 @@ impl SequencerState {
                 Command::Rejected { payloads, error } => {
                     warn!(count = payloads.len(), error = ?error, "proposals rejected");
                 }
-                // The server proposes no reconfiguration yet (its membership reader knows none,
-                // so the protocol only ever reports the configuration it was started with):
-                // the reconfig opcode is still answered ReconfigDisabled (compatibility.md).
+                // The protocol has activated (or is voting on) a configuration. Still to
+                // build: writing it to `zoo.cfg.dynamic.<hex version>` and dropping a removed
+                // member's peer link (replication.md, "Dynamic reconfiguration").
                 Command::Membership { active, pending } => {
                     debug!(active = ?active, pending = ?pending, "configurations");
                 }
@@ -1012,14 +1012,12 @@ impl SequencerState {
             Err(e) => {
                 warn!(error = ?e, "cannot propose");
                 let zxid = r.last_proposed;
-                self.refuse(
-                    session,
-                    cxid,
-                    waiting,
-                    from,
-                    ErrorCode::ConnectionLoss,
-                    zxid,
-                );
+                let code = match e {
+                    ProposeError::ReconfigInProgress => ErrorCode::ReconfigInProgress,
+                    ProposeError::NewConfigNoQuorum => ErrorCode::NewConfigNoQuorum,
+                    _ => ErrorCode::ConnectionLoss,
+                };
+                self.refuse(session, cxid, waiting, from, code, zxid);
                 return;
             }
         };

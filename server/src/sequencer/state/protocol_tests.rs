@@ -11,7 +11,7 @@ use std::time::Duration;
 use ringkeeper_engine::prep::WriteOp;
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::TxnBody;
-use ringkeeper_engine::{Acl, CreateMode};
+use ringkeeper_engine::{Acl, CreateMode, ErrorCode, Id};
 use ringkeeper_replication::{Message, Role, ServerId};
 
 use super::*;
@@ -60,6 +60,8 @@ fn node(id: ServerId, window: usize) -> Node {
     let mut protocol = ringkeeper_replication::Config::new(id, vec![1, 2, 3]);
     protocol.log_window_entries_max = window;
     protocol.retransmit_entries_max = window;
+    protocol.membership_reader =
+        ringkeeper_replication::MembershipReader(crate::reconfig::read_membership);
     let state = super::effect_tests::sequencer(protocol, Duration::from_millis(10), 1);
     Node {
         id,
@@ -771,4 +773,67 @@ fn a_follower_forwards_and_the_leader_commits_on_a_quorum_exactly() {
             .map(|to| Effect::PeerSend(*to, Message::Commit { epoch, zxid })),
     );
     assert_eq!(effects, expected);
+}
+
+/// A reconfiguration that removes a follower: the leader proposes it as a `Reconfig` txn and
+/// answers it on commit; a second one while it is in progress is refused ReconfigInProgress,
+/// from the protocol; the remaining members apply it.
+#[test]
+fn a_leader_proposes_a_reconfiguration_and_refuses_a_second_in_progress() {
+    let mut c = Cluster::new("reconfig");
+    c.run_until("a leader and two followers", |c| {
+        c.leader().is_some() && c.serving()
+    });
+    let leader = c.leader().unwrap();
+    let removed = if leader == 3 { 2 } else { 3 };
+    let kept: Vec<ServerId> = (1..=3).filter(|id| *id != removed).collect();
+    let l = c.idx(leader);
+    let session = c.new_session(l, 7, 4000);
+    let lines: Vec<String> = kept
+        .iter()
+        .map(|id| format!("server.{id}=127.0.0.{id}:2888:3888:participant"))
+        .collect();
+    for xid in [1, 2] {
+        c.nodes[l].state.handle(
+            ToSequencer::Write {
+                origin: Origin {
+                    shard: 0,
+                    conn: 7,
+                    xid,
+                },
+                session,
+                auth: vec![Id::new("super", "")],
+                write: Write::Reconfig(lines.clone()),
+            },
+            c.now,
+        );
+    }
+    c.run_until("both are answered", |c| {
+        reply_for(&c.nodes[l].received, 1).is_some() && reply_for(&c.nodes[l].received, 2).is_some()
+    });
+    let Some(ToShard::Commit { txn, .. }) = reply_for(&c.nodes[l].received, 1) else {
+        panic!("the first is committed");
+    };
+    assert_eq!(
+        txn.body,
+        TxnBody::Reconfig {
+            servers: lines.clone()
+        }
+    );
+    let zxid = txn.zxid;
+    assert!(matches!(
+        reply_for(&c.nodes[l].received, 2),
+        Some(ToShard::Refused {
+            err: ErrorCode::ReconfigInProgress,
+            ..
+        })
+    ));
+    c.run_until("the remaining members applied it", |c| {
+        kept.iter().all(|id| {
+            c.nodes[c.idx(*id)].received.iter().any(|m| {
+                matches!(m, ToShard::Commit { txn, .. } if txn.zxid == zxid
+                    && matches!(txn.body, TxnBody::Reconfig { .. }))
+            })
+        })
+    });
 }
