@@ -487,6 +487,14 @@ impl Peer {
                 // way (retransmission and the stall timer take care of losses).
                 return;
             }
+            if matches!(&learner.stage, Stage::Synced(s) if s.acked.is_some()) {
+                // The follower acknowledged its sync in this handshake, so it is past
+                // phase 2: this AckEpoch is an old repeat that was still on its way.
+                // Answering it with a sync from its original point (which may have left
+                // the log by now) would send it a second snapshot for nothing.
+                self.stats.stale_messages += 1;
+                return;
+            }
             if !matches!(learner.stage, Stage::Synced(_)) {
                 learner.stage = Stage::EpochAcked {
                     current_epoch,
@@ -609,6 +617,8 @@ impl Peer {
                 epoch,
                 attempt,
                 zxid: applied,
+                follower_zxid: f_last,
+                log_base: self.log.base(),
             });
             return;
         }
@@ -784,15 +794,33 @@ impl Peer {
         self.send(id, Message::Resync { epoch });
     }
 
-    /// The oldest point a snapshot transfer continues from, if any is running.
+    /// The point the log must still reach back to for a learner: a running snapshot
+    /// transfer's zxid, or the start of a sync not acknowledged yet (the follower repeats
+    /// its AckEpoch until the sync arrives, and a repeat is answered with the same sync,
+    /// which after a snapshot is the diff from the snapshot's zxid; without this floor the
+    /// window moved past it during a large transfer and the repeat got a second snapshot).
+    /// A silent learner (nothing heard for `silent` ticks) holds nothing by its sync.
+    fn held_point(learner: &Learner, now: u64, silent: u64) -> Option<Zxid> {
+        match &learner.stage {
+            Stage::Snapshot(t) => Some(t.zxid),
+            Stage::Synced(s)
+                if s.acked.is_none()
+                    && !learner.observer
+                    && now.saturating_sub(learner.last_heard) <= silent =>
+            {
+                Some(s.last_zxid)
+            }
+            _ => None,
+        }
+    }
+
+    /// The oldest point a snapshot transfer or an unacknowledged sync continues from.
     fn transfer_floor(&self) -> Option<Zxid> {
+        let (now, silent) = (self.now, self.config.leader_timeout_ticks as u64);
         self.leading_ref()?
             .learners
             .values()
-            .filter_map(|l| match &l.stage {
-                Stage::Snapshot(t) => Some(t.zxid),
-                _ => None,
-            })
+            .filter_map(|l| Self::held_point(l, now, silent))
             .min()
     }
 
@@ -800,6 +828,7 @@ impl Peer {
     /// snapshot transfer continues from, up to `snapshot_retain_entries_max` more.
     pub(super) fn trim_log(&mut self) {
         let keep = self.config.log_window_entries_max;
+        let (now, silent) = (self.now, self.config.leader_timeout_ticks as u64);
         let floor = self.transfer_floor();
         self.log.trim(self.applied, keep, floor);
         if floor.is_none()
@@ -812,7 +841,7 @@ impl Peer {
             .map(|l| {
                 l.learners
                     .iter()
-                    .filter(|(_, f)| matches!(f.stage, Stage::Snapshot(_)))
+                    .filter(|(_, f)| Self::held_point(f, now, silent).is_some())
                     .map(|(id, _)| *id)
                     .collect()
             })

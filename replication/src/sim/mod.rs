@@ -17,12 +17,14 @@
 //! entries; `observers_do_not_count` shows that killing every observer leaves the ensemble
 //! writable while losing a majority of voters does not.
 
+mod catch_up;
 mod disk;
 mod observers;
 mod reconfig;
 mod rng;
 mod snapshot;
 
+pub use catch_up::a_lagging_follower_gets_one_snapshot;
 pub use observers::observers_do_not_count;
 pub use reconfig::{grow_shrink_and_remove_the_leader, membership_payload, read_membership};
 
@@ -215,6 +217,12 @@ struct Node {
     /// Follower: the chunks of a snapshot received so far (zxid, total, bytes). In memory
     /// only, so a crash mid-transfer loses them, as a real follower's staging does.
     incoming: Option<(Zxid, u64, Vec<u8>)>,
+    /// Snapshots installed, and snapshots a leader was asked to prepare for this server
+    /// after it had installed one in its current incarnation (each a defect: the
+    /// follower should have been caught up by a diff).
+    installs: u64,
+    snapshots_after_install: u64,
+    installed_now: bool,
 }
 
 /// One simulated ensemble.
@@ -291,6 +299,9 @@ impl Simulation {
                 observer_step: false,
                 outgoing: BTreeMap::new(),
                 incoming: None,
+                installs: 0,
+                snapshots_after_install: 0,
+                installed_now: false,
             })
             .collect();
         Simulation {
@@ -664,6 +675,7 @@ impl Simulation {
         node.state.clear();
         node.outgoing.clear();
         node.incoming = None;
+        node.installed_now = false;
         node.role = Role::Looking;
     }
 
@@ -743,11 +755,13 @@ impl Simulation {
                 }
             }
             Command::SendSnapshot {
-                to,
-                epoch: _,
-                attempt,
-                zxid,
+                to, attempt, zxid, ..
             } => {
+                if let Some(j) = self.nodes.iter().position(|n| n.id == to) {
+                    if self.nodes[j].installed_now {
+                        self.nodes[j].snapshots_after_install += 1;
+                    }
+                }
                 let state = &self.nodes[i].state;
                 if last_zxid(state) != zxid {
                     return Err(self.fail(format!(
@@ -860,6 +874,8 @@ impl Simulation {
                 }
                 self.nodes[i].disk.install_snapshot(zxid, state.clone());
                 self.nodes[i].state = state;
+                self.nodes[i].installs += 1;
+                self.nodes[i].installed_now = true;
             }
             Command::Role(role) => {
                 self.check_leader_votes(i, role)?;
