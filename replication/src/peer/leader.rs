@@ -482,17 +482,7 @@ impl Peer {
         }
         let phase = l.phase;
         if let Some(learner) = l.learners.get_mut(&from) {
-            if matches!(learner.stage, Stage::Snapshot(_)) {
-                // The follower repeats its AckEpoch while it waits; its snapshot is on the
-                // way (retransmission and the stall timer take care of losses).
-                return;
-            }
-            if matches!(&learner.stage, Stage::Synced(s) if s.acked.is_some()) {
-                // The follower acknowledged its sync in this handshake, so it is past
-                // phase 2: this AckEpoch is an old repeat that was still on its way.
-                // Answering it with a sync from its original point (which may have left
-                // the log by now) would send it a second snapshot for nothing.
-                self.stats.stale_messages += 1;
+            if Self::repeat_to_ignore(learner) {
                 return;
             }
             if !matches!(learner.stage, Stage::Synced(_)) {
@@ -511,6 +501,19 @@ impl Peer {
             // Established already, or synchronizing: a late joiner (or a follower whose sync
             // was lost, asking again) is synchronized right away.
             self.sync_learner(from);
+        }
+    }
+
+    /// Whether an AckEpoch from this learner is a repeat to leave unanswered: its snapshot
+    /// is on the way (retransmission and the stall timer take care of losses), or it acked
+    /// its sync in this handshake, so it is past phase 2 and the repeat was still on its way
+    /// (answering it from its original point, which may have left the log by now, would
+    /// send it a second snapshot for nothing).
+    fn repeat_to_ignore(learner: &Learner) -> bool {
+        match &learner.stage {
+            Stage::Snapshot(_) => true,
+            Stage::Synced(s) => s.acked.is_some(),
+            _ => false,
         }
     }
 
@@ -553,7 +556,6 @@ impl Peer {
     /// Zab phase 2: choose how to bring one follower to our history and send it.
     fn sync_learner(&mut self, id: ServerId) {
         let applied = self.applied;
-        let now = self.now;
         let (current_epoch, f_last, attempt, epoch, committed, previous, observer) = {
             let Some(l) = leading(&mut self.state) else {
                 return;
@@ -607,22 +609,33 @@ impl Peer {
             SyncMode::Snap => self.stats.syncs_snap += 1,
         }
         if mode == SyncMode::Snap {
-            // The sync follows once the snapshot is acknowledged (`finish_transfer`); the log
-            // is kept from `applied` until then (`trim_log`).
-            if let Some(learner) = leading(&mut self.state).and_then(|l| l.learners.get_mut(&id)) {
-                learner.stage = Stage::Snapshot(Transfer::new(current_epoch, f_last, applied, now));
-            }
-            self.out.push(Command::SendSnapshot {
-                to: id,
-                epoch,
-                attempt,
-                zxid: applied,
-                follower_zxid: f_last,
-                log_base: self.log.base(),
-            });
+            self.start_snapshot(id, (epoch, attempt), (current_epoch, f_last));
             return;
         }
         self.send_sync(id, mode, prev, (current_epoch, f_last), previous);
+    }
+
+    /// Zab phase 2, snapshot case: has the server prepare a snapshot at the applied point.
+    /// The sync follows once it is acknowledged (`finish_transfer`); the log is kept from
+    /// that point until then (`trim_log`).
+    fn start_snapshot(
+        &mut self,
+        id: ServerId,
+        (epoch, attempt): (u32, u64),
+        (current_epoch, f_last): (u32, Zxid),
+    ) {
+        let (applied, now) = (self.applied, self.now);
+        if let Some(learner) = leading(&mut self.state).and_then(|l| l.learners.get_mut(&id)) {
+            learner.stage = Stage::Snapshot(Transfer::new(current_epoch, f_last, applied, now));
+        }
+        self.out.push(Command::SendSnapshot {
+            to: id,
+            epoch,
+            attempt,
+            zxid: applied,
+            follower_zxid: f_last,
+            log_base: self.log.base(),
+        });
     }
 
     /// Sends the sync (diff, truncation, or what followed a snapshot) and records the

@@ -709,6 +709,49 @@ impl Simulation {
         Ok(())
     }
 
+    /// A leader's server prepares the snapshot a transfer asked for (counting one asked for a
+    /// server that installed one in its current incarnation).
+    fn prepare_snapshot(
+        &mut self,
+        i: usize,
+        to: ServerId,
+        attempt: u64,
+        zxid: Zxid,
+    ) -> Result<(), Failure> {
+        let id = self.nodes[i].id;
+        if let Some(j) = self.nodes.iter().position(|n| n.id == to) {
+            if self.nodes[j].installed_now {
+                self.nodes[j].snapshots_after_install += 1;
+            }
+        }
+        let state = &self.nodes[i].state;
+        if last_zxid(state) != zxid {
+            return Err(self.fail(format!(
+                "server {id} asked for a snapshot at {zxid:#x} with state at {:#x}",
+                last_zxid(state)
+            )));
+        }
+        // Prepared off the write path: ready after a while, as a real server's
+        // snapshotter reports it.
+        let data: Payload = snapshot::encode(state).into();
+        let total = data.len() as u64;
+        self.nodes[i].outgoing.insert(to, (attempt, zxid, data));
+        let incarnation = self.nodes[i].incarnation;
+        let delay = self.rng.between(1, 20);
+        self.schedule(
+            delay,
+            SimEvent::SnapshotReady {
+                node: i,
+                incarnation,
+                to,
+                attempt,
+                zxid,
+                total,
+            },
+        );
+        Ok(())
+    }
+
     fn execute_one(&mut self, i: usize, command: Command) -> Result<(), Failure> {
         let id = self.nodes[i].id;
         self.check_observer_command(i, &command)?;
@@ -756,38 +799,7 @@ impl Simulation {
             }
             Command::SendSnapshot {
                 to, attempt, zxid, ..
-            } => {
-                if let Some(j) = self.nodes.iter().position(|n| n.id == to) {
-                    if self.nodes[j].installed_now {
-                        self.nodes[j].snapshots_after_install += 1;
-                    }
-                }
-                let state = &self.nodes[i].state;
-                if last_zxid(state) != zxid {
-                    return Err(self.fail(format!(
-                        "server {id} asked for a snapshot at {zxid:#x} with state at {:#x}",
-                        last_zxid(state)
-                    )));
-                }
-                // Prepared off the write path: ready after a while, as a real server's
-                // snapshotter reports it.
-                let data: Payload = snapshot::encode(state).into();
-                let total = data.len() as u64;
-                self.nodes[i].outgoing.insert(to, (attempt, zxid, data));
-                let incarnation = self.nodes[i].incarnation;
-                let delay = self.rng.between(1, 20);
-                self.schedule(
-                    delay,
-                    SimEvent::SnapshotReady {
-                        node: i,
-                        incarnation,
-                        to,
-                        attempt,
-                        zxid,
-                        total,
-                    },
-                );
-            }
+            } => self.prepare_snapshot(i, to, attempt, zxid)?,
             Command::SendSnapshotChunk {
                 to,
                 epoch,
