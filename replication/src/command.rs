@@ -58,6 +58,11 @@ pub enum Command {
         epoch: u32,
         attempt: u64,
         zxid: Zxid,
+        /// Why a snapshot and not a diff: the follower's last zxid, which the leader's log
+        /// does not reach back to...
+        follower_zxid: Zxid,
+        /// ...since the log starts after this zxid (its base). For the server's log line.
+        log_base: Zxid,
     },
     /// Send bytes `offset..offset + len` of the snapshot prepared for `to` as a
     /// [`Message::SnapshotChunk`] (with the snapshot's `total` length).

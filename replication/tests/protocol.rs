@@ -60,7 +60,11 @@ fn sends(commands: &[Command]) -> Vec<(u64, Message)> {
 /// Makes peer 1 (with `restored`) the leader of a 3-server ensemble in which peer 2 has
 /// registered, and returns the attempt peer 2 used.
 fn leader_with_follower(restored: Restored) -> Peer {
-    let mut leader = peer(1, restored);
+    leader_with_config(config(1), restored)
+}
+
+fn leader_with_config(config: Config, restored: Restored) -> Peer {
+    let (mut leader, _) = Peer::restore(config, restored).expect("config");
     let vote = Vote {
         epoch: leader.epochs().current_epoch,
         zxid: leader.last_zxid(),
@@ -344,7 +348,9 @@ fn zab_phase2_snap_is_a_windowed_transfer_then_a_sync() {
             to: 2,
             epoch: 4,
             attempt: 5,
-            zxid: make(1, 2)
+            zxid: make(1, 2),
+            follower_zxid: make(1, 1),
+            log_base: make(1, 2),
         }]
     );
     // Its AckEpoch, repeated while it waits, does not start another transfer.
@@ -410,6 +416,95 @@ fn zab_phase2_snap_is_a_windowed_transfer_then_a_sync() {
     // A late duplicate of the final ack is stale.
     assert!(deliver(&mut leader, 2, snapshot_ack(total)).is_empty());
     assert_eq!(leader.stats().snapshot_chunks_sent, 8 + 2 + 8 + 2);
+}
+
+/// Issue 14 item 7: at 1M znodes the leader sent a follower a second full snapshot right
+/// after it installed the first. The follower repeats its AckEpoch until the sync arrives;
+/// a repeat that reached the leader after the transfer was answered with a sync from the
+/// snapshot's zxid, which the log window had moved past meanwhile, so a new snapshot.
+#[test]
+fn zab_phase2_a_repeated_ackepoch_after_a_snapshot_gets_the_diff_not_another_snapshot() {
+    let mut config = config(1);
+    config.log_window_entries_max = 2;
+    let mut leader = leader_with_config(config, leader_log());
+    // Voter 3 is in sync and acks, so the leader is established and commits.
+    handshake(&mut leader, 3, 7, make(3, 1));
+    deliver(
+        &mut leader,
+        3,
+        Message::Ack {
+            epoch: 4,
+            zxid: make(3, 1),
+        },
+    );
+    assert_eq!(leader.role(), Role::Leading { epoch: 4 });
+    // Follower 2 is behind the log: a snapshot at the applied point.
+    let asked = sync_for(&mut leader, make(1, 1));
+    let [Command::SendSnapshot { zxid: snap, .. }] = asked[..] else {
+        panic!("expected a snapshot, got {asked:?}");
+    };
+    let ready = leader.step(Event::SnapshotReady {
+        to: 2,
+        attempt: 5,
+        zxid: snap,
+        total: 10,
+    });
+    assert_eq!(chunks(&ready), vec![(0, 10)]);
+    let mut ack = snapshot_ack(10);
+    if let Message::SnapshotAck { zxid, .. } = &mut ack {
+        *zxid = snap;
+    }
+    let done = deliver(&mut leader, 2, ack);
+    assert!(
+        sends(&done).iter().any(|(to, m)| *to == 2
+            && matches!(m, Message::Sync { mode: SyncMode::Snap, prev, .. } if *prev == snap)),
+        "{done:?}"
+    );
+    // Writes commit while the follower logs its sync: far more than the window of 2.
+    let mut last = snap;
+    for i in 0..10 {
+        leader
+            .propose(vec![payload(&format!("w{i}"))])
+            .expect("leader");
+        last = leader.last_zxid();
+        leader.step(Event::Durable { zxid: last });
+        deliver(
+            &mut leader,
+            3,
+            Message::Ack {
+                epoch: 4,
+                zxid: last,
+            },
+        );
+    }
+    assert_eq!(leader.applied_zxid(), last);
+    // An AckEpoch the follower repeated before the sync reached it arrives now: it gets the
+    // same sync again, continuing from the snapshot, not a second snapshot.
+    let (_, again) = handshake(&mut leader, 2, 5, snap);
+    assert!(
+        !again
+            .iter()
+            .any(|c| matches!(c, Command::SendSnapshot { .. })),
+        "a second snapshot for a follower that installed the first: {again:?}"
+    );
+    let resent = sends(&again);
+    let [(2, Message::Sync { prev, entries, .. })] = &resent[..] else {
+        panic!("expected the sync again, got {again:?}");
+    };
+    assert_eq!(*prev, snap);
+    assert_eq!(entries.last().map(|e| e.zxid), Some(last));
+    // Once the follower acked its sync, a still later repeat is stale and changes nothing.
+    deliver(
+        &mut leader,
+        2,
+        Message::Ack {
+            epoch: 4,
+            zxid: last,
+        },
+    );
+    let (_, late) = handshake(&mut leader, 2, 5, snap);
+    assert!(late.is_empty(), "{late:?}");
+    assert_eq!(leader.stats().syncs_snap, 1, "one snapshot for follower 2");
 }
 
 #[test]

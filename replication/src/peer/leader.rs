@@ -482,9 +482,7 @@ impl Peer {
         }
         let phase = l.phase;
         if let Some(learner) = l.learners.get_mut(&from) {
-            if matches!(learner.stage, Stage::Snapshot(_)) {
-                // The follower repeats its AckEpoch while it waits; its snapshot is on the
-                // way (retransmission and the stall timer take care of losses).
+            if Self::repeat_to_ignore(learner) {
                 return;
             }
             if !matches!(learner.stage, Stage::Synced(_)) {
@@ -503,6 +501,19 @@ impl Peer {
             // Established already, or synchronizing: a late joiner (or a follower whose sync
             // was lost, asking again) is synchronized right away.
             self.sync_learner(from);
+        }
+    }
+
+    /// Whether an AckEpoch from this learner is a repeat to leave unanswered: its snapshot
+    /// is on the way (retransmission and the stall timer take care of losses), or it acked
+    /// its sync in this handshake, so it is past phase 2 and the repeat was still on its way
+    /// (answering it from its original point, which may have left the log by now, would
+    /// send it a second snapshot for nothing).
+    fn repeat_to_ignore(learner: &Learner) -> bool {
+        match &learner.stage {
+            Stage::Snapshot(_) => true,
+            Stage::Synced(s) => s.acked.is_some(),
+            _ => false,
         }
     }
 
@@ -545,7 +556,6 @@ impl Peer {
     /// Zab phase 2: choose how to bring one follower to our history and send it.
     fn sync_learner(&mut self, id: ServerId) {
         let applied = self.applied;
-        let now = self.now;
         let (current_epoch, f_last, attempt, epoch, committed, previous, observer) = {
             let Some(l) = leading(&mut self.state) else {
                 return;
@@ -599,20 +609,33 @@ impl Peer {
             SyncMode::Snap => self.stats.syncs_snap += 1,
         }
         if mode == SyncMode::Snap {
-            // The sync follows once the snapshot is acknowledged (`finish_transfer`); the log
-            // is kept from `applied` until then (`trim_log`).
-            if let Some(learner) = leading(&mut self.state).and_then(|l| l.learners.get_mut(&id)) {
-                learner.stage = Stage::Snapshot(Transfer::new(current_epoch, f_last, applied, now));
-            }
-            self.out.push(Command::SendSnapshot {
-                to: id,
-                epoch,
-                attempt,
-                zxid: applied,
-            });
+            self.start_snapshot(id, (epoch, attempt), (current_epoch, f_last));
             return;
         }
         self.send_sync(id, mode, prev, (current_epoch, f_last), previous);
+    }
+
+    /// Zab phase 2, snapshot case: has the server prepare a snapshot at the applied point.
+    /// The sync follows once it is acknowledged (`finish_transfer`); the log is kept from
+    /// that point until then (`trim_log`).
+    fn start_snapshot(
+        &mut self,
+        id: ServerId,
+        (epoch, attempt): (u32, u64),
+        (current_epoch, f_last): (u32, Zxid),
+    ) {
+        let (applied, now) = (self.applied, self.now);
+        if let Some(learner) = leading(&mut self.state).and_then(|l| l.learners.get_mut(&id)) {
+            learner.stage = Stage::Snapshot(Transfer::new(current_epoch, f_last, applied, now));
+        }
+        self.out.push(Command::SendSnapshot {
+            to: id,
+            epoch,
+            attempt,
+            zxid: applied,
+            follower_zxid: f_last,
+            log_base: self.log.base(),
+        });
     }
 
     /// Sends the sync (diff, truncation, or what followed a snapshot) and records the
@@ -784,15 +807,33 @@ impl Peer {
         self.send(id, Message::Resync { epoch });
     }
 
-    /// The oldest point a snapshot transfer continues from, if any is running.
+    /// The point the log must still reach back to for a learner: a running snapshot
+    /// transfer's zxid, or the start of a sync not acknowledged yet (the follower repeats
+    /// its AckEpoch until the sync arrives, and a repeat is answered with the same sync,
+    /// which after a snapshot is the diff from the snapshot's zxid; without this floor the
+    /// window moved past it during a large transfer and the repeat got a second snapshot).
+    /// A silent learner (nothing heard for `silent` ticks) holds nothing by its sync.
+    fn held_point(learner: &Learner, now: u64, silent: u64) -> Option<Zxid> {
+        match &learner.stage {
+            Stage::Snapshot(t) => Some(t.zxid),
+            Stage::Synced(s)
+                if s.acked.is_none()
+                    && !learner.observer
+                    && now.saturating_sub(learner.last_heard) <= silent =>
+            {
+                Some(s.last_zxid)
+            }
+            _ => None,
+        }
+    }
+
+    /// The oldest point a snapshot transfer or an unacknowledged sync continues from.
     fn transfer_floor(&self) -> Option<Zxid> {
+        let (now, silent) = (self.now, self.config.leader_timeout_ticks as u64);
         self.leading_ref()?
             .learners
             .values()
-            .filter_map(|l| match &l.stage {
-                Stage::Snapshot(t) => Some(t.zxid),
-                _ => None,
-            })
+            .filter_map(|l| Self::held_point(l, now, silent))
             .min()
     }
 
@@ -800,6 +841,7 @@ impl Peer {
     /// snapshot transfer continues from, up to `snapshot_retain_entries_max` more.
     pub(super) fn trim_log(&mut self) {
         let keep = self.config.log_window_entries_max;
+        let (now, silent) = (self.now, self.config.leader_timeout_ticks as u64);
         let floor = self.transfer_floor();
         self.log.trim(self.applied, keep, floor);
         if floor.is_none()
@@ -812,7 +854,7 @@ impl Peer {
             .map(|l| {
                 l.learners
                     .iter()
-                    .filter(|(_, f)| matches!(f.stage, Stage::Snapshot(_)))
+                    .filter(|(_, f)| Self::held_point(f, now, silent).is_some())
                     .map(|(id, _)| *id)
                     .collect()
             })

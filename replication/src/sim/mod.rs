@@ -17,12 +17,14 @@
 //! entries; `observers_do_not_count` shows that killing every observer leaves the ensemble
 //! writable while losing a majority of voters does not.
 
+mod catch_up;
 mod disk;
 mod observers;
 mod reconfig;
 mod rng;
 mod snapshot;
 
+pub use catch_up::a_lagging_follower_gets_one_snapshot;
 pub use observers::observers_do_not_count;
 pub use reconfig::{grow_shrink_and_remove_the_leader, membership_payload, read_membership};
 
@@ -215,6 +217,12 @@ struct Node {
     /// Follower: the chunks of a snapshot received so far (zxid, total, bytes). In memory
     /// only, so a crash mid-transfer loses them, as a real follower's staging does.
     incoming: Option<(Zxid, u64, Vec<u8>)>,
+    /// Snapshots installed, and snapshots a leader was asked to prepare for this server
+    /// after it had installed one in its current incarnation (each a defect: the
+    /// follower should have been caught up by a diff).
+    installs: u64,
+    snapshots_after_install: u64,
+    installed_now: bool,
 }
 
 /// One simulated ensemble.
@@ -291,6 +299,9 @@ impl Simulation {
                 observer_step: false,
                 outgoing: BTreeMap::new(),
                 incoming: None,
+                installs: 0,
+                snapshots_after_install: 0,
+                installed_now: false,
             })
             .collect();
         Simulation {
@@ -664,6 +675,7 @@ impl Simulation {
         node.state.clear();
         node.outgoing.clear();
         node.incoming = None;
+        node.installed_now = false;
         node.role = Role::Looking;
     }
 
@@ -694,6 +706,49 @@ impl Simulation {
             }
             self.execute_one(i, command)?;
         }
+        Ok(())
+    }
+
+    /// A leader's server prepares the snapshot a transfer asked for (counting one asked for a
+    /// server that installed one in its current incarnation).
+    fn prepare_snapshot(
+        &mut self,
+        i: usize,
+        to: ServerId,
+        attempt: u64,
+        zxid: Zxid,
+    ) -> Result<(), Failure> {
+        let id = self.nodes[i].id;
+        if let Some(j) = self.nodes.iter().position(|n| n.id == to) {
+            if self.nodes[j].installed_now {
+                self.nodes[j].snapshots_after_install += 1;
+            }
+        }
+        let state = &self.nodes[i].state;
+        if last_zxid(state) != zxid {
+            return Err(self.fail(format!(
+                "server {id} asked for a snapshot at {zxid:#x} with state at {:#x}",
+                last_zxid(state)
+            )));
+        }
+        // Prepared off the write path: ready after a while, as a real server's
+        // snapshotter reports it.
+        let data: Payload = snapshot::encode(state).into();
+        let total = data.len() as u64;
+        self.nodes[i].outgoing.insert(to, (attempt, zxid, data));
+        let incarnation = self.nodes[i].incarnation;
+        let delay = self.rng.between(1, 20);
+        self.schedule(
+            delay,
+            SimEvent::SnapshotReady {
+                node: i,
+                incarnation,
+                to,
+                attempt,
+                zxid,
+                total,
+            },
+        );
         Ok(())
     }
 
@@ -743,37 +798,8 @@ impl Simulation {
                 }
             }
             Command::SendSnapshot {
-                to,
-                epoch: _,
-                attempt,
-                zxid,
-            } => {
-                let state = &self.nodes[i].state;
-                if last_zxid(state) != zxid {
-                    return Err(self.fail(format!(
-                        "server {id} asked for a snapshot at {zxid:#x} with state at {:#x}",
-                        last_zxid(state)
-                    )));
-                }
-                // Prepared off the write path: ready after a while, as a real server's
-                // snapshotter reports it.
-                let data: Payload = snapshot::encode(state).into();
-                let total = data.len() as u64;
-                self.nodes[i].outgoing.insert(to, (attempt, zxid, data));
-                let incarnation = self.nodes[i].incarnation;
-                let delay = self.rng.between(1, 20);
-                self.schedule(
-                    delay,
-                    SimEvent::SnapshotReady {
-                        node: i,
-                        incarnation,
-                        to,
-                        attempt,
-                        zxid,
-                        total,
-                    },
-                );
-            }
+                to, attempt, zxid, ..
+            } => self.prepare_snapshot(i, to, attempt, zxid)?,
             Command::SendSnapshotChunk {
                 to,
                 epoch,
@@ -860,6 +886,8 @@ impl Simulation {
                 }
                 self.nodes[i].disk.install_snapshot(zxid, state.clone());
                 self.nodes[i].state = state;
+                self.nodes[i].installs += 1;
+                self.nodes[i].installed_now = true;
             }
             Command::Role(role) => {
                 self.check_leader_votes(i, role)?;

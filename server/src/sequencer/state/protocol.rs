@@ -515,8 +515,13 @@ impl SequencerState {
                 }
                 Command::Apply { entries } => self.apply_entries(&entries, now_ms),
                 Command::SendSnapshot {
-                    to, attempt, zxid, ..
-                } => self.prepare_snapshot(to, attempt, zxid, now_ms),
+                    to,
+                    attempt,
+                    zxid,
+                    follower_zxid,
+                    log_base,
+                    ..
+                } => self.prepare_snapshot(to, attempt, zxid, (follower_zxid, log_base), now_ms),
                 Command::SendSnapshotChunk {
                     to,
                     epoch,
@@ -620,7 +625,15 @@ impl SequencerState {
     /// this core does nothing of the tree's size; it comes back through
     /// [`SequencerState::on_snapshot_prepared`]. Without a snapshotter queue (a state driven
     /// by tests) it is encoded here.
-    fn prepare_snapshot(&mut self, to: ServerId, attempt: u64, zxid: Zxid, now_ms: i64) {
+    /// `why` is the follower's last zxid and our log's base, which is after it.
+    fn prepare_snapshot(
+        &mut self,
+        to: ServerId,
+        attempt: u64,
+        zxid: Zxid,
+        why: (Zxid, Zxid),
+        now_ms: i64,
+    ) {
         let applied = self.replica_mut().applied;
         if zxid != applied {
             // The protocol names the applied point, which is where the committed tree is.
@@ -631,10 +644,14 @@ impl SequencerState {
             );
             return;
         }
+        let (follower_zxid, log_base) = why;
         info!(
             to,
             zxid = format_args!("0x{zxid:x}"),
-            "preparing a snapshot for a follower"
+            follower_zxid = format_args!("0x{follower_zxid:x}"),
+            log_base = format_args!("0x{log_base:x}"),
+            "preparing a snapshot for a follower, not a diff: our log does not reach back \
+             to its last zxid"
         );
         if self.queue_count > self.settings.shard_count {
             let snapshotter = self.queue_count - 1;
@@ -732,6 +749,13 @@ impl SequencerState {
     fn store_snapshot_chunk(&mut self, zxid: Zxid, offset: u64, total: u64, data: &[u8]) {
         let r = self.replica_mut();
         if offset == 0 {
+            info!(
+                zxid = format_args!("0x{zxid:x}"),
+                bytes = total,
+                last_zxid = format_args!("0x{:x}", r.peer.last_zxid()),
+                "receiving a snapshot from the leader, not a diff: its log does not reach \
+                 back to our last zxid"
+            );
             // Reserve a bounded amount up front; the rest grows as chunks come.
             let reserve = total.min(64 << 20) as usize;
             r.incoming = Some((zxid, total, Vec::with_capacity(reserve)));
