@@ -94,6 +94,18 @@ rk_pick_addr() {
     rk_die "found no free 127.0.0.x port after 50 tries"
 }
 
+# rk_apache_log4j DIR writes DIR/log4j.properties, which sends an Apache
+# server's log to DIR/server.log (start it with -Dlog4j.configuration=file:DIR/log4j.properties).
+rk_apache_log4j() {
+    cat >"$1/log4j.properties" <<EOF
+log4j.rootLogger=INFO, FILE
+log4j.appender.FILE=org.apache.log4j.FileAppender
+log4j.appender.FILE.File=$1/server.log
+log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
+log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n
+EOF
+}
+
 # rk_pid_alive PID succeeds while PID runs. A zombie counts as dead: a server
 # whose parent has not reaped it yet has exited all the same.
 rk_pid_alive() {

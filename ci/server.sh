@@ -59,13 +59,7 @@ launch() {
         NO_COLOR=1 setsid "$RK_BIN" "${args[@]}" </dev/null >"$dir/server.log" 2>&1 &
         ;;
     apache)
-        cat >"$dir/log4j.properties" <<EOF
-log4j.rootLogger=INFO, FILE
-log4j.appender.FILE=org.apache.log4j.FileAppender
-log4j.appender.FILE.File=$dir/server.log
-log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
-log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n
-EOF
+        rk_apache_log4j "$dir"
         local -a jprops=()
         for prop in "${props[@]}"; do
             jprops+=("-D$prop")
