@@ -78,6 +78,15 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         .max(stall_timeout);
     let mut protocol = protocol_with_reader(me, voters.clone());
     protocol.observers = observers;
+    // The members come from zoo.cfg or the dynamic file it names, which a member that
+    // activated a reconfiguration wrote with the reconfiguration's version.
+    protocol.version =
+        ringkeeper_engine::Zxid::try_from(config.dynamic_config_version).map_err(|_| {
+            format!(
+                "the dynamic configuration's version {:x} is not a zxid",
+                config.dynamic_config_version
+            )
+        })?;
     protocol.follower_timeout_ticks = follower;
     protocol.leader_timeout_ticks = leader;
     protocol.init_timeout_ticks = init;
@@ -102,6 +111,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
                 protocol,
                 peer_tick,
                 dir: store_dir.to_owned(),
+                config_file: config.config_file.clone(),
             },
             start: ReplicaStart { restored },
             transport: Some(TransportSettings {
@@ -172,6 +182,8 @@ pub fn prepare_standalone(
             // Nobody to heartbeat or time out: a one-voter member needs no protocol tick.
             peer_tick: Duration::ZERO,
             dir: store_dir.to_owned(),
+            // A standalone server takes no reconfiguration.
+            config_file: None,
         },
         start: ReplicaStart { restored },
         transport: None,

@@ -127,6 +127,7 @@ impl Node {
                 protocol,
                 peer_tick: Duration::from_millis(config::PEER_TICK_MS),
                 dir: PathBuf::new(),
+                config_file: None,
             },
             peer,
         );
@@ -252,6 +253,9 @@ impl Node {
                     return false;
                 }
             }
+            // The simulated members have no zoo.cfg: a restarted one comes back with the
+            // simulator's member list (the file's round trip is tested in config::tests).
+            Effect::WriteDynamicConfig { .. } => {}
             Effect::SetRole(role) => {
                 run.role = role;
                 for s in &mut run.shards {
