@@ -65,6 +65,22 @@ pub struct ReplicaSettings {
     pub config_file: Option<PathBuf>,
 }
 
+impl ReplicaSettings {
+    /// Settings without a zoo.cfg to rewrite (a standalone server, the simulators).
+    pub fn new(
+        protocol: ringkeeper_replication::Config,
+        peer_tick: Duration,
+        dir: PathBuf,
+    ) -> ReplicaSettings {
+        ReplicaSettings {
+            protocol,
+            peer_tick,
+            dir,
+            config_file: None,
+        }
+    }
+}
+
 /// What the protocol starts from: the epoch file and the log tail after the snapshot.
 pub struct ReplicaStart {
     pub restored: Restored,

@@ -23,8 +23,6 @@ pub struct Io {
     pub released: crate::watermark::Watermark,
     /// Where the epoch file lives.
     pub epochs_dir: PathBuf,
-    /// The zoo.cfg to rewrite when a reconfiguration activates, and this member's id.
-    pub config_file: Option<(PathBuf, u64)>,
 }
 
 pub struct Driver {
@@ -109,10 +107,11 @@ impl Driver {
     /// (docs/operations.md). Stopping instead would take a healthy member out of the
     /// ensemble for a file that only a restart reads.
     fn write_dynamic_config(&self, version: u64, servers: &[String]) {
-        let Some((config_file, my_id)) = &self.io.config_file else {
+        let Some((config_file, my_id)) = self.state.borrow().replica().config_file() else {
             return;
         };
-        match crate::config::dynamic_file::write(config_file, *my_id, version, servers) {
+        let config_file = &config_file;
+        match crate::config::dynamic_file::write(config_file, my_id, version, servers) {
             Ok(path) => info!(
                 file = %path.display(),
                 config = %config_file.display(),

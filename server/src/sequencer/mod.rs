@@ -110,11 +110,6 @@ pub async fn run(
         }
     };
     let epochs_dir = ensemble.replica.dir.clone();
-    let config_file = ensemble
-        .replica
-        .config_file
-        .clone()
-        .map(|f| (f, ensemble.replica.protocol.id));
     let (protocol, peers, links) = match start_protocol(ensemble).await {
         Ok(started) => started,
         Err(e) => {
@@ -128,7 +123,6 @@ pub async fn run(
         outboxes,
         peers,
         epochs_dir,
-        config_file,
     };
     let queue_count = io.outboxes.len();
     let state = match SequencerState::new(settings, initial, queue_count, protocol, now_ms()) {

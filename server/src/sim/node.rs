@@ -123,12 +123,11 @@ impl Node {
         let (peer, commands) = Peer::restore(protocol.clone(), restored)
             .map_err(|e| format!("protocol restore: {e}"))?;
         let replica = Replica::new(
-            ReplicaSettings {
+            ReplicaSettings::new(
                 protocol,
-                peer_tick: Duration::from_millis(config::PEER_TICK_MS),
-                dir: PathBuf::new(),
-                config_file: None,
-            },
+                Duration::from_millis(config::PEER_TICK_MS),
+                PathBuf::new(),
+            ),
             peer,
         );
         let released = Watermark::new(initial.last_zxid);

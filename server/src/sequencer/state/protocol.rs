@@ -159,6 +159,12 @@ impl Replica {
         self.settings.protocol.id
     }
 
+    /// The zoo.cfg to rewrite when a reconfiguration activates, and this member's id.
+    pub fn config_file(&self) -> Option<(std::path::PathBuf, ServerId)> {
+        let file = self.settings.config_file.clone()?;
+        Some((file, self.my_id()))
+    }
+
     fn leader_id(&self) -> Option<ServerId> {
         match self.role {
             Role::Following { leader, .. } => Some(leader),
