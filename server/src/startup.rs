@@ -31,6 +31,23 @@ pub struct Prepared {
     pub settings: EnsembleSettings,
 }
 
+/// The protocol's configuration for member `me`: the voters and observers, and the version
+/// of the configuration they come from (zoo.cfg's, or that of the dynamic file it names,
+/// which a member that activated a reconfiguration wrote with the reconfiguration's zxid).
+fn ensemble_protocol(
+    me: u64,
+    voters: &[u64],
+    observers: Vec<u64>,
+    config: &Config,
+) -> Result<ringkeeper_replication::Config, String> {
+    let mut protocol = protocol_with_reader(me, voters.to_vec());
+    protocol.observers = observers;
+    let version = config.dynamic_config_version;
+    protocol.version = ringkeeper_engine::Zxid::try_from(version)
+        .map_err(|_| format!("the dynamic configuration's version {version:x} is not a zxid"))?;
+    Ok(protocol)
+}
+
 /// Reads the epoch file and the snapshot plus log tail, and works out the peers.
 pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Prepared, String> {
     let me = config
@@ -76,8 +93,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
     let silence_timeout = Duration::from_millis(sync_ms)
         .clamp(STALL_TIMEOUT_MIN, STALL_TIMEOUT_MAX)
         .max(stall_timeout);
-    let mut protocol = protocol_with_reader(me, voters.clone());
-    protocol.observers = observers;
+    let mut protocol = ensemble_protocol(me, &voters, observers, config)?;
     protocol.follower_timeout_ticks = follower;
     protocol.leader_timeout_ticks = leader;
     protocol.init_timeout_ticks = init;
@@ -102,6 +118,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
                 protocol,
                 peer_tick,
                 dir: store_dir.to_owned(),
+                config_file: config.config_file.clone(),
             },
             start: ReplicaStart { restored },
             transport: Some(TransportSettings {
@@ -172,6 +189,8 @@ pub fn prepare_standalone(
             // Nobody to heartbeat or time out: a one-voter member needs no protocol tick.
             peer_tick: Duration::ZERO,
             dir: store_dir.to_owned(),
+            // A standalone server takes no reconfiguration.
+            config_file: None,
         },
         start: ReplicaStart { restored },
         transport: None,

@@ -1711,6 +1711,33 @@ async fn removing_a_follower_under_writes_keeps_every_write_and_shows_the_new_co
             "conf on member {member} shows the new membership:\n{conf}"
         );
     }
+
+    // Every remaining member wrote the configuration down as Apache's does (zoo.cfg names
+    // zoo.cfg.dynamic.<hex version> and has no server lines left), so a restarted one comes
+    // back with the two-member configuration.
+    let member = survivors[0];
+    let cfg = ensemble.config_text(member);
+    let dynamic = format!("zoo.cfg.dynamic.{:x}", stat.mzxid);
+    assert!(
+        cfg.lines()
+            .any(|l| l.starts_with("dynamicConfigFile=") && l.ends_with(&dynamic))
+            && !cfg.contains("server."),
+        "zoo.cfg of member {member} after the reconfiguration:\n{cfg}"
+    );
+    ensemble.restart(member);
+    blocking(|| ensemble.wait_serving(member, SERVE_WAIT));
+    let conf = ensemble
+        .four_letter_word(member, "conf")
+        .expect("conf answered");
+    assert!(
+        conf.trim_end().ends_with(&format!("membership: \n{data}")),
+        "conf on restarted member {member} shows the two-member configuration:\n{conf}"
+    );
+    assert_eq!(
+        config_node_of(&ensemble, member),
+        (data.clone(), stat.mzxid),
+        "the config node on restarted member {member}"
+    );
 }
 
 /// Issue 14 (first part): every member shows its view of the ensemble in

@@ -9,6 +9,7 @@
 
 mod admin;
 mod cli;
+pub mod dynamic_file;
 mod error;
 mod keys;
 mod metrics;

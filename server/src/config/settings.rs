@@ -111,6 +111,18 @@ impl Settings {
                     settings.put(p.key, p.value, origin);
                 }
             }
+            // A file without a `version` line (what a member writes when it activates a
+            // reconfiguration, as Apache's does) has it in its name: `….dynamic.<hex>`.
+            if settings.get(keys::DYNAMIC_VERSION).is_none() {
+                if let Some(version) = super::dynamic_file::version_in_name(&path) {
+                    let origin = Origin::File { path, line: 0 };
+                    settings.put(
+                        keys::DYNAMIC_VERSION.to_owned(),
+                        format!("{version:x}"),
+                        origin,
+                    );
+                }
+            }
         }
         settings.classify()?;
         Ok(settings)

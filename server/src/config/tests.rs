@@ -755,6 +755,71 @@ fn flag_errors_name_the_flag() {
     assert!(help.to_string().contains("--client-port"));
 }
 
+/// A member that activated a reconfiguration wrote `zoo.cfg.dynamic.<hex>` and rewrote
+/// zoo.cfg to name it (`dynamic_file::write`, as Apache's member does): loading that
+/// zoo.cfg gives the new membership and its version, and a second reconfiguration moves
+/// the pointer on.
+#[test]
+fn a_written_reconfiguration_round_trips_through_the_loader() {
+    let scratch = Scratch::new();
+    let data = scratch.data_dir();
+    scratch.write("data/myid", "1");
+    let cfg = scratch.write(
+        "zoo.cfg",
+        &format!(
+            "# three members\ndataDir={data}\nclientPort=2181\ninitLimit=5\nsyncLimit=2\n\
+             reconfigEnabled=true\nserver.1=127.0.0.1:2888:3888\n\
+             server.2=127.0.0.2:2888:3888\nserver.3=127.0.0.3:2888:3888\n"
+        ),
+    );
+    assert_eq!(load_file(&cfg, &[]).expect("loads").servers.len(), 3);
+
+    let two = vec![
+        "server.2=127.0.0.2:2888:3888:participant;0.0.0.0:2181".to_owned(),
+        "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181".to_owned(),
+    ];
+    let written = dynamic_file::write(&cfg, 1, 0x1_0000_0007, &two).expect("writes");
+    assert_eq!(written.file_name().unwrap(), "zoo.cfg.dynamic.100000007");
+    let config = load_file(&cfg, &[]).expect("loads the rewritten zoo.cfg");
+    assert!(config.is_ensemble());
+    assert_eq!(config.dynamic_config_version, 0x1_0000_0007);
+    assert_eq!(
+        config.dynamic_config_file.as_deref(),
+        Some(written.as_path())
+    );
+    assert_eq!(
+        config.render_membership(),
+        "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\n\
+         server.2=127.0.0.2:2888:3888:participant;0.0.0.0:2181\nversion=100000007"
+    );
+    assert_eq!(config.client_address, addr("0.0.0.0:2181"));
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.starts_with("# three members\n"), "{text}");
+    assert!(
+        !text.contains("server.") && !text.contains("clientPort"),
+        "{text}"
+    );
+    // No temp file is left behind.
+    let names: Vec<_> = std::fs::read_dir(&scratch.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("zoo.cfg"))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+
+    let three = [
+        two.clone(),
+        vec!["server.3=127.0.0.3:2888:3888:observer;2181".to_owned()],
+    ]
+    .concat();
+    dynamic_file::write(&cfg, 1, 0x1_0000_0009, &three).expect("writes again");
+    let config = load_file(&cfg, &[]).expect("loads again");
+    assert_eq!(config.servers.len(), 3);
+    assert_eq!(config.dynamic_config_version, 0x1_0000_0009);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert_eq!(text.matches("dynamicConfigFile=").count(), 1, "{text}");
+}
+
 #[test]
 fn dynamic_config_file_supplies_the_members() {
     let scratch = Scratch::new();

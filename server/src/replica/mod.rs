@@ -60,6 +60,25 @@ pub struct ReplicaSettings {
     pub peer_tick: Duration,
     /// The data directory's store, where the epoch file lives.
     pub dir: PathBuf,
+    /// The zoo.cfg the server was started with, rewritten (with a new dynamic file beside
+    /// it) when a reconfiguration activates; `None` (flags only, or a test) writes nothing.
+    pub config_file: Option<PathBuf>,
+}
+
+impl ReplicaSettings {
+    /// Settings without a zoo.cfg to rewrite (a standalone server, the simulators).
+    pub fn new(
+        protocol: ringkeeper_replication::Config,
+        peer_tick: Duration,
+        dir: PathBuf,
+    ) -> ReplicaSettings {
+        ReplicaSettings {
+            protocol,
+            peer_tick,
+            dir,
+            config_file: None,
+        }
+    }
 }
 
 /// What the protocol starts from: the epoch file and the log tail after the snapshot.

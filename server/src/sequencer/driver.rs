@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use tracing::error;
+use tracing::{error, info};
 
 use super::outbox::Outboxes;
 use super::state::{Effect, SequencerState};
@@ -82,6 +82,9 @@ impl Driver {
                         return;
                     }
                 }
+                Effect::WriteDynamicConfig { version, servers } => {
+                    self.write_dynamic_config(version, &servers)
+                }
                 Effect::SetRole(role) => {
                     crate::replica::role::set(role);
                     // Election and availability times for the metrics port.
@@ -93,6 +96,35 @@ impl Driver {
                     return;
                 }
             }
+        }
+    }
+
+    /// Writes an activated configuration down (`config::dynamic_file::write`). A failure is
+    /// logged and not fatal, as Apache's member logs it and goes on: the reconfiguration is
+    /// committed and durable in the log and the snapshots whatever happens to the file, so
+    /// this member stays a correct member of the new ensemble; only its next restart would
+    /// come back with the old zoo.cfg's membership, which the operator can fix by hand
+    /// (docs/operations.md). Stopping instead would take a healthy member out of the
+    /// ensemble for a file that only a restart reads.
+    fn write_dynamic_config(&self, version: u64, servers: &[String]) {
+        let Some((config_file, my_id)) = self.state.borrow().replica().config_file() else {
+            return;
+        };
+        let config_file = &config_file;
+        match crate::config::dynamic_file::write(config_file, my_id, version, servers) {
+            Ok(path) => info!(
+                file = %path.display(),
+                config = %config_file.display(),
+                version = format_args!("{version:x}"),
+                "wrote the new configuration"
+            ),
+            Err(e) => error!(
+                error = %e,
+                config = %config_file.display(),
+                version = format_args!("{version:x}"),
+                "cannot write the new configuration down; a restart would come back with \
+                 the old membership until zoo.cfg is fixed"
+            ),
         }
     }
 

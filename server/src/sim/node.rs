@@ -123,11 +123,11 @@ impl Node {
         let (peer, commands) = Peer::restore(protocol.clone(), restored)
             .map_err(|e| format!("protocol restore: {e}"))?;
         let replica = Replica::new(
-            ReplicaSettings {
+            ReplicaSettings::new(
                 protocol,
-                peer_tick: Duration::from_millis(config::PEER_TICK_MS),
-                dir: PathBuf::new(),
-            },
+                Duration::from_millis(config::PEER_TICK_MS),
+                PathBuf::new(),
+            ),
             peer,
         );
         let released = Watermark::new(initial.last_zxid);
@@ -252,6 +252,9 @@ impl Node {
                     return false;
                 }
             }
+            // The simulated members have no zoo.cfg: a restarted one comes back with the
+            // simulator's member list (the file's round trip is tested in config::tests).
+            Effect::WriteDynamicConfig { .. } => {}
             Effect::SetRole(role) => {
                 run.role = role;
                 for s in &mut run.shards {

@@ -41,6 +41,11 @@ pub enum Effect {
     FreshLink(ServerId),
     /// Write the epoch file durably before carrying out anything after this.
     SaveEpochs(EpochState),
+    /// A committed reconfiguration is active on this member: write it down as Apache's
+    /// member does, `<zoo.cfg>.dynamic.<hex version>` with these server lines and zoo.cfg
+    /// naming it (`config::dynamic_file::write`), so that a restart comes back with it.
+    /// Nothing after it waits for it: the configuration is already durable in the log.
+    WriteDynamicConfig { version: u64, servers: Vec<String> },
     /// This server's role changed: the shards and the four-letter words read it. A
     /// standalone server (an ensemble of one) never emits it and stays `standalone`.
     SetRole(ServingRole),

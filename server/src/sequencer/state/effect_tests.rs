@@ -49,6 +49,7 @@ pub(super) fn sequencer(protocol: Config, peer_tick: Duration, queues: usize) ->
             protocol,
             peer_tick,
             dir: PathBuf::new(),
+            config_file: None,
         },
         peer,
     );

@@ -28,7 +28,9 @@ use ringkeeper_engine::session::{SessionSettings, SessionTracker};
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::{Txn, TxnBody};
 use ringkeeper_engine::{ErrorCode, Id, SessionId, Zxid};
-use ringkeeper_replication::{Command, Entry, Event, Message, Peer, ProposeError, Role, ServerId};
+use ringkeeper_replication::{
+    Command, Entry, Event, Membership, Message, Peer, ProposeError, Role, ServerId,
+};
 use tracing::{debug, error, info, warn};
 
 use super::leader_digest::LeaderDigests;
@@ -118,13 +120,17 @@ pub struct Replica {
     outgoing: BTreeMap<ServerId, (u64, Zxid, Arc<[u8]>)>,
     /// Following: the leader's snapshot being received (zxid, total, bytes so far).
     incoming: Option<(Zxid, u64, Vec<u8>)>,
+    /// The version of the newest active configuration the protocol reported.
+    config_active: Zxid,
+    /// The version of the newest configuration asked to be written to disk (at start, the
+    /// one zoo.cfg gave the protocol).
+    config_written: Zxid,
 }
 
 impl Replica {
     pub fn new(settings: ReplicaSettings, peer: Peer) -> Replica {
         let applied = peer.applied_zxid();
         Replica {
-            settings,
             peer,
             effects: Vec::new(),
             role: Role::Looking,
@@ -143,11 +149,20 @@ impl Replica {
             digest_sent: applied,
             outgoing: BTreeMap::new(),
             incoming: None,
+            config_active: settings.protocol.version,
+            config_written: settings.protocol.version,
+            settings,
         }
     }
 
     fn my_id(&self) -> ServerId {
         self.settings.protocol.id
+    }
+
+    /// The zoo.cfg to rewrite when a reconfiguration activates, and this member's id.
+    pub fn config_file(&self) -> Option<(std::path::PathBuf, ServerId)> {
+        let file = self.settings.config_file.clone()?;
+        Some((file, self.my_id()))
     }
 
     fn leader_id(&self) -> Option<ServerId> {
@@ -513,7 +528,10 @@ impl SequencerState {
                     }
                     effects.push(Effect::PeerSend(to, message))
                 }
-                Command::Apply { entries } => self.apply_entries(&entries, now_ms),
+                Command::Apply { entries } => {
+                    self.apply_entries(&entries, now_ms);
+                    self.write_active_config();
+                }
                 Command::SendSnapshot {
                     to,
                     attempt,
@@ -551,12 +569,7 @@ impl SequencerState {
                 Command::Rejected { payloads, error } => {
                     warn!(count = payloads.len(), error = ?error, "proposals rejected");
                 }
-                // The protocol has activated (or is voting on) a configuration. Still to
-                // build: writing it to `zoo.cfg.dynamic.<hex version>` and dropping a removed
-                // member's peer link (replication.md, "Dynamic reconfiguration").
-                Command::Membership { active, pending } => {
-                    debug!(active = ?active, pending = ?pending, "configurations");
-                }
+                Command::Membership { active, pending } => self.on_membership(active, pending),
             }
         }
     }
@@ -595,6 +608,46 @@ impl SequencerState {
                 .step(Event::Durable { zxid: last.zxid });
             self.exec(commands, now_ms);
         }
+    }
+
+    /// The protocol has activated (or is voting on) a configuration: an active one newer
+    /// than what is on disk is written down. Still to build: dropping a removed member's
+    /// peer link (replication.md, "Dynamic reconfiguration").
+    fn on_membership(&mut self, active: Membership, pending: Option<Membership>) {
+        debug!(active = ?active, pending = ?pending, "configurations");
+        let r = self.replica_mut();
+        r.config_active = r.config_active.max(active.version);
+        self.write_active_config();
+    }
+
+    /// Asks the executor to write the active configuration down (Apache's
+    /// `zoo.cfg.dynamic.<hex version>` and zoo.cfg pointing at it) once this member's tree
+    /// holds its server lines (`/zookeeper/config` with the version as its mzxid): at once
+    /// for a committed reconfiguration, which the protocol activates right after its entry
+    /// applies; after the diff or snapshot for one a leader's sync made active first.
+    fn write_active_config(&mut self) {
+        let (active, written) = (self.replica.config_active, self.replica.config_written);
+        if active <= written {
+            return;
+        }
+        let Some((data, stat)) = self.tree.get_data(ringkeeper_engine::tree::CONFIG_NODE) else {
+            return;
+        };
+        let Some(version) = u64::try_from(active).ok().filter(|_| stat.mzxid == active) else {
+            return;
+        };
+        let servers: Vec<String> = String::from_utf8_lossy(data)
+            .lines()
+            .filter(|l| l.starts_with("server."))
+            .map(str::to_owned)
+            .collect();
+        if servers.is_empty() {
+            return;
+        }
+        let r = self.replica_mut();
+        r.config_written = active;
+        r.effects
+            .push(Effect::WriteDynamicConfig { version, servers });
     }
 
     /// Cuts the open batch and has the committer cut the log before its next write.
@@ -823,6 +876,7 @@ impl SequencerState {
             );
         }
         self.replica_mut().effects.push(Effect::Released(zxid));
+        self.write_active_config();
     }
 
     fn rebuild_sessions(&mut self, sessions: impl Iterator<Item = (SessionId, i32)>, now_ms: i64) {

@@ -52,6 +52,8 @@ struct Node {
     /// Why the member stopped, in the tests that expect one to; any other test fails on it.
     fatal: Option<String>,
     may_stop: bool,
+    /// The configurations the member asked to write down (`Effect::WriteDynamicConfig`).
+    written: Vec<(u64, Vec<String>)>,
 }
 
 const NOW: i64 = 1_000_000;
@@ -70,6 +72,7 @@ fn node(id: ServerId, window: usize) -> Node {
         role: None,
         fatal: None,
         may_stop: false,
+        written: Vec::new(),
     }
 }
 
@@ -116,6 +119,9 @@ impl Cluster {
                     // The simulated network has no connections to replace, and the epochs
                     // are kept by the protocol in memory.
                     Effect::FreshLink(_) | Effect::SaveEpochs(_) | Effect::Released(_) => {}
+                    Effect::WriteDynamicConfig { version, servers } => {
+                        n.written.push((version, servers))
+                    }
                     Effect::Fatal(reason) if n.may_stop => n.fatal = Some(reason),
                     Effect::Fatal(reason) => panic!("member {} stopped: {reason}", n.id),
                 }
@@ -836,4 +842,13 @@ fn a_leader_proposes_a_reconfiguration_and_refuses_a_second_in_progress() {
             })
         })
     });
+    // Each of them activated it and asked, once, for exactly its lines to be written
+    // down under its version (the zxid), as Apache's zoo.cfg.dynamic.<hex zxid>.
+    for id in &kept {
+        assert_eq!(
+            c.nodes[c.idx(*id)].written,
+            vec![(zxid as u64, lines.clone())],
+            "member {id}"
+        );
+    }
 }
