@@ -253,14 +253,6 @@ fn start_metrics(
     probe_token: &ProbeToken,
 ) -> Option<ringkeeper_server::metrics::MetricsServer> {
     let listen = config.metrics.prometheus?;
-    if config.is_ensemble() {
-        let voters = config
-            .servers
-            .iter()
-            .filter(|s| s.peer_type == ringkeeper_server::config::PeerType::Participant)
-            .count();
-        ringkeeper_server::metrics::quorum::set_quorum_size(voters);
-    }
     let settings = ringkeeper_server::metrics::MetricsSettings {
         listen,
         client_addr: config.client_address,

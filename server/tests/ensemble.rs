@@ -1655,6 +1655,8 @@ async fn removing_a_follower_under_writes_keeps_every_write_and_shows_the_new_co
     load.wait_acked_since(started, 30, Duration::from_secs(20), "writes before")
         .await;
 
+    wait_mntr(&ensemble, leader, "zk_quorum_size\t3\n");
+    wait_mntr(&ensemble, leader, "zk_synced_followers\t2\n");
     let mut raw = RawConn::open(ensemble.client_address(leader));
     raw.handshake(0, 10_000, 0, &[0; 16])
         .expect("a session on the leader");
@@ -1710,6 +1712,8 @@ async fn removing_a_follower_under_writes_keeps_every_write_and_shows_the_new_co
             conf.trim_end().ends_with(&format!("membership: \n{data}")),
             "conf on member {member} shows the new membership:\n{conf}"
         );
+        // Apache's quorum_size gauge follows the active configuration (stored each tick).
+        wait_mntr(&ensemble, member, "zk_quorum_size\t2\n");
     }
 
     // Every remaining member wrote the configuration down as Apache's does (zoo.cfg names
@@ -1738,6 +1742,25 @@ async fn removing_a_follower_under_writes_keeps_every_write_and_shows_the_new_co
         (data.clone(), stat.mzxid),
         "the config node on restarted member {member}"
     );
+}
+
+/// Waits until `mntr` on `member` has `line` (the sequencer stores the quorum gauges at
+/// each protocol tick, so they follow a change within a tick).
+fn wait_mntr(ensemble: &Ensemble, member: usize, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mntr = ensemble
+            .four_letter_word(member, "mntr")
+            .unwrap_or_default();
+        if mntr.contains(line) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mntr on member {member} never showed {line:?}:\n{mntr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Issue 14 (first part): every member shows its view of the ensemble in

@@ -51,6 +51,9 @@ pub struct ServerStats {
     pub non_mtls_local_conn_count: u64,
     /// A leader's proposal sizes in bytes; `Some` adds the line to `srvr`.
     pub proposal_sizes: Option<ProposalSizes>,
+    /// Apache's quorum gauges (`metrics::quorum::mntr_values`), printed after the
+    /// standard lines: empty on a standalone server.
+    pub quorum: Vec<(&'static str, u64)>,
     /// Further `mntr` lines, printed after the standard ones, in order,
     /// each as `zk_<name>\t<value>`.
     pub extra_metrics: Vec<(String, MetricValue)>,
@@ -88,6 +91,7 @@ impl Default for ServerStats {
             non_mtls_remote_conn_count: 0,
             non_mtls_local_conn_count: 0,
             proposal_sizes: None,
+            quorum: Vec::new(),
             extra_metrics: Vec::new(),
         }
     }
@@ -337,6 +341,7 @@ pub fn render_mntr(stats: &ServerStats) -> String {
             n(stats.non_mtls_local_conn_count),
         ),
     ]);
+    lines.extend(stats.quorum.iter().map(|(key, value)| (*key, n(*value))));
     let mut out = String::new();
     for (key, value) in &lines {
         let _ = writeln!(out, "zk_{key}\t{}", value.render());

@@ -328,6 +328,35 @@ fn mntr_golden() {
 }
 
 #[test]
+fn mntr_prints_the_quorum_gauges_after_the_standard_lines() {
+    let mut stats = sample_stats();
+    stats.server_state = "leader".to_owned();
+    stats.quorum = vec![
+        ("quorum_size", 3),
+        ("learners", 2),
+        ("synced_followers", 2),
+        ("synced_observers", 0),
+        ("leader_uptime", 1500),
+    ];
+    stats.extra_metrics = vec![("ringkeeper_x".to_owned(), MetricValue::Int(1))];
+    let text = render_mntr(&stats);
+    assert!(
+        text.ends_with(
+            "zk_non_mtls_local_conn_count\t0\n\
+             zk_quorum_size\t3\n\
+             zk_learners\t2\n\
+             zk_synced_followers\t2\n\
+             zk_synced_observers\t0\n\
+             zk_leader_uptime\t1500\n\
+             zk_ringkeeper_x\t1\n"
+        ),
+        "{text}"
+    );
+    stats.quorum.clear();
+    assert!(!render_mntr(&stats).contains("quorum_size"));
+}
+
+#[test]
 fn mntr_omits_unknown_descriptor_counts() {
     let stats = ServerStats::default();
     let text = render_mntr(&stats);

@@ -152,7 +152,8 @@ pub fn set_protocol_stats(stats: &Stats) {
     }
 }
 
-/// Records the ensemble's voting members, once at start-up.
+/// Records the active configuration's voting members. The sequencer stores it at every
+/// protocol tick, so a committed reconfiguration shows within a tick.
 pub fn set_quorum_size(voters: usize) {
     with_cells(|c| c.quorum_size = voters as u64);
 }
@@ -160,6 +161,35 @@ pub fn set_quorum_size(voters: usize) {
 /// Notes a role change; setting the current role again changes nothing.
 pub fn role_set(role: ServingRole) {
     with_cells(|c| c.role_set(role, Instant::now()));
+}
+
+/// Apache's quorum gauges as its `mntr` prints them (3.8 prints every registered gauge
+/// there): `quorum_size` on an ensemble member that serves, and `learners`,
+/// `synced_followers`, `synced_observers` and `leader_uptime` (milliseconds) on the leader.
+pub fn mntr_values() -> Vec<(&'static str, u64)> {
+    let (role, quorum_size, leading_since) =
+        with_cells(|c| (c.role, c.quorum_size, c.leading_since));
+    let mut out = Vec::new();
+    if matches!(
+        role,
+        ServingRole::Following | ServingRole::Leading | ServingRole::Observing
+    ) {
+        out.push(("quorum_size", quorum_size));
+    }
+    if role != ServingRole::Leading {
+        return out;
+    }
+    let view = [
+        ("learners", LEARNERS.load(Ordering::Relaxed)),
+        ("synced_followers", SYNCED_FOLLOWERS.load(Ordering::Relaxed)),
+        ("synced_observers", SYNCED_OBSERVERS.load(Ordering::Relaxed)),
+    ];
+    out.extend(view.into_iter().filter(|(_, v)| *v != NOT_LEADING));
+    if let Some(since) = leading_since {
+        let ms = Instant::now().saturating_duration_since(since).as_millis();
+        out.push(("leader_uptime", u64::try_from(ms).unwrap_or(u64::MAX)));
+    }
+    out
 }
 
 /// Appends the families, the way Apache registers them: the summaries and

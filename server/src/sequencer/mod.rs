@@ -422,6 +422,7 @@ fn peer_tasks(
                 {
                     let s = state.state.borrow();
                     crate::metrics::quorum::set_leader_view(s.replica().leader_view());
+                    crate::metrics::quorum::set_quorum_size(s.replica().voter_count());
                     crate::metrics::quorum::set_protocol_stats(&s.replica().protocol_stats());
                 }
                 let _ = kick.try_send(());

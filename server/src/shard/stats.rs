@@ -196,6 +196,7 @@ fn server_stats(
         latency_avg_ms: latency.mean() / 1000.0,
         latency_max_ms: ms(latency.max()),
         outstanding_requests: all.outstanding,
+        quorum: crate::metrics::quorum::mntr_values(),
         extra_metrics: extra_metrics(all, gathered),
         read_only: state.read_only(),
         ..Default::default()

@@ -181,6 +181,11 @@ impl Replica {
         self.peer.leader_view()
     }
 
+    /// For `mntr` and the metrics port: the active configuration's voting members.
+    pub fn voter_count(&self) -> usize {
+        self.peer.membership().voters.len()
+    }
+
     /// For the metrics port: the protocol's counters.
     pub fn protocol_stats(&self) -> ringkeeper_replication::Stats {
         self.peer.stats()
