@@ -97,9 +97,9 @@ fn main() {
     let secret = match &ensemble {
         // Every member must derive the same password for a session, so that a client can
         // resume it on any of them.
-        Some(e) => e.secret.clone(),
+        Some(e) => (e.secret.clone(), Some(e.legacy_secret.clone())),
         None => match session_secret(&config.data_dir) {
-            Ok(s) => s,
+            Ok(s) => (s, None),
             Err(e) => {
                 error!(error = %e, "cannot read or create the session secret");
                 std::process::exit(1);
@@ -285,7 +285,7 @@ fn runtime_settings(
     config: &Config,
     store_dir: std::path::PathBuf,
     position: Option<SegmentPosition>,
-    session_secret: Vec<u8>,
+    (session_secret, legacy_session_secret): (Vec<u8>, Option<Vec<u8>>),
     released: ringkeeper_server::watermark::Watermark,
     probe_token: ProbeToken,
 ) -> RuntimeSettings {
@@ -324,17 +324,7 @@ fn runtime_settings(
             )
             .unwrap_or(usize::MAX),
             max_watches_per_conn: config.max_watches_per_session as usize,
-            four_letter: FourLetterContext {
-                version: ringkeeper_server::fourlw::build_date::full_version(
-                    &config.reported_version,
-                ),
-                whitelist: config.four_letter_whitelist.clone(),
-                conf_text,
-                data_dir: config.data_dir.clone(),
-                data_log_dir: config.data_log_dir.clone(),
-                started_ms: now_ms(),
-                probe_token,
-            },
+            four_letter: four_letter_context(config, conf_text, probe_token),
             released: released.clone(),
             sasl: config.sasl.clone().map(std::sync::Arc::new),
             reconfig: std::sync::Arc::new(ReconfigView::from_config(config)),
@@ -344,6 +334,7 @@ fn runtime_settings(
             // types need the session id's top byte, and otherwise keeps the id whole.
             server_id: config.my_id.unwrap_or(0),
             session_secret,
+            legacy_session_secret,
             tick_ms: config.tick_time_ms as i64,
             extended_types: config.extended_types,
             acl_schemes: config.acl_schemes,
@@ -368,6 +359,23 @@ fn runtime_settings(
             snap_count: config.snap_count.max(1) as u64,
             retain: config.snap_retain_count.max(3) as usize,
         },
+    }
+}
+
+/// What the four-letter words report about this server.
+fn four_letter_context(
+    config: &Config,
+    conf_text: String,
+    probe_token: ProbeToken,
+) -> FourLetterContext {
+    FourLetterContext {
+        version: ringkeeper_server::fourlw::build_date::full_version(&config.reported_version),
+        whitelist: config.four_letter_whitelist.clone(),
+        conf_text,
+        data_dir: config.data_dir.clone(),
+        data_log_dir: config.data_log_dir.clone(),
+        started_ms: now_ms(),
+        probe_token,
     }
 }
 

@@ -20,6 +20,10 @@ pub enum Bug {
     SkipReadFence,
     /// Shard 1 skips applying every fifth committed transaction, so its tree diverges.
     SkipApply,
+    /// A reconfiguration takes effect in the protocol when it is logged rather than when it
+    /// is committed (in `ringkeeper_replication`), so a minority of the new configuration
+    /// can commit writes the old majority never had.
+    ReconfigActiveOnLog,
 }
 
 #[cfg(feature = "sim-bugs")]
@@ -32,6 +36,7 @@ thread_local! {
 pub fn plant(bug: Option<Bug>) {
     ACTIVE.with(|c| c.set(bug));
     ringkeeper_replication::planted::set_self_quorum(bug == Some(Bug::SelfQuorum));
+    ringkeeper_replication::planted::set_activate_on_log(bug == Some(Bug::ReconfigActiveOnLog));
 }
 
 /// Whether `bug` is planted on this thread.

@@ -11,7 +11,9 @@ use ringkeeper_replication::{Entry, Restored, ServerId};
 use crate::config::{Config, PeerType};
 use crate::peer::transport::{STALL_TIMEOUT_MAX, STALL_TIMEOUT_MIN};
 use crate::peer::{PeerEndpoint, TransportSettings};
-use crate::replica::{ensemble_secret, epochs, protocol_timing, ReplicaSettings, ReplicaStart};
+use crate::replica::{
+    ensemble_secret, epochs, legacy_ensemble_secret, protocol_timing, ReplicaSettings, ReplicaStart,
+};
 use crate::sequencer::{EnsembleSettings, InitialState};
 
 /// Largest frame a peer may send: a proposal batch or a snapshot chunk, with room to spare
@@ -27,6 +29,8 @@ pub const PEER_SEND_QUEUE_MAX: usize = 65_536;
 
 pub struct Prepared {
     pub secret: Vec<u8>,
+    /// Accepted for sessions opened before the upgrade to `secret` (`legacy_ensemble_secret`).
+    pub legacy_secret: Vec<u8>,
     pub initial: InitialState,
     pub settings: EnsembleSettings,
 }
@@ -46,6 +50,22 @@ fn ensemble_protocol(
     protocol.version = ringkeeper_engine::Zxid::try_from(version)
         .map_err(|_| format!("the dynamic configuration's version {version:x} is not a zxid"))?;
     Ok(protocol)
+}
+
+/// The peer links' stall and silence deadlines (`TransportSettings`), from tickTime and
+/// syncLimit.
+fn link_timeouts(config: &Config) -> (Duration, Duration) {
+    let tick = u64::from(config.tick_time_ms);
+    // Members heartbeat every peer tick (a quarter tickTime at most), so one tickTime of
+    // unacknowledged data is several lost heartbeats: the link is dead, and a new dial
+    // reaches a healed peer sooner than TCP's retransmission backoff would.
+    let stall_timeout = Duration::from_millis(tick).clamp(STALL_TIMEOUT_MIN, STALL_TIMEOUT_MAX);
+    // Apache's learner and leader give up a socket that stays silent for syncLimit ticks.
+    let sync_ms = tick.saturating_mul(u64::from(config.sync_limit_ticks.unwrap_or(5)));
+    let silence_timeout = Duration::from_millis(sync_ms)
+        .clamp(STALL_TIMEOUT_MIN, STALL_TIMEOUT_MAX)
+        .max(stall_timeout);
+    (stall_timeout, silence_timeout)
 }
 
 /// Reads the epoch file and the snapshot plus log tail, and works out the peers.
@@ -84,15 +104,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
         u64::from(config.init_limit_ticks.unwrap_or(10)),
         u64::from(config.sync_limit_ticks.unwrap_or(5)),
     );
-    // Members heartbeat every peer tick (a quarter tickTime at most), so one tickTime of
-    // unacknowledged data is several lost heartbeats: the link is dead, and a new dial
-    // reaches a healed peer sooner than TCP's retransmission backoff would.
-    let stall_timeout = Duration::from_millis(tick).clamp(STALL_TIMEOUT_MIN, STALL_TIMEOUT_MAX);
-    // Apache's learner and leader give up a socket that stays silent for syncLimit ticks.
-    let sync_ms = tick.saturating_mul(u64::from(config.sync_limit_ticks.unwrap_or(5)));
-    let silence_timeout = Duration::from_millis(sync_ms)
-        .clamp(STALL_TIMEOUT_MIN, STALL_TIMEOUT_MAX)
-        .max(stall_timeout);
+    let (stall_timeout, silence_timeout) = link_timeouts(config);
     let mut protocol = ensemble_protocol(me, &voters, observers, config)?;
     protocol.follower_timeout_ticks = follower;
     protocol.leader_timeout_ticks = leader;
@@ -111,7 +123,8 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
     let (mut initial, restored) = restore(store_dir, me)?;
     set_config_node(&mut initial.tree, config, wall_clock_ms());
     Ok(Prepared {
-        secret: ensemble_secret(&voters),
+        secret: ensemble_secret(),
+        legacy_secret: legacy_ensemble_secret(&voters),
         initial,
         settings: EnsembleSettings {
             replica: ReplicaSettings {

@@ -1728,8 +1728,27 @@ async fn removing_a_follower_under_writes_keeps_every_write_and_shows_the_new_co
             && !cfg.contains("server."),
         "zoo.cfg of member {member} after the reconfiguration:\n{cfg}"
     );
+    // A session opened on the other remaining member, which keeps running with the
+    // membership it started with, must resume on the restarted one, which reads its
+    // members from the dynamic file: session passwords must not depend on the membership.
+    let other = survivors[1];
+    let mut opened = RawConn::open(ensemble.client_address(other));
+    let session = opened
+        .handshake(0, 30_000, 0, &[0; 16])
+        .expect("a session on the other member");
+    assert!(session.timeout_ms > 0, "{session:?}");
     ensemble.restart(member);
     blocking(|| ensemble.wait_serving(member, SERVE_WAIT));
+    let mut moved = RawConn::open(ensemble.client_address(member));
+    let resumed = moved
+        .handshake(0, 30_000, session.session_id, &session.password)
+        .expect("an answer to the resume");
+    assert_eq!(
+        (resumed.session_id, resumed.timeout_ms > 0),
+        (session.session_id, true),
+        "the session of member {other} resumes on restarted member {member}: {resumed:?}"
+    );
+    drop(opened);
     let conf = ensemble
         .four_letter_word(member, "conf")
         .expect("conf answered");

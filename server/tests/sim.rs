@@ -12,6 +12,8 @@ use ringkeeper_server::sim::{self, Bug, Options};
 
 /// Seeds `cargo test` runs by default.
 const CI_SEEDS: u64 = 200;
+/// Seeds `reconfigurations_under_faults` runs by default.
+const RECONFIG_SEEDS: u64 = 60;
 /// A planted bug must be found within this many seeds.
 const BUG_SEEDS_MAX: u64 = 300;
 
@@ -52,6 +54,7 @@ fn assert_exercised(total: &sim::Report) {
         ("truncations", total.protocol.syncs_trunc),
         ("snapshot installs", total.protocol.syncs_snap),
         ("snapshot chunks", total.protocol.snapshot_chunks),
+        ("reconfigurations", total.reconfigs),
     ];
     for (what, n) in counts {
         assert!(n > 0, "no {what} in the whole run: {total:?}");
@@ -69,6 +72,7 @@ fn bug_named(name: &str) -> Option<Bug> {
         Bug::SelfQuorum,
         Bug::SkipReadFence,
         Bug::SkipApply,
+        Bug::ReconfigActiveOnLog,
     ]
     .into_iter()
     .find(|b| format!("{b:?}") == name)
@@ -83,6 +87,9 @@ fn replay() {
     if let Some(servers) = env_u64("RK_SIM_SERVERS") {
         options.servers = servers as usize;
     }
+    if let Some(every) = env_u64("RK_SIM_RECONFIG_MS") {
+        options.reconfig_every_ms = every;
+    }
     options.bug = std::env::var("RK_SIM_BUG").ok().and_then(|b| bug_named(&b));
     eprintln!("{options:?}");
     match sim::run(options) {
@@ -91,12 +98,45 @@ fn replay() {
     }
 }
 
+/// Seeds of three servers with an operator that removes members and adds them back under
+/// the faults (the leader too), so that every one of them goes through reconfigurations:
+/// the checks are those of every run (no acknowledged write lost, one leader per epoch,
+/// the history, every copy of the tree alike at the end).
+#[test]
+fn reconfigurations_under_faults() {
+    let first = env_u64("RK_SIM_FIRST").unwrap_or(0);
+    let count = env_u64("RK_SIM_SEEDS").unwrap_or(RECONFIG_SEEDS);
+    let mut total = sim::Report::default();
+    for seed in first..first + count {
+        let mut o = Options::from_seed(seed);
+        o.servers = 3;
+        o.reconfig_every_ms = 100 + seed % 400;
+        match sim::run(o) {
+            Ok(report) => total.add(&report),
+            Err(failure) => panic!("{failure}"),
+        }
+    }
+    eprintln!("{total:?}");
+    assert!(
+        total.reconfigs >= count,
+        "fewer reconfigurations committed than seeds: {total:?}"
+    );
+}
+
 /// Finds `bug` within [`BUG_SEEDS_MAX`] seeds of `servers` servers, and checks that the
 /// correct server passes the seeds it took.
 fn finds(bug: Bug, servers: usize) {
+    finds_with(bug, servers, None);
+}
+
+/// As [`finds`], with an operator reconfiguring every `reconfig_ms` (about) in every seed.
+fn finds_with(bug: Bug, servers: usize, reconfig_ms: Option<u64>) {
     let with = |seed: u64, bug: Option<Bug>| {
         let mut o = Options::from_seed(seed);
         o.servers = servers;
+        if let Some(every) = reconfig_ms {
+            o.reconfig_every_ms = every;
+        }
         o.bug = bug;
         sim::run(o)
     };
@@ -131,6 +171,11 @@ fn finds_skipped_read_fence() {
 #[test]
 fn finds_skipped_apply() {
     finds(Bug::SkipApply, 3);
+}
+
+#[test]
+fn finds_a_reconfiguration_active_before_it_commits() {
+    finds_with(Bug::ReconfigActiveOnLog, 3, Some(150));
 }
 
 /// A seed replays exactly: the same run twice goes through the same events.

@@ -108,6 +108,9 @@ pub fn negotiate_timeout(requested: i32, min: i32, max: i32) -> i32 {
 #[derive(Debug, Clone)]
 pub struct SessionTracker {
     key: PasswordKey,
+    /// A key passwords made before an upgrade may still carry (`accept_legacy_secret`);
+    /// checked, never used to make a password.
+    legacy: Option<PasswordKey>,
     server_id: ServerId,
     sessions_max: usize,
     next_id: SessionId,
@@ -131,6 +134,7 @@ impl SessionTracker {
         }
         Ok(Self {
             key: PasswordKey::new(secret),
+            legacy: None,
             server_id,
             sessions_max: settings.sessions_max,
             next_id: initial_session_id(server_id, now_ms),
@@ -164,7 +168,18 @@ impl SessionTracker {
     /// matches, since 0 means "new session" in a ConnectRequest). It does not say the
     /// session is live; `touch` does.
     pub fn check_password(&self, id: SessionId, passwd: &[u8]) -> bool {
-        id != 0 && constant_time_eq(passwd, &self.password(id))
+        let legacy = self
+            .legacy
+            .as_ref()
+            .is_some_and(|k| constant_time_eq(passwd, &k.password(id)));
+        id != 0 && (constant_time_eq(passwd, &self.password(id)) || legacy)
+    }
+
+    /// Also accepts passwords keyed with `secret`, as an earlier version made them, so that
+    /// sessions opened before an upgrade resume after it. A resumed session's reply carries
+    /// the password under the current key, which the client keeps from then on.
+    pub fn accept_legacy_secret(&mut self, secret: &[u8]) {
+        self.legacy = Some(PasswordKey::new(secret));
     }
 
     /// Keeps a session alive. False if it is unknown, closing, or already past its

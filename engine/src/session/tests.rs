@@ -85,6 +85,33 @@ fn passwords_are_deterministic_per_id_and_secret() {
 }
 
 #[test]
+fn a_legacy_secret_is_accepted_but_never_used_to_make_a_password() {
+    let before = SessionTracker::new(1, 0, b"old key", SessionSettings::default()).unwrap();
+    let mut after = tracker(1, 0);
+    let (id, _) = after.create(4000, 0).unwrap();
+    let old_pw = before.password(id);
+    assert!(
+        !after.check_password(id, &old_pw),
+        "not without the legacy key"
+    );
+    after.accept_legacy_secret(b"old key");
+    assert!(after.check_password(id, &old_pw));
+    assert!(after.check_password(id, &after.password(id)));
+    assert_ne!(
+        after.password(id),
+        old_pw,
+        "new passwords use the current key"
+    );
+    let mut wrong = old_pw;
+    wrong[0] ^= 1;
+    assert!(!after.check_password(id, &wrong));
+    assert!(
+        !after.check_password(0, &before.password(0)),
+        "id 0 never matches"
+    );
+}
+
+#[test]
 fn timeout_negotiation_clamps_like_apache() {
     assert_eq!(negotiate_timeout(10_000, 4000, 40_000), 10_000);
     assert_eq!(negotiate_timeout(100, 4000, 40_000), 4000);

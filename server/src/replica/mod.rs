@@ -105,13 +105,24 @@ pub fn protocol_timing(
     )
 }
 
-/// The session-password key every member derives alike, so that a client can resume its
-/// session on any member. Apache derives passwords from the session id and a constant; we
-/// key them with the ensemble's member ids, which every member's zoo.cfg shares. Not the
-/// addresses: members may see each other at different addresses (NAT, proxies). Like
-/// Apache's, such a password guards against mistakes, not against an attacker who knows
-/// the configuration; ACLs and authentication are what protect data.
-pub fn ensemble_secret(member_ids: &[u64]) -> Vec<u8> {
+/// The session-password key every member of an ensemble uses, so that a client can resume
+/// its session on any member. Apache derives passwords from the session id and a constant,
+/// and so does this: a key from the member ids (`legacy_ensemble_secret`, before
+/// 2026-12-06) differed between members once the membership changed (a member restarted
+/// after a reconfiguration reads its new members from the dynamic file, a joiner lists
+/// itself), and each refused the others' sessions. Not the addresses either: members may
+/// see each other at different addresses (NAT, proxies). Like Apache's, such a password
+/// guards against mistakes, not against an attacker who knows the session id; ACLs and
+/// authentication are what protect data. A standalone server keys them with a random
+/// secret of its own (`storage::secret`), since no other server must agree.
+pub fn ensemble_secret() -> Vec<u8> {
+    ringkeeper_engine::acl::digest("ringkeeper-ensemble-session-key-v2").into_bytes()
+}
+
+/// The key of earlier versions, from the member ids at start-up: still accepted
+/// (`SessionTracker::accept_legacy_secret`), so that sessions opened before an upgrade
+/// resume after it on a member started with the same members.
+pub fn legacy_ensemble_secret(member_ids: &[u64]) -> Vec<u8> {
     let mut sorted = member_ids.to_vec();
     sorted.sort_unstable();
     let mut text = String::from("ringkeeper-ensemble-session-key-v1");
@@ -137,9 +148,11 @@ mod tests {
     }
 
     #[test]
-    fn every_member_derives_the_same_secret() {
-        let a = ensemble_secret(&[1, 2, 3]);
-        assert_eq!(a, ensemble_secret(&[3, 1, 2]));
-        assert_ne!(a, ensemble_secret(&[1, 2]));
+    fn the_legacy_secret_depends_on_the_ids_and_the_current_one_does_not() {
+        let a = legacy_ensemble_secret(&[1, 2, 3]);
+        assert_eq!(a, legacy_ensemble_secret(&[3, 1, 2]));
+        assert_ne!(a, legacy_ensemble_secret(&[1, 2]));
+        assert_ne!(a, ensemble_secret());
+        assert_eq!(ensemble_secret(), ensemble_secret());
     }
 }

@@ -5,20 +5,22 @@
 
 use ringkeeper_engine::history::{Action, CreateOutcome, Observed, WriteOutcome};
 use ringkeeper_engine::jute::records::{
-    self, ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, ExistsRequest,
-    GetChildrenRequest, GetDataRequest, MultiOp, ReplyHeader, Request, Response, SetDataRequest,
-    SyncRequest,
+    self, AuthPacket, ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, ExistsRequest,
+    GetChildrenRequest, GetDataRequest, MultiOp, ReconfigRequest, ReplyHeader, Request, Response,
+    SetDataRequest, SyncRequest,
 };
 use ringkeeper_engine::jute::{Decode, Encode, Reader};
 use ringkeeper_engine::storage::SimRng;
 use ringkeeper_engine::{Acl, ErrorCode, OpCode, SessionId, Zxid};
 
-use super::config::SESSION_TIMEOUT_MS;
+use super::config::{self, SESSION_TIMEOUT_MS};
 
 /// The registers of the history: setData and getData go here only.
 pub const KEYS: [&str; 3] = ["/k0", "/k1", "/k2"];
 /// The parent of the sequential creates the history checks.
 pub const SEQ_PARENT: &str = "/seq";
+/// The xid Apache's clients send an auth packet with; its answer comes back with it.
+const AUTH_XID: i32 = -4;
 /// Nodes the other operations (ephemerals, deletes, multis) play with, outside the history.
 const SCRATCH: [&str; 2] = ["/s0", "/s1"];
 /// Every node the clients need, created before the history starts.
@@ -62,6 +64,60 @@ pub struct Client {
     pub last_node: Option<usize>,
     /// The final reader's fixed requests; a step is dropped once answered.
     pub script: Option<std::collections::VecDeque<Step>>,
+    /// The operator, who sends reconfig requests only; its requests are not in the history.
+    pub operator: Option<Operator>,
+}
+
+/// The operator's view: whether its connection has super's identity, and the members the
+/// last committed reconfiguration it saw named.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub authed: bool,
+    pub members: std::collections::BTreeSet<u64>,
+    /// The run's servers: every one of them is a member at the start, and the operator
+    /// adds back whichever is missing.
+    pub servers: u64,
+}
+
+impl Operator {
+    /// Reads the members from a committed reconfiguration's reply (the config node's
+    /// `server.N=` lines); true if it was one.
+    pub fn saw(&mut self, result: &Result<Response, ErrorCode>) -> bool {
+        let Ok(Response::GetData(reply)) = result else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(reply.data.as_deref().unwrap_or_default());
+        self.members = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("server.")?.split_once('=')?.0.parse().ok())
+            .collect();
+        true
+    }
+
+    /// Adds back the first missing member, or removes one at random: the ensemble of
+    /// three goes to two and back, the leader included.
+    fn request(&self, xid: i32, rng: &mut SimRng) -> Outgoing {
+        let missing = (1..=self.servers).find(|id| !self.members.contains(id));
+        let (joining, leaving) = match missing {
+            Some(id) => (config::server_line(id), String::new()),
+            None => (String::new(), (1 + rng.below(self.servers)).to_string()),
+        };
+        plain(
+            xid,
+            Request::Reconfig(ReconfigRequest {
+                joining_servers: joining,
+                leaving_servers: leaving,
+                new_members: String::new(),
+                cur_config_id: -1,
+            }),
+            None,
+        )
+    }
+
+    /// Whether it still has a member to add back.
+    pub fn unfinished(&self) -> bool {
+        (self.members.len() as u64) < self.servers
+    }
 }
 
 /// A step of the final reader: a sync of a key (then a read of it), or the listing of
@@ -103,6 +159,19 @@ impl Client {
             closing: false,
             last_node: None,
             script: None,
+            operator: None,
+        }
+    }
+
+    /// The operator of a run of `servers` servers.
+    pub fn operator(history_id: u32, servers: usize) -> Client {
+        Client {
+            operator: Some(Operator {
+                authed: false,
+                members: (1..=servers as u64).collect(),
+                servers: servers as u64,
+            }),
+            ..Client::new(history_id)
         }
     }
 
@@ -146,6 +215,22 @@ impl Client {
 
     /// Picks the next request; a read of a just-synced key comes first.
     pub fn next(&mut self, rng: &mut SimRng, token: u64) -> Outgoing {
+        if let Some(op) = self.operator.as_mut() {
+            if !std::mem::replace(&mut op.authed, true) {
+                // `addauth digest super:test`: xid -4, answered like a notification.
+                let auth = AuthPacket {
+                    auth_type: 0,
+                    scheme: "digest".to_owned(),
+                    auth: config::SUPER_AUTH.to_vec(),
+                };
+                return plain(AUTH_XID, Request::Auth(auth), None);
+            }
+            let xid = self.xid();
+            return self
+                .operator
+                .as_ref()
+                .map_or_else(|| read(xid, KEYS[0], None), |op| op.request(xid, rng));
+        }
         let xid = self.xid();
         if let Some((key, synced_ns)) = self.synced.take() {
             return read(xid, &key, Some(synced_ns));

@@ -15,6 +15,11 @@
 //! faults heal and the servers go quiet, every copy of the tree on every member (the
 //! sequencer's and each shard's) has the same digest.
 //!
+//! Reconfiguration: in a third of the 3-server runs an operator client authenticates as
+//! super and removes and adds back members (`Options::reconfig_every_ms`); a member keeps
+//! the configuration it last wrote down (`zoo.cfg.dynamic.<version>`) across crashes and
+//! restarts with it, as a real one does.
+//!
 //! Not simulated: the snapshotter (logs are never purged, recovery replays them whole),
 //! four-letter words and TLS/SASL, and the connection layer's throttling (`shard::conn`).
 
@@ -54,6 +59,10 @@ pub struct Options {
     /// Committed proposals a leader keeps for diffs; a follower further behind gets a
     /// snapshot (small windows make snapshot installs happen).
     pub log_window: usize,
+    /// Mean time between an operator's reconfig requests (0: none; never for one server).
+    /// The operator is a client with super's digest: it removes a member, then adds it
+    /// back, through the client port like `zkCli.sh reconfig`.
+    pub reconfig_every_ms: u64,
     /// A bug planted in the server (only with the `sim-bugs` feature).
     pub bug: Option<Bug>,
 }
@@ -90,6 +99,12 @@ impl Options {
             } else {
                 10_000
             },
+            // Drawn last, so that the draws before it mean what they meant before.
+            reconfig_every_ms: if servers > 1 && between(0, 2) == 0 {
+                between(100, 600)
+            } else {
+                0
+            },
             bug: None,
         }
     }
@@ -122,8 +137,12 @@ fn replay_env(o: &Options) -> String {
     if let Some(bug) = o.bug {
         env.push_str(&format!("RK_SIM_BUG={bug:?} "));
     }
-    if o.servers != Options::from_seed(o.seed).servers {
+    let own = Options::from_seed(o.seed);
+    if o.servers != own.servers {
         env.push_str(&format!("RK_SIM_SERVERS={} ", o.servers));
+    }
+    if o.reconfig_every_ms != own.reconfig_every_ms {
+        env.push_str(&format!("RK_SIM_RECONFIG_MS={} ", o.reconfig_every_ms));
     }
     env
 }
@@ -142,6 +161,8 @@ pub struct Report {
     pub moved_sessions: u64,
     /// Sessions found expired or refused at a reconnect.
     pub lost_sessions: u64,
+    /// Reconfigurations the operator saw committed (removals and additions).
+    pub reconfigs: u64,
     pub peer_messages: u64,
     pub events: u64,
     /// The protocol's counters, summed over every server process of the run.
@@ -192,6 +213,7 @@ impl Report {
         self.torn_crashes += o.torn_crashes;
         self.moved_sessions += o.moved_sessions;
         self.lost_sessions += o.lost_sessions;
+        self.reconfigs += o.reconfigs;
         self.peer_messages += o.peer_messages;
         self.events += o.events;
         self.protocol.add(&o.protocol);

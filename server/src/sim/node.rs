@@ -72,7 +72,14 @@ pub struct Running {
 
 pub struct Node {
     pub id: ServerId,
-    pub voters: Vec<ServerId>,
+    /// The servers of the run (1 or 3).
+    servers: usize,
+    /// Whether the shards take reconfig requests (`reconfigEnabled`).
+    reconfig: bool,
+    /// The configuration this member starts with: zoo.cfg's, then the last one it wrote
+    /// down (`Effect::WriteDynamicConfig`). Survives crashes, as the files do: the real
+    /// write is `replace_file`'s, durable before it returns.
+    pub start_config: config::StartConfig,
     pub disk: SimDir,
     pub run: Option<Running>,
     /// Bumped by every crash: events meant for an earlier process are dropped.
@@ -86,10 +93,12 @@ pub struct Node {
 const EPOCH_MS: i64 = 1_700_000_000_000;
 
 impl Node {
-    pub fn new(id: ServerId, voters: Vec<ServerId>, log_window: usize) -> Node {
+    pub fn new(id: ServerId, servers: usize, reconfig: bool, log_window: usize) -> Node {
         Node {
             id,
-            voters,
+            servers,
+            reconfig,
+            start_config: config::StartConfig::initial(servers),
             log_window,
             disk: SimDir::new(),
             run: None,
@@ -107,7 +116,18 @@ impl Node {
     }
 
     fn standalone(&self) -> bool {
-        self.voters.len() == 1
+        self.servers == 1
+    }
+
+    /// As `startup::set_config_node`: the member's view, from the configuration it starts
+    /// with (none on a standalone server).
+    fn set_config_node(&self, tree: &mut ringkeeper_engine::tree::DataTree, now_ms: i64) {
+        if self.standalone() {
+            return;
+        }
+        let start = &self.start_config;
+        let text = crate::config::membership_text(&start.members(), start.version);
+        tree.set_config_data(text.as_bytes(), start.version as Zxid, now_ms);
     }
 
     /// Starts the server from its disk, as `main` does: recovery, the epoch file, the
@@ -118,26 +138,18 @@ impl Node {
         let position = recovered.next_segment.clone();
         drop(recovered);
         let epochs = epochs::load(&self.disk).map_err(|e| format!("epoch file: {e}"))?;
-        let (initial, restored) = startup::restore_from(&self.disk, epochs, self.id)?;
-        let protocol = config::protocol(self.id, &self.voters, self.log_window);
-        let (peer, commands) = Peer::restore(protocol.clone(), restored)
-            .map_err(|e| format!("protocol restore: {e}"))?;
-        let replica = Replica::new(
-            ReplicaSettings::new(
-                protocol,
-                Duration::from_millis(config::PEER_TICK_MS),
-                PathBuf::new(),
-            ),
-            peer,
-        );
+        let (mut initial, restored) = startup::restore_from(&self.disk, epochs, self.id)?;
+        self.set_config_node(&mut initial.tree, now_ms);
+        let (replica, commands) = self.replica(restored)?;
         let released = Watermark::new(initial.last_zxid);
         let shards = (0..config::SHARDS)
             .map(|i| {
-                let settings = config::shard(i, released.clone());
+                let view = self.start_config.reconfig_view(self.reconfig, self.servers);
+                let settings = config::shard(i, released.clone(), view);
                 ShardState::new(settings, initial.tree.independent_copy(), initial.last_zxid)
             })
             .collect();
-        let settings: SequencerSettings = config::sequencer(self.id, &self.voters, released);
+        let settings: SequencerSettings = config::sequencer(self.id, released);
         let snapshotter = Snapshotter::new(
             SnapshotSettings {
                 dir: PathBuf::new(),
@@ -184,6 +196,25 @@ impl Node {
         // The protocol's start-up effects, as `sequencer::run` carries them out.
         self.seq_call(out, |_| ());
         Ok(())
+    }
+
+    /// The simulated members have no zoo.cfg: what a member wrote down is kept here, and a
+    /// restarted member comes back with it.
+    fn write_config(&mut self, version: u64, lines: Vec<String>) {
+        self.start_config = config::StartConfig { version, lines };
+    }
+
+    /// The protocol restored from the disk, as the member's configuration says.
+    fn replica(
+        &self,
+        restored: ringkeeper_replication::Restored,
+    ) -> Result<(Replica, Vec<ringkeeper_replication::Command>), String> {
+        let protocol = config::protocol(self.id, &self.start_config, self.log_window);
+        let (peer, commands) = Peer::restore(protocol.clone(), restored)
+            .map_err(|e| format!("protocol restore: {e}"))?;
+        let tick = Duration::from_millis(config::PEER_TICK_MS);
+        let settings = ReplicaSettings::new(protocol, tick, PathBuf::new());
+        Ok((Replica::new(settings, peer), commands))
     }
 
     /// Runs one call into the sequencer, then carries out its effects in order
@@ -252,9 +283,8 @@ impl Node {
                     return false;
                 }
             }
-            // The simulated members have no zoo.cfg: a restarted one comes back with the
-            // simulator's member list (the file's round trip is tested in config::tests).
-            Effect::WriteDynamicConfig { .. } => {}
+            // Kept as the files would keep it (their round trip: config::tests).
+            Effect::WriteDynamicConfig { version, servers } => self.write_config(version, servers),
             Effect::SetRole(role) => {
                 run.role = role;
                 for s in &mut run.shards {

@@ -104,13 +104,16 @@ enum Phase {
 
 impl World {
     pub fn new(o: Options) -> World {
-        let voters: Vec<ServerId> = (1..=o.servers as u64).collect();
-        let nodes = voters
-            .iter()
-            .map(|id| Node::new(*id, voters.clone(), o.log_window))
+        let reconfig = o.reconfig_every_ms > 0;
+        let nodes = (1..=o.servers as u64)
+            .map(|id| Node::new(id, o.servers, reconfig, o.log_window))
             .collect();
         let n = o.servers;
-        let clients = (0..o.clients).map(|i| Client::new(i as u32)).collect();
+        let mut clients: Vec<Client> = (0..o.clients).map(|i| Client::new(i as u32)).collect();
+        if reconfig {
+            clients.push(Client::operator(o.clients as u32, o.servers));
+        }
+        let next_history_id = clients.len() as u32;
         World {
             rng: SimRng::new(o.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
             now: 0,
@@ -125,7 +128,7 @@ impl World {
             clients,
             owners: HashMap::new(),
             conn_busy: HashMap::new(),
-            next_history_id: o.clients as u32,
+            next_history_id,
             next_token: 1,
             stamp: 0,
             history: Vec::new(),

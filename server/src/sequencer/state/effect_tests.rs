@@ -28,6 +28,7 @@ pub(super) fn sequencer(protocol: Config, peer_tick: Duration, queues: usize) ->
     let settings = SequencerSettings {
         server_id: protocol.id,
         session_secret: b"shared".to_vec(),
+        legacy_session_secret: None,
         tick_ms: 100,
         extended_types: false,
         acl_schemes: Default::default(),

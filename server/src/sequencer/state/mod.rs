@@ -26,6 +26,28 @@ mod protocol_tests;
 pub use effect::Effect;
 pub use protocol::Replica;
 
+impl SequencerSettings {
+    /// An empty session table keyed as these settings say.
+    pub fn session_tracker(
+        &self,
+        now_ms: i64,
+    ) -> Result<SessionTracker, ringkeeper_engine::session::SessionError> {
+        let mut tracker = SessionTracker::new(
+            self.server_id,
+            now_ms,
+            &self.session_secret,
+            SessionSettings {
+                tick_time_ms: self.tick_ms as i32,
+                sessions_max: self.max_sessions,
+            },
+        )?;
+        if let Some(legacy) = &self.legacy_session_secret {
+            tracker.accept_legacy_secret(legacy);
+        }
+        Ok(tracker)
+    }
+}
+
 /// What the sequencer needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct SequencerSettings {
@@ -33,6 +55,8 @@ pub struct SequencerSettings {
     /// Keys session passwords; every server of an ensemble must share it so that a session
     /// can resume on any of them.
     pub session_secret: Vec<u8>,
+    /// Also accepted when a session resumes (`SessionTracker::accept_legacy_secret`).
+    pub legacy_session_secret: Option<Vec<u8>>,
     pub tick_ms: i64,
     pub extended_types: bool,
     /// The `sasl` and `x509` providers registered (`authProvider.N`, a secure client port):
@@ -114,15 +138,7 @@ impl SequencerState {
         protocol: (Replica, Vec<ringkeeper_replication::Command>),
         now_ms: i64,
     ) -> Result<Self, ringkeeper_engine::session::SessionError> {
-        let mut sessions = SessionTracker::new(
-            settings.server_id,
-            now_ms,
-            &settings.session_secret,
-            SessionSettings {
-                tick_time_ms: settings.tick_ms as i32,
-                sessions_max: settings.max_sessions,
-            },
-        )?;
+        let mut sessions = settings.session_tracker(now_ms)?;
         // A recovered session gets a whole timeout from now, as Apache does on load: its
         // client may be reconnecting right now.
         for (id, timeout_ms) in &initial.sessions {

@@ -24,7 +24,6 @@ use std::sync::Arc;
 
 use ringkeeper_engine::jute::{Decode, Encode};
 use ringkeeper_engine::prep::{self, PrepContext};
-use ringkeeper_engine::session::{SessionSettings, SessionTracker};
 use ringkeeper_engine::tree::DataTree;
 use ringkeeper_engine::txn::{Txn, TxnBody};
 use ringkeeper_engine::{ErrorCode, Id, SessionId, Zxid};
@@ -885,15 +884,7 @@ impl SequencerState {
     }
 
     fn rebuild_sessions(&mut self, sessions: impl Iterator<Item = (SessionId, i32)>, now_ms: i64) {
-        match SessionTracker::new(
-            self.settings.server_id,
-            now_ms,
-            &self.settings.session_secret,
-            SessionSettings {
-                tick_time_ms: self.settings.tick_ms as i32,
-                sessions_max: self.settings.max_sessions,
-            },
-        ) {
+        match self.settings.session_tracker(now_ms) {
             Ok(mut t) => {
                 for (id, timeout) in sessions {
                     t.restore(id, timeout, now_ms);

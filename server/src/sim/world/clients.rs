@@ -16,11 +16,12 @@ impl World {
     pub(super) fn client_act(&mut self, c: usize) -> Result<(), Failure> {
         let client = &self.clients[c];
         // The setup and the final reader wait for each answer; the others pipeline.
-        let depth = if self.phase == Phase::Setup || client.script.is_some() {
-            1
-        } else {
-            self.o.pipeline_max
-        };
+        let depth =
+            if self.phase == Phase::Setup || client.script.is_some() || client.operator.is_some() {
+                1
+            } else {
+                self.o.pipeline_max
+            };
         if client.pending.len() >= depth || client.closing {
             return Ok(());
         }
@@ -38,6 +39,14 @@ impl World {
     /// Whether client `c` sends requests in the current phase.
     fn active(&self, c: usize) -> bool {
         let client = &self.clients[c];
+        if let Some(op) = &client.operator {
+            // Reconfigures under the faults, then adds back whatever is still missing.
+            return match self.phase {
+                Phase::Faults => true,
+                Phase::Calm => op.unfinished(),
+                _ => false,
+            };
+        }
         match self.phase {
             Phase::Setup => c == 0,
             Phase::Faults | Phase::Calm => {
@@ -94,6 +103,14 @@ impl World {
         } else {
             self.clients[c].next(&mut self.rng, token)
         };
+        if outgoing.xid < 0 {
+            // The operator's auth packet: no reply to wait for (it comes as xid -4).
+            self.schedule(1, Ev::ClientAct(c))?;
+            let mut out = Vec::new();
+            let now = Node::instant(self.base, self.now);
+            self.nodes[link.node].request(link.shard, link.conn, &outgoing.frame, now, &mut out);
+            return self.after(link.node, out);
+        }
         let invoke = self.stamp();
         let history_id = self.clients[c].history_id;
         let linearizable = self.o.servers == 1;
@@ -203,6 +220,14 @@ impl World {
         if self.clients[c].closing {
             return Ok(());
         }
+        if let Some(op) = self.clients[c].operator.as_mut() {
+            if op.saw(&result) {
+                self.report.reconfigs += 1;
+            }
+            let every = self.o.reconfig_every_ms;
+            let think = self.between(every / 2, every + every / 2);
+            return self.schedule(think, Ev::ClientAct(c));
+        }
         let think = self.between(0, THINK_MS_MAX);
         self.schedule(think, Ev::ClientAct(c))
     }
@@ -250,6 +275,10 @@ impl World {
         let client = &mut self.clients[c];
         client.link = None;
         client.pending.clear();
+        if let Some(op) = client.operator.as_mut() {
+            // Auth belongs to a connection: a new one authenticates again.
+            op.authed = false;
+        }
         client.synced = None;
         if std::mem::take(&mut client.closing) {
             client.session = None;
