@@ -259,11 +259,7 @@ fn proposal() -> Message {
 /// Sends a Hello claiming to be `claim` and a Proposal in plain text; true if closed.
 async fn plain_frames_are_closed(addr: std::net::SocketAddr, claim: u64) -> bool {
     let mut raw = TcpStream::connect(addr).await.unwrap();
-    let mut bytes = wire::encode(&OutFrame::Hello(Hello {
-        server_id: claim,
-        protocol_version: PROTOCOL_VERSION,
-    }))
-    .unwrap();
+    let mut bytes = wire::encode(&OutFrame::Hello(&Hello::new(claim, PROTOCOL_VERSION))).unwrap();
     bytes.extend(wire::encode(&OutFrame::Message(&proposal())).unwrap());
     let _ = raw.write_all(&bytes).await;
     let mut buf = [0u8; 64];
