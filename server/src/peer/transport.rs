@@ -5,9 +5,14 @@
 //! Connection model (docs/peer-protocol.md has the full description):
 //! - Each server dials its own outbound connections, two per peer: one to the peer's election
 //!   port carrying `Vote`, one to its quorum port carrying every other message and `App`
-//!   frames. The first frame on each is `Hello { server_id, protocol_version }`.
+//!   frames. The first frame on each is `Hello { server_id, protocol_version, addresses }`.
 //! - Inbound connections are read-only: the acceptor reads the Hello, checks the id is a
-//!   configured peer and the version is ours, then decodes frames and pushes [`Inbound`].
+//!   peer it knows and the version is ours, then decodes frames and pushes [`Inbound`].
+//! - Peers change at run time (dynamic reconfiguration): with `accept_joiners`
+//!   (reconfigEnabled) a Hello from a server that is not a peer but names its addresses
+//!   makes it one (at most [`JOINERS_MAX`]; forgotten when its last inbound connection
+//!   ends), dialed back there; [`Transport::set_members`] follows each configuration that
+//!   activates (links to added members, none to removed ones).
 //!   No frame is ever written back, so there is no tie-breaking between two servers dialing
 //!   each other at once (ZooKeeper's QuorumCnxManager needs one because it shares a socket).
 //! - With `sslQuorum` or quorum SASL, TLS and the authentication come before the Hello on
