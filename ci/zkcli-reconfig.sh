@@ -9,8 +9,9 @@
 # The members run on three 127.0.0.x addresses with the same three ports each
 # (client, quorum, election), reconfigEnabled=true and a super digest. The
 # script removes a follower, checks that the others show and serve the
-# two-member configuration, then adds the same server back (a server the
-# ensemble was started with: ringkeeper refuses to add one it was not).
+# two-member configuration, then adds the same server back (still running, it
+# reconnects as a joiner; adding a server the ensemble was not started with is
+# server/tests/ensemble.rs's joiners_are_added_... test).
 set -euo pipefail
 
 # shellcheck source=ci/lib.sh

@@ -97,6 +97,18 @@ fn grow_shrink_and_remove_the_leader() {
     }
 }
 
+/// Issue 14 item 1: joiners started with a configuration that lists the members plus
+/// themselves (as Apache's operators start one) are added one by one under writes, then the
+/// leader dies: no acknowledged write is lost and no epoch has two leaders.
+#[test]
+fn join_listing_itself_then_kill_the_leader() {
+    for seed in 0..20 {
+        if let Err(failure) = sim::join_listing_itself_then_kill_the_leader(seed) {
+            panic!("{failure}");
+        }
+    }
+}
+
 /// The checks can fail: a reconfiguration that takes effect when it is logged, before it is
 /// committed, is caught by a safety check (not only by the liveness bound) on some seed of
 /// the first 300.

@@ -68,6 +68,20 @@ fn link_timeouts(config: &Config) -> (Duration, Duration) {
     (stall_timeout, silence_timeout)
 }
 
+/// Every member but `me`, where the transport dials it.
+fn peers_of(config: &Config, me: u64) -> Vec<PeerEndpoint> {
+    config
+        .servers
+        .iter()
+        .filter(|s| s.id != me)
+        .map(|s| PeerEndpoint {
+            id: s.id,
+            quorum: s.quorum_addrs(),
+            election: s.election_addrs(),
+        })
+        .collect()
+}
+
 /// Reads the epoch file and the snapshot plus log tail, and works out the peers.
 pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Prepared, String> {
     let me = config
@@ -79,16 +93,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
     if own.addresses.is_empty() {
         return Err(format!("server.{me} has no address"));
     }
-    let peers: Vec<PeerEndpoint> = config
-        .servers
-        .iter()
-        .filter(|s| s.id != me)
-        .map(|s| PeerEndpoint {
-            id: s.id,
-            quorum: s.quorum_addrs(),
-            election: s.election_addrs(),
-        })
-        .collect();
+    let peers = peers_of(config, me);
     // Observers are peers like any other for the transport (the leader sends them the
     // committed stream, they ask the voters for the leader), but only voters make quorums.
     let (voters, observers): (Vec<&_>, Vec<&_>) = config
@@ -145,6 +150,7 @@ pub fn prepare(config: &Config, store_dir: &Path, log_window: u64) -> Result<Pre
                 stall_timeout,
                 silence_timeout,
                 security: config.quorum_security.clone(),
+                accept_joiners: config.reconfig_enabled,
             }),
         },
     })

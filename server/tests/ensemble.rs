@@ -1837,3 +1837,183 @@ async fn members_show_the_ensemble_in_the_config_node_and_check_reconfig_request
         raw.drop_connection();
     }
 }
+
+/// A `reconfig` (incremental) as `super` on `member` over a fresh raw session, repeated while
+/// the leader answers NewConfigNoQuorum (a joiner not synced yet) or ReconfigInProgress,
+/// until `wait` ends. Returns the new config node's data and its mzxid (the version).
+async fn reconfig_as_super(
+    ensemble: &Ensemble,
+    member: usize,
+    joining: &str,
+    leaving: &str,
+    wait: Duration,
+) -> (String, i64) {
+    let deadline = Instant::now() + wait;
+    let mut raw = RawConn::open(ensemble.client_address(member));
+    raw.handshake(0, 10_000, 0, &[0; 16])
+        .unwrap_or_else(|| panic!("a session on member {member}"));
+    let auth = raw.request(
+        100,
+        Out::new().int(0).string("digest").buffer(b"super:test"),
+    );
+    assert_eq!(auth.err, err::OK, "super auth");
+    loop {
+        let reply = raw.request(
+            op::RECONFIG,
+            Out::new()
+                .string(joining)
+                .string(leaving)
+                .string("")
+                .long(-1),
+        );
+        let retry = [err::NEW_CONFIG_NO_QUORUM, err::RECONFIG_IN_PROGRESS].contains(&reply.err);
+        if reply.err == err::OK {
+            let mut body = reply.reader();
+            let data = String::from_utf8_lossy(&body.buffer().unwrap_or_default()).into_owned();
+            let stat = body.stat();
+            raw.drop_connection();
+            return (data, stat.mzxid);
+        }
+        assert!(
+            retry && Instant::now() < deadline,
+            "reconfig -add {joining:?} -remove {leaving:?} on member {member}: error {}",
+            reply.err
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The member that says it leads, among `members`, waiting up to `wait`.
+fn leader_among(ensemble: &mut Ensemble, members: &[usize], wait: Duration) -> usize {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(&m) = members.iter().find(|&&m| ensemble.mode(m) == Mode::Leader) {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no leader among {members:?} after {wait:?};\n{}",
+            ensemble.describe()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Issue 14's acceptance test: growing an ensemble with servers it was not started with,
+/// then shrinking it and losing its leader, under writes. Members 1-3 serve; members 4 and
+/// 5 start with a zoo.cfg that lists 1-5 (Apache's way to start a joiner), connect (their
+/// Hello names their addresses, so the others dial them back) and sync as learners that do
+/// not vote; `reconfig -add` of both by super commits once they are synced; `reconfig
+/// -remove` of two of the original members commits; then the leader is killed. Every
+/// acknowledged write is on every remaining member, and `config` there shows the final
+/// membership.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joiners_are_added_then_originals_removed_then_the_leader_dies_under_writes() {
+    let _serial = SERIAL.lock().await;
+    let mut options = options();
+    options.joiners = 2;
+    options.extra_config.extend([
+        "reconfigEnabled=true".to_string(),
+        // super:test
+        "DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=".to_string(),
+    ]);
+    let mut ensemble = blocking(|| Ensemble::start(5, options));
+    let leader = blocking(|| {
+        let leader = ensemble.wait_for_leader(LEADER_WAIT);
+        for member in 0..3 {
+            ensemble.wait_serving(member, SERVE_WAIT);
+        }
+        leader
+    });
+    assert!(leader < 3, "an original member leads");
+    let setup = connect(&mut ensemble, &[0, 1, 2]).await;
+    setup
+        .create("/grow", b"", &persistent())
+        .await
+        .expect("create /grow");
+    drop(setup);
+    let load = Load::start(ensemble.connect_string(), 2, "/grow");
+    load.wait_acked_since(Instant::now(), 30, Duration::from_secs(20), "writes before")
+        .await;
+
+    // The joiners: started with every member listed, they find the leader and follow it.
+    for joiner in [3, 4] {
+        blocking(|| {
+            ensemble.start_member(joiner);
+            ensemble.wait_serving(joiner, SERVE_WAIT)
+        });
+    }
+    let line = |ensemble: &Ensemble, m: usize| {
+        let (quorum, election) = ensemble.peer_addresses(m);
+        let client = ensemble.client_address(m);
+        format!(
+            "server.{}={}:{}:{}:participant;{client}",
+            m + 1,
+            quorum.ip(),
+            quorum.port(),
+            election.port()
+        )
+    };
+    let joining = format!("{},{}", line(&ensemble, 3), line(&ensemble, 4));
+    let (grown, _) = reconfig_as_super(&ensemble, leader, &joining, "", SERVE_WAIT).await;
+    let members_of = |data: &str| -> Vec<String> {
+        data.lines()
+            .filter(|l| l.starts_with("server."))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(members_of(&grown).len(), 5, "five members: {grown}");
+    load.wait_acked_since(Instant::now(), 30, Duration::from_secs(30), "writes grown")
+        .await;
+
+    // Two original members leave (not the leader): 1-3 minus two, plus 4 and 5.
+    let leaving: Vec<usize> = (0..3).filter(|m| *m != leader).collect();
+    let leaving_ids = format!("{},{}", leaving[0] + 1, leaving[1] + 1);
+    let (shrunk, version) =
+        reconfig_as_super(&ensemble, leader, "", &leaving_ids, SERVE_WAIT).await;
+    let remaining = vec![leader, 3, 4];
+    let want: Vec<String> = members_of(&shrunk);
+    assert_eq!(want.len(), 3, "three members: {shrunk}");
+    for m in &leaving {
+        assert!(!shrunk.contains(&format!("server.{}=", m + 1)), "{shrunk}");
+    }
+    load.wait_acked_since(Instant::now(), 30, Duration::from_secs(30), "writes shrunk")
+        .await;
+
+    // The leader dies; 4 and 5 are two of the three voters: they elect one and go on.
+    blocking(|| ensemble.kill(leader));
+    let survivors: Vec<usize> = remaining.into_iter().filter(|m| *m != leader).collect();
+    let new_leader = blocking(|| leader_among(&mut ensemble, &survivors, LEADER_WAIT));
+    load.wait_acked_since(
+        Instant::now(),
+        30,
+        FAILOVER_BOUND * 2,
+        "writes after the leader died",
+    )
+    .await;
+    let acked = load.finish().await;
+    for &member in &survivors {
+        converge(
+            &mut ensemble,
+            member,
+            "/grow",
+            &acked,
+            None,
+            "every acknowledged write is on the remaining members",
+        )
+        .await;
+        assert_eq!(
+            config_node_of(&ensemble, member),
+            (shrunk.clone(), version),
+            "the config node on member {member} (leader now {new_leader})"
+        );
+        let conf = ensemble
+            .four_letter_word(member, "conf")
+            .expect("conf answered");
+        assert!(
+            conf.trim_end()
+                .ends_with(&format!("membership: \n{shrunk}")),
+            "conf on member {member} shows the final membership:\n{conf}"
+        );
+    }
+}

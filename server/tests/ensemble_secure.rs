@@ -107,10 +107,7 @@ fn write_jaas(root: &Path, n: usize, wrong: &[usize]) {
 fn peer_frames(claim: u64) -> Vec<u8> {
     let mut encoder = Encoder::new();
     let mut out = Vec::new();
-    let hello = OutFrame::Hello(Hello {
-        server_id: claim,
-        protocol_version: PROTOCOL_VERSION,
-    });
+    let hello = OutFrame::Hello(&Hello::new(claim, PROTOCOL_VERSION));
     encoder.encode_into(&hello, 1 << 20, &mut out).unwrap();
     let proposal = Message::Proposal {
         epoch: 1,

@@ -26,7 +26,10 @@ mod snapshot;
 
 pub use catch_up::a_lagging_follower_gets_one_snapshot;
 pub use observers::observers_do_not_count;
-pub use reconfig::{grow_shrink_and_remove_the_leader, membership_payload, read_membership};
+pub use reconfig::{
+    grow_shrink_and_remove_the_leader, join_listing_itself_then_kill_the_leader,
+    membership_payload, read_membership,
+};
 
 pub use rng::Rng;
 

@@ -134,7 +134,8 @@ impl Simulation {
                     ..=(self.options.servers + self.options.observers) as u64)
                     .collect(),
             };
-            if *active != initial {
+            // Or the configuration its operator started it with (a joiner's lists itself).
+            if *active != initial && *active != self.nodes[i].disk.membership {
                 return Err(self.fail(format!(
                     "server {id} activated {active:?}, which is not the initial configuration"
                 )));
@@ -241,6 +242,72 @@ pub fn grow_shrink_and_remove_the_leader(seed: u64) -> Result<(), Failure> {
         if remaining
             && (n.state.len() < acknowledged || n.state[..] != sim.canonical[..n.state.len()])
         {
+            return Err(sim.fail(format!(
+                "server {} has {} entries, {acknowledged} were committed before the leader died",
+                n.id,
+                n.state.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A joiner started as Apache's operators start one: its configuration lists the current
+/// members plus itself (here voters 1..5, at the members' version 0), and it starts once
+/// the ensemble serves. Under a stream of writes server 4 is added, then server 5, then the
+/// leader is crashed. Writes must go on after each step, every write committed before the
+/// crash must be on every remaining member, and (the simulator's checks on every step) no
+/// two servers lead one epoch.
+pub fn join_listing_itself_then_kill_the_leader(seed: u64) -> Result<(), Failure> {
+    let mut options = Options::calm(seed, 3, 0);
+    options.spares = 2;
+    let mut sim = Simulation::new(options);
+    sim.start()?;
+    // The joiners are not running yet: their processes start after the ensemble serves.
+    for i in 3..5 {
+        sim.crash_node(i);
+    }
+    sim.run_until(800)?;
+    let all = Membership {
+        version: 0,
+        voters: vec![1, 2, 3, 4, 5],
+        observers: vec![],
+    };
+    for i in 3..5 {
+        sim.nodes[i].disk.membership = all.clone();
+        sim.start_node(i)?;
+    }
+    let mut voters = vec![1, 2, 3];
+    for joiner in [4, 5] {
+        voters.push(joiner);
+        let next = Membership {
+            version: 0,
+            voters: voters.clone(),
+            observers: vec![],
+        };
+        let before = sim.committed();
+        sim.reconfigure_to(&next, sim.now, sim.now + 2_500)?;
+        sim.run_until(sim.now + 300)?;
+        if sim.committed() <= before {
+            return Err(sim.fail(format!("no writes after adding {joiner}")));
+        }
+    }
+    let leader = sim
+        .leader_id()
+        .ok_or_else(|| sim.fail("no leader after growing"))?;
+    let k = sim.nodes.iter().position(|n| n.id == leader).unwrap_or(0);
+    sim.crash_and_tell(k)?;
+    let acknowledged = sim.committed();
+    sim.run_until(sim.now + 2_500)?;
+    if sim.committed() <= acknowledged {
+        return Err(sim.fail("no writes after the leader died"));
+    }
+    let new_leader = sim.leader_id();
+    if new_leader.is_none_or(|l| l == leader || !voters.contains(&l)) {
+        return Err(sim.fail(format!("{new_leader:?} leads after {leader} died")));
+    }
+    for n in sim.nodes.iter().filter(|n| n.id != leader) {
+        if n.state.len() < acknowledged || n.state[..] != sim.canonical[..n.state.len()] {
             return Err(sim.fail(format!(
                 "server {} has {} entries, {acknowledged} were committed before the leader died",
                 n.id,

@@ -147,7 +147,7 @@ fb_table! {
     Hello, create_hello {
         scalars { server_id: u64 = 4, protocol_version: u32 = 6 }
         optional {}
-        bytes {}
+        bytes { addresses = 8 }
         entries {}
     }
 }

@@ -79,17 +79,69 @@ pub enum WireError {
     InvalidField { field: &'static str, value: u64 },
 }
 
-/// The first frame on every connection: who dials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The first frame on every connection: who dials, and where it listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hello {
     pub server_id: ServerId,
     pub protocol_version: u32,
+    /// The dialler's quorum and election addresses (host:port, several with multiAddress),
+    /// so that a server that does not know it (a joiner) can dial it back. Both empty when
+    /// the Hello does not say (an older server, or a malformed field).
+    pub quorum: Vec<String>,
+    pub election: Vec<String>,
+}
+
+/// The most addresses a Hello names per port (multiAddress lists are short).
+pub const HELLO_ADDRESSES_MAX: usize = 8;
+
+impl Hello {
+    /// A Hello that names no addresses.
+    pub fn new(server_id: ServerId, protocol_version: u32) -> Hello {
+        Hello {
+            server_id,
+            protocol_version,
+            quorum: Vec::new(),
+            election: Vec::new(),
+        }
+    }
+
+    /// The `addresses` field's bytes: `<quorum>|<election>`, each list joined by commas;
+    /// `None` unless both lists are non-empty.
+    fn addresses_text(&self) -> Option<String> {
+        if self.quorum.is_empty() || self.election.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "{}|{}",
+            self.quorum.join(","),
+            self.election.join(",")
+        ))
+    }
+
+    /// Reads the `addresses` field; anything malformed (not UTF-8, no `|`, an empty or
+    /// over-long list, an address with a separator or blank) reads as no addresses.
+    fn parse_addresses(bytes: &[u8]) -> (Vec<String>, Vec<String>) {
+        let parsed = (|| {
+            let text = std::str::from_utf8(bytes).ok()?;
+            let (q, e) = text.split_once('|')?;
+            let list = |s: &str| -> Option<Vec<String>> {
+                let v: Vec<String> = s.split(',').map(str::to_owned).collect();
+                let ok = v.len() <= HELLO_ADDRESSES_MAX
+                    && v.iter().all(|a| {
+                        !a.is_empty() && !a.contains(|c: char| c == '|' || c.is_whitespace())
+                    });
+                ok.then_some(v)
+            };
+            Some((list(q)?, list(e)?))
+        })();
+        parsed.unwrap_or_default()
+    }
 }
 
 /// A frame to encode.
 #[derive(Debug, Clone, Copy)]
 pub enum OutFrame<'a> {
-    Hello(Hello),
+    Hello(&'a Hello),
     /// Any protocol message; a `Message::SnapshotChunk` is a `SnapshotChunk` frame.
     Message(&'a Message),
     App(&'a [u8]),
@@ -232,10 +284,15 @@ impl<'a> FrameView<'a> {
 
     pub fn hello(&self) -> Option<Hello> {
         match self {
-            FrameView::Hello(h) => Some(Hello {
-                server_id: h.server_id(),
-                protocol_version: h.protocol_version(),
-            }),
+            FrameView::Hello(h) => {
+                let (quorum, election) = Hello::parse_addresses(h.addresses());
+                Some(Hello {
+                    server_id: h.server_id(),
+                    protocol_version: h.protocol_version(),
+                    quorum,
+                    election,
+                })
+            }
             _ => None,
         }
     }
@@ -446,10 +503,16 @@ impl Encoder {
     fn build(&mut self, frame: &OutFrame) {
         use fb::body;
         let (kind, table) = match *frame {
-            OutFrame::Hello(h) => (
-                body::HELLO,
-                fb::create_hello(&mut self.fbb, h.server_id, h.protocol_version).as_union_value(),
-            ),
+            OutFrame::Hello(h) => {
+                let addresses = h
+                    .addresses_text()
+                    .map(|t| self.fbb.create_vector(t.as_bytes()));
+                (
+                    body::HELLO,
+                    fb::create_hello(&mut self.fbb, h.server_id, h.protocol_version, addresses)
+                        .as_union_value(),
+                )
+            }
             OutFrame::App(d) => {
                 let data = self.fbb.create_vector(d);
                 (

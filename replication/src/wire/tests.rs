@@ -190,11 +190,8 @@ fn every_message_kind_round_trips() {
 
 #[test]
 fn hello_app_and_chunk_round_trip() {
-    let hello = Hello {
-        server_id: 7,
-        protocol_version: PROTOCOL_VERSION,
-    };
-    let bytes = encode(&OutFrame::Hello(hello)).unwrap();
+    let hello = Hello::new(7, PROTOCOL_VERSION);
+    let bytes = encode(&OutFrame::Hello(&hello)).unwrap();
     assert_eq!(decode_frame(&bytes).unwrap(), InFrame::Hello(hello));
     assert_eq!(view_frame(&bytes, 1024).unwrap().kind(), FrameKind::Hello);
 
@@ -524,4 +521,46 @@ fn snapshot_transfer_frames_golden_bytes() {
         assert_eq!(encode(&OutFrame::Message(&m)).unwrap(), bytes, "{m:?}");
         assert_eq!(decode_frame(&bytes).unwrap(), InFrame::Message(m));
     }
+}
+
+/// A Hello names where its dialler listens; one without the field (an older server's) reads
+/// as naming nothing, and so does a malformed field.
+#[test]
+fn hello_addresses_round_trip_and_are_optional() {
+    let hello = Hello {
+        quorum: vec!["10.0.0.4:2888".into(), "[::1]:2888".into()],
+        election: vec!["10.0.0.4:3888".into()],
+        ..Hello::new(4, PROTOCOL_VERSION)
+    };
+    let bytes = encode(&OutFrame::Hello(&hello)).unwrap();
+    assert_eq!(decode_frame(&bytes).unwrap(), InFrame::Hello(hello.clone()));
+    let old = encode(&OutFrame::Hello(&Hello::new(4, PROTOCOL_VERSION))).unwrap();
+    assert!(old.len() < bytes.len(), "no addresses, no field");
+    assert_eq!(
+        view_frame(&old, 1024).unwrap().hello(),
+        Some(Hello::new(4, PROTOCOL_VERSION))
+    );
+    // One list empty: the field is left out rather than sent half.
+    let half = Hello {
+        quorum: vec!["a:1".into()],
+        ..Hello::new(4, PROTOCOL_VERSION)
+    };
+    assert_eq!(encode(&OutFrame::Hello(&half)).unwrap(), old);
+    // Malformed text reads as no addresses, never as an error.
+    for bad in [
+        "a:1",
+        "a:1|",
+        "|b:2",
+        "a:1|b:2|c:3",
+        "a 1|b:2",
+        "a:1,,x|b:2",
+    ] {
+        let (q, e) = Hello::parse_addresses(bad.as_bytes());
+        assert!(q.is_empty() && e.is_empty(), "{bad}");
+    }
+    let many = ["h:1"; HELLO_ADDRESSES_MAX + 1].join(",");
+    let (q, _) = Hello::parse_addresses(format!("{many}|h:2").as_bytes());
+    assert!(q.is_empty());
+    let (q, e) = Hello::parse_addresses(&[0xff, b'|', b'a']);
+    assert!(q.is_empty() && e.is_empty());
 }

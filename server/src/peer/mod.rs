@@ -4,6 +4,8 @@
 
 pub mod auth;
 mod conn;
+#[cfg(test)]
+mod joiner_tests;
 pub mod secure;
 #[cfg(test)]
 mod secure_tests;

@@ -259,11 +259,7 @@ fn proposal() -> Message {
 /// Sends a Hello claiming to be `claim` and a Proposal in plain text; true if closed.
 async fn plain_frames_are_closed(addr: std::net::SocketAddr, claim: u64) -> bool {
     let mut raw = TcpStream::connect(addr).await.unwrap();
-    let mut bytes = wire::encode(&OutFrame::Hello(Hello {
-        server_id: claim,
-        protocol_version: PROTOCOL_VERSION,
-    }))
-    .unwrap();
+    let mut bytes = wire::encode(&OutFrame::Hello(&Hello::new(claim, PROTOCOL_VERSION))).unwrap();
     bytes.extend(wire::encode(&OutFrame::Message(&proposal())).unwrap());
     let _ = raw.write_all(&bytes).await;
     let mut buf = [0u8; 64];
@@ -397,5 +393,55 @@ fn a_certificate_must_name_the_address_it_dials_from() {
         ));
         only_members_are_heard(sa, sb, sc, addrs).await;
         let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+/// A joiner (a server that is not a configured peer, accepted with reconfigEnabled) must
+/// still pass quorum SASL: with a wrong password it is closed before its Hello and never
+/// becomes a peer; with the right one it does, and is heard.
+#[test]
+fn a_joiner_must_pass_sasl_like_a_member() {
+    run(|| async {
+        let addrs = [
+            free_addrs(36, 2),
+            free_addrs(37, 2),
+            free_addrs(38, 2),
+            free_addrs(39, 2),
+        ];
+        let with = |password: &str| PeerSecurity {
+            tls: None,
+            sasl: Some(Arc::new(sasl(password, true, true))),
+        };
+        let mut sm = settings(1, &addrs[0], 2, &addrs[1]);
+        sm.security = with("s3cret");
+        sm.accept_joiners = true;
+        let (m, m_rx) = Transport::start(sm).await.unwrap();
+        let mut sw = settings(4, &addrs[2], 1, &addrs[0]);
+        sw.security = with("guess");
+        let (w, _w_rx) = Transport::start(sw).await.unwrap();
+        wait_for("the wrong password refused on both ports", || {
+            m.stats().connection_errors >= 2
+        })
+        .await;
+        assert_eq!(m.peer_ids(), vec![2]);
+        nothing_from(&m_rx).await;
+        w.stop();
+        let mut sj = settings(5, &addrs[3], 1, &addrs[0]);
+        sj.security = with("s3cret");
+        let (j, _j_rx) = Transport::start(sj).await.unwrap();
+        wait_for("the joiner with the password is a peer", || {
+            m.peer_ids() == vec![2, 5]
+        })
+        .await;
+        j.send(1, &proposal());
+        assert_eq!(
+            recv(&m_rx).await,
+            Inbound::Protocol {
+                from: 5,
+                message: proposal()
+            }
+        );
+        j.stop();
+        m.stop();
     });
 }

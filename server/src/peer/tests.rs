@@ -50,6 +50,7 @@ pub(super) fn settings(
         stall_timeout: Duration::from_secs(2),
         silence_timeout: Duration::from_secs(5),
         security: crate::peer::PeerSecurity::default(),
+        accept_joiners: false,
     }
 }
 
@@ -333,21 +334,13 @@ fn garbage_closes_only_that_connection() {
 
         // A well-formed Hello from a server that is not a peer.
         let mut raw = TcpStream::connect(b.local_addrs().1).await.unwrap();
-        let hello = wire::encode(&OutFrame::Hello(Hello {
-            server_id: 77,
-            protocol_version: PROTOCOL_VERSION,
-        }))
-        .unwrap();
+        let hello = wire::encode(&OutFrame::Hello(&Hello::new(77, PROTOCOL_VERSION))).unwrap();
         raw.write_all(&hello).await.unwrap();
         assert_eq!(raw.read(&mut buf).await.unwrap_or(0), 0, "closed");
 
         // A valid Hello, then a frame with a corrupted crc.
         let mut raw = TcpStream::connect(b.local_addrs().0).await.unwrap();
-        let hello = wire::encode(&OutFrame::Hello(Hello {
-            server_id: 1,
-            protocol_version: PROTOCOL_VERSION,
-        }))
-        .unwrap();
+        let hello = wire::encode(&OutFrame::Hello(&Hello::new(1, PROTOCOL_VERSION))).unwrap();
         let mut bad = wire::encode(&OutFrame::Message(&Message::Resync { epoch: 1 })).unwrap();
         let last = bad.len() - 1;
         bad[last] ^= 0xff;

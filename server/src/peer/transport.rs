@@ -5,9 +5,14 @@
 //! Connection model (docs/peer-protocol.md has the full description):
 //! - Each server dials its own outbound connections, two per peer: one to the peer's election
 //!   port carrying `Vote`, one to its quorum port carrying every other message and `App`
-//!   frames. The first frame on each is `Hello { server_id, protocol_version }`.
+//!   frames. The first frame on each is `Hello { server_id, protocol_version, addresses }`.
 //! - Inbound connections are read-only: the acceptor reads the Hello, checks the id is a
-//!   configured peer and the version is ours, then decodes frames and pushes [`Inbound`].
+//!   peer it knows and the version is ours, then decodes frames and pushes [`Inbound`].
+//! - Peers change at run time (dynamic reconfiguration): with `accept_joiners`
+//!   (reconfigEnabled) a Hello from a server that is not a peer but names its addresses
+//!   makes it one (at most [`JOINERS_MAX`]; forgotten when its last inbound connection
+//!   ends), dialed back there; [`Transport::set_members`] follows each configuration that
+//!   activates (links to added members, none to removed ones).
 //!   No frame is ever written back, so there is no tie-breaking between two servers dialing
 //!   each other at once (ZooKeeper's QuorumCnxManager needs one because it shares a socket).
 //! - With `sslQuorum` or quorum SASL, TLS and the authentication come before the Hello on
@@ -83,6 +88,9 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// 200 ms minimum RTO, twice) would end healthy links.
 pub const STALL_TIMEOUT_MIN: Duration = Duration::from_millis(500);
 pub const STALL_TIMEOUT_MAX: Duration = Duration::from_secs(60);
+/// Servers that are not members but were accepted from their Hello (joiners, removed
+/// members still running) at once; more are refused until one goes away.
+pub const JOINERS_MAX: usize = 16;
 /// Bytes asked of the socket per read.
 const READ_BYTES: usize = 64 * 1024;
 /// Frames are coalesced into one write up to about this many bytes.
@@ -126,6 +134,10 @@ pub struct TransportSettings {
     pub silence_timeout: Duration,
     /// TLS and SASL on every link (`sslQuorum`, `quorum.auth.*`); the default is plain.
     pub security: PeerSecurity,
+    /// `reconfigEnabled`: a Hello from a server that is not a peer is accepted (after TLS
+    /// and SASL, when on) if it names its addresses, and that server is dialed back, up to
+    /// [`JOINERS_MAX`] such servers; otherwise only configured peers are.
+    pub accept_joiners: bool,
 }
 
 impl TransportSettings {
@@ -216,6 +228,10 @@ pub struct TransportStats {
     pub links_up: u64,
     /// Inbound connections open now.
     pub inbound_connections: u64,
+    /// Peers added at run time: from a joiner's Hello, or by a new configuration.
+    pub peers_added: u64,
+    /// Peers dropped at run time: left a configuration, or a joiner whose connections ended.
+    pub peers_removed: u64,
 }
 
 /// The peer transport. Cheap to clone (one `Rc`); every clone is the same transport.
@@ -248,6 +264,9 @@ struct Link {
     /// The newest election round sent on this link (election links only): a newer one asks
     /// for a fresh connection.
     vote_round: Cell<u64>,
+    /// The peer was dropped ([`Transport::set_members`], or a joiner that went away): the
+    /// link's task ends.
+    removed: Cell<bool>,
     kick: LocalSender<()>,
 }
 
@@ -269,10 +288,26 @@ impl Link {
     }
 }
 
+/// How the transport came to know a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// From zoo.cfg at start, or from a configuration that activated since.
+    Configured,
+    /// From its Hello (a joiner): dropped when its last inbound connection ends.
+    Hello,
+}
+
+/// The two outbound links to one peer.
+struct PeerLinks {
+    election: Rc<Link>,
+    quorum: Rc<Link>,
+    origin: Cell<Origin>,
+}
+
 struct Inner {
     settings: TransportSettings,
-    /// Per peer: (election link, quorum link).
-    links: HashMap<ServerId, (Rc<Link>, Rc<Link>)>,
+    /// Per peer: its links. Peers come and go at run time (joiners, reconfigurations).
+    links: RefCell<HashMap<ServerId, PeerLinks>>,
     /// Never has permits; closed by stop(), which wakes every task waiting on it.
     stop: Semaphore,
     stopped: Cell<bool>,
@@ -341,34 +376,10 @@ impl Transport {
         let election = bind_all(&settings.listen_election)?;
         let local = (quorum[0].local_addr()?, election[0].local_addr()?);
         let (tx, rx) = local_channel::new_bounded(INBOUND_QUEUE_MAX);
-        let mut links = HashMap::new();
-        let mut kicks = Vec::new();
-        for p in &settings.peers {
-            let mut make = |port: &'static str, addrs: &[String]| {
-                let (kick, kick_rx) = local_channel::new_bounded(1);
-                let link = Rc::new(Link {
-                    peer: p.id,
-                    port,
-                    addrs: addrs.to_vec(),
-                    current: Cell::new(0),
-                    queue: RefCell::new(VecDeque::new()),
-                    up: Cell::new(false),
-                    broken: Cell::new(0),
-                    fresh: Cell::new(false),
-                    connected_at: Cell::new(None),
-                    vote_round: Cell::new(0),
-                    kick,
-                });
-                kicks.push((link.clone(), kick_rx));
-                link
-            };
-            let e = make("election", &p.election);
-            let q = make("quorum", &p.quorum);
-            links.insert(p.id, (e, q));
-        }
+        let peers = settings.peers.clone();
         let inner = Rc::new(Inner {
             settings,
-            links,
+            links: RefCell::new(HashMap::new()),
             stop: Semaphore::new(0),
             stopped: Cell::new(false),
             inbound_tx: RefCell::new(Some(Rc::new(tx))),
@@ -390,10 +401,58 @@ impl Transport {
         for listener in election {
             glommio::spawn_local(run_acceptor(inner.clone(), listener, "election")).detach();
         }
-        for (link, kick_rx) in kicks {
-            glommio::spawn_local(run_link(inner.clone(), link, kick_rx)).detach();
+        for p in &peers {
+            add_peer(&inner, p, Origin::Configured);
         }
         Ok((Transport { inner }, rx))
+    }
+
+    /// The members of a configuration that activated: a member the transport has no link to
+    /// gets one (dialed at once), one at other addresses is dialed anew there, and a
+    /// configured peer that is no longer a member loses its links (what was queued for it is
+    /// dropped). Servers known only from their Hello (joiners not added yet) are kept.
+    pub fn set_members(&self, members: &[PeerEndpoint]) {
+        let inner = &self.inner;
+        if inner.stopped.get() {
+            return;
+        }
+        let me = inner.settings.me;
+        let wanted: Vec<&PeerEndpoint> = members
+            .iter()
+            .filter(|m| m.id != me && !m.quorum.is_empty() && !m.election.is_empty())
+            .collect();
+        let stale: Vec<ServerId> = inner
+            .links
+            .borrow()
+            .iter()
+            .filter(|(id, l)| match wanted.iter().find(|w| w.id == **id) {
+                None => l.origin.get() == Origin::Configured,
+                Some(w) => l.quorum.addrs != w.quorum || l.election.addrs != w.election,
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            remove_peer(inner, id);
+        }
+        for w in wanted {
+            let known = inner
+                .links
+                .borrow()
+                .get(&w.id)
+                .map(|l| l.origin.set(Origin::Configured))
+                .is_some();
+            if !known {
+                add_peer(inner, w, Origin::Configured);
+                inner.count(|s| s.peers_added += 1);
+            }
+        }
+    }
+
+    /// The peers the transport has links to now, sorted.
+    pub fn peer_ids(&self) -> Vec<ServerId> {
+        let mut ids: Vec<ServerId> = self.inner.links.borrow().keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Never blocks: queues the message on the outbound link to `to` (Vote on the election
@@ -411,13 +470,19 @@ impl Transport {
     /// election) goes on a fresh election connection, asked for before the vote is queued so
     /// that the vote travels on it.
     fn fresh_round(&self, to: ServerId, round: u64) {
-        if let Some((election, _)) = self.inner.links.get(&to) {
+        let election = self
+            .inner
+            .links
+            .borrow()
+            .get(&to)
+            .map(|l| l.election.clone());
+        if let Some(election) = election {
             if round
                 > election
                     .vote_round
                     .replace(round.max(election.vote_round.get()))
             {
-                self.fresh(election);
+                self.fresh(&election);
             }
         }
     }
@@ -429,10 +494,13 @@ impl Transport {
 
     fn enqueue(&self, to: ServerId, election: bool, item: impl FnOnce() -> Outgoing) {
         let inner = &self.inner;
-        let link = inner
-            .links
-            .get(&to)
-            .map(|(e, q)| if election { e } else { q });
+        let link = inner.links.borrow().get(&to).map(|l| {
+            if election {
+                l.election.clone()
+            } else {
+                l.quorum.clone()
+            }
+        });
         let Some(link) = link.filter(|_| !inner.stopped.get()) else {
             inner.count(|s| s.frames_dropped += 1);
             return;
@@ -454,8 +522,9 @@ impl Transport {
     /// connection is dialed, goes on the new one. A connection younger than `stall_timeout`
     /// is kept: it cannot have stalled yet, and handshakes that repeat must not churn.
     pub fn fresh_link(&self, to: u64) {
-        if let Some((_, quorum)) = self.inner.links.get(&to) {
-            self.fresh(quorum);
+        let quorum = self.inner.links.borrow().get(&to).map(|l| l.quorum.clone());
+        if let Some(quorum) = quorum {
+            self.fresh(&quorum);
         }
     }
 
@@ -488,18 +557,72 @@ impl Transport {
         }
         inner.stop.close();
         inner.inbound_tx.borrow_mut().take();
-        for (e, q) in inner.links.values() {
-            e.wake();
-            q.wake();
+        for l in inner.links.borrow().values() {
+            l.election.wake();
+            l.quorum.wake();
         }
     }
 }
 
+/// Makes the two links to `peer` and spawns their tasks (on the current executor).
+fn add_peer(inner: &Rc<Inner>, peer: &PeerEndpoint, origin: Origin) {
+    let make = |port: &'static str, addrs: &[String]| {
+        let (kick, kick_rx) = local_channel::new_bounded(1);
+        let link = Rc::new(Link {
+            peer: peer.id,
+            port,
+            addrs: addrs.to_vec(),
+            current: Cell::new(0),
+            queue: RefCell::new(VecDeque::new()),
+            up: Cell::new(false),
+            broken: Cell::new(0),
+            fresh: Cell::new(false),
+            connected_at: Cell::new(None),
+            vote_round: Cell::new(0),
+            removed: Cell::new(false),
+            kick,
+        });
+        glommio::spawn_local(run_link(inner.clone(), link.clone(), kick_rx)).detach();
+        link
+    };
+    let links = PeerLinks {
+        election: make("election", &peer.election),
+        quorum: make("quorum", &peer.quorum),
+        origin: Cell::new(origin),
+    };
+    inner.links.borrow_mut().insert(peer.id, links);
+    info!(peer = peer.id, ?origin, quorum = ?peer.quorum, election = ?peer.election, "peer added");
+}
+
+/// Drops the links to `peer`: their tasks end and what was queued is dropped.
+fn remove_peer(inner: &Inner, peer: ServerId) {
+    let Some(links) = inner.links.borrow_mut().remove(&peer) else {
+        return;
+    };
+    for link in [&links.election, &links.quorum] {
+        link.removed.set(true);
+        link.wake();
+    }
+    inner.count(|s| s.peers_removed += 1);
+    info!(peer, "peer removed");
+}
+
+/// The most inbound connections open at once: [`INBOUND_PER_PEER_MAX`] per peer the
+/// transport knows now, and per joiner it may still accept.
+fn inbound_limit(inner: &Inner) -> usize {
+    let joiners = if inner.settings.accept_joiners {
+        JOINERS_MAX
+    } else {
+        0
+    };
+    INBOUND_PER_PEER_MAX * (inner.links.borrow().len() + joiners).max(1)
+}
+
 async fn run_acceptor(inner: Rc<Inner>, listener: TcpListener, port: &'static str) {
-    let limit = INBOUND_PER_PEER_MAX * inner.settings.peers.len().max(1);
     while let Some(accepted) = inner.until_stop(listener.accept()).await {
         match accepted {
             Ok(stream) => {
+                let limit = inbound_limit(&inner);
                 if inner.stats.borrow().inbound_connections >= limit as u64 {
                     inner.count(|s| s.inbound_refused += 1);
                     warn!(
@@ -577,15 +700,15 @@ async fn run_inbound(
                     inner.count(|s| s.frames_received += 1);
                     match (from, view.kind()) {
                         (None, FrameKind::Hello) => {
-                            let hello = view.hello().unwrap_or(Hello {
-                                server_id: 0,
-                                protocol_version: 0,
-                            });
-                            accept_hello(settings, &hello).map_or_else(Step::Close, |()| {
-                                from = Some(hello.server_id);
-                                supersede(&inner, hello.server_id, port, &superseded);
-                                Step::Nothing
-                            })
+                            let hello = view.hello().unwrap_or(Hello::new(0, 0));
+                            accept_hello(&inner, &hello, remote_addr).map_or_else(
+                                Step::Close,
+                                |()| {
+                                    from = Some(hello.server_id);
+                                    supersede(&inner, hello.server_id, port, &superseded);
+                                    Step::Nothing
+                                },
+                            )
                         }
                         (None, kind) => Step::Close(format!("{kind:?} before Hello")),
                         (Some(_), FrameKind::Hello) => Step::Close("second Hello".into()),
@@ -651,22 +774,36 @@ async fn run_inbound(
         }
     }
     stream.shutdown().await;
-    let current = from.is_some_and(|id| {
+    if let Some(id) = from {
+        inbound_ended(&inner, &tx, id, port, &superseded);
+    }
+}
+
+/// After an inbound connection from `id` on `port` ended: if it was the current one, the
+/// protocol hears of a quorum disconnection and a joiner with no connection left is
+/// forgotten. A superseded connection's end says nothing: the peer is on the newer one.
+fn inbound_ended(
+    inner: &Inner,
+    tx: &LocalSender<Inbound>,
+    id: ServerId,
+    port: &'static str,
+    signal: &Rc<Semaphore>,
+) {
+    let current = {
         let mut map = inner.inbound_current.borrow_mut();
-        let mine = map
-            .get(&(id, port))
-            .is_some_and(|s| Rc::ptr_eq(s, &superseded));
+        let mine = map.get(&(id, port)).is_some_and(|s| Rc::ptr_eq(s, signal));
         if mine {
             map.remove(&(id, port));
         }
         mine
-    });
-    if let (Some(id), "quorum", true) = (from, port, current) {
-        // A superseded connection's end says nothing: the peer is on the newer one.
-        if !inner.stopped.get() {
-            // Best effort: a full queue means the sequencer is busy and will notice by timeout.
-            let _ = tx.try_send(Inbound::Disconnected { from: id });
-        }
+    };
+    if !current {
+        return;
+    }
+    forget_gone_joiner(inner, id);
+    if port == "quorum" && !inner.stopped.get() {
+        // Best effort: a full queue means the sequencer is busy and will notice by timeout.
+        let _ = tx.try_send(Inbound::Disconnected { from: id });
     }
 }
 
@@ -726,20 +863,81 @@ fn supersede(inner: &Inner, peer: ServerId, port: &'static str, signal: &Rc<Sema
     }
 }
 
-fn accept_hello(settings: &TransportSettings, hello: &Hello) -> Result<(), String> {
+/// Checks a Hello: our protocol version, and a peer we know, or (with `accept_joiners`) a
+/// server that names where it listens, which becomes a peer so that we can answer it.
+fn accept_hello(
+    inner: &Rc<Inner>,
+    hello: &Hello,
+    remote: Option<SocketAddr>,
+) -> Result<(), String> {
+    let id = hello.server_id;
     if hello.protocol_version != PROTOCOL_VERSION {
         return Err(format!(
-            "server {} speaks protocol version {}, ours is {PROTOCOL_VERSION}",
-            hello.server_id, hello.protocol_version
+            "server {id} speaks protocol version {}, ours is {PROTOCOL_VERSION}",
+            hello.protocol_version
         ));
     }
-    if !settings.peers.iter().any(|p| p.id == hello.server_id) {
+    if inner.links.borrow().contains_key(&id) {
+        return Ok(());
+    }
+    if !inner.settings.accept_joiners || id == inner.settings.me {
         return Err(format!(
-            "Hello from server {}, which is not a configured peer",
-            hello.server_id
+            "Hello from server {id}, which is not a configured peer"
         ));
     }
+    if hello.quorum.is_empty() || hello.election.is_empty() {
+        return Err(format!(
+            "Hello from server {id}, which is not a peer and names no address to answer it at"
+        ));
+    }
+    let joiners = inner
+        .links
+        .borrow()
+        .values()
+        .filter(|l| l.origin.get() == Origin::Hello)
+        .count();
+    if joiners >= JOINERS_MAX {
+        return Err(format!(
+            "Hello from server {id}, which is not a peer: {JOINERS_MAX} joiners known already"
+        ));
+    }
+    let answer_at = |addrs: &[String]| -> Vec<String> {
+        addrs.iter().map(|a| reachable_addr(a, remote)).collect()
+    };
+    let peer = PeerEndpoint {
+        id,
+        quorum: answer_at(&hello.quorum),
+        election: answer_at(&hello.election),
+    };
+    add_peer(inner, &peer, Origin::Hello);
+    inner.count(|s| s.peers_added += 1);
     Ok(())
+}
+
+/// Where to reach an address a Hello named: a wildcard host (the dialler listens on every
+/// interface) is the address the connection came from.
+pub(super) fn reachable_addr(addr: &str, remote: Option<SocketAddr>) -> String {
+    match (addr.parse::<SocketAddr>(), remote) {
+        (Ok(a), Some(r)) if a.ip().is_unspecified() => {
+            SocketAddr::new(r.ip(), a.port()).to_string()
+        }
+        _ => addr.to_owned(),
+    }
+}
+
+/// A joiner known only from its Hello whose last inbound connection ended is forgotten: its
+/// links are dropped (it dials again, with its Hello, when it comes back), so that servers
+/// that went away do not hold joiner places.
+fn forget_gone_joiner(inner: &Inner, id: ServerId) {
+    let joiner = inner
+        .links
+        .borrow()
+        .get(&id)
+        .is_some_and(|l| l.origin.get() == Origin::Hello);
+    let connected = inner.inbound_current.borrow().keys().any(|(p, _)| *p == id);
+    if joiner && !connected && !inner.stopped.get() {
+        remove_peer(inner, id);
+    }
 }
 
 async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
@@ -747,7 +945,7 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
     let mut out = Vec::with_capacity(WRITE_BATCH_BYTES);
     let mut generation = 0u64;
     let mut logged_down = false;
-    while !inner.stopped.get() {
+    while !inner.stopped.get() && !link.removed.get() {
         // Whether the link stays up from the previous connection (a fresh one was asked for).
         let kept_up = link.up.get();
         let mut fresh = false;
@@ -780,15 +978,10 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                     Err(e) => warn!(peer = link.peer, "peer link: no EOF watcher: {e}"),
                 }
                 out.clear();
-                let hello = OutFrame::Hello(Hello {
-                    server_id: inner.settings.me,
-                    protocol_version: PROTOCOL_VERSION,
-                });
-                let written =
-                    match encoder.encode_into(&hello, inner.settings.frame_bytes_max, &mut out) {
-                        Ok(_) => write_out(&inner, &mut stream, &mut out, 1).await,
-                        Err(e) => Err(io::Error::other(e)),
-                    };
+                let written = match encode_hello(&inner, &mut encoder, &mut out) {
+                    Ok(()) => write_out(&inner, &mut stream, &mut out, 1).await,
+                    Err(e) => Err(e),
+                };
                 if written.is_ok() {
                     info!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link up");
                     link.connected_at.set(Some(Instant::now()));
@@ -842,7 +1035,28 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                 .await;
         }
     }
+    if link.up.get() && !inner.stopped.get() {
+        link_down(&inner, &link);
+    }
     debug!(peer = link.peer, port = link.port, "peer link stopped");
+}
+
+/// Our Hello: who we are and where we listen, so that a server that does not know us (we
+/// are a joiner to it) can answer.
+fn encode_hello(inner: &Inner, encoder: &mut Encoder, out: &mut Vec<u8>) -> io::Result<()> {
+    let hello = Hello {
+        quorum: inner.settings.listen_quorum.clone(),
+        election: inner.settings.listen_election.clone(),
+        ..Hello::new(inner.settings.me, PROTOCOL_VERSION)
+    };
+    encoder
+        .encode_into(
+            &OutFrame::Hello(&hello),
+            inner.settings.frame_bytes_max,
+            out,
+        )
+        .map(|_| ())
+        .map_err(io::Error::other)
 }
 
 /// Marks the link down and drops what was queued on it (counted).
@@ -908,6 +1122,9 @@ async fn pump(
         }
         if link.fresh.get() {
             return Some("a fresh connection for a new role".into());
+        }
+        if link.removed.get() {
+            return Some("the peer is no longer a member".into());
         }
         let next = link.queue.borrow_mut().pop_front();
         let Some(item) = next else {

@@ -28,6 +28,27 @@ pub trait PeerSink {
     fn send_app(&self, to: ServerId, data: Vec<u8>);
     /// Asks for a new connection to `to` for what follows (a new role), as Apache opens one.
     fn fresh_link(&self, to: ServerId);
+    /// The `server.N=...` lines of a configuration that activated: the peers to keep links
+    /// to from now on (members added get one, members removed lose theirs).
+    fn set_members(&self, servers: &[String]);
+}
+
+/// The transport's peers for the `server.N=...` lines of a configuration; lines that do not
+/// parse are left out (the configuration was checked when it was proposed).
+pub fn peer_endpoints(servers: &[String]) -> Vec<crate::peer::PeerEndpoint> {
+    servers
+        .iter()
+        .filter_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            let id = crate::config::parse_server_id(key).ok()?;
+            let member = crate::config::parse_server_line(id, value, true).ok()?;
+            Some(crate::peer::PeerEndpoint {
+                id,
+                quorum: member.quorum_addrs(),
+                election: member.election_addrs(),
+            })
+        })
+        .collect()
 }
 
 impl PeerSink for crate::peer::Transport {
@@ -40,6 +61,9 @@ impl PeerSink for crate::peer::Transport {
     fn fresh_link(&self, to: ServerId) {
         crate::peer::Transport::fresh_link(self, to)
     }
+    fn set_members(&self, servers: &[String]) {
+        crate::peer::Transport::set_members(self, &peer_endpoints(servers))
+    }
 }
 
 /// The sink of a standalone server, an ensemble of one: it has no peer to talk to, and its
@@ -50,6 +74,7 @@ impl PeerSink for NoPeers {
     fn send(&self, _to: ServerId, _message: &Message) {}
     fn send_app(&self, _to: ServerId, _data: Vec<u8>) {}
     fn fresh_link(&self, _to: ServerId) {}
+    fn set_members(&self, _servers: &[String]) {}
 }
 
 /// An ensemble member's settings, from zoo.cfg.

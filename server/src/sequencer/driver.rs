@@ -83,6 +83,9 @@ impl Driver {
                     }
                 }
                 Effect::WriteDynamicConfig { version, servers } => {
+                    // The transport follows the configuration: links to added members,
+                    // none to removed ones.
+                    self.io.peers.set_members(&servers);
                     self.write_dynamic_config(version, &servers)
                 }
                 Effect::SetRole(role) => {

@@ -646,7 +646,6 @@ fn ensemble_view() -> crate::reconfig::ReconfigView {
         ],
         version: 0,
         multi_address: false,
-        transport_peers: None,
     }
 }
 

@@ -302,7 +302,6 @@ mod tests {
             ],
             version: 0x1_0000_0003,
             multi_address: false,
-            transport_peers: None,
         };
         let started = "serverId=1\npeerType=0\nmembership: \n\
                        server.1=127.0.0.1:2001:3001:participant\n\

@@ -85,7 +85,6 @@ impl StartConfig {
             members: self.members(),
             version: self.version,
             multi_address: false,
-            transport_peers: None,
         }
     }
 }

@@ -65,6 +65,11 @@ pub struct EnsembleOptions {
     /// The last this many members are observers: `:observer` on their server.N lines and
     /// `peerType=observer` in their own zoo.cfg, as Apache's manual configures them.
     pub observers: usize,
+    /// The last this many members are joiners: not started by `start` (`start_member`
+    /// starts one), absent from the other members' zoo.cfg, and their own zoo.cfg lists
+    /// every member, themselves included (as Apache's manual says to start a server that a
+    /// `reconfig -add` will add).
+    pub joiners: usize,
 }
 
 impl Default for EnsembleOptions {
@@ -78,6 +83,7 @@ impl Default for EnsembleOptions {
             shards: Some(1),
             extra_config: Vec::new(),
             observers: 0,
+            joiners: 0,
         }
     }
 }
@@ -224,13 +230,27 @@ impl Ensemble {
             ensemble.write_config(index);
         }
         prepare(&ensemble.root, &ips);
-        for index in 0..n {
+        let started = ensemble.started_members();
+        for index in 0..started {
             ensemble.spawn(index);
         }
-        for index in 0..n {
+        for index in 0..started {
             ensemble.wait_listening(index);
         }
         ensemble
+    }
+
+    /// The members `start` starts: all but the joiners.
+    fn started_members(&self) -> usize {
+        self.members.len().saturating_sub(self.options.joiners)
+    }
+
+    /// Starts a member that was never started (a joiner) and waits until its client port
+    /// answers.
+    pub fn start_member(&mut self, index: usize) {
+        assert!(!self.is_running(index), "member {index} runs already");
+        self.spawn(index);
+        self.wait_listening(index);
     }
 
     pub fn len(&self) -> usize {
@@ -627,7 +647,12 @@ impl Ensemble {
         if let Some(shards) = options.shards {
             let _ = writeln!(config, "ringkeeper.shards={shards}");
         }
-        for (other, peer) in self.members.iter().enumerate() {
+        let listed = if index < self.started_members() {
+            self.started_members()
+        } else {
+            self.members.len()
+        };
+        for (other, peer) in self.members.iter().enumerate().take(listed) {
             // A member listens on its own line's ports and dials the others' lines, so the
             // others are listed at the proxy of the link this member dials through.
             let (quorum, election) = match &self.links[index][other] {

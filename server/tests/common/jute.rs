@@ -200,6 +200,8 @@ pub mod err {
     pub const NOT_READ_ONLY: i32 = -119;
     pub const NO_WATCHER: i32 = -121;
     pub const RECONFIG_DISABLED: i32 = -123;
+    pub const NEW_CONFIG_NO_QUORUM: i32 = -13;
+    pub const RECONFIG_IN_PROGRESS: i32 = -14;
 }
 
 /// Event types of a WatcherEvent.
