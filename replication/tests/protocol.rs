@@ -825,6 +825,45 @@ fn follower_info(attempt: u64) -> Message {
     }
 }
 
+/// A learner restarted with a wiped data directory counts its handshake attempts from a
+/// lower boot number than its earlier process did. Once its old connection is gone, its
+/// FollowerInfo starts a handshake at once; before, it was refused as stale until the
+/// leader gave up on the silent learner.
+#[test]
+fn a_learner_back_from_a_wipe_with_lower_attempts_is_taken_once_its_old_link_is_gone() {
+    let mut leader = leader_with_follower(leader_log());
+    let old_boot = 7u64 << 32;
+    handshake(&mut leader, 2, old_boot | 3, make(3, 1));
+    let new_boot = 1u64 << 32;
+    // While the old connection lasts, a lower attempt is a delayed message: stale.
+    let refused = deliver(&mut leader, 2, follower_info(new_boot | 1));
+    assert!(
+        !sends(&refused)
+            .iter()
+            .any(|(to, m)| *to == 2 && matches!(m, Message::NewEpoch { .. })),
+        "{refused:?}"
+    );
+    leader.step(Event::PeerDisconnected { from: 2 });
+    let taken = deliver(&mut leader, 2, follower_info(new_boot | 1));
+    assert!(
+        sends(&taken).iter().any(|(to, m)| *to == 2
+            && matches!(m, Message::NewEpoch { attempt, .. } if *attempt == new_boot | 1)),
+        "{taken:?}"
+    );
+    // The new handshake runs on: its AckEpoch gets a sync.
+    let (_, synced) = handshake(&mut leader, 2, new_boot | 1, 0);
+    assert!(
+        sends(&synced)
+            .iter()
+            .any(|(to, m)| *to == 2
+                && matches!(m, Message::Sync { .. } | Message::SnapshotChunk { .. }))
+            || synced
+                .iter()
+                .any(|c| matches!(c, Command::SendSnapshot { to: 2, .. })),
+        "{synced:?}"
+    );
+}
+
 #[test]
 fn election_race_a_non_leader_answers_follower_info_with_what_it_is() {
     // Peer 2 follows 3; peer 1, which lost a race, sends it FollowerInfo.

@@ -204,6 +204,7 @@ impl Peer {
                     self.stats.leader_disconnects += 1;
                     self.become_looking();
                 }
+                self.on_learner_disconnected(from);
             }
         }
         self.after_reconfig();

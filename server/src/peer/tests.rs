@@ -313,6 +313,52 @@ fn reconnects_after_the_listener_restarts() {
     });
 }
 
+/// A member votes as it starts, before its links are made: the newest vote waits for the
+/// election link and goes first on it (as Apache's last message for a server does), instead
+/// of being dropped until the protocol's next resend. Other messages are still dropped.
+#[test]
+fn the_newest_vote_sent_while_the_link_is_down_goes_when_it_comes_up() {
+    run(|| async {
+        let a_addrs = free_addrs(60, 2);
+        let b_addrs = free_addrs(61, 2);
+        let (a, _a_rx) = Transport::start(settings(1, &a_addrs, 2, &b_addrs))
+            .await
+            .unwrap();
+        let vote = |round: u64| Message::Vote {
+            round,
+            vote: Vote {
+                epoch: 1,
+                zxid: 5,
+                leader: 1,
+            },
+            state: VoterState::Looking,
+        };
+        a.send(2, &vote(1));
+        a.send(2, &vote(2));
+        a.send(2, &Message::Ack { epoch: 1, zxid: 1 });
+        let (_b, b_rx) = Transport::start(settings(2, &b_addrs, 1, &a_addrs))
+            .await
+            .unwrap();
+        wait_for("links up", || a.stats().links_up == 2).await;
+        assert_eq!(
+            recv(&b_rx).await,
+            Inbound::Protocol {
+                from: 1,
+                message: vote(2)
+            }
+        );
+        a.send(2, &Message::Ack { epoch: 1, zxid: 2 });
+        // The Ack sent while the link was down is gone; the next one arrives.
+        assert_eq!(
+            recv(&b_rx).await,
+            Inbound::Protocol {
+                from: 1,
+                message: Message::Ack { epoch: 1, zxid: 2 }
+            }
+        );
+    });
+}
+
 #[test]
 fn garbage_closes_only_that_connection() {
     run(|| async {

@@ -264,6 +264,11 @@ struct Link {
     /// The newest election round sent on this link (election links only): a newer one asks
     /// for a fresh connection.
     vote_round: Cell<u64>,
+    /// The newest vote sent while the link was down (election links only), sent first once
+    /// it is up, as Apache's QuorumCnxManager sends a new connection the last message it
+    /// had for that server. A member starting up votes before its links are made; without
+    /// this its first vote was lost and the election waited for the protocol's next resend.
+    held_vote: RefCell<Option<Outgoing>>,
     /// The peer was dropped ([`Transport::set_members`], or a joiner that went away): the
     /// link's task ends.
     removed: Cell<bool>,
@@ -505,6 +510,11 @@ impl Transport {
             inner.count(|s| s.frames_dropped += 1);
             return;
         };
+        if election && !link.up.get() {
+            // Only the newest vote matters: it replaces any held before.
+            *link.held_vote.borrow_mut() = Some(item());
+            return;
+        }
         let mut queue = link.queue.borrow_mut();
         if !link.up.get() || queue.len() >= inner.settings.send_queue_max {
             drop(queue);
@@ -579,6 +589,7 @@ fn add_peer(inner: &Rc<Inner>, peer: &PeerEndpoint, origin: Origin) {
             fresh: Cell::new(false),
             connected_at: Cell::new(None),
             vote_round: Cell::new(0),
+            held_vote: RefCell::new(None),
             removed: Cell::new(false),
             kick,
         });
@@ -985,10 +996,7 @@ async fn run_link(inner: Rc<Inner>, link: Rc<Link>, kick: LocalReceiver<()>) {
                 if written.is_ok() {
                     info!(peer = link.peer, port = link.port, addr = %link.addr(), "peer link up");
                     link.connected_at.set(Some(Instant::now()));
-                    if !kept_up {
-                        link.up.set(true);
-                        inner.count(|s| s.links_up += 1);
-                    }
+                    link_up(&inner, &link, kept_up);
                     let why = pump(
                         &inner,
                         &link,
@@ -1057,6 +1065,17 @@ fn encode_hello(inner: &Inner, encoder: &mut Encoder, out: &mut Vec<u8>) -> io::
         )
         .map(|_| ())
         .map_err(io::Error::other)
+}
+
+/// Marks the link up (once per outage), with the vote held while it was down first in line.
+fn link_up(inner: &Inner, link: &Link, kept_up: bool) {
+    if !kept_up {
+        link.up.set(true);
+        inner.count(|s| s.links_up += 1);
+    }
+    if let Some(vote) = link.held_vote.take() {
+        link.queue.borrow_mut().push_front(vote);
+    }
 }
 
 /// Marks the link down and drops what was queued on it (counted).
