@@ -1019,12 +1019,15 @@ impl SequencerState {
                 Some(Waiting::Write(o)) => Some(*o),
                 _ => None,
             };
+            // One decoded form for every queue: the shards and the snapshotter read it.
+            let shared = std::sync::Arc::new(txn);
+            let txn = &*shared;
             for shard in 0..self.queue_count {
                 let origin = origin.filter(|o| o.shard == shard);
                 self.send(
                     shard,
                     ToShard::Commit {
-                        txn: txn.clone(),
+                        txn: std::sync::Arc::clone(&shared),
                         origin,
                         digest,
                     },
