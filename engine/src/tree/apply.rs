@@ -354,16 +354,20 @@ impl DataTree {
                 self.ttls.insert(path.to_owned());
             }
         }
-        triggers.push(WatchTrigger {
-            path: path.to_owned(),
-            event: EventType::NodeCreated,
-            acl: node_acl,
-        });
-        triggers.push(WatchTrigger {
-            path: parent.to_owned(),
-            event: EventType::NodeChildrenChanged,
-            acl: parent_acl,
-        });
+        if self.watch_triggers {
+            triggers.push(WatchTrigger {
+                path: path.to_owned(),
+                event: EventType::NodeCreated,
+                acl: node_acl,
+            });
+        }
+        if self.watch_triggers {
+            triggers.push(WatchTrigger {
+                path: parent.to_owned(),
+                event: EventType::NodeChildrenChanged,
+                acl: parent_acl,
+            });
+        }
         Ok(stat)
     }
 
@@ -422,16 +426,20 @@ impl DataTree {
                 self.ttls.remove(path);
             }
         }
-        triggers.push(WatchTrigger {
-            path: path.to_owned(),
-            event: EventType::NodeDeleted,
-            acl: node.acl,
-        });
-        triggers.push(WatchTrigger {
-            path: parent.to_owned(),
-            event: EventType::NodeChildrenChanged,
-            acl: parent_acl,
-        });
+        if self.watch_triggers {
+            triggers.push(WatchTrigger {
+                path: path.to_owned(),
+                event: EventType::NodeDeleted,
+                acl: node.acl,
+            });
+        }
+        if self.watch_triggers {
+            triggers.push(WatchTrigger {
+                path: parent.to_owned(),
+                event: EventType::NodeChildrenChanged,
+                acl: parent_acl,
+            });
+        }
         Ok(())
     }
 
@@ -459,11 +467,13 @@ impl DataTree {
             .ok_or(ErrorCode::NoNode)?;
         let new_len = data.map_or(0, <[u8]>::len) as u64;
         self.data_size = self.data_size.saturating_sub(old_len) + new_len;
-        triggers.push(WatchTrigger {
-            path: key.to_owned(),
-            event: EventType::NodeDataChanged,
-            acl,
-        });
+        if self.watch_triggers {
+            triggers.push(WatchTrigger {
+                path: key.to_owned(),
+                event: EventType::NodeDataChanged,
+                acl,
+            });
+        }
         Ok(stat)
     }
 
@@ -483,11 +493,13 @@ impl DataTree {
             .get(CONFIG_NODE)
             .map(|n| n.acl.clone())
             .unwrap_or_default();
-        triggers.push(WatchTrigger {
-            path: CONFIG_NODE.to_owned(),
-            event: EventType::NodeDataChanged,
-            acl,
-        });
+        if self.watch_triggers {
+            triggers.push(WatchTrigger {
+                path: CONFIG_NODE.to_owned(),
+                event: EventType::NodeDataChanged,
+                acl,
+            });
+        }
         stat
     }
 

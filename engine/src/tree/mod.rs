@@ -123,6 +123,9 @@ pub struct DataTree {
     /// Wrapping sum of every node's digest, unless the tree keeps none.
     digest: TreeDigest,
     last_zxid: Zxid,
+    /// Whether [`DataTree::apply`] reports the watches a change fires (see
+    /// [`DataTree::without_watch_triggers`]).
+    watch_triggers: bool,
 }
 
 impl DataTree {
@@ -237,6 +240,7 @@ impl DataTree {
             data_size: 0,
             digest: TreeDigest::kept(),
             last_zxid: 0,
+            watch_triggers: true,
         };
         let open = Acl::open_unsafe();
         let read_only = vec![Acl::new(perms::READ, Id::anyone())];
@@ -423,6 +427,14 @@ impl DataTree {
         for node in self.nodes.values_mut() {
             node.data_hash = 0;
         }
+        self
+    }
+
+    /// This tree from now on without watch triggers: [`DataTree::apply`] reports none, so a
+    /// change allocates no trigger (a path copy each). For a copy that serves no watches:
+    /// the sequencer's committed and ahead trees (the shards fire the watches).
+    pub fn without_watch_triggers(mut self) -> DataTree {
+        self.watch_triggers = false;
         self
     }
 

@@ -83,6 +83,7 @@ impl DataTree {
             data_size: 0,
             digest: TreeDigest::kept(),
             last_zxid,
+            watch_triggers: true,
         };
         for _ in 0..count {
             let path = r.read_str()?;

@@ -847,7 +847,7 @@ impl SequencerState {
             nodes = snap.tree.node_count(),
             "installing the leader's snapshot"
         );
-        self.tree = snap.tree;
+        self.tree = snap.tree.without_watch_triggers();
         self.last_zxid = zxid;
         let digest = self.tree.digest();
         if let Some(line) = self.replica.leader_digests.applied(zxid, digest) {
