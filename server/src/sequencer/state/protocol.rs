@@ -1019,20 +1019,9 @@ impl SequencerState {
                 Some(Waiting::Write(o)) => Some(*o),
                 _ => None,
             };
-            // One decoded form for every queue: the shards and the snapshotter read it.
             let shared = std::sync::Arc::new(txn);
             let txn = &*shared;
-            for shard in 0..self.queue_count {
-                let origin = origin.filter(|o| o.shard == shard);
-                self.send(
-                    shard,
-                    ToShard::Commit {
-                        txn: std::sync::Arc::clone(&shared),
-                        origin,
-                        digest,
-                    },
-                );
-            }
+            self.send_commit(&shared, origin, digest);
             if let Some(Waiting::Connect {
                 shard,
                 conn,
@@ -1065,6 +1054,22 @@ impl SequencerState {
                 }
                 _ => break,
             }
+        }
+    }
+
+    /// Queues a committed transaction for every shard and the snapshotter: one decoded form
+    /// they all read, with `origin` on the copy of the requester's shard.
+    fn send_commit(&mut self, txn: &std::sync::Arc<Txn>, origin: Option<Origin>, digest: u64) {
+        for shard in 0..self.queue_count {
+            let origin = origin.filter(|o| o.shard == shard);
+            self.send(
+                shard,
+                ToShard::Commit {
+                    txn: std::sync::Arc::clone(txn),
+                    origin,
+                    digest,
+                },
+            );
         }
     }
 
