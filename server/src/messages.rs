@@ -1,10 +1,13 @@
 //! What shards and the sequencer say to each other. These values cross executor threads
-//! through glommio shared channels, so they own all their data (no Rc, no Arc): each shard
-//! gets its own copy of every committed transaction and shares nothing with the others.
+//! through glommio shared channels, so they own their data (no Rc). The one thing shared is
+//! immutable: a committed transaction reaches every shard and the snapshotter as one
+//! `Arc<Txn>` (and a snapshot as one `Arc<[u8]>`), which each reads and none changes; only
+//! its reference count is written by more than one core, once per receiver.
 
 use ringkeeper_engine::prep::WriteOp;
 use ringkeeper_engine::txn::Txn;
 use ringkeeper_engine::{ErrorCode, Id, OpCode, SessionId, Zxid};
+use std::sync::Arc;
 
 /// Index of a session shard (and of its channels).
 pub type ShardId = usize;
@@ -105,7 +108,7 @@ pub struct Gathered {
 /// One commit inside [`ToShard::Commits`]: the fields of [`ToShard::Commit`].
 #[derive(Debug)]
 pub struct Commit {
-    pub txn: Txn,
+    pub txn: Arc<Txn>,
     pub origin: Option<Origin>,
     pub digest: u64,
 }
@@ -116,8 +119,11 @@ pub enum ToShard {
     /// A committed transaction every shard applies in zxid order. `origin` is set on the
     /// copy that goes to the shard holding the requesting connection. `digest` is the
     /// sequencer's tree digest after `txn`, which every copy checks its own against.
+    /// `txn` is one decoded transaction shared by every queue's copy of the message (read
+    /// only; its reference count is the one word more than one core writes) rather than a
+    /// clone per shard.
     Commit {
-        txn: Txn,
+        txn: Arc<Txn>,
         origin: Option<Origin>,
         digest: u64,
     },

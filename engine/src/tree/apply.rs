@@ -156,6 +156,18 @@ impl DataTree {
         }
     }
 
+    /// Reports a watch trigger, unless this tree reports none
+    /// ([`DataTree::without_watch_triggers`]).
+    fn trigger(&self, triggers: &mut Vec<WatchTrigger>, path: &str, event: EventType, acl: AclRef) {
+        if self.watch_triggers {
+            triggers.push(WatchTrigger {
+                path: path.to_owned(),
+                event,
+                acl,
+            });
+        }
+    }
+
     fn apply_multi(
         &mut self,
         txn: &Txn,
@@ -354,16 +366,8 @@ impl DataTree {
                 self.ttls.insert(path.to_owned());
             }
         }
-        triggers.push(WatchTrigger {
-            path: path.to_owned(),
-            event: EventType::NodeCreated,
-            acl: node_acl,
-        });
-        triggers.push(WatchTrigger {
-            path: parent.to_owned(),
-            event: EventType::NodeChildrenChanged,
-            acl: parent_acl,
-        });
+        self.trigger(triggers, path, EventType::NodeCreated, node_acl);
+        self.trigger(triggers, parent, EventType::NodeChildrenChanged, parent_acl);
         Ok(stat)
     }
 
@@ -422,16 +426,8 @@ impl DataTree {
                 self.ttls.remove(path);
             }
         }
-        triggers.push(WatchTrigger {
-            path: path.to_owned(),
-            event: EventType::NodeDeleted,
-            acl: node.acl,
-        });
-        triggers.push(WatchTrigger {
-            path: parent.to_owned(),
-            event: EventType::NodeChildrenChanged,
-            acl: parent_acl,
-        });
+        self.trigger(triggers, path, EventType::NodeDeleted, node.acl);
+        self.trigger(triggers, parent, EventType::NodeChildrenChanged, parent_acl);
         Ok(())
     }
 
@@ -459,11 +455,7 @@ impl DataTree {
             .ok_or(ErrorCode::NoNode)?;
         let new_len = data.map_or(0, <[u8]>::len) as u64;
         self.data_size = self.data_size.saturating_sub(old_len) + new_len;
-        triggers.push(WatchTrigger {
-            path: key.to_owned(),
-            event: EventType::NodeDataChanged,
-            acl,
-        });
+        self.trigger(triggers, key, EventType::NodeDataChanged, acl);
         Ok(stat)
     }
 
@@ -483,11 +475,7 @@ impl DataTree {
             .get(CONFIG_NODE)
             .map(|n| n.acl.clone())
             .unwrap_or_default();
-        triggers.push(WatchTrigger {
-            path: CONFIG_NODE.to_owned(),
-            event: EventType::NodeDataChanged,
-            acl,
-        });
+        self.trigger(triggers, CONFIG_NODE, EventType::NodeDataChanged, acl);
         stat
     }
 

@@ -123,6 +123,9 @@ pub struct DataTree {
     /// Wrapping sum of every node's digest, unless the tree keeps none.
     digest: TreeDigest,
     last_zxid: Zxid,
+    /// Whether [`DataTree::apply`] reports the watches a change fires (see
+    /// [`DataTree::without_watch_triggers`]).
+    watch_triggers: bool,
 }
 
 impl DataTree {
@@ -228,16 +231,7 @@ impl DataTree {
     /// read-only to everyone, and Apache's `setACL(config, READ_ACL_UNSAFE, -1)` leaves its
     /// aversion at -1, which `stat /zookeeper/config` shows.
     pub fn new() -> Self {
-        let mut tree = DataTree {
-            nodes: HashMap::new(),
-            acls: AclCache::default(),
-            ephemerals: BTreeMap::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
-            data_size: 0,
-            digest: TreeDigest::kept(),
-            last_zxid: 0,
-        };
+        let mut tree = DataTree::empty(HashMap::new(), 0);
         let open = Acl::open_unsafe();
         let read_only = vec![Acl::new(perms::READ, Id::anyone())];
         for (path, acl, aversion) in [
@@ -423,6 +417,30 @@ impl DataTree {
         for node in self.nodes.values_mut() {
             node.data_hash = 0;
         }
+        self
+    }
+
+    /// A tree of no nodes at `last_zxid` with a digest and watch triggers, its node table
+    /// `nodes` (empty, perhaps with capacity reserved).
+    fn empty(nodes: HashMap<String, Node>, last_zxid: Zxid) -> DataTree {
+        DataTree {
+            nodes,
+            acls: AclCache::default(),
+            ephemerals: BTreeMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            data_size: 0,
+            digest: TreeDigest::kept(),
+            last_zxid,
+            watch_triggers: true,
+        }
+    }
+
+    /// This tree from now on without watch triggers: [`DataTree::apply`] reports none, so a
+    /// change allocates no trigger (a path copy each). For a copy that serves no watches:
+    /// the sequencer's committed and ahead trees (the shards fire the watches).
+    pub fn without_watch_triggers(mut self) -> DataTree {
+        self.watch_triggers = false;
         self
     }
 

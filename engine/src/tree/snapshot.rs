@@ -10,9 +10,9 @@
 //! mzxid, pzxid, ctime, mtime (longs), version, cversion, aversion (ints), kind (as in a
 //! txn). Path order puts every parent before its children.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
-use super::{hash, java_len, DataTree, Node, TreeDigest};
+use super::{hash, java_len, DataTree, Node};
 use crate::jute::{decode_acl_list, encode_acl_list};
 use crate::jute::{Decode, Encode};
 use crate::jute::{DecodeError, Reader, Writer};
@@ -74,16 +74,7 @@ impl DataTree {
         let Some(count) = fits else {
             return Err(DecodeError::Invalid("node count does not fit the snapshot"));
         };
-        let mut tree = DataTree {
-            nodes: HashMap::with_capacity(count),
-            acls: Default::default(),
-            ephemerals: BTreeMap::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
-            data_size: 0,
-            digest: TreeDigest::kept(),
-            last_zxid,
-        };
+        let mut tree = DataTree::empty(HashMap::with_capacity(count), last_zxid);
         for _ in 0..count {
             let path = r.read_str()?;
             if crate::path::validate_path(&path, false).is_err() {

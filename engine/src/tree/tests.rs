@@ -753,3 +753,38 @@ fn a_tree_without_digest_applies_and_answers_as_one_with() {
         .expect("invariants other than the digest");
     with.check_invariants().expect("invariants");
 }
+
+/// The sequencer's trees report no watch triggers; every other part of applying (results,
+/// nodes, digest) must be what a tree that reports them gives.
+#[test]
+fn a_tree_without_watch_triggers_applies_as_one_with_and_reports_none() {
+    let mut with = DataTree::new();
+    let mut without = DataTree::new().without_watch_triggers();
+    let txns = [
+        txn(1, 1, create_with("/a", Some(b"one".to_vec()))),
+        txn(2, 1, create("/a/b", NodeKind::Ephemeral(1), 1)),
+        txn(3, 1, set_data_to("/a", Some(b"two".to_vec()), 1)),
+        txn(4, 1, delete("/a/b")),
+        txn(5, 1, set_data_to("/missing", None, 1)),
+    ];
+    let mut fired = 0;
+    for t in &txns {
+        let (a, b) = (with.apply(t), without.apply(t));
+        assert_eq!(a.outcome, b.outcome, "zxid {}", t.zxid);
+        assert_eq!(a.zxid, b.zxid);
+        fired += a.triggers.len();
+        assert!(b.triggers.is_empty(), "zxid {}: {:?}", t.zxid, b.triggers);
+    }
+    assert!(fired > 0, "the tree with triggers reported some");
+    for path in ["/", "/a", "/a/b"] {
+        assert_eq!(with.get_data_or_null(path), without.get_data_or_null(path));
+        assert_eq!(with.meta(path), without.meta(path));
+    }
+    assert_eq!(with.digest(), without.digest());
+    let copy = without.independent_copy();
+    assert!(
+        copy.clone().apply(&txns[2]).triggers.is_empty(),
+        "a copy keeps the setting"
+    );
+    without.check_invariants().expect("invariants");
+}

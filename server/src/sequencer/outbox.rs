@@ -417,7 +417,7 @@ mod tests {
 
     fn commit(zxid: i64, value: usize) -> ToShard {
         ToShard::Commit {
-            txn: ringkeeper_engine::txn::Txn {
+            txn: std::sync::Arc::new(ringkeeper_engine::txn::Txn {
                 zxid,
                 time_ms: 0,
                 session: 1,
@@ -427,7 +427,7 @@ mod tests {
                     data: Some(vec![0; value]),
                     version: 1,
                 },
-            },
+            }),
             origin: None,
             digest: zxid as u64,
         }

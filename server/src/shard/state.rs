@@ -1210,7 +1210,13 @@ impl ShardState {
 
     /// Applies a committed transaction: checks the copy against the sequencer's digest,
     /// fires watches, releases the reads waiting for it, answers its writer.
-    fn on_commit(&mut self, txn: Txn, origin: Option<Origin>, digest: u64, now: Instant) {
+    fn on_commit(
+        &mut self,
+        txn: std::sync::Arc<Txn>,
+        origin: Option<Origin>,
+        digest: u64,
+        now: Instant,
+    ) {
         let kinds = origin.and_then(|o| self.pending_kinds(o));
         if let TxnBody::Reconfig { servers } = &txn.body {
             std::sync::Arc::make_mut(&mut self.settings.reconfig).follow(servers, txn.zxid);

@@ -175,7 +175,7 @@ impl Harness {
         let _ = self.sequencer_tree.apply(&txn);
         let digest = self.sequencer_tree.digest();
         let msg = ToShard::Commit {
-            txn,
+            txn: txn.into(),
             origin,
             digest,
         };
@@ -592,7 +592,7 @@ fn a_gather_answer_reaches_only_the_gather_that_waits_for_it() {
 fn a_copy_whose_digest_differs_from_the_sequencers_is_fatal() {
     let mut h = Harness::new();
     let msg = ToShard::Commit {
-        txn: set_data(2, "/a", b"y", 1),
+        txn: set_data(2, "/a", b"y", 1).into(),
         origin: None,
         digest: 0xdead,
     };

@@ -76,7 +76,7 @@ fn commits(txn: &Txn, digest: u64, origin: Option<Origin>) -> Vec<Effect> {
         Effect::ToShard(
             0,
             ToShard::Commit {
-                txn: txn.clone(),
+                txn: std::sync::Arc::new(txn.clone()),
                 origin,
                 digest,
             },
@@ -84,7 +84,7 @@ fn commits(txn: &Txn, digest: u64, origin: Option<Origin>) -> Vec<Effect> {
         Effect::ToShard(
             1,
             ToShard::Commit {
-                txn: txn.clone(),
+                txn: std::sync::Arc::new(txn.clone()),
                 origin: None,
                 digest,
             },
@@ -146,7 +146,7 @@ fn open_session(s: &mut SequencerState, conn: u64) -> (SessionId, Txn) {
     let Some(Effect::ToShard(_, ToShard::Commit { txn, .. })) = effects.first() else {
         panic!("no commit in {effects:?}");
     };
-    (txn.session, txn.clone())
+    (txn.session, Txn::clone(txn))
 }
 
 #[test]

@@ -148,7 +148,8 @@ impl SequencerState {
         let (replica, commands) = protocol;
         let mut state = Self {
             settings,
-            tree: initial.tree,
+            // The shards fire watches; the sequencer's trees need no triggers.
+            tree: initial.tree.without_watch_triggers(),
             sessions,
             owners: HashMap::new(),
             last_zxid: initial.last_zxid,

@@ -851,7 +851,7 @@ impl SequencerState {
             nodes = snap.tree.node_count(),
             "installing the leader's snapshot"
         );
-        self.tree = snap.tree;
+        self.tree = snap.tree.without_watch_triggers();
         self.last_zxid = zxid;
         let digest = self.tree.digest();
         if let Some(line) = self.replica.leader_digests.applied(zxid, digest) {
@@ -1015,17 +1015,9 @@ impl SequencerState {
                 Some(Waiting::Write(o)) => Some(*o),
                 _ => None,
             };
-            for shard in 0..self.queue_count {
-                let origin = origin.filter(|o| o.shard == shard);
-                self.send(
-                    shard,
-                    ToShard::Commit {
-                        txn: txn.clone(),
-                        origin,
-                        digest,
-                    },
-                );
-            }
+            let shared = std::sync::Arc::new(txn);
+            let txn = &*shared;
+            self.send_commit(&shared, origin, digest);
             if let Some(Waiting::Connect {
                 shard,
                 conn,
@@ -1058,6 +1050,22 @@ impl SequencerState {
                 }
                 _ => break,
             }
+        }
+    }
+
+    /// Queues a committed transaction for every shard and the snapshotter: one decoded form
+    /// they all read, with `origin` on the copy of the requester's shard.
+    fn send_commit(&mut self, txn: &std::sync::Arc<Txn>, origin: Option<Origin>, digest: u64) {
+        for shard in 0..self.queue_count {
+            let origin = origin.filter(|o| o.shard == shard);
+            self.send(
+                shard,
+                ToShard::Commit {
+                    txn: std::sync::Arc::clone(txn),
+                    origin,
+                    digest,
+                },
+            );
         }
     }
 
